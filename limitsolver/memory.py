@@ -1,0 +1,161 @@
+r"""The memory recursion, shared by the finite network and the limit solver.
+
+A unit with parameters :math:`(w, b)` driven by inputs :math:`X_k` updates
+
+.. math::
+
+    u_k = w\cdot X_k + b\, s_k,\qquad s_{k+1} = \sigma(u_k),\qquad s_0 = 0,
+
+with forward sensitivities of the memory (``mode="rtrl"``)
+
+.. math::
+
+    J^w_{k+1} = \sigma'(u_k)\,(X_k + b J^w_k),\qquad
+    J^b_{k+1} = \sigma'(u_k)\,(s_k + b J^b_k),\qquad J_0 = 0,
+
+or their one-step truncation (``mode="truncated"``)
+:math:`J^w_{k+1} = \sigma'(u_k) X_k`, :math:`J^b_{k+1} = \sigma'(u_k) s_k`.
+
+With parameters frozen, :math:`J^w = \partial_w S`, :math:`J^b = \partial_b S`
+exactly, and one step from the memory :math:`S(\theta;\xi_{k-1})` gives the
+features of ``THEORY.md`` §3 at :math:`\xi_k`: :math:`\varphi = s_{k+1}`,
+:math:`\psi = J_{k+1}` (rtrl) and :math:`\chi = J_{k+1}` (truncated).
+
+The same :func:`memory_step` advances a batch of networks in the simulator
+(units of each network along the unit axis) and a batch of histories on the
+parameter grid in the limit solver (grid nodes along the unit axis).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import numpy as np
+
+from .activations import Activation
+from .errors import DimensionError
+
+__all__ = ["MemoryState", "memory_step", "memory_on_histories", "GRADIENT_MODES"]
+
+GRADIENT_MODES = ("rtrl", "truncated")
+
+
+class MemoryState(NamedTuple):
+    r"""Memory :math:`s` (..., G) with sensitivities :math:`J^w` (..., G, d) and :math:`J^b` (..., G)."""
+
+    s: np.ndarray
+    jw: np.ndarray | None
+    jb: np.ndarray | None
+
+
+def check_mode(mode: str) -> str:
+    """Validate a gradient mode name."""
+    if mode not in GRADIENT_MODES:
+        raise ValueError(f"`gradient` must be one of {GRADIENT_MODES}, got {mode!r}.")
+    return mode
+
+
+def memory_step(
+    state: MemoryState,
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    act: Activation,
+    mode: Literal["rtrl", "truncated"] = "rtrl",
+    wx: np.ndarray | None = None,
+) -> MemoryState:
+    r"""Advance the memory and its sensitivities by one input.
+
+    Parameters
+    ----------
+    state : MemoryState
+        :math:`(s_k, J^w_k, J^b_k)`; pass ``jw=jb=None`` to skip sensitivities.
+    x : ndarray, shape (..., d)
+        Current input :math:`X_k` of each batch element (shared by its units).
+    w : ndarray, shape (..., G, d)
+        Input weights; ``b`` has shape (..., G). Leading axes broadcast.
+    act : Activation
+        :math:`\sigma`.
+    mode : {"rtrl", "truncated"}
+        Sensitivity recursion.
+    wx : ndarray, shape (..., G), optional
+        Precomputed :math:`w\cdot X_k`.
+
+    Returns
+    -------
+    MemoryState
+        :math:`(s_{k+1}, J^w_{k+1}, J^b_{k+1})`.
+    """
+    s = state.s
+    if wx is None:
+        wx = np.einsum("...gd,...d->...g", w, x)
+    u = wx + b * s
+    s_new = act.sigma(u)
+    if state.jw is None:
+        return MemoryState(s_new, None, None)
+    du = act.dsigma(u)
+    if mode == "rtrl":
+        jw = du[..., None] * (x[..., None, :] + b[..., None] * state.jw)
+        jb = du * (s + b * state.jb)
+    else:
+        jw = du[..., None] * np.broadcast_to(x[..., None, :], state.jw.shape)
+        jb = du * s
+    return MemoryState(s_new, jw, jb)
+
+
+def memory_on_histories(
+    histories: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    act: Activation,
+    *,
+    sensitivities: bool = True,
+) -> MemoryState:
+    r"""Memory :math:`S(\theta;\xi_{k-1})` and :math:`\partial_\theta S` on a batch of histories.
+
+    Runs the fixed-point iteration
+    :math:`S = \Phi_{X_{k-1}}\circ\cdots\circ\Phi_{X_{k-L+1}}(0)` over the past part
+    ``histories[:, 1:]`` of each window (oldest first) for every parameter node,
+    with exact rtrl sensitivities.
+
+    Parameters
+    ----------
+    histories : ndarray, shape (M, L, d)
+        ``histories[:, 0]`` is the current state :math:`X_k`, ``histories[:, j]``
+        is :math:`X_{k-j}`.
+    w : ndarray, shape (G, d)
+    b : ndarray, shape (G,)
+    act : Activation
+    sensitivities : bool
+        Also return :math:`\partial_w S` (M, G, d) and :math:`\partial_b S` (M, G).
+
+    Returns
+    -------
+    MemoryState
+        ``s`` of shape (M, G) and, if requested, ``jw`` (M, G, d) and ``jb`` (M, G).
+
+    Notes
+    -----
+    Cost :math:`O(M G L d)` time and :math:`O(M G d)` memory.
+    """
+    histories = np.asarray(histories, dtype=float)
+    w = np.asarray(w, dtype=float)
+    b = np.asarray(b, dtype=float)
+    if histories.ndim != 3:
+        raise DimensionError(
+            f"`histories` must have shape (M, L, d), got {histories.shape}."
+        )
+    M, L, d = histories.shape
+    if w.ndim != 2 or w.shape[1] != d or b.shape != (w.shape[0],):
+        raise DimensionError(
+            f"`w` must have shape (G, {d}) and `b` shape (G,) to match histories of dimension "
+            f"{d}; got w {w.shape}, b {b.shape}."
+        )
+    G = w.shape[0]
+    zeros = np.zeros((M, G))
+    state = MemoryState(zeros, np.zeros((M, G, d)) if sensitivities else None,
+                        zeros.copy() if sensitivities else None)
+    for j in range(L - 1, 0, -1):
+        x = histories[:, j, :]
+        state = memory_step(state, x, w, b, act, "rtrl", wx=x @ w.T)
+    return state

@@ -1,0 +1,99 @@
+r"""Description of the network: activation, prior, scaling and gradient mode.
+
+The finite network of ``THEORY.md`` §2 has :math:`N` units,
+
+.. math::
+
+    u^i_k = w^i\cdot X_k + b^i s^i_k,\quad s^i_{k+1} = \sigma(u^i_k),\quad
+    f^N_k = N^{-\beta}\sum_i c^i s^i_{k+1},
+
+is trained online with learning rate :math:`\alpha N^{2\beta-2}` for
+:math:`K = \lfloor N T\rfloor` steps (training time :math:`t = k/N`), and its
+kernel limit is solved by :mod:`limitsolver.limit`. A :class:`NetworkSpec`
+holds everything both need and nothing that depends on :math:`N`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+from .activations import Activation, activation
+from .memory import check_mode
+from .prior import Prior
+
+__all__ = ["NetworkSpec"]
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    r"""An RNN with diagonal recurrence, its prior and its training rule.
+
+    Parameters
+    ----------
+    activation : Activation or str
+        :math:`\sigma` (name or expression in ``u``); default ``tanh``.
+    prior : Prior
+        :math:`\mu_0`; its ``b_max`` must make the memory contract.
+    beta : float
+        Output scaling exponent, :math:`\beta\in[1/2, 1)`; 1/2 is the NTK scaling.
+    alpha : float
+        Learning-rate constant :math:`\alpha > 0`.
+    gradient : {"rtrl", "truncated"}
+        Forward sensitivities used for training.
+    memory_tol : float
+        Tolerance :math:`\gamma^{L-1}\sup|\sigma|` that fixes the memory window
+        (warm-up length of the network, history depth of the limit).
+
+    Raises
+    ------
+    ContractionError
+        If :math:`b_{\max}\sup|\sigma'|\ge 1`.
+    """
+
+    activation: Activation = field(default_factory=lambda: activation("tanh"))
+    prior: Prior = field(default_factory=Prior)
+    beta: float = 0.5
+    alpha: float = 1.0
+    gradient: str = "rtrl"
+    memory_tol: float = 1e-8
+
+    def __post_init__(self):
+        object.__setattr__(self, "activation", activation(self.activation))
+        if not isinstance(self.prior, Prior):
+            raise TypeError(f"`prior` must be a limitsolver.Prior, got {type(self.prior).__name__}.")
+        if not (0.5 <= self.beta < 1.0):
+            raise ValueError(f"`beta` must lie in [1/2, 1), got {self.beta}.")
+        if not (math.isfinite(self.alpha) and self.alpha > 0):
+            raise ValueError(f"`alpha` must be positive and finite, got {self.alpha}.")
+        check_mode(self.gradient)
+        self.prior.check_contraction(self.activation)
+
+    def replace(self, **changes) -> NetworkSpec:
+        """Return a copy with the given fields changed."""
+        return replace(self, **changes)
+
+    @property
+    def gamma(self) -> float:
+        r"""Contraction factor :math:`\gamma = b_{\max}\sup|\sigma'|`."""
+        return self.prior.contraction_factor(self.activation)
+
+    @property
+    def depth(self) -> int:
+        """Memory window length ``L`` (current state included) fixed by ``memory_tol``."""
+        return self.prior.memory_depth(self.activation, self.memory_tol)
+
+    def learning_rate(self, n_units: int) -> float:
+        r""":math:`\alpha N^{2\beta-2}`."""
+        return self.alpha * float(n_units) ** (2.0 * self.beta - 2.0)
+
+    def output_scale(self, n_units: int) -> float:
+        r""":math:`N^{-\beta}`."""
+        return float(n_units) ** (-self.beta)
+
+    @staticmethod
+    def n_steps(n_units: int, horizon: float) -> int:
+        r"""Number of training steps :math:`K = \lfloor N T\rfloor`."""
+        if not (math.isfinite(horizon) and horizon >= 0):
+            raise ValueError(f"`horizon` must be non-negative and finite, got {horizon}.")
+        return int(math.floor(n_units * horizon + 1e-9))

@@ -1,0 +1,146 @@
+r"""The parameter prior :math:`\mu_0` of the hidden units.
+
+Unit :math:`i` carries :math:`\theta^i = (c^i, w^i, b^i) \in \mathbb R\times\mathbb R^d\times\mathbb R`
+drawn i.i.d. from
+
+.. math::
+
+    \mu_0 = \operatorname{law}(c)\otimes\mathcal N(0, \sigma_w^2 I_d)\otimes
+    \operatorname{Uniform}(-b_{\max}, b_{\max}),
+
+with :math:`\mathbb E c = 0`: :math:`c = \pm\sigma_c` with equal probability
+(Rademacher, the default) or :math:`c\sim\mathcal N(0,\sigma_c^2)`. The memory
+recursion contracts when :math:`\gamma = b_{\max}\sup|\sigma'| < 1`.
+
+With ``doubled=True`` units come in pairs :math:`(c, w, b), (-c, w, b)`, so the
+initial output vanishes exactly while every kernel is unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+from typing import Literal, NamedTuple
+
+import numpy as np
+
+from ._random import as_generator
+from .activations import Activation, activation
+from .errors import ContractionError, DimensionError
+
+__all__ = ["Prior", "UnitParameters"]
+
+
+class UnitParameters(NamedTuple):
+    """Parameters of a batch of networks: ``c`` (..., N), ``w`` (..., N, d), ``b`` (..., N)."""
+
+    c: np.ndarray
+    w: np.ndarray
+    b: np.ndarray
+
+
+@dataclass(frozen=True)
+class Prior:
+    r"""The prior :math:`\mu_0` over unit parameters :math:`(c, w, b)`.
+
+    Parameters
+    ----------
+    sigma_w : float
+        Standard deviation of each coordinate of :math:`w`.
+    b_max : float
+        Half-width of the uniform law of the self-recurrence :math:`b`.
+    c_law : {"rademacher", "gaussian"}
+        Law of the output weight :math:`c` (scaled by ``sigma_c``).
+    sigma_c : float
+        Scale of :math:`c`; :math:`\mathbb E[c^2] = \sigma_c^2` for both laws.
+    doubled : bool
+        Draw units in antisymmetric pairs so that :math:`f^N_0 \equiv 0`.
+    """
+
+    sigma_w: float = 1.0
+    b_max: float = 0.5
+    c_law: Literal["rademacher", "gaussian"] = "rademacher"
+    sigma_c: float = 1.0
+    doubled: bool = False
+
+    def __post_init__(self):
+        if not (np.isfinite(self.sigma_w) and self.sigma_w > 0):
+            raise ValueError(f"`sigma_w` must be positive and finite, got {self.sigma_w}.")
+        if not (np.isfinite(self.b_max) and self.b_max >= 0):
+            raise ValueError(f"`b_max` must be non-negative and finite, got {self.b_max}.")
+        if self.c_law not in ("rademacher", "gaussian"):
+            raise ValueError(f"`c_law` must be 'rademacher' or 'gaussian', got {self.c_law!r}.")
+        if not (np.isfinite(self.sigma_c) and self.sigma_c > 0):
+            raise ValueError(f"`sigma_c` must be positive and finite, got {self.sigma_c}.")
+
+    def replace(self, **changes) -> Prior:
+        """Return a copy with the given fields changed."""
+        return replace(self, **changes)
+
+    @property
+    def c_second_moment(self) -> float:
+        r""":math:`\mathbb E[c^2] = \sigma_c^2`."""
+        return float(self.sigma_c**2)
+
+    def contraction_factor(self, act: Activation | str) -> float:
+        r""":math:`\gamma = b_{\max}\sup_u|\sigma'(u)|`, the contraction factor of the memory."""
+        return float(self.b_max * activation(act).sup_dsigma)
+
+    def check_contraction(self, act: Activation | str) -> float:
+        r"""Return :math:`\gamma` or raise :class:`ContractionError` when :math:`\gamma \ge 1`."""
+        act = activation(act)
+        gamma = self.contraction_factor(act)
+        if not gamma < 1.0:
+            raise ContractionError(
+                f"the memory recursion does not contract: `b_max` * sup|sigma'| = {self.b_max:g} * "
+                f"{act.sup_dsigma:g} = {gamma:g} >= 1; choose `b_max` < {1.0 / act.sup_dsigma:g}."
+            )
+        return gamma
+
+    def sample(self, n_units: int, dim: int, rng, n_networks: int | None = None) -> UnitParameters:
+        """Draw the parameters of ``n_networks`` independent networks of ``n_units`` units.
+
+        Returns arrays with a leading axis of length ``n_networks`` (omitted when
+        ``None``). With ``doubled=True`` the second half of the units mirrors the
+        first with ``c`` negated, so ``n_units`` must be even.
+        """
+        if int(n_units) != n_units or n_units < 1:
+            raise ValueError(f"`n_units` must be a positive integer, got {n_units}.")
+        if int(dim) != dim or dim < 1:
+            raise DimensionError(f"`dim` must be a positive integer, got {dim}.")
+        if self.doubled and n_units % 2:
+            raise ValueError(
+                f"`n_units` must be even with doubled initialisation (units come in pairs), got {n_units}."
+            )
+        rng = as_generator(rng)
+        lead = () if n_networks is None else (int(n_networks),)
+        n_draw = n_units // 2 if self.doubled else n_units
+        if self.c_law == "rademacher":
+            c = self.sigma_c * (2.0 * rng.integers(0, 2, size=lead + (n_draw,)) - 1.0)
+        else:
+            c = self.sigma_c * rng.standard_normal(lead + (n_draw,))
+        w = self.sigma_w * rng.standard_normal(lead + (n_draw, dim))
+        b = rng.uniform(-self.b_max, self.b_max, size=lead + (n_draw,))
+        if self.doubled:
+            c = np.concatenate([c, -c], axis=-1)
+            w = np.concatenate([w, w], axis=-2)
+            b = np.concatenate([b, b], axis=-1)
+        return UnitParameters(c, w, b)
+
+    def memory_depth(self, act: Activation | str, tol: float) -> int:
+        r"""Window length :math:`L` with :math:`\gamma^{L-1}\sup|\sigma| \le` ``tol``.
+
+        The memory after ``L - 1`` past inputs, started from zero, differs from the
+        infinite-past fixed point by at most :math:`\gamma^{L-1}\sup|\sigma|`
+        (for unbounded :math:`\sigma` the bound uses 1 as a scale). The window
+        also holds the current state, hence ``L = depth + 1``.
+        """
+        act = activation(act)
+        gamma = self.check_contraction(act)
+        if not (0 < tol < 1):
+            raise ValueError(f"`tol` must lie in (0, 1), got {tol}.")
+        if gamma == 0.0:
+            return 2
+        scale = act.sup_sigma if math.isfinite(act.sup_sigma) else 1.0
+        depth = max(1, math.ceil(math.log(tol / scale) / math.log(gamma)))
+        return depth + 1
