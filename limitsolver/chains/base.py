@@ -1,0 +1,175 @@
+r"""The Markov-chain protocol (``THEORY.md`` §1).
+
+A chain :math:`X_0, X_1, \dots` on :math:`\mathcal X \subset \mathbb R^d` with
+transition kernel :math:`P(x, dx')` and invariant law :math:`\pi_X`,
+
+.. math:: \mathbb P(X_{k+1} \in A \mid X_k = x) = P(x, A), \qquad \pi_X P = \pi_X,
+
+is anything that can draw paths :math:`(X_0, \dots, X_{T-1})` from a given start
+or from stationarity, and independent draws from :math:`\pi_X`. The rest of the
+package (histories, targets, simulators) only uses these two methods and ``dim``.
+
+Paths have shape ``(n_paths, n_steps, d)`` in chronological order: index 0 is
+:math:`X_0`. Every random draw comes from the ``numpy.random.Generator`` passed
+in (see :func:`limitsolver._random.as_generator`), so the same seed gives the
+same paths bit for bit.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from .._random import as_generator
+from ..errors import DimensionError, DivergenceError
+
+__all__ = ["MarkovChain", "check_chain"]
+
+
+@runtime_checkable
+class MarkovChain(Protocol):
+    r"""The protocol a user implements to plug in their own chain.
+
+    Attributes
+    ----------
+    dim : int
+        Dimension :math:`d` of the state space; states are vectors of
+        :math:`\mathbb R^d`.
+
+    Notes
+    -----
+    Implementations must be vectorised over paths (loop only over time) and
+    must draw every random number from the generator they are given.
+    """
+
+    dim: int
+
+    def sample(self, n_steps: int, rng, *, n_paths: int = 1, start=None) -> np.ndarray:
+        r"""Draw ``n_paths`` independent paths :math:`(X_0, \dots, X_{n\_steps-1})`.
+
+        Parameters
+        ----------
+        n_steps : int
+            Number of states per path, :math:`X_0` included.
+        rng : int, SeedSequence or Generator
+            Source of randomness.
+        n_paths : int, optional
+            Number of independent paths.
+        start : array_like, optional
+            :math:`X_0`, of shape ``(d,)`` (all paths) or ``(n_paths, d)``; when
+            ``None``, :math:`X_0 \sim \pi_X`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n_paths, n_steps, d)``.
+        """
+        ...
+
+    def sample_stationary(self, n: int, rng) -> np.ndarray:
+        r"""Draw ``n`` independent states from :math:`\pi_X`; shape ``(n, d)``."""
+        ...
+
+
+def check_chain(obj, name: str = "chain") -> MarkovChain:
+    r"""Check that ``obj`` implements :class:`MarkovChain` and return it.
+
+    The check is structural and then behavioural: ``obj`` must have an integer
+    attribute ``dim >= 1`` and callable ``sample`` and ``sample_stationary``;
+    ``obj.sample(3, rng, n_paths=2)`` must return a finite array of shape
+    ``(2, 3, dim)`` and ``obj.sample_stationary(4, rng)`` one of shape
+    ``(4, dim)``, with ``rng = numpy.random.default_rng(0)``. Cost: one short
+    simulation.
+
+    Parameters
+    ----------
+    obj : object
+        The candidate chain.
+    name : str, optional
+        Name of the argument, used in error messages.
+
+    Returns
+    -------
+    MarkovChain
+        ``obj`` itself.
+
+    Raises
+    ------
+    TypeError
+        If ``dim``, ``sample`` or ``sample_stationary`` is missing or of the
+        wrong kind.
+    DimensionError
+        If a sample has the wrong shape.
+    DivergenceError
+        If a sample contains NaN or infinite values.
+    """
+    missing = [a for a in ("dim", "sample", "sample_stationary") if not hasattr(obj, a)]
+    if missing:
+        listed = ", ".join(f"`{m}`" for m in missing)
+        raise TypeError(
+            f"`{name}` does not implement the MarkovChain protocol: it has no {listed}; "
+            "a chain needs an integer `dim` and methods `sample(n_steps, rng, *, n_paths, "
+            "start)` and `sample_stationary(n, rng)`."
+        )
+    dim = obj.dim
+    if not isinstance(dim, numbers.Integral) or isinstance(dim, bool) or dim < 1:
+        raise TypeError(f"`{name}.dim` must be a positive integer, got {dim!r}.")
+    for meth in ("sample", "sample_stationary"):
+        if not callable(getattr(obj, meth)):
+            raise TypeError(f"`{name}.{meth}` must be a method, got {getattr(obj, meth)!r}.")
+    d = int(dim)
+    rng = np.random.default_rng(0)
+    path = np.asarray(obj.sample(3, rng, n_paths=2))
+    if path.shape != (2, 3, d):
+        raise DimensionError(
+            f"`{name}.sample(3, rng, n_paths=2)` must return shape (n_paths, n_steps, dim) = "
+            f"(2, 3, {d}), got {path.shape}."
+        )
+    if not np.all(np.isfinite(path)):
+        raise DivergenceError(f"`{name}.sample` returned NaN or infinite states.")
+    stat = np.asarray(obj.sample_stationary(4, rng))
+    if stat.shape != (4, d):
+        raise DimensionError(
+            f"`{name}.sample_stationary(4, rng)` must return shape (n, dim) = (4, {d}), "
+            f"got {stat.shape}."
+        )
+    if not np.all(np.isfinite(stat)):
+        raise DivergenceError(f"`{name}.sample_stationary` returned NaN or infinite states.")
+    return obj
+
+
+# ----------------------------------------------------------------------------------------------
+# Helpers shared by the built-in chains (private).
+
+
+def _count(value, name: str, minimum: int = 1) -> int:
+    """Validate an array-size argument (``n_steps``, ``n_paths``, ``n``)."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
+        raise DimensionError(f"`{name}` must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _prepare(n_steps, rng, n_paths) -> tuple[int, np.random.Generator, int]:
+    return _count(n_steps, "n_steps"), as_generator(rng), _count(n_paths, "n_paths")
+
+
+def _vector_start(start, n_paths: int, d: int) -> np.ndarray:
+    """Broadcast a vector start of shape ``(d,)`` or ``(n_paths, d)`` to ``(n_paths, d)``.
+
+    For ``d = 1`` a scalar or an array of shape ``(n_paths,)`` is also accepted.
+    """
+    x0 = np.asarray(start, dtype=float)
+    if d == 1 and x0.ndim <= 1 and x0.size in (1, n_paths):
+        x0 = x0.reshape(-1, 1)
+    if x0.ndim == 1 and x0.shape == (d,):
+        x0 = x0[None, :]
+    if x0.ndim != 2 or x0.shape[1] != d or x0.shape[0] not in (1, n_paths):
+        raise DimensionError(
+            f"`start` must have shape ({d},) or (n_paths, {d}) = ({n_paths}, {d}), "
+            f"got {np.shape(start)}."
+        )
+    if not np.all(np.isfinite(x0)):
+        raise DivergenceError("`start` contains NaN or infinite values.")
+    return np.broadcast_to(x0, (n_paths, d)).copy()
