@@ -1,0 +1,34 @@
+r"""The kernel limit of ``THEORY.md`` §3, solved with the discretisation of §4.
+
+The data walk, one module per object:
+
+:mod:`~limitsolver.limit.quadrature`
+    :class:`QuadratureRule`, :func:`parameter_grid`: the rule
+    :math:`\{(w_g, b_g), q_g\}` replacing :math:`\mu_0` over :math:`(w, b)`.
+:mod:`limitsolver.histories`
+    :class:`Histories`, :func:`exact_histories`, :func:`sample_histories`,
+    :func:`path_windows`: the weighted windows replacing the stationary law of histories.
+:mod:`~limitsolver.limit.hidden_layer`
+    :func:`features` (:math:`\varphi, \psi, \chi` at histories × nodes) and
+    :class:`HiddenLayer` (:math:`\theta\mapsto S(\theta;\xi)` on the grid: exact
+    sensitivities, finite differences, Sobolev norms, interpolation).
+"""
+
+from ..histories import Histories, exact_histories, path_windows, sample_histories
+from .hidden_layer import Features, HiddenLayer, features, hidden_layer, truncation_bound
+from .quadrature import QUADRATURE_KINDS, QuadratureRule, parameter_grid
+
+__all__ = [
+    "QUADRATURE_KINDS",
+    "QuadratureRule",
+    "parameter_grid",
+    "Histories",
+    "exact_histories",
+    "sample_histories",
+    "path_windows",
+    "Features",
+    "features",
+    "HiddenLayer",
+    "hidden_layer",
+    "truncation_bound",
+]
