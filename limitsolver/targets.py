@@ -278,12 +278,20 @@ class StateFunction:
     def __call__(self, histories: np.ndarray) -> np.ndarray:
         """:math:`g(X_k)` at ``histories[:, 0]``; shape (M,)."""
         h = _check_histories(histories, 1, self.dim, "StateFunction")
-        return _check_values(self._fn(h[:, 0, :]), h.shape[:1], "StateFunction")
+        with np.errstate(all="ignore"):  # non-finite values are reported below
+            y = self._fn(h[:, 0, :])
+        return _check_values(y, h.shape[:1], "StateFunction")
 
     def along_path(self, path: np.ndarray) -> np.ndarray:
         """:math:`g(X_k)` for every step; shape (n_paths, n_steps)."""
         p = _check_path(path, self.dim, "StateFunction")
-        return _check_values(self._fn(p), p.shape[:2], "StateFunction")
+        with np.errstate(all="ignore"):  # non-finite values are reported below
+            y = self._fn(p)
+        return _check_values(y, p.shape[:2], "StateFunction")
+
+    def __getstate__(self):
+        # the lambdified function is rebuilt on demand; it does not pickle
+        return {k: v for k, v in self.__dict__.items() if k != "_fn"}
 
 
 # -- linear memory -------------------------------------------------------------------------
@@ -594,7 +602,9 @@ class WindowFunction:
     def __call__(self, histories: np.ndarray) -> np.ndarray:
         """``f(hist[:, :window])``; shape (M,)."""
         h = _check_histories(histories, self.window, self.dim, "WindowFunction")
-        return _check_values(self.f(h[:, : self.window, :]), h.shape[:1], "WindowFunction")
+        with np.errstate(all="ignore"):  # non-finite values are reported below
+            y = self.f(h[:, : self.window, :])
+        return _check_values(y, h.shape[:1], "WindowFunction")
 
     def along_path(self, path: np.ndarray) -> np.ndarray:
         """``f`` on the zero-padded window of every step; shape (n_paths, n_steps)."""
@@ -605,9 +615,9 @@ class WindowFunction:
         out = np.empty(n_paths * n_steps)
         for start in range(0, out.size, chunk):
             block = np.ascontiguousarray(wins[start : start + chunk])
-            out[start : start + chunk] = _check_values(
-                self.f(block), block.shape[:1], "WindowFunction"
-            )
+            with np.errstate(all="ignore"):  # non-finite values are reported below
+                y = self.f(block)
+            out[start : start + chunk] = _check_values(y, block.shape[:1], "WindowFunction")
         return out.reshape(n_paths, n_steps)
 
 
