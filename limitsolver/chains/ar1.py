@@ -125,7 +125,8 @@ class GaussianAR1:
                   \qquad s^2 = 1 - a^2.
 
         For ``d = 1`` the inputs are arrays of scalars of any broadcastable
-        shapes (elementwise); for ``d > 1`` their last axis holds the
+        shapes, evaluated elementwise (pass ``path[..., 0]`` for a path array
+        of shape ``(..., 1)``); for ``d > 1`` their last axis holds the
         coordinates and the result drops it.
         """
         x = np.asarray(x, dtype=float)
