@@ -1,0 +1,400 @@
+r"""Online SGD of the finite network of ``THEORY.md`` §2, for an ensemble of seeds.
+
+For each seed a network of :math:`N` units with :math:`\theta^i\sim\mu_0` is run
+on its own stationary path of the chain. Steps :math:`k = 0, \dots, K-1`,
+:math:`K = \lfloor N T\rfloor`, training time :math:`t = k/N`:
+
+.. math::
+
+    u^i_k = w^i\cdot X_k + b^i s^i_k,\qquad s^i_{k+1} = \sigma(u^i_k),\qquad
+    f^N_k = N^{-\beta}\sum_i c^i s^i_{k+1},\qquad e_k = Y_k - f^N_k,
+
+    c^i \mathrel{+}= \eta\, e_k N^{-\beta} s^i_{k+1},\quad
+    w^i \mathrel{+}= \eta\, e_k N^{-\beta} c^i J^{w,i}_{k+1},\quad
+    b^i \mathrel{+}= \eta\, e_k N^{-\beta} c^i J^{b,i}_{k+1},\qquad \eta = \alpha N^{2\beta-2},
+
+with :math:`c^i` taken before its own update and :math:`J` the rtrl or truncated
+sensitivities (:mod:`limitsolver.memory`).
+
+**Warm-up.** Before step 0 the memory and the sensitivities are run with frozen
+parameters, from :math:`s = 0, J = 0`, over the first ``warmup = problem.depth``
+states of the path (no updates), so that both are stationary to within the
+memory tolerance and the target's window is filled. Training step :math:`k`
+reads the path state of index ``warmup + k``.
+
+**Seeds.** Seed ``s`` gives ``SeedSequence(s).spawn(2)``: the first child draws
+the parameters (:meth:`Prior.sample`), the second the path
+(``chain.sample(warmup + K, rng, n_paths=1)``, stationary start). A seed's
+numbers therefore do not depend on the other seeds of the ensemble nor on the
+backend.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Literal, NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ..errors import ConfigError, DimensionError, DivergenceError
+from ..memory import MemoryState, memory_step
+from ..network import NetworkSpec
+from ..prior import UnitParameters
+from ..problem import Problem
+from ..progress import progress as progress_bar
+from .result import SimulationResult
+
+__all__ = ["simulate", "SimulationProgress", "BACKENDS", "numpy_chunk", "seed_streams"]
+
+BACKENDS = ("auto", "numba", "numpy")
+
+
+class SimulationProgress(NamedTuple):
+    """Record passed to a ``callback`` after every chunk of steps.
+
+    Attributes
+    ----------
+    step : int
+        Training steps completed.
+    n_steps : int
+        Training steps planned, :math:`K`.
+    time : float
+        Training time reached, ``step / N``.
+    elapsed : float
+        Wall-clock seconds since the step loop started.
+    chunk_loss : float
+        Mean of :math:`\\tfrac12 e_k^2` over the chunk and the seeds.
+    """
+
+    step: int
+    n_steps: int
+    time: float
+    elapsed: float
+    chunk_loss: float
+
+
+class SimulationWarning(UserWarning):
+    """The numba backend could not be used and the numpy backend was used instead."""
+
+
+def seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """``(parameter generator, data generator)`` of one seed: ``SeedSequence(seed).spawn(2)``."""
+    params_ss, data_ss = np.random.SeedSequence(int(seed)).spawn(2)
+    return np.random.default_rng(params_ss), np.random.default_rng(data_ss)
+
+
+def numpy_chunk(X, Y, state: MemoryState, params: UnitParameters, network: NetworkSpec,
+                lr: float, scale: float, train: bool) -> tuple:
+    r"""Plain numpy step loop over a chunk (the reference backend).
+
+    Uses :func:`limitsolver.memory.memory_step` (the recursion shared with the
+    limit solver) for :math:`s_{k+1}, J_{k+1}`, then the update of §2.
+
+    Parameters
+    ----------
+    X : ndarray (S, K, d)
+    Y : ndarray (S, K)
+    state : MemoryState
+        ``s`` (S, N), ``jw`` (S, N, d), ``jb`` (S, N).
+    params : UnitParameters
+        ``c`` (S, N), ``w`` (S, N, d), ``b`` (S, N).
+
+    Returns
+    -------
+    (state, params, f, e)
+        Advanced state and parameters; predictions and errors (S, K).
+    """
+    S, K, d = X.shape
+    c, w, b = params
+    f_out = np.empty((S, K))
+    e_out = np.empty((S, K))
+    act, mode = network.activation, network.gradient
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        for k in range(K):
+            x = X[:, k, :]
+            wx = w[..., 0] * x[:, None, 0]
+            for j in range(1, d):
+                wx = wx + w[..., j] * x[:, None, j]
+            state = memory_step(state, x, w, b, act, mode, wx=wx)
+            f = scale * np.sum(c * state.s, axis=-1)
+            e = Y[:, k] - f
+            f_out[:, k] = f
+            e_out[:, k] = e
+            if train:
+                g = (lr * e * scale)[:, None]
+                gc = g * c
+                c = c + g * state.s
+                w = w + gc[..., None] * state.jw
+                b = b + gc * state.jb
+    return state, UnitParameters(c, w, b), f_out, e_out
+
+
+def _check_seeds(seeds) -> tuple[int, ...]:
+    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
+        seeds = [seeds]
+    try:
+        out = tuple(int(s) for s in seeds)
+        ok = all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 0
+                 for s in seeds)
+    except TypeError:
+        ok = False
+    if not ok or len(out) == 0:
+        raise ConfigError(
+            f"`seeds` must be a non-negative integer or a non-empty sequence of them, got {seeds!r}."
+        )
+    return out
+
+
+def _snapshot_steps(times, n_units: int, horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    t = np.atleast_1d(np.asarray(times, dtype=float))
+    if t.ndim != 1:
+        raise ConfigError(f"`snapshot_times` must be one-dimensional, got shape {t.shape}.")
+    bad = t[~((t >= 0) & (t <= horizon * (1 + 1e-12)))]
+    if bad.size:
+        raise ConfigError(
+            f"`snapshot_times` must lie in [0, T] = [0, {horizon:g}]; got {bad.tolist()} outside."
+        )
+    t = np.unique(t)
+    steps = np.floor(n_units * t + 1e-9).astype(np.int64)
+    return t, np.minimum(steps, NetworkSpec.n_steps(n_units, horizon))
+
+
+def _resolve_backend(backend: str, network: NetworkSpec, d: int):
+    """Return (name, kernel or None)."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"`backend` must be one of {BACKENDS}, got {backend!r}.")
+    if backend == "numpy":
+        return "numpy", None
+    from ._kernels import numba_available, warm_kernel
+
+    if not numba_available():
+        if backend == "numba":
+            raise ConfigError("`backend` 'numba' requested but numba cannot be imported.")
+        return "numpy", None
+    act = network.activation
+    try:
+        kernel = warm_kernel(act.name, act.expression, d)
+    except Exception as exc:  # numba raises many kinds of typing/lowering errors
+        warnings.warn(
+            f"activation {act.expression!r} could not be compiled with numba ({type(exc).__name__}); "
+            "using the numpy backend.", SimulationWarning, stacklevel=3)
+        return "numpy", None
+    return "numba", kernel
+
+
+class _Interrupt:
+    """Install a SIGINT handler (main thread only) that asks the loop to stop after a chunk."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            try:
+                self._previous = signal.signal(signal.SIGINT, self._handler)
+            except (ValueError, OSError):  # pragma: no cover - embedded interpreters
+                self._previous = None
+        return self
+
+    def _handler(self, signum, frame):
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+
+def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
+             snapshot_times: ArrayLike | None = None,
+             backend: Literal["auto", "numba", "numpy"] = "auto",
+             progress: bool | None = None,
+             callback: Callable[[SimulationProgress], bool | None] | None = None,
+             chunk_steps: int | None = None) -> SimulationResult:
+    r"""Train finite networks online on the problem's chain, one network per seed.
+
+    Runs the system of ``THEORY.md`` §2 (see the module docstring): warm-up of
+    ``problem.depth`` frozen steps, then :math:`K = \lfloor N T\rfloor` SGD steps
+    with learning rate :math:`\alpha N^{2\beta-2}` and output scale
+    :math:`N^{-\beta}`. All seeds advance together.
+
+    Parameters
+    ----------
+    problem : Problem
+        Chain, target, network spec and horizon :math:`T`.
+    n_units : int
+        :math:`N \ge 1` (even with doubled initialisation).
+    seeds : int or sequence of int
+        One independent run (parameters and path) per seed.
+    snapshot_times : array_like, optional
+        Training times :math:`t\in[0, T]` at which parameters are stored
+        (after :math:`\lfloor N t\rfloor` updates; ``0`` = initial parameters).
+        Default ``[0, T]``.
+    backend : {"auto", "numba", "numpy"}
+        ``"numba"``: jitted fused loop (parallel over seeds); ``"numpy"``:
+        plain step loop through :func:`limitsolver.memory.memory_step`;
+        ``"auto"``: numba when importable. Both give the same numbers to
+        rounding.
+    progress : bool, optional
+        Show a progress bar over chunks (``None``: only on a terminal).
+    callback : callable, optional
+        Called after every chunk with a :class:`SimulationProgress`; returning
+        ``False`` stops the run cleanly (status ``"stopped by callback"``).
+    chunk_steps : int, optional
+        Steps per chunk (default: about :math:`2^{23}` unit-steps per chunk).
+
+    Returns
+    -------
+    SimulationResult
+
+    Raises
+    ------
+    ContractionError
+        Raised by :class:`NetworkSpec` when :math:`b_{\max}\sup|\sigma'|\ge 1`.
+    DimensionError
+        If the chain, the target's path values, or the network disagree in shape.
+    ConfigError
+        For bad ``seeds``, ``backend``, ``chunk_steps`` or ``snapshot_times``
+        outside :math:`[0, T]`.
+    ValueError
+        For ``n_units < 1`` or odd ``n_units`` with doubled initialisation.
+    DivergenceError
+        If a prediction or error becomes NaN/infinite; ``.step`` is the first
+        bad training step (of the first seed that diverged, which is named).
+
+    Notes
+    -----
+    Cost :math:`O(S N K d)` time and :math:`O(S (N d + K))` memory plus the
+    snapshots. Ctrl-C during the loop stops after the current chunk and
+    returns the partial result with status ``"interrupted"``.
+    """
+    if not isinstance(problem, Problem):
+        raise TypeError(f"`problem` must be a limitsolver Problem, got {type(problem).__name__}.")
+    if not (isinstance(n_units, numbers.Integral) and not isinstance(n_units, bool)
+            and n_units >= 1):
+        raise ValueError(f"`n_units` must be a positive integer, got {n_units!r}.")
+    N = int(n_units)
+    seeds = _check_seeds(seeds)
+    network = problem.network
+    T = float(problem.horizon)
+    K = NetworkSpec.n_steps(N, T)
+    W = int(problem.depth)
+    d = problem.dim
+    times, snap_steps = _snapshot_steps([0.0, T] if snapshot_times is None else snapshot_times,
+                                        N, T)
+    if chunk_steps is None:
+        chunk_steps = max(1, min(max(K, 1), 2**23 // (N * len(seeds))))
+    elif not (isinstance(chunk_steps, numbers.Integral) and chunk_steps >= 1):
+        raise ConfigError(f"`chunk_steps` must be a positive integer, got {chunk_steps!r}.")
+
+    # -- draws: parameters and paths, one pair of streams per seed -----------------------------
+    cs, ws, bs, paths, ys = [], [], [], [], []
+    for seed in seeds:
+        rng_params, rng_data = seed_streams(seed)
+        p = network.prior.sample(N, d, rng_params)
+        path = np.asarray(problem.chain.sample(W + K, rng_data, n_paths=1), dtype=float)
+        if path.shape != (1, W + K, d):
+            raise DimensionError(
+                f"`problem.chain.sample` returned shape {path.shape}, expected (1, {W + K}, {d})."
+            )
+        y = np.asarray(problem.target.along_path(path), dtype=float)
+        if y.shape != (1, W + K):
+            raise DimensionError(
+                f"`problem.target.along_path` returned shape {y.shape}, expected (1, {W + K})."
+            )
+        cs.append(p.c)
+        ws.append(p.w)
+        bs.append(p.b)
+        paths.append(path[0])
+        ys.append(y[0])
+    S = len(seeds)
+    params = UnitParameters(np.array(cs), np.array(ws), np.array(bs))
+    X = np.ascontiguousarray(np.array(paths))
+    Y = np.ascontiguousarray(np.array(ys))
+    lr = network.learning_rate(N)
+    scale = network.output_scale(N)
+
+    name, kernel = _resolve_backend(backend, network, d)
+    state = MemoryState(np.zeros((S, N)), np.zeros((S, N, d)), np.zeros((S, N)))
+    f_all = np.empty((S, K))
+    e_all = np.empty((S, K))
+
+    def run(k0: int, k1: int, train: bool):
+        nonlocal state, params
+        xs = np.ascontiguousarray(X[:, k0:k1])
+        yv = np.ascontiguousarray(Y[:, k0:k1])
+        if kernel is None:
+            state, params, f, e = numpy_chunk(xs, yv, state, params, network, lr, scale, train)
+            bad = np.full(S, -1, dtype=np.int64)
+            finite = np.isfinite(f) & np.isfinite(e)
+            for q in range(S):
+                if not finite[q].all():
+                    bad[q] = int(np.argmin(finite[q]))
+        else:
+            f = np.empty((S, k1 - k0))
+            e = np.empty((S, k1 - k0))
+            bad = np.full(S, -1, dtype=np.int64)
+            kernel(xs, yv, params.c, params.w, params.b, state.s, state.jw, state.jb, lr, scale,
+                   network.gradient == "rtrl", train, f, e, bad)
+        return f, e, bad
+
+    # the kernel works in place: own the arrays
+    params = UnitParameters(*(np.ascontiguousarray(a, dtype=float).copy() for a in params))
+    start = time.perf_counter()
+    if W > 0:
+        run(0, W, train=False)
+
+    n_snap = len(times)
+    snap = UnitParameters(np.empty((S, n_snap, N)), np.empty((S, n_snap, N, d)),
+                          np.empty((S, n_snap, N)))
+
+    def store(k: int):
+        for j in np.flatnonzero(snap_steps == k):
+            snap.c[:, j], snap.w[:, j], snap.b[:, j] = params.c, params.w, params.b
+
+    bounds = sorted(set(range(0, K, chunk_steps)) | set(snap_steps.tolist()) | {K})
+    status, message = "finished", f"completed {K} steps"
+    k_done = 0
+    store(0)
+    with _Interrupt() as interrupt, progress_bar(total=K, desc=f"simulate N={N}", show=progress,
+                                                 unit="step") as bar:
+        for k0, k1 in zip(bounds[:-1], bounds[1:], strict=True):
+            f, e, bad = run(W + k0, W + k1, train=True)
+            f_all[:, k0:k1], e_all[:, k0:k1] = f, e
+            if (bad >= 0).any():
+                q = int(np.argmin(np.where(bad >= 0, bad, np.iinfo(np.int64).max)))
+                step = k0 + int(bad[q])
+                raise DivergenceError(
+                    f"the simulation diverged: prediction or error is not finite at training "
+                    f"step {step} (t = {step / N:g}) for seed {seeds[q]}; reduce `alpha` or "
+                    f"check the target's scale.", step=step)
+            k_done = k1
+            store(k1)
+            bar.update(k1 - k0)
+            if callback is not None:
+                rec = SimulationProgress(k1, K, k1 / N, time.perf_counter() - start,
+                                         float(np.mean(0.5 * e**2)) if e.size else math.nan)
+                if callback(rec) is False:
+                    status, message = "stopped by callback", f"callback stopped the run at step {k1}"
+                    break
+            if interrupt.requested:
+                status, message = "interrupted", f"interrupted at step {k1} of {K}"
+                break
+    wall = time.perf_counter() - start
+    keep = snap_steps <= k_done
+    return SimulationResult(
+        problem=problem, network=network, n_units=N, seeds=seeds, n_steps=K, warmup=W,
+        times=times[keep], snapshot_steps=snap_steps[keep],
+        snapshots=UnitParameters(snap.c[:, keep], snap.w[:, keep], snap.b[:, keep]),
+        final=UnitParameters(params.c.copy(), params.w.copy(), params.b.copy()),
+        predictions=f_all[:, :k_done], targets=Y[:, W:W + k_done].copy(),
+        errors=e_all[:, :k_done], status=status, message=message, wall_time=wall, backend=name,
+    )
