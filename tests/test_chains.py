@@ -328,6 +328,12 @@ def test_mixing_time_errors():
         FiniteChain.two_state(1.0, 1.0).mixing_time()
     with pytest.raises(NotErgodicError, match="has not mixed"):
         FiniteChain.two_state(1e-9, 1e-9).mixing_time(0.01, max_time=1000)
+    # t_mix = 3 for p = 0.1, q = 0.3, eps = 0.25 (d(t) = 0.75 * 0.6^t): a cap between the
+    # powers of two 2 and 4 must not hide it, and a cap below it must raise
+    chain = FiniteChain.two_state(0.1, 0.3)
+    assert chain.mixing_time(0.25, max_time=3) == 3
+    with pytest.raises(NotErgodicError, match="by time 2"):
+        chain.mixing_time(0.25, max_time=2)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -371,7 +371,9 @@ class FiniteChain:
             return 0
         powers = [self.P]  # powers[j] = P^(2^j)
         while self._tv_to_stationary(powers[-1]) > eps:
-            if 2 ** len(powers) > max_time:
+            if 2 ** len(powers) > max_time and self._tv_to_stationary(
+                np.linalg.matrix_power(self.P, int(max_time))
+            ) > eps:
                 raise NotErgodicError(
                     f"The chain has not mixed to `eps`={eps:g} by time {max_time} "
                     f"(spectral gap {self.spectral_gap:.3g}); increase `max_time`."
