@@ -162,7 +162,7 @@ class Activation:
     @functools.cached_property
     def _numpy(self) -> tuple[Callable, Callable, Callable]:
         if self.name in _NUMPY_FORMS:
-            return _NUMPY_FORMS[self.name]
+            return tuple(_float_input(f) for f in _NUMPY_FORMS[self.name])  # type: ignore[return-value]
         d1, d2 = self._derivatives
         modules = ["scipy", "numpy"]
         fs = tuple(
@@ -217,6 +217,15 @@ class Activation:
 
     def __repr__(self) -> str:
         return f"Activation({self.name!r}, {self.expression!r})"
+
+
+def _float_input(f: Callable) -> Callable:
+    """Let a numpy form accept lists and integers as well as arrays and scalars."""
+
+    def g(u):
+        return f(np.asarray(u, dtype=float))
+
+    return g
 
 
 def _broadcasting(f: Callable) -> Callable:
