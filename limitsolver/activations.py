@@ -8,15 +8,15 @@ contracts: :math:`|b|\sup|\sigma'| \le \gamma < 1`.
 
 Named activations carry their constants in closed form:
 
-============  ==========================================  ===================  =================
-name          :math:`\sigma(u)`                           :math:`\sup|\sigma'|`  :math:`\sup|\sigma|`
-============  ==========================================  ===================  =================
-``tanh``      :math:`\tanh u`                             1                    1
-``sigmoid``   :math:`1/(1+e^{-u})`                        1/4                  1
-``erf``       :math:`\operatorname{erf}(u)`               :math:`2/\sqrt\pi`   1
-``softplus``  :math:`\log(1+e^{u})`                       1                    :math:`\infty`
-``linear``    :math:`u`                                   1                    :math:`\infty`
-============  ==========================================  ===================  =================
+============  ================================  =====================  ====================
+name          :math:`\sigma(u)`                 :math:`\sup|\sigma'|`  :math:`\sup|\sigma|`
+============  ================================  =====================  ====================
+``tanh``      :math:`\tanh u`                   1                      1
+``sigmoid``   :math:`1/(1+e^{-u})`              1/4                    1
+``erf``       :math:`\operatorname{erf}(u)`     :math:`2/\sqrt\pi`     1
+``softplus``  :math:`\log(1+e^{u})`             1                      :math:`\infty`
+``linear``    :math:`u`                         1                      :math:`\infty`
+============  ================================  =====================  ====================
 
 Any other expression in the variable ``u`` (a string or a sympy expression) is
 differentiated symbolically; its constants are then computed numerically
