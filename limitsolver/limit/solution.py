@@ -1,0 +1,239 @@
+r"""The result of a limit solve: :math:`h_t` on histories, the loss, the spectrum, the errors.
+
+A :class:`LimitSolution` holds the solution of (``THEORY.md`` §3, §4.4)
+
+.. math::
+
+    \partial_t h_t(\xi) = \alpha\sum_i A(\xi,\xi_i)\,\omega_i\,(g(\xi_i) - h_t(\xi_i)),
+    \qquad L_t = \tfrac12\sum_i\omega_i (g(\xi_i) - h_t(\xi_i))^2,
+
+on its training histories :math:`\{(\xi_i,\omega_i)\}` at the requested times,
+and answers queries without re-solving:
+
+* :meth:`LimitSolution.evaluate` — :math:`h_t` at new histories by the Nyström
+  extension :math:`h_t(\xi) = h_0(\xi) + \alpha A(\xi,\cdot) W\int_0^t (g - h_s)\,ds`;
+* :meth:`LimitSolution.propagate` — the solution for another :math:`h_0` (the
+  flow is affine in :math:`h_0`; the decomposition is reused);
+* :meth:`LimitSolution.loss_at` — :math:`L_t` at any :math:`t \ge 0`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError, DimensionError, DivergenceError
+from .ode import check_times
+
+__all__ = ["LimitSolution"]
+
+
+@dataclass(frozen=True, eq=False)
+class LimitSolution:
+    r"""Solution of the limit ODE on a set of training histories.
+
+    Attributes
+    ----------
+    times : ndarray, shape (n_times,)
+        Training times :math:`t` (time unit: :math:`t = k/N`).
+    h : ndarray, shape (n_times, M)
+        :math:`h_t(\xi_i)` on the training histories.
+    loss : ndarray, shape (n_times,)
+        :math:`L_t = \frac12\sum_i\omega_i(g_i - h_t(\xi_i))^2`.
+    g : ndarray, shape (M,)
+        Target :math:`g(\xi_i)`.
+    h0 : ndarray, shape (M,)
+        Initial output :math:`h_0(\xi_i)`.
+    h0_kind : str
+        ``"zero"``, ``"gp"`` (Gaussian-process sample of covariance
+        :math:`\Sigma`), ``"array"`` or ``"callable"``.
+    histories : Histories
+        Training histories and their weights :math:`\omega`.
+    grid : QuadratureRule
+        The parameter-space rule replacing :math:`\mu_0`.
+    problem : Problem
+        The problem solved (chain, target, network, horizon).
+    method : str
+        ``"spectral"``, ``"dense"``, ``"lowrank"`` or ``"ivp"``.
+    discretisation : dict
+        Parameters used and error estimates: ``grid_kind``, ``grid_shape``,
+        ``G``, ``depth``, ``M``, ``histories`` (``"exact"``/``"sampled"``/
+        ``"given"``), ``memory_truncation_bound``
+        (:math:`\gamma^{L-1}\sup|\sigma|`), ``quadrature_error`` (sup over the
+        time grid of the :math:`L^2(\omega)` distance between :math:`h_t` with
+        ``grid`` and with ``grid.refined()``; None when not estimated),
+        ``monte_carlo_se`` (sampled histories only:
+        :math:`\sup_t \mathrm{sd}_\omega(g - h_t)/\sqrt M`) and
+        ``monte_carlo_se_loss`` (sup over :math:`t` of the standard error of the
+        sample mean :math:`L_t`).
+    diagnostics : dict
+        Route of the solve, clipped eigenvalues, timings of each phase.
+    """
+
+    times: np.ndarray
+    h: np.ndarray
+    loss: np.ndarray
+    g: np.ndarray
+    h0: np.ndarray
+    h0_kind: str
+    histories: Any
+    grid: Any
+    problem: Any
+    method: str
+    discretisation: dict = field(default_factory=dict)
+    diagnostics: dict = field(default_factory=dict)
+    _flow: Any = field(default=None, repr=False)
+    _features: Any = field(default=None, repr=False)
+    _h0_fn: Callable | None = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        return (f"LimitSolution(M={self.M}, n_times={self.times.size}, method={self.method!r}, "
+                f"loss[0]={self.loss[0]:.4g}, loss[-1]={self.loss[-1]:.4g})")
+
+    @property
+    def M(self) -> int:
+        """Number of training histories."""
+        return int(self.g.shape[0])
+
+    @property
+    def weights(self) -> np.ndarray:
+        r"""History weights :math:`\omega`."""
+        return self.histories.weights
+
+    @cached_property
+    def spectrum(self) -> np.ndarray:
+        r"""Eigenvalues of :math:`W^{1/2}AW^{1/2}` (equivalently of :math:`AW`), in decreasing order.
+
+        Real and non-negative in rtrl mode; possibly complex in truncated mode,
+        where it is computed on first access (:math:`O(M^3)` or :math:`O(r^3)`).
+        """
+        return self._flow.spectrum
+
+    def loss_at(self, t) -> np.ndarray:
+        r""":math:`L_t` at arbitrary times ``t >= 0`` (sorted), from the flow (no re-solve)."""
+        t = check_times(t)
+        return self._flow.loss(self.g - self.h0, t)
+
+    def _rows(self, feat_new) -> np.ndarray:
+        from .kernels import kernel_factor, tangent_kernel
+
+        net = self.problem.network
+        c2 = net.prior.c_second_moment
+        if self._flow.rows == "factor":
+            return kernel_factor(feat_new, self.grid, c2, slot="eval", mode=net.gradient)
+        A = tangent_kernel(feat_new, self._features, self.grid, c2, mode=net.gradient)
+        return A * np.sqrt(self.weights)[None, :]
+
+    def evaluate(self, histories_new, times=None, h0_new=None) -> np.ndarray:
+        r""":math:`h_t(\xi)` at new histories by the Nyström extension.
+
+        .. math::
+
+            h_t(\xi) = h_0(\xi) + \alpha\sum_i A(\xi,\xi_i)\,\omega_i\int_0^t (g - h_s)(\xi_i)\,ds,
+
+        with the time integral in closed form from the flow's decomposition.
+
+        Parameters
+        ----------
+        histories_new : Histories or ndarray, shape (M_new, L, d)
+            Histories with window length at least ``problem.depth``.
+        times : array_like, optional
+            Times (default: the solution's ``times``).
+        h0_new : ndarray, shape (M_new,), optional
+            :math:`h_0` at the new histories. Defaults: zero for ``h0_kind ==
+            "zero"``; the callable for ``"callable"``; the stored ``h0`` when the
+            new histories are the training ones. A Gaussian-process or array
+            initial output is only known on the training histories, so other
+            histories need ``h0_new`` (e.g. the finite network's initial output there).
+
+        Returns
+        -------
+        ndarray, shape (n_times, M_new)
+
+        Raises
+        ------
+        ConfigError
+            If ``h0_new`` is needed and missing.
+        DiscretisationError
+            If the new histories are shorter than ``problem.depth``.
+        """
+        from ..histories import Histories
+        from .hidden_layer import features
+
+        hist = histories_new if isinstance(histories_new, Histories) else \
+            Histories.from_array(histories_new)
+        from .solver import _check_depth
+
+        _check_depth(hist, self.problem)
+        t = self.times if times is None else check_times(times)
+        h0n = self._initial_on(hist, h0_new)
+        feat = features(hist, self.grid, self.problem.network.activation)
+        coeffs = self._flow.coefficients(self.g - self.h0, t)
+        out = h0n[None, :] + self._flow.extend(self._rows(feat), coeffs)
+        if not np.all(np.isfinite(out)):
+            raise DivergenceError("the Nyström extension produced NaN or infinite values.")
+        return out
+
+    def _initial_on(self, hist, h0_new) -> np.ndarray:
+        if h0_new is not None:
+            h0n = np.asarray(h0_new, dtype=float)
+            if h0n.shape != (hist.M,):
+                raise DimensionError(f"`h0_new` must have shape ({hist.M},), got {h0n.shape}.")
+            return h0n
+        if self.h0_kind == "zero":
+            return np.zeros(hist.M)
+        if self.h0_kind == "callable":
+            return np.asarray(self._h0_fn(hist.values), dtype=float).reshape(hist.M)
+        same = hist.values.shape == self.histories.values.shape and np.array_equal(
+            hist.values, self.histories.values)
+        if same:
+            return self.h0.copy()
+        raise ConfigError(
+            f"`h0_new` is required: the initial output ({self.h0_kind}) is only known on the "
+            "training histories; pass its values on the new histories."
+        )
+
+    def propagate(self, h0) -> LimitSolution:
+        r"""The solution for another initial output, reusing the flow's decomposition.
+
+        :math:`h_t` is affine in :math:`h_0`: only the projection of
+        :math:`g - h_0` changes. Error estimates are copied (they do not depend on
+        :math:`h_0` beyond its size).
+
+        Parameters
+        ----------
+        h0 : ndarray, shape (M,) or callable
+            New :math:`h_0` on the training histories (or a callable of
+            ``histories.values``).
+        """
+        if callable(h0):
+            fn, kind = h0, "callable"
+            h0 = fn(self.histories.values)
+        else:
+            fn, kind = None, "array"
+        h0 = np.asarray(h0, dtype=float)
+        if h0.shape != (self.M,):
+            raise DimensionError(f"`h0` must have shape ({self.M},), got {h0.shape}.")
+        if not np.all(np.isfinite(h0)):
+            raise DivergenceError("`h0` contains NaN or infinite values.")
+        r0 = self.g - h0
+        coeffs = self._flow.coefficients(r0, self.times)
+        inc = self._flow.increments(coeffs)
+        h = h0[None, :] + inc
+        loss = self._flow.loss(r0, self.times, inc)
+        if not (np.all(np.isfinite(h)) and np.all(np.isfinite(loss))):
+            raise DivergenceError("the propagated solution contains NaN or infinite values.")
+        return replace(self, h=h, loss=loss, h0=h0, h0_kind=kind, _h0_fn=fn)
+
+    def to_dict(self) -> dict:
+        """Summary for :func:`limitsolver.io.write_json` (arrays included, private state excluded)."""
+        return {
+            "times": self.times, "h": self.h, "loss": self.loss, "g": self.g, "h0": self.h0,
+            "h0_kind": self.h0_kind, "weights": self.weights, "method": self.method,
+            "discretisation": self.discretisation, "diagnostics": self.diagnostics,
+            "problem": repr(self.problem),
+        }

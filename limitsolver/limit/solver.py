@@ -1,0 +1,330 @@
+r"""Solve the kernel limit of ``THEORY.md`` §3 with the discretisation of §4.
+
+:func:`solve_limit` walks the data path once:
+
+1. histories :math:`\{(\xi_i,\omega_i)\}` (exact for finite chains, or Monte Carlo),
+2. the parameter rule :math:`\{(\theta_g, q_g)\}` replacing :math:`\mu_0`,
+3. the features :math:`\varphi,\psi,\chi` on histories × nodes,
+4. the kernel :math:`A` (or its thin factor) and the initial output :math:`h_0`,
+5. the exact solution of :math:`\dot h = \alpha A W(g - h)` at all times,
+
+and returns a :class:`~limitsolver.limit.solution.LimitSolution` carrying the
+discretisation parameters with their error estimates: the memory truncation bound
+:math:`\gamma^{L-1}\sup|\sigma|`, a quadrature refinement estimate (the same solve
+with ``grid.refined()``) and, for sampled histories, Monte Carlo standard errors.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from .._random import spawn_generators
+from ..errors import ConfigError, DimensionError, DiscretisationError, DivergenceError
+from ..histories import Histories, exact_histories, sample_histories
+from ..progress import progress as progress_bar
+from .hidden_layer import features, truncation_bound
+from .kernels import kernel_factor, kernel_factors, tangent_kernel
+from .ode import ExponentialFlow, IVPFlow, SymmetricFlow, check_times
+from .quadrature import QuadratureRule, parameter_grid
+from .solution import LimitSolution
+
+__all__ = ["solve_limit", "LIMIT_METHODS"]
+
+#: Solution routes of :func:`solve_limit`.
+LIMIT_METHODS = ("spectral", "dense", "lowrank", "ivp")
+
+
+def _check_depth(hist: Histories, problem) -> None:
+    need = int(problem.depth)
+    if hist.depth < need:
+        raise DiscretisationError(
+            f"`histories` hold windows of length {hist.depth} but the problem needs depth "
+            f"{need} (memory tolerance {problem.network.memory_tol:g} and target window); "
+            f"pass histories of depth >= {need}."
+        )
+    if hist.dim != problem.dim:
+        raise DimensionError(
+            f"`histories` have states of dimension {hist.dim} but the chain has dimension "
+            f"{problem.dim}."
+        )
+
+
+def _histories(problem, spec, rng) -> tuple[Histories, str]:
+    depth = int(problem.depth)
+    if isinstance(spec, str):
+        if spec != "exact":
+            raise ConfigError(
+                f"`histories` must be 'exact', a number of samples, a Histories or an array; "
+                f"got {spec!r}."
+            )
+        return exact_histories(problem.chain, depth), "exact"
+    if isinstance(spec, Histories):
+        _check_depth(spec, problem)
+        return spec, "given"
+    if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
+        if rng is None:
+            raise ConfigError(
+                "`seed` is required to sample histories; pass e.g. `seed=0` or `histories='exact'`."
+            )
+        return sample_histories(problem.chain, depth, int(spec), rng), "sampled"
+    if isinstance(spec, np.ndarray):
+        hist = Histories.from_array(spec)
+        _check_depth(hist, problem)
+        return hist, "given"
+    raise ConfigError(
+        "`histories` must be 'exact', an integer number of Monte Carlo histories, a Histories "
+        f"or an (M, L, d) array; got {type(spec).__name__}."
+    )
+
+
+def _grid(problem, spec, rng) -> QuadratureRule:
+    prior = problem.network.prior
+    d = problem.dim
+    if spec is None:
+        return parameter_grid(prior, d, n_w=64, n_b=16, kind="legendre")
+    if isinstance(spec, dict):
+        kwargs = dict(spec)
+        if kwargs.get("kind") == "sobol" and kwargs.get("rng") is None:
+            if rng is None:
+                raise ConfigError("`seed` is required for a Sobol `grid`; pass e.g. `seed=0`.")
+            kwargs["rng"] = rng
+        return parameter_grid(prior, d, **kwargs)
+    if isinstance(spec, QuadratureRule):
+        if spec.dim != d:
+            raise DimensionError(f"`grid` has w of dimension {spec.dim}, the chain {d}.")
+        gp = spec.prior
+        if gp.sigma_w != prior.sigma_w or gp.b_max != prior.b_max:
+            raise ConfigError(
+                f"`grid` discretises a prior with sigma_w={gp.sigma_w:g}, b_max={gp.b_max:g} but "
+                f"the network's has sigma_w={prior.sigma_w:g}, b_max={prior.b_max:g}; build it "
+                "with parameter_grid(problem.network.prior, ...)."
+            )
+        return spec
+    raise ConfigError(
+        f"`grid` must be None, a dict of parameter_grid options or a QuadratureRule; got "
+        f"{type(spec).__name__}."
+    )
+
+
+def _initial(problem, h0, hist: Histories, feat, grid, rng) -> tuple[np.ndarray, str,
+                                                                        Callable | None]:
+    net = problem.network
+    if isinstance(h0, str):
+        if h0 == "auto":
+            h0 = "zero" if (net.prior.doubled or net.beta > 0.5) else "gp"
+        if h0 == "zero":
+            return np.zeros(hist.M), "zero", None
+        if h0 == "gp":
+            if rng is None:
+                raise ConfigError(
+                    "`seed` is required for a Gaussian-process initial output (h0='gp', the "
+                    "default at beta = 1/2 without doubling); pass e.g. `seed=0`, or h0='zero'."
+                )
+            F = kernel_factor(feat, grid, net.prior.c_second_moment, phi_only=True)
+            return F @ rng.standard_normal(F.shape[1]), "gp", None
+        raise ConfigError(f"`h0` must be 'auto', 'zero', 'gp', an array or a callable; got {h0!r}.")
+    fn = None
+    kind = "array"
+    if callable(h0):
+        fn, kind = h0, "callable"
+        h0 = fn(hist.values)
+    h0 = np.asarray(h0, dtype=float)
+    if h0.shape != (hist.M,):
+        raise DimensionError(f"`h0` must have shape ({hist.M},) (one value per history), "
+                             f"got {h0.shape}.")
+    if not np.all(np.isfinite(h0)):
+        raise DivergenceError("`h0` contains NaN or infinite values.")
+    return h0, kind, fn
+
+
+def _flow(method: str, feat, grid, problem, weights):
+    net = problem.network
+    c2, mode, alpha = net.prior.c_second_moment, net.gradient, net.alpha
+    M = weights.shape[0]
+    r = (feat.psi_w.shape[2] + 2) * feat.phi.shape[1]
+    if method == "spectral":
+        method = "factor" if r < M else "dense"
+        if mode == "truncated":
+            method = "lowrank" if r < M else "dense"
+    if method == "factor":
+        F = kernel_factor(feat, grid, c2, slot="eval", mode=mode)
+        return SymmetricFlow.from_factor(F, weights, alpha)
+    if method == "lowrank":
+        U, V = kernel_factors(feat, feat, grid, c2, mode=mode, weights=weights)
+        return ExponentialFlow.from_factors(U, V, weights, alpha)
+    A = tangent_kernel(feat, feat, grid, c2, mode=mode)
+    if method == "ivp":
+        return IVPFlow(A, weights, alpha)
+    if mode == "rtrl":
+        return SymmetricFlow.from_kernel(A, weights, alpha)
+    return ExponentialFlow.from_kernel(A, weights, alpha)
+
+
+def _run(flow, h0, g, times):
+    r0 = g - h0
+    coeffs = flow.coefficients(r0, times)
+    inc = flow.increments(coeffs)
+    h = h0[None, :] + inc
+    loss = flow.loss(r0, times, inc)
+    if not (np.all(np.isfinite(h)) and np.all(np.isfinite(loss))):
+        bad = int(np.flatnonzero(~np.all(np.isfinite(h), axis=1))[0]) if not np.all(
+            np.isfinite(h)) else None
+        raise DivergenceError("the limit solution contains NaN or infinite values; check the "
+                              "kernel scale (alpha, sigma_w) and the target.", step=bad)
+    return h, loss
+
+
+def solve_limit(
+    problem,
+    *,
+    histories: Histories | int | str | np.ndarray = "exact",
+    times=None,
+    grid: QuadratureRule | dict | None = None,
+    h0="auto",
+    seed=None,
+    method: str = "spectral",
+    error_estimate: bool = True,
+    progress: bool | None = None,
+) -> LimitSolution:
+    r"""Solve :math:`\partial_t h_t = \alpha\int A(\cdot,\xi')(g - h_t)(\xi')\,\pi(d\xi')` on histories.
+
+    Parameters
+    ----------
+    problem : Problem
+        Chain, target, network (activation, prior, :math:`\alpha`, gradient mode,
+        memory tolerance) and horizon :math:`T`.
+    histories : "exact", int, Histories or ndarray
+        ``"exact"``: all windows of depth ``problem.depth`` of a finite chain with
+        their stationary probabilities; an integer ``n``: ``n`` independent
+        stationary windows (needs ``seed``); or given histories of depth at
+        least ``problem.depth``.
+    times : array_like, optional
+        Sorted non-negative times; default ``linspace(0, T, 201)``.
+    grid : QuadratureRule or dict, optional
+        Parameter rule, or options of
+        :func:`~limitsolver.limit.quadrature.parameter_grid`; default
+        ``parameter_grid(prior, d, n_w=64, n_b=16, kind="legendre")``.
+    h0 : "auto", "zero", "gp", ndarray or callable
+        Initial output on the histories. ``"auto"`` is ``"zero"`` with doubled
+        initialisation or :math:`\beta > 1/2` and ``"gp"`` otherwise; ``"gp"``
+        draws :math:`h_0 = \sqrt{\mathbb E c^2}\,\Phi Q^{1/2} z`,
+        :math:`z\sim N(0, I_G)`, which has covariance exactly :math:`\Sigma` (needs
+        ``seed``). An array gives :math:`h_0(\xi_i)` (e.g. a finite network's
+        initial output); a callable is applied to ``histories.values``.
+    seed : int, SeedSequence or Generator, optional
+        Source of the Monte Carlo histories, the Gaussian-process sample and
+        Sobol scrambling (independent streams spawned from it).
+    method : {"spectral", "dense", "lowrank", "ivp"}
+        ``"spectral"``: exact, cheapest representation (rtrl: eigen-decomposition
+        of :math:`W^{1/2}AW^{1/2}` through the thin SVD of the factor when
+        :math:`r = (d+2)G < M`, dense otherwise; truncated: matrix exponential of
+        the smaller of :math:`V^\top U` and :math:`AW`). ``"dense"``: always the
+        :math:`M\times M` route. ``"lowrank"``: always the :math:`r\times r`
+        route. ``"ivp"``: ``solve_ivp`` (rtol 1e-10, atol 1e-12), the cross-check.
+    error_estimate : bool
+        Also solve with ``grid.refined()`` and report the difference (about
+        doubles the cost per axis refined).
+    progress : bool, optional
+        Show a bar over the phases (None: only on a terminal).
+
+    Returns
+    -------
+    LimitSolution
+
+    Raises
+    ------
+    DiscretisationError
+        Histories shorter than ``problem.depth``; a non-PSD rtrl kernel.
+    ConfigError
+        Unknown options, or a random choice requested without ``seed``.
+    DivergenceError
+        NaN or infinite values in the solution.
+
+    Notes
+    -----
+    Cost with :math:`r = (d+2)G`: features :math:`O(MGLd)`; spectral route
+    :math:`O(Mr^2 + n_t(M + r)r)` when :math:`r < M`; dense route
+    :math:`O(M^2 r + M^3 + n_t M^2)`.
+    """
+    if method not in LIMIT_METHODS:
+        raise ConfigError(f"`method` must be one of {LIMIT_METHODS}, got {method!r}.")
+    t = np.linspace(0.0, float(problem.horizon), 201) if times is None else check_times(times)
+    if seed is None:
+        rng_hist = rng_h0 = rng_grid = None
+    else:
+        rng_hist, rng_h0, rng_grid = spawn_generators(seed, 3, name="seed")
+    net = problem.network
+    act = net.activation
+    timing: dict[str, float] = {}
+    n_phases = 5 + (1 if error_estimate else 0)
+    bar = progress_bar(total=n_phases, desc="limit solve", show=progress, unit="phase")
+    try:
+        t0 = time.perf_counter()
+        hist, hist_kind = _histories(problem, histories, rng_hist)
+        rule = _grid(problem, grid, rng_grid)
+        g = np.asarray(problem.target(hist.values), dtype=float).reshape(-1)
+        if g.shape != (hist.M,) or not np.all(np.isfinite(g)):
+            raise DivergenceError("the target must give one finite value per history.")
+        timing["histories"] = time.perf_counter() - t0
+        bar.update()
+
+        t0 = time.perf_counter()
+        feat = features(hist, rule, act)
+        h0v, h0_kind, h0_fn = _initial(problem, h0, hist, feat, rule, rng_h0)
+        timing["features"] = time.perf_counter() - t0
+        bar.update()
+
+        t0 = time.perf_counter()
+        flow = _flow(method, feat, rule, problem, hist.weights)
+        timing["kernel_and_decomposition"] = time.perf_counter() - t0
+        bar.update(2)
+
+        t0 = time.perf_counter()
+        h, loss = _run(flow, h0v, g, t)
+        timing["times"] = time.perf_counter() - t0
+        bar.update()
+
+        quad_err = None
+        if error_estimate:
+            t0 = time.perf_counter()
+            fine = rule.refined()
+            feat_f = features(hist, fine, act)
+            h_f, _ = _run(_flow(method, feat_f, fine, problem, hist.weights), h0v, g, t)
+            quad_err = float(np.max(np.sqrt((h - h_f) ** 2 @ hist.weights)))
+            timing["refinement"] = time.perf_counter() - t0
+            bar.update()
+    finally:
+        bar.close()
+
+    disc = {
+        "grid_kind": rule.kind,
+        "grid_shape": rule.shape,
+        "G": rule.G,
+        "depth": hist.depth,
+        "M": hist.M,
+        "histories": hist_kind,
+        "memory_truncation_bound": truncation_bound(act, net.prior.b_max, hist.depth),
+        "quadrature_error": quad_err,
+        "monte_carlo_se": None,
+        "monte_carlo_se_loss": None,
+    }
+    if hist_kind == "sampled":
+        res = g[None, :] - h
+        om = hist.weights
+        mean = res @ om
+        var = ((res - mean[:, None]) ** 2) @ om
+        disc["monte_carlo_se"] = float(np.max(np.sqrt(var / hist.M)))
+        half = 0.5 * res**2
+        var_l = ((half - loss[:, None]) ** 2) @ om
+        disc["monte_carlo_se_loss"] = float(np.max(np.sqrt(var_l / hist.M)))
+    diag = dict(flow.diagnostics)
+    diag["timing"] = timing
+    diag["mode"] = net.gradient
+    return LimitSolution(
+        times=t, h=h, loss=loss, g=g, h0=h0v, h0_kind=h0_kind, histories=hist, grid=rule,
+        problem=problem, method=method, discretisation=disc, diagnostics=diag, _flow=flow,
+        _features=feat, _h0_fn=h0_fn,
+    )
