@@ -26,7 +26,7 @@ import numpy as np
 
 from ._random import as_generator
 from .activations import Activation, activation
-from .errors import ContractionError, DimensionError
+from .errors import ConfigError, ContractionError, DimensionError
 
 __all__ = ["Prior", "UnitParameters"]
 
@@ -65,13 +65,13 @@ class Prior:
 
     def __post_init__(self):
         if not (np.isfinite(self.sigma_w) and self.sigma_w > 0):
-            raise ValueError(f"`sigma_w` must be positive and finite, got {self.sigma_w}.")
+            raise ConfigError(f"`sigma_w` must be positive and finite, got {self.sigma_w}.")
         if not (np.isfinite(self.b_max) and self.b_max >= 0):
-            raise ValueError(f"`b_max` must be non-negative and finite, got {self.b_max}.")
+            raise ConfigError(f"`b_max` must be non-negative and finite, got {self.b_max}.")
         if self.c_law not in ("rademacher", "gaussian"):
-            raise ValueError(f"`c_law` must be 'rademacher' or 'gaussian', got {self.c_law!r}.")
+            raise ConfigError(f"`c_law` must be 'rademacher' or 'gaussian', got {self.c_law!r}.")
         if not (np.isfinite(self.sigma_c) and self.sigma_c > 0):
-            raise ValueError(f"`sigma_c` must be positive and finite, got {self.sigma_c}.")
+            raise ConfigError(f"`sigma_c` must be positive and finite, got {self.sigma_c}.")
 
     def replace(self, **changes) -> Prior:
         """Return a copy with the given fields changed."""
@@ -105,11 +105,11 @@ class Prior:
         first with ``c`` negated, so ``n_units`` must be even.
         """
         if int(n_units) != n_units or n_units < 1:
-            raise ValueError(f"`n_units` must be a positive integer, got {n_units}.")
+            raise ConfigError(f"`n_units` must be a positive integer, got {n_units}.")
         if int(dim) != dim or dim < 1:
             raise DimensionError(f"`dim` must be a positive integer, got {dim}.")
         if self.doubled and n_units % 2:
-            raise ValueError(
+            raise ConfigError(
                 f"`n_units` must be even with doubled initialisation (units come in pairs), got {n_units}."
             )
         rng = as_generator(rng)
@@ -138,9 +138,14 @@ class Prior:
         act = activation(act)
         gamma = self.check_contraction(act)
         if not (0 < tol < 1):
-            raise ValueError(f"`tol` must lie in (0, 1), got {tol}.")
+            raise ConfigError(f"`tol` must lie in (0, 1), got {tol}.")
         if gamma == 0.0:
             return 2
         scale = act.sup_sigma if math.isfinite(act.sup_sigma) else 1.0
         depth = max(1, math.ceil(math.log(tol / scale) / math.log(gamma)))
+        # the logarithms round: make depth the smallest integer with gamma^depth scale <= tol
+        while depth > 1 and gamma ** (depth - 1) * scale <= tol:
+            depth -= 1
+        while gamma**depth * scale > tol:
+            depth += 1
         return depth + 1
