@@ -33,7 +33,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 
 from .activations import Activation
-from .errors import DimensionError
+from .errors import ConfigError, DimensionError
 
 __all__ = ["MemoryState", "memory_step", "memory_on_histories", "GRADIENT_MODES"]
 
@@ -51,7 +51,7 @@ class MemoryState(NamedTuple):
 def check_mode(mode: str) -> str:
     """Validate a gradient mode name."""
     if mode not in GRADIENT_MODES:
-        raise ValueError(f"`gradient` must be one of {GRADIENT_MODES}, got {mode!r}.")
+        raise ConfigError(f"`gradient` must be one of {GRADIENT_MODES}, got {mode!r}.")
     return mode
 
 
@@ -86,6 +86,11 @@ def memory_step(
     MemoryState
         :math:`(s_{k+1}, J^w_{k+1}, J^b_{k+1})`.
     """
+    if np.shape(x)[-1:] != np.shape(w)[-1:]:
+        raise DimensionError(
+            f"`x` of shape {np.shape(x)} and `w` of shape {np.shape(w)} must share the last "
+            f"(state) dimension d."
+        )
     s = state.s
     if wx is None:
         wx = np.einsum("...gd,...d->...g", w, x)
@@ -97,9 +102,11 @@ def memory_step(
     if mode == "rtrl":
         jw = du[..., None] * (x[..., None, :] + b[..., None] * state.jw)
         jb = du * (s + b * state.jb)
-    else:
+    elif mode == "truncated":
         jw = du[..., None] * np.broadcast_to(x[..., None, :], state.jw.shape)
         jb = du * s
+    else:
+        raise ConfigError(f"`mode` must be one of {GRADIENT_MODES}, got {mode!r}.")
     return MemoryState(s_new, jw, jb)
 
 
