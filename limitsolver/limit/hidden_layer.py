@@ -343,8 +343,9 @@ class HiddenLayer:
         method : {"barycentric", "cubic"}
             ``"barycentric"``: tensor product of 1-D Lagrange interpolants through
             all nodes of each axis (barycentric form, spectrally accurate on the
-            Gauss--Legendre axes); ``"cubic"``: tensor cubic splines
-            (``scipy.interpolate.RegularGridInterpolator``), for uniform grids.
+            Gauss--Legendre axes, unstable on fine uniform grids); ``"cubic"``: tensor
+            product of not-a-knot cubic splines (``scipy.interpolate.make_interp_spline``,
+            error :math:`O(h^4)`), for uniform grids.
             Axes with a single node (``b`` when :math:`b_{\max} = 0`) are constant.
 
         Raises
@@ -381,24 +382,28 @@ class HiddenLayer:
         # drop single-node axes
         grid = grid.reshape((self.histories.M,) + tuple(shape[a] for a in active))
         if method == "barycentric":
-            out = grid
             mats = [_lagrange_matrix(self.rule.axes[a], pts[:, a]) for a in active]
-            # contract axes one by one, carrying the point index p as the last axis
-            out = np.tensordot(out, mats[0], axes=([1], [1]))  # (M, n2.., P)
-            for k in range(1, len(mats)):
-                # out: (M, n_{k}, ..., P); multiply along axis 1 with diagonal in P
-                out = np.einsum("mj...p,pj->m...p", out, mats[k])
-            return out
-        if method == "cubic":
-            from scipy.interpolate import RegularGridInterpolator
+        elif method == "cubic":
+            mats = [_spline_matrix(self.rule.axes[a], pts[:, a]) for a in active]
+        else:
+            raise DiscretisationError(
+                f"`method` must be 'barycentric' or 'cubic', got {method!r}."
+            )
+        if not mats:  # a single node: S is constant in the parameters
+            return np.repeat(grid.reshape(self.histories.M, 1), pts.shape[0], axis=1)
+        # contract axes one by one, carrying the point index p as the last axis
+        out = np.tensordot(grid, mats[0], axes=([1], [1]))  # (M, n_2, ..., P)
+        for mat in mats[1:]:
+            out = np.einsum("mj...p,pj->m...p", out, mat)
+        return out
 
-            vals = np.moveaxis(grid, 0, -1)
-            interp = RegularGridInterpolator([self.rule.axes[a] for a in active], vals,
-                                             method="cubic")
-            return interp(pts[:, active]).T
-        raise DiscretisationError(
-            f"`method` must be 'barycentric' or 'cubic', got {method!r}."
-        )
+
+def _spline_matrix(nodes: np.ndarray, x: np.ndarray) -> np.ndarray:
+    r"""Matrix :math:`L_{pj}` of the not-a-knot cubic spline through ``nodes`` (linear in the data)."""
+    from scipy.interpolate import make_interp_spline
+
+    k = min(3, nodes.size - 1)
+    return make_interp_spline(nodes, np.eye(nodes.size), k=k)(x)
 
 
 def _lagrange_matrix(nodes: np.ndarray, x: np.ndarray) -> np.ndarray:
