@@ -12,11 +12,23 @@ The data walk, one module per object:
     :func:`features` (:math:`\varphi, \psi, \chi` at histories × nodes) and
     :class:`HiddenLayer` (:math:`\theta\mapsto S(\theta;\xi)` on the grid: exact
     sensitivities, finite differences, Sobolev norms, interpolation).
+:mod:`~limitsolver.limit.kernels`
+    :func:`tangent_kernel` :math:`A`, :func:`covariance_kernel` :math:`\Sigma` and
+    the thin factors of the low-rank route.
+:mod:`~limitsolver.limit.ode`
+    Exact (spectral, matrix-exponential, low-rank) and time-stepped flows of
+    :math:`dh/dt = \alpha A W (g - h)`.
+:mod:`~limitsolver.limit.solution`, :mod:`~limitsolver.limit.solver`
+    :class:`LimitSolution` and :func:`solve_limit`.
 """
 
 from ..histories import Histories, exact_histories, path_windows, sample_histories
 from .hidden_layer import Features, HiddenLayer, features, hidden_layer, truncation_bound
+from .kernels import covariance_kernel, kernel_factor, kernel_factors, tangent_kernel
+from .ode import ExponentialFlow, IVPFlow, SymmetricFlow, lowrank_exponential, phi1
 from .quadrature import QUADRATURE_KINDS, QuadratureRule, parameter_grid
+from .solution import LimitSolution
+from .solver import LIMIT_METHODS, solve_limit
 
 __all__ = [
     "QUADRATURE_KINDS",
@@ -31,4 +43,16 @@ __all__ = [
     "HiddenLayer",
     "hidden_layer",
     "truncation_bound",
+    "tangent_kernel",
+    "covariance_kernel",
+    "kernel_factor",
+    "kernel_factors",
+    "SymmetricFlow",
+    "ExponentialFlow",
+    "IVPFlow",
+    "lowrank_exponential",
+    "phi1",
+    "LimitSolution",
+    "LIMIT_METHODS",
+    "solve_limit",
 ]
