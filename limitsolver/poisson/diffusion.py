@@ -31,11 +31,12 @@ and is imposed through the bordered system
 *Boundary treatment for OU.* The real line is truncated to ``[-R, R]``
 (`half_width`) and the process is reflected there: the first and last rows of
 ``L_h`` are replaced by the zero-flux condition ``V'(±R) = 0`` (one-sided
-stencils of order ``acc``). Since ``(φ V')' = -φ F_c / θ`` (``φ`` the normal
-density), the reflected solution differs from the true one by
-``V'_R(x) - V'(x) = (1/θ φ(x)) ∫_{|y| > R, y < x} ...``, i.e. by
-``O(exp((x² - R²)/2))``: exponentially small away from a boundary layer of
-width ``O(1/R)``, where ``V`` is wrong by ``O(|V'(R)| / R)``. π-weighted
+stencils of order ``acc``). Writing ``L V = θ φ⁻¹ (φ V')'`` (``φ`` the normal
+density), the true solution has ``V'(x) = -(θ φ(x))⁻¹ ∫_{-∞}^x F_c φ dy`` and the
+reflected one the same integral from ``-R``; they differ by
+``(θ φ(x))⁻¹ ∫_{-∞}^{-R} F_c φ dy = O(poly(R) exp((x² - R²)/2))``: exponentially
+small away from a boundary layer of width ``O(1/R)`` at ``±R``, where ``V`` is
+wrong by ``O(|V'(R)| / R)``. π-weighted
 quantities (``π(F)``, ``σ²``) are affected only at order ``exp(-R²/2)``.
 """
 
