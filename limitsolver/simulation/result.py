@@ -86,6 +86,9 @@ class SimulationResult:
         Seconds spent in the step loop (warm-up included, compilation excluded).
     backend : str
         ``"numba"`` or ``"numpy"``.
+    paths : ndarray, shape (S, warmup + K, d)
+        The data path of each seed, warm-up included: training step ``k`` read
+        ``paths[:, warmup + k]``.
     """
 
     problem: Any
@@ -105,6 +108,7 @@ class SimulationResult:
     message: str
     wall_time: float
     backend: str
+    paths: np.ndarray | None = None
 
     # -- derived quantities ------------------------------------------------------------------
     @property
@@ -190,6 +194,8 @@ class SimulationResult:
             "final_c": self.final.c, "final_w": self.final.w, "final_b": self.final.b,
             "predictions": self.predictions, "targets": self.targets, "errors": self.errors,
         }
+        if self.paths is not None:
+            arrays["paths"] = self.paths
         npz = write_npz(base.with_name(base.name + ".npz"), **arrays)
         net = self.network
         meta = {
@@ -232,7 +238,7 @@ class SimulationResult:
             final=UnitParameters(a["final_c"], a["final_w"], a["final_b"]),
             predictions=a["predictions"], targets=a["targets"], errors=a["errors"],
             status=meta["status"], message=meta["message"], wall_time=float(meta["wall_time"]),
-            backend=meta["backend"],
+            backend=meta["backend"], paths=a.get("paths"),
         )
 
     def __repr__(self) -> str:
