@@ -1,0 +1,59 @@
+"""Curse of memory: linear RNNs learning linear functionals (``THEORY.md`` §6).
+
+Modules, following the data walk *target -> loss -> approximation / flow / SGD -> study*:
+
+* :mod:`.model` -- :class:`LinearRNN` ``(W, U, c)``, kernel ``rho_hat(s)^T = c^T e^{W s} U``.
+* :mod:`.targets` -- target kernels (:class:`ExponentialSum`, :class:`PowerLaw`,
+  :class:`DelayedBump`, :class:`AiryTarget`, :class:`CallableTarget`), Laplace transforms,
+  :func:`memory_time`.
+* :mod:`.loss` -- white-noise loss ``1/2 ||rho_hat - rho||^2`` and gradient (diagonal ``W``).
+* :mod:`.approximation` -- best ``m``-unit error ``E_m`` by variable projection, rate fits.
+* :mod:`.gradient_flow` -- stiff gradient flow from small initialisation, plateau detection.
+* :mod:`.sgd` -- online SGD on white-noise / AR(1) inputs against the gradient flow.
+* :mod:`.study` -- :func:`approximation_study`, :func:`plateau_study` (tables, JSON, NPZ, PNG).
+* :mod:`.plots` -- figures.
+"""
+
+from .approximation import (
+    ApproximationCurve,
+    BestApproximation,
+    RateFit,
+    approximation_curve,
+    best_approximation,
+    fit_rate,
+)
+from .gradient_flow import FlowResult, FlowSpec, Plateau, detect_plateaus, gradient_flow
+from .loss import gram, loss_and_gradient, optimal_coefficients, white_noise_loss
+from .model import LinearRNN, diagonal_kernel
+from .sgd import AR1Input, DiscreteLoss, SGDComparison, WhiteNoiseInput, online_sgd, sgd_vs_flow
+from .study import (
+    ApproximationConfig,
+    ApproximationStudyResult,
+    PlateauConfig,
+    PlateauFit,
+    PlateauStudyResult,
+    approximation_study,
+    plateau_study,
+    target_with_memory,
+)
+from .targets import (
+    AiryTarget,
+    CallableTarget,
+    DelayedBump,
+    ExponentialSum,
+    PowerLaw,
+    Target,
+    memory_time,
+    target_from_dict,
+)
+
+__all__ = [
+    "AR1Input", "AiryTarget", "ApproximationConfig", "ApproximationCurve",
+    "ApproximationStudyResult", "BestApproximation", "CallableTarget", "DelayedBump",
+    "DiscreteLoss", "ExponentialSum", "FlowResult", "FlowSpec", "LinearRNN", "Plateau",
+    "PlateauConfig", "PlateauFit", "PlateauStudyResult", "PowerLaw", "RateFit", "SGDComparison",
+    "Target", "WhiteNoiseInput", "approximation_curve", "approximation_study",
+    "best_approximation", "detect_plateaus", "diagonal_kernel", "fit_rate", "gradient_flow",
+    "gram", "loss_and_gradient", "memory_time", "online_sgd", "optimal_coefficients",
+    "plateau_study", "sgd_vs_flow", "target_from_dict", "target_with_memory", "white_noise_loss",
+]

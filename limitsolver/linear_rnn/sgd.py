@@ -1,0 +1,288 @@
+r"""Online SGD on simulated inputs versus the gradient flow (``THEORY.md`` §6, link to §3).
+
+**Discretised system.**  Time step ``dt``, memory horizon ``L dt`` (lags
+``s_j = j dt``, ``j = 0..L-1``).  With a stationary Gaussian input ``x_k`` of
+autocovariance ``C(j) = E[x_k x_{k+j}]`` the target and model outputs are the Riemann sums
+
+.. math:: y_k = dt \sum_j \rho(s_j) x_{k-j}, \qquad
+          \hat y_k = dt \sum_j \hat\rho(s_j) x_{k-j},
+          \qquad \hat\rho(s) = \sum_i b_i e^{-\lambda_i s},
+
+and the expected loss is the quadratic form
+
+.. math:: J_{dt}(b, \lambda) = \tfrac12 E(\hat y_k - y_k)^2 = \tfrac12 dt^2\, e^\top C e,
+          \qquad e_j = \hat\rho(s_j) - \rho(s_j),\ C_{jl} = C(|j - l|).
+
+Inputs (:class:`WhiteNoiseInput`, :class:`AR1Input`):
+
+* discretised white noise, ``x_k ~ N(0, 1/dt)`` i.i.d. (``C(j) = delta_j / dt``, so
+  ``J_dt -> 1/2 ||rho_hat - rho||^2`` as ``dt -> 0``);
+* stationary Gaussian AR(1), ``x_k = phi x_{k-1} + sqrt(1 - phi^2) sigma dt^{-1/2} xi_k``,
+  ``C(j) = sigma^2 phi^{|j|} / dt`` -- an ergodic Markov chain input.
+
+**SGD.**  One step per input: ``p <- p - eta grad_p 1/2 (y_hat_k - y_k)^2`` with the
+parameters of :mod:`.gradient_flow` (``(c, u, lam)`` or ``(b, lam)``).  Its mean drift is
+``-eta grad J_dt``, so ``k`` SGD steps correspond to gradient-flow time ``t = k eta``.
+:func:`sgd_vs_flow` measures ``sup_{t in grid} |J_dt(p_SGD(t)) - J_dt(p_GF(t))|`` and the
+sup-norm parameter gap for several ``eta`` and fits ``gap ~ C eta^q``; the fluctuation
+theory (``THEORY.md`` §5) predicts ``q = 1/2``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import linalg
+
+from .._random import as_generator, spawn_generators
+from ..errors import DivergenceError, LimitSolverError
+from .approximation import RateFit
+from .gradient_flow import FlowSpec, _unpack, gradient_flow, initial_parameters
+from .targets import Target
+
+__all__ = [
+    "WhiteNoiseInput",
+    "AR1Input",
+    "DiscreteLoss",
+    "SGDResult",
+    "SGDComparison",
+    "online_sgd",
+    "sgd_vs_flow",
+]
+
+
+@dataclass(frozen=True)
+class WhiteNoiseInput:
+    """Discretised white noise ``x_k ~ N(0, 1/dt)`` i.i.d. (unit intensity)."""
+
+    dt: float = 0.05
+
+    def __post_init__(self):
+        if not self.dt > 0:
+            raise LimitSolverError(f"`dt` must be positive; got {self.dt}.")
+
+    def autocovariance(self, L: int) -> np.ndarray:
+        """``C(j)``, ``j = 0..L-1``."""
+        c = np.zeros(L)
+        c[0] = 1.0 / self.dt
+        return c
+
+    def sample(self, n: int, seed) -> np.ndarray:
+        """``n`` consecutive inputs from a Generator built from ``seed``."""
+        return as_generator(seed, "seed").standard_normal(n) / math.sqrt(self.dt)
+
+
+@dataclass(frozen=True)
+class AR1Input:
+    """Stationary AR(1) input ``x_k = phi x_{k-1} + sqrt(1 - phi^2) sigma dt^{-1/2} xi_k``."""
+
+    dt: float = 0.05
+    phi: float = 0.5
+    sigma: float = 1.0
+
+    def __post_init__(self):
+        if not self.dt > 0:
+            raise LimitSolverError(f"`dt` must be positive; got {self.dt}.")
+        if not abs(self.phi) < 1:
+            raise LimitSolverError(
+                f"`phi` must satisfy |phi| < 1 for a stationary AR(1); got {self.phi}."
+            )
+
+    def autocovariance(self, L: int) -> np.ndarray:
+        """``C(j) = sigma^2 phi^j / dt``, ``j = 0..L-1``."""
+        return self.sigma**2 * self.phi ** np.arange(L) / self.dt
+
+    def sample(self, n: int, seed) -> np.ndarray:
+        """``n`` consecutive inputs, started from the stationary law ``N(0, sigma^2/dt)``."""
+        xi = as_generator(seed, "seed").standard_normal(n)
+        s = self.sigma / math.sqrt(self.dt)
+        x = np.empty(n)
+        x[0] = s * xi[0]
+        a = math.sqrt(1.0 - self.phi**2) * s
+        for k in range(1, n):
+            x[k] = self.phi * x[k - 1] + a * xi[k]
+        return x
+
+
+class DiscreteLoss:
+    """Expected loss ``J_dt(b, lam) = 1/2 dt^2 e^T C e`` of the discretised system and its gradient.
+
+    ``dJ/db_i = dt^2 (C e) . e^{-lam_i s}``, ``dJ/dlam_i = -dt^2 b_i (C e) . (s e^{-lam_i s})``.
+    Cost ``O(m L + L^2)`` per call (Toeplitz matrix formed once).
+    """
+
+    def __init__(self, target: Target, inputs, horizon: float):
+        self.dt = float(inputs.dt)
+        self.L = int(math.ceil(horizon / self.dt))
+        if self.L < 2:
+            raise LimitSolverError(f"`horizon` must exceed `dt`; got {horizon} and {self.dt}.")
+        self.s = self.dt * np.arange(self.L)
+        self.rho = np.asarray(target.rho(self.s), dtype=float)
+        self.C = linalg.toeplitz(inputs.autocovariance(self.L))
+
+    def __call__(self, b, lam):
+        b = np.asarray(b, dtype=float)
+        lam = np.asarray(lam, dtype=float)
+        E = np.exp(-np.multiply.outer(lam, self.s))  # (m, L)
+        e = b @ E - self.rho
+        Ce = self.C @ e
+        dt2 = self.dt**2
+        J = 0.5 * dt2 * float(e @ Ce)
+        return J, dt2 * (E @ Ce), -dt2 * b * ((E * self.s) @ Ce)
+
+
+@dataclass(frozen=True)
+class SGDResult:
+    """Trajectory of :func:`online_sgd` at the requested flow times.
+
+    Attributes
+    ----------
+    t : gradient-flow times ``k eta`` at which parameters were recorded.
+    params : parameter vectors, shape ``(len(t), n_params)``.
+    loss : ``J_dt`` of the recorded parameters (expected loss, not the noisy instantaneous one).
+    eta : learning rate.
+    """
+
+    t: np.ndarray
+    params: np.ndarray
+    loss: np.ndarray
+    eta: float
+
+
+def online_sgd(
+    target: Target, inputs, spec: FlowSpec, eta: float, t_grid, p0, seed, horizon: float = 10.0
+) -> SGDResult:
+    """Run online SGD, one step per input, and record the parameters at flow times ``t_grid``.
+
+    Parameters
+    ----------
+    target, inputs : target kernel and input process (:class:`WhiteNoiseInput`, :class:`AR1Input`).
+    spec : parametrisation (``m``, ``factorised``) as in :mod:`.gradient_flow`.
+    eta : learning rate; the run has ``ceil(max(t_grid) / eta)`` steps.
+    t_grid : increasing flow times at which to record.
+    p0 : initial parameters (layout of :func:`~.gradient_flow.initial_parameters`).
+    seed : seeds the input sequence.
+    horizon : memory horizon ``L dt`` of the discretised kernels.
+
+    Cost: ``O(n_steps (m L))``.
+    """
+    if not eta > 0:
+        raise LimitSolverError(f"`eta` must be positive; got {eta}.")
+    loss = DiscreteLoss(target, inputs, horizon)
+    t_grid = np.asarray(t_grid, dtype=float)
+    steps = np.rint(t_grid / eta).astype(int)
+    n = int(steps.max())
+    L, dt, s, rho = loss.L, loss.dt, loss.s, loss.rho
+    x = inputs.sample(n + L, seed)
+    m, fac = spec.m, spec.factorised
+    p = np.array(p0, dtype=float)
+    rec = np.empty((len(t_grid), p.size))
+    order = np.argsort(steps)
+    j = 0
+    for k in range(n + 1):
+        while j < len(order) and steps[order[j]] == k:
+            rec[order[j]] = p
+            j += 1
+        if k == n:
+            break
+        w = x[k : k + L][::-1]  # w_j = x_{k-j} (x is offset by L - 1)
+        c, u, b, lam = _unpack(p, m, fac)
+        E = np.exp(-np.multiply.outer(lam, s))
+        Ew = E @ w
+        r = dt * (b @ Ew - rho @ w)
+        g_b = r * dt * Ew
+        g_lam = -r * dt * b * ((E * s) @ w)
+        if fac:
+            g = np.concatenate([u * g_b, c * g_b, g_lam])
+        else:
+            g = np.concatenate([g_b, g_lam])
+        p = p - eta * g
+        if not np.all(np.isfinite(p)):
+            raise DivergenceError(f"SGD diverged at step {k}; decrease `eta` (= {eta}).", step=k)
+    Js = np.array([loss(*_unpack(q, m, fac)[2:])[0] for q in rec])
+    return SGDResult(t_grid, rec, Js, float(eta))
+
+
+@dataclass(frozen=True)
+class SGDComparison:
+    """Result of :func:`sgd_vs_flow`.
+
+    Attributes
+    ----------
+    etas : learning rates.
+    loss_gap, param_gap : mean over seeds of ``sup_t |J_dt(p_SGD) - J_dt(p_GF)|`` and of
+        ``sup_t |p_SGD - p_GF|_inf``, shape ``(len(etas),)``.
+    loss_gap_per_seed, param_gap_per_seed : shape ``(n_seeds, len(etas))``.
+    loss_fit, param_fit : :class:`~.approximation.RateFit` of ``log gap = a + q log eta``
+        (``slope = q``, positive when the gap shrinks with ``eta``), over all seeds.
+    t_grid : comparison times; flow_loss : ``J_dt`` along the gradient flow on ``t_grid``.
+    """
+
+    etas: np.ndarray
+    loss_gap: np.ndarray
+    param_gap: np.ndarray
+    loss_gap_per_seed: np.ndarray
+    param_gap_per_seed: np.ndarray
+    loss_fit: RateFit
+    param_fit: RateFit
+    t_grid: np.ndarray
+    flow_loss: np.ndarray
+
+
+def _fit_power(etas, gaps) -> RateFit:
+    x = np.log(np.broadcast_to(etas, gaps.shape).ravel())
+    y = np.log(gaps.ravel())
+    X = np.column_stack([np.ones_like(x), x])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ coef
+    s2 = float(resid @ resid) / max(len(y) - 2, 1)
+    se = math.sqrt(s2 * np.linalg.inv(X.T @ X)[1, 1])
+    return RateFit(
+        "power", float(coef[0]), float(coef[1]), se, float(np.sqrt(np.mean(resid**2))), len(y)
+    )
+
+
+def sgd_vs_flow(
+    target: Target,
+    inputs,
+    spec: FlowSpec,
+    etas,
+    t_end: float,
+    seed,
+    n_seeds: int = 4,
+    n_grid: int = 20,
+    horizon: float = 10.0,
+) -> SGDComparison:
+    """Compare online SGD with the gradient flow of ``J_dt`` as ``eta -> 0``.
+
+    The initial parameters are drawn once from ``seed`` (:func:`initial_parameters`); input
+    sequences come from ``n_seeds`` child Generators, the same for every ``eta``.  The flow is
+    integrated with ``spec.method`` at ``rtol = 1e-10`` and read from its dense output.
+    Returns an :class:`SGDComparison`.
+    """
+    etas = np.asarray(sorted(etas, reverse=True), dtype=float)
+    if etas.size < 2 or np.any(etas <= 0):
+        raise LimitSolverError("`etas` must hold at least two positive learning rates.")
+    gens = spawn_generators(seed, n_seeds + 1, "seed")
+    p0 = initial_parameters(spec, gens[0])
+    loss = DiscreteLoss(target, inputs, horizon)
+    flow_spec = FlowSpec(**{**spec.__dict__, "t_max": t_end, "rtol": 1e-10, "atol": 1e-12})
+    t_grid = np.linspace(0.0, t_end, n_grid + 1)[1:]
+    flow = gradient_flow(target, flow_spec, p0=p0, loss_fn=loss, t_eval=t_grid)
+    P_gf = flow.params
+    J_gf = np.array([loss(*_unpack(q, spec.m, spec.factorised)[2:])[0] for q in P_gf])
+    lg = np.empty((n_seeds, etas.size))
+    pg = np.empty((n_seeds, etas.size))
+    for i in range(n_seeds):
+        seq_seed = np.random.SeedSequence(int(gens[i + 1].integers(2**63)))
+        for j, eta in enumerate(etas):
+            r = online_sgd(
+                target, inputs, spec, eta, t_grid, p0, np.random.default_rng(seq_seed), horizon
+            )
+            lg[i, j] = np.max(np.abs(r.loss - J_gf))
+            pg[i, j] = np.max(np.abs(r.params - P_gf))
+    fit_l = _fit_power(etas, lg)
+    fit_p = _fit_power(etas, pg)
+    return SGDComparison(etas, lg.mean(0), pg.mean(0), lg, pg, fit_l, fit_p, t_grid, J_gf)

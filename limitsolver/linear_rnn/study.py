@@ -1,0 +1,441 @@
+r"""Curse-of-memory studies (``THEORY.md`` §6--7): approximation rates and training plateaus.
+
+* :func:`approximation_study`: for each target, the best ``m``-unit error ``E_m``
+  (:mod:`.approximation`) on a range of ``m`` and the observed rate (algebraic,
+  exponential or ``exp(-c sqrt m)``, chosen by residual).
+* :func:`plateau_study`: for a family and a range of memory parameters ``M``
+  (``t0`` for delayed bumps and Airy kernels, ``1/omega`` for power laws), the
+  gradient flow from small initialisation (:mod:`.gradient_flow`), its plateaus and
+  their duration ``D(M)``; the fit ``log D = a + b M`` by least squares over all
+  seeds, with the standard error of ``b``, the one-sided ``t``-statistic for
+  ``b > 0`` and its p-value (exponential growth is the claim being checked).
+
+With ``out_dir`` each study writes, atomically, a text table (``.txt``), a CSV
+table, a JSON summary, an NPZ file of arrays and PNG plots.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from .._random import spawn_generators
+from ..errors import ConfigError, LimitSolverError
+from ..io import save_figure, write_json, write_npz
+from .approximation import ApproximationCurve, approximation_curve
+from .gradient_flow import FlowResult, FlowSpec, Plateau, gradient_flow
+from .targets import AiryTarget, DelayedBump, PowerLaw, Target
+
+__all__ = [
+    "ApproximationConfig",
+    "ApproximationStudyResult",
+    "approximation_study",
+    "PlateauConfig",
+    "PlateauFit",
+    "PlateauStudyResult",
+    "plateau_study",
+    "target_with_memory",
+    "MEMORY_FAMILIES",
+]
+
+#: Families with a scalar memory parameter, and how the parameter enters.
+MEMORY_FAMILIES = {"delayed_bump": "t0", "airy": "t0", "power_law": "1/omega"}
+
+
+def target_with_memory(family: str, memory: float, **params) -> Target:
+    """Target of ``family`` with memory parameter ``memory`` (``t0``, or ``omega = 1/memory``)."""
+    if family not in MEMORY_FAMILIES:
+        raise LimitSolverError(
+            f"`family` must be one of {sorted(MEMORY_FAMILIES)}; got {family!r}."
+        )
+    if not memory > 0:
+        raise LimitSolverError(f"`memory` must be positive; got {memory}.")
+    if family == "power_law":
+        return PowerLaw(omega=1.0 / memory, **params)
+    cls = DelayedBump if family == "delayed_bump" else AiryTarget
+    return cls(t0=float(memory), **params)
+
+
+# --------------------------------------------------------------------------- approximation
+@dataclass(frozen=True)
+class ApproximationConfig:
+    """Approximation study: ``targets``, ``m_values``, random starts per ``m``, rate box, seed."""
+
+    targets: tuple[Target, ...]
+    m_values: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
+    n_starts: int = 2
+    rate_bounds: tuple[float, float] = (1e-4, 1e2)
+    seed: int = 0
+
+    def __post_init__(self):
+        if not self.targets:
+            raise LimitSolverError("`targets` must hold at least one target.")
+        if not self.m_values or min(self.m_values) < 1:
+            raise LimitSolverError("`m_values` must be a non-empty list of positive integers.")
+
+
+@dataclass(frozen=True)
+class ApproximationStudyResult:
+    """Result of :func:`approximation_study`: one :class:`ApproximationCurve` per target."""
+
+    config: ApproximationConfig
+    curves: tuple[ApproximationCurve, ...]
+
+    def rows(self) -> list[dict]:
+        """One row per (target, m): label, m, E_m, E_m/||rho||."""
+        return [
+            {"target": c.target.label, "m": int(m), "error": float(e), "relative_error": float(r)}
+            for c in self.curves
+            for m, e, r in zip(c.m_values, c.errors, c.relative_errors, strict=True)
+        ]
+
+    def table(self) -> str:
+        """Plain-text table of relative errors and the best rate fit per target."""
+        ms = self.curves[0].m_values
+        lines = [
+            "E_m / ||rho|| (best m-unit relative error)",
+            f"{'target':<48}" + "".join(f"{'m=' + str(m):>11}" for m in ms) + "  best rate",
+        ]
+        for c in self.curves:
+            f = c.best_fit
+            rate = f"{f.model} slope {f.slope:.3g} +- {f.slope_stderr:.2g}" if f else "n/a"
+            lines.append(
+                f"{c.target.label[:47]:<48}"
+                + "".join(f"{r:>11.3e}" for r in c.relative_errors)
+                + "  "
+                + rate
+            )
+        return "\n".join(lines)
+
+    def summary(self) -> dict:
+        """JSON-ready summary: config, per-target errors and all rate fits."""
+        return {
+            "study": "approximation",
+            "config": {
+                "targets": [t.to_dict() for t in self.config.targets],
+                "m_values": list(self.config.m_values),
+                "n_starts": self.config.n_starts,
+                "rate_bounds": list(self.config.rate_bounds),
+                "seed": self.config.seed,
+            },
+            "results": [
+                {
+                    "target": c.target.to_dict(),
+                    "label": c.target.label,
+                    "m_values": c.m_values,
+                    "errors": c.errors,
+                    "relative_errors": c.relative_errors,
+                    "best_model": c.best_model,
+                    "fits": {k: v for k, v in c.fits.items()},
+                    "rates": [a.lam for a in c.approximations],
+                    "coefficients": [a.b for a in c.approximations],
+                }
+                for c in self.curves
+            ],
+        }
+
+
+def _write_table(path: Path, text: str) -> None:
+    from ..io import _atomic
+
+    _atomic(path, lambda fh: fh.write((text + "\n").encode()))
+
+
+def _write_csv(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return _write_table(path, "")
+    keys = list(rows[0])
+    lines = [",".join(keys)] + [
+        ",".join(
+            repr(r[k])
+            if isinstance(r[k], float)
+            else '"' + str(r[k]).replace('"', "'") + '"'
+            if isinstance(r[k], str)
+            else str(r[k])
+            for k in keys
+        )
+        for r in rows
+    ]
+    _write_table(path, "\n".join(lines))
+
+
+def approximation_study(
+    config: ApproximationConfig, out_dir=None, show_progress: bool | None = False
+) -> ApproximationStudyResult:
+    """Run the approximation study; write ``approximation.{txt,csv,json,npz,png}`` to ``out_dir``.
+
+    Each target gets its own child seed of ``config.seed``.  Cost: dominated by
+    ``len(targets) * max(m) * (n_starts + 4)`` L-BFGS-B runs.
+    """
+    gens = spawn_generators(config.seed, len(config.targets), "seed")
+    curves = tuple(
+        approximation_curve(
+            t, config.m_values, g, config.n_starts, config.rate_bounds, show_progress=show_progress
+        )
+        for t, g in zip(config.targets, gens, strict=True)
+    )
+    res = ApproximationStudyResult(config, curves)
+    if out_dir is not None:
+        from .plots import plot_approximation
+
+        out = Path(out_dir)
+        _write_table(out / "approximation.txt", res.table())
+        _write_csv(out / "approximation.csv", res.rows())
+        write_json(out / "approximation.json", res.summary())
+        arrays = {}
+        for i, c in enumerate(curves):
+            arrays[f"m_{i}"] = c.m_values
+            arrays[f"error_{i}"] = c.errors
+            arrays[f"relative_error_{i}"] = c.relative_errors
+        write_npz(out / "approximation.npz", **arrays)
+        save_figure(plot_approximation(res), out / "approximation.png")
+    return res
+
+
+# --------------------------------------------------------------------------- plateaus
+@dataclass(frozen=True)
+class PlateauConfig:
+    """Plateau study specification.
+
+    Attributes
+    ----------
+    family : one of :data:`MEMORY_FAMILIES`.
+    memory_values : memory parameters ``M`` (``t0`` or ``1/omega``), increasing.
+    target_params : fixed parameters of the family (e.g. ``{"width": 1.0}``).
+    flow : :class:`~.gradient_flow.FlowSpec` of every run.
+    n_seeds : initialisations per memory value (the same ``n_seeds`` initialisations are
+        used for every ``M``: common random numbers).
+    rate_threshold, loss_factor, t_min : plateau criterion
+        (:func:`~.gradient_flow.detect_plateaus`).
+    duration : ``"total"`` (sum of plateau durations), ``"first"`` or ``"longest"``.
+    seed : master seed.
+    """
+
+    family: str = "delayed_bump"
+    memory_values: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0)
+    target_params: dict = field(default_factory=lambda: {"width": 1.0})
+    flow: FlowSpec = FlowSpec(m=2, init_scale=1e-2, t_max=200.0)
+    n_seeds: int = 1
+    rate_threshold: float = 0.05
+    loss_factor: float = 1.2
+    t_min: float = 0.0
+    duration: str = "first"
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.family not in MEMORY_FAMILIES:
+            raise LimitSolverError(
+                f"`family` must be one of {sorted(MEMORY_FAMILIES)}; got {self.family!r}."
+            )
+        if len(self.memory_values) < 2 or min(self.memory_values) <= 0:
+            raise LimitSolverError("`memory_values` must hold at least two positive values.")
+        if self.duration not in ("total", "first", "longest"):
+            raise LimitSolverError(
+                f"`duration` must be 'total', 'first' or 'longest'; got {self.duration!r}."
+            )
+        if int(self.n_seeds) != self.n_seeds or self.n_seeds < 1:
+            raise LimitSolverError(f"`n_seeds` must be a positive integer; got {self.n_seeds}.")
+
+
+@dataclass(frozen=True)
+class PlateauFit:
+    """Least-squares fit ``log D = intercept + slope * M`` over all runs with ``D > 0``.
+
+    ``t_statistic = slope / slope_stderr``; ``p_value`` is the one-sided p-value of
+    ``slope > 0`` (Student ``t`` with ``n_points - 2`` degrees of freedom; ``nan`` if
+    ``n_points < 3``); ``significant`` is ``p_value < 0.05``.
+    """
+
+    intercept: float
+    slope: float
+    slope_stderr: float
+    t_statistic: float
+    p_value: float
+    n_points: int
+
+    @property
+    def significant(self) -> bool:
+        return bool(self.p_value < 0.05)
+
+
+def _fit_growth(memory, durations) -> PlateauFit:
+    M = np.asarray(memory, dtype=float).ravel()
+    D = np.asarray(durations, dtype=float).ravel()
+    ok = D > 0
+    M, y = M[ok], np.log(D[ok])
+    n = len(y)
+    if n < 2 or np.ptp(M) == 0:
+        return PlateauFit(math.nan, math.nan, math.nan, math.nan, math.nan, n)
+    X = np.column_stack([np.ones(n), M])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    if n < 3:
+        return PlateauFit(float(coef[0]), float(coef[1]), math.nan, math.nan, math.nan, n)
+    resid = y - X @ coef
+    s2 = float(resid @ resid) / (n - 2)
+    se = math.sqrt(s2 * np.linalg.inv(X.T @ X)[1, 1])
+    tstat = coef[1] / se if se > 0 else math.copysign(math.inf, coef[1])
+    p = float(stats.t.sf(tstat, n - 2))
+    return PlateauFit(float(coef[0]), float(coef[1]), se, float(tstat), p, n)
+
+
+@dataclass(frozen=True)
+class PlateauStudyResult:
+    """Result of :func:`plateau_study`.
+
+    Attributes
+    ----------
+    config : the :class:`PlateauConfig`.
+    memory_values : shape ``(n_mem,)``.
+    durations : plateau duration ``D``, shape ``(n_seeds, n_mem)`` (0 when none detected).
+    plateaus : ``plateaus[s][k]`` is the list of :class:`~.gradient_flow.Plateau` of run ``(s, k)``.
+    final_loss, initial_loss : shape ``(n_seeds, n_mem)``.
+    fit : :class:`PlateauFit` of ``log D`` against ``M``.
+    flows : the :class:`~.gradient_flow.FlowResult` of each run, ``flows[s][k]``.
+    """
+
+    config: PlateauConfig
+    memory_values: np.ndarray
+    durations: np.ndarray
+    plateaus: tuple
+    final_loss: np.ndarray
+    initial_loss: np.ndarray
+    fit: PlateauFit
+    flows: tuple = field(repr=False)
+
+    def rows(self) -> list[dict]:
+        """One row per run: seed index, memory, duration, number of plateaus, losses."""
+        return [
+            {
+                "seed": s,
+                "memory": float(M),
+                "duration": float(self.durations[s, k]),
+                "n_plateaus": len(self.plateaus[s][k]),
+                "initial_loss": float(self.initial_loss[s, k]),
+                "final_loss": float(self.final_loss[s, k]),
+            }
+            for s in range(self.durations.shape[0])
+            for k, M in enumerate(self.memory_values)
+        ]
+
+    def table(self) -> str:
+        """Plain-text table of durations and the growth fit."""
+        f = self.fit
+        lines = [
+            f"plateau durations, family {self.config.family} "
+            f"(memory = {MEMORY_FAMILIES[self.config.family]})",
+            f"{'seed':>4} {'memory':>8} {'duration':>11} {'plateaus':>8} "
+            f"{'J(0)':>10} {'J(end)':>10}",
+        ]
+        for r in self.rows():
+            lines.append(
+                f"{r['seed']:>4} {r['memory']:>8.3g} {r['duration']:>11.4g} "
+                f"{r['n_plateaus']:>8d} {r['initial_loss']:>10.4g} {r['final_loss']:>10.4g}"
+            )
+        lines.append(
+            f"fit log D = a + b M: b = {f.slope:.4g} +- {f.slope_stderr:.2g} "
+            f"(t = {f.t_statistic:.3g}, one-sided p = {f.p_value:.3g}, n = {f.n_points})"
+        )
+        return "\n".join(lines)
+
+    def summary(self) -> dict:
+        """JSON-ready summary."""
+        c = self.config
+        return {
+            "study": "plateau",
+            "config": {
+                "family": c.family,
+                "memory_values": list(c.memory_values),
+                "target_params": c.target_params,
+                "flow": c.flow,
+                "n_seeds": c.n_seeds,
+                "rate_threshold": c.rate_threshold,
+                "loss_factor": c.loss_factor,
+                "t_min": c.t_min,
+                "duration": c.duration,
+                "seed": c.seed,
+            },
+            "memory_values": self.memory_values,
+            "durations": self.durations,
+            "plateaus": [
+                [
+                    [{"start": p.start, "end": p.end, "loss": p.loss} for p in run]
+                    for run in seed_runs
+                ]
+                for seed_runs in self.plateaus
+            ],
+            "initial_loss": self.initial_loss,
+            "final_loss": self.final_loss,
+            "fit": {**self.fit.__dict__, "significant": self.fit.significant},
+        }
+
+
+def _duration(pl: list[Plateau], how: str) -> float:
+    if not pl:
+        return 0.0
+    if how == "first":
+        return pl[0].duration
+    if how == "longest":
+        return max(p.duration for p in pl)
+    return float(sum(p.duration for p in pl))
+
+
+def plateau_study(
+    config: PlateauConfig, out_dir=None, show_progress: bool | None = False
+) -> PlateauStudyResult:
+    """Run the plateau study; write ``plateau.{txt,csv,json,npz}`` and two PNGs to ``out_dir``.
+
+    Cost: ``n_seeds * len(memory_values)`` stiff gradient-flow solves.
+    """
+    from ..progress import progress
+
+    try:
+        targets = [
+            target_with_memory(config.family, M, **config.target_params)
+            for M in config.memory_values
+        ]
+    except TypeError as exc:
+        raise ConfigError(f"`target_params` do not fit family {config.family!r}: {exc}") from exc
+    gens = spawn_generators(config.seed, config.n_seeds, "seed")
+    init_seeds = [int(g.integers(2**63)) for g in gens]
+    n_s, n_m = config.n_seeds, len(targets)
+    D = np.zeros((n_s, n_m))
+    J0 = np.zeros((n_s, n_m))
+    J1 = np.zeros((n_s, n_m))
+    plateaus, flows = [], []
+    bar = progress(total=n_s * n_m, desc="plateau study", show=show_progress)
+    for s in range(n_s):
+        pls, fls = [], []
+        for k, tgt in enumerate(targets):
+            fr: FlowResult = gradient_flow(tgt, config.flow, seed=init_seeds[s])
+            pl = fr.plateaus(config.rate_threshold, config.loss_factor, config.t_min)
+            D[s, k] = _duration(pl, config.duration)
+            J0[s, k], J1[s, k] = fr.loss[0], fr.loss[-1]
+            pls.append(pl)
+            fls.append(fr)
+            bar.update(1)
+        plateaus.append(tuple(pls))
+        flows.append(tuple(fls))
+    bar.close()
+    mem = np.asarray(config.memory_values, dtype=float)
+    fit = _fit_growth(np.broadcast_to(mem, D.shape), D)
+    res = PlateauStudyResult(config, mem, D, tuple(plateaus), J1, J0, fit, tuple(flows))
+    if out_dir is not None:
+        from .plots import plot_loss_curves, plot_plateau_fit
+
+        out = Path(out_dir)
+        _write_table(out / "plateau.txt", res.table())
+        _write_csv(out / "plateau.csv", res.rows())
+        write_json(out / "plateau.json", res.summary())
+        arrays = {"memory_values": mem, "durations": D, "initial_loss": J0, "final_loss": J1}
+        for s in range(n_s):
+            for k in range(n_m):
+                arrays[f"t_{s}_{k}"] = flows[s][k].t
+                arrays[f"loss_{s}_{k}"] = flows[s][k].loss
+        write_npz(out / "plateau.npz", **arrays)
+        save_figure(plot_loss_curves(res), out / "plateau_loss.png")
+        save_figure(plot_plateau_fit(res), out / "plateau_fit.png")
+    return res

@@ -1,0 +1,469 @@
+r"""Target linear functionals for the curse-of-memory studies (``THEORY.md`` §6).
+
+A target is the kernel ``rho`` of the linear functional
+
+.. math:: y_t = \int_0^\infty \rho(s)\, x_{t-s}\, ds
+
+(scalar input, ``d = 1``).  Every target provides
+
+* ``rho(t)`` (also ``target(t)``), vectorised;
+* its Laplace transform ``laplace(lam) = int_0^inf e^{-lam t} rho(t) dt`` and first
+  moment ``laplace_moment(lam) = int_0^inf t e^{-lam t} rho(t) dt = -d laplace / d lam``,
+  which enter the white-noise loss of a diagonal linear RNN;
+* ``norm2 = int_0^inf rho(t)^2 dt``;
+* ``memory``: the memory parameter of its family (``1/min mu`` for exponential
+  sums, ``1/omega`` for power laws, the delay ``t0`` for delayed bumps and Airy
+  kernels);
+* :meth:`memory_time`: the time by which a fraction of ``int |rho|`` has passed.
+
+Families and how their transforms are computed:
+
+=======================  =======================================  ==============================
+family                   ``rho(t)``                               Laplace transform
+=======================  =======================================  ==============================
+:class:`ExponentialSum`  ``sum_k a_k e^{-mu_k t}``                 ``sum_k a_k / (lam + mu_k)``
+:class:`PowerLaw`        ``A (1 + t)^{-(1 + omega)}``              ``A e^lam E_{1+omega}(lam)``
+:class:`DelayedBump`     ``A exp(-(t - t0)^2 / (2 w^2))``          erfcx closed form
+:class:`AiryTarget`      ``A Ai(s0 (t - t0))``                     composite Gauss--Legendre
+:class:`CallableTarget`  user function                            Gauss--Legendre (mapped)
+=======================  =======================================  ==============================
+
+``E_nu`` is the generalised exponential integral; for the power law the moment
+is ``A e^lam (E_omega(lam) - E_{1+omega}(lam))``.  For the bump, with
+``z = (lam w^2 - t0) / (w sqrt 2)``, the transform is
+``A w sqrt(pi/2) e^{-t0^2/(2 w^2)} erfcx(z)``.  For the Airy kernel,
+``norm2 = A^2 (Ai'(x0)^2 - x0 Ai(x0)^2) / s0`` with ``x0 = -s0 t0`` (from the
+antiderivative ``x Ai^2 - Ai'^2`` of ``Ai^2``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from scipy import integrate, optimize, special
+
+from ..errors import ConfigError, LimitSolverError
+from ._special import gauss_legendre_halfline, gauss_legendre_panels, scaled_expint
+
+__all__ = [
+    "Target",
+    "ExponentialSum",
+    "PowerLaw",
+    "DelayedBump",
+    "AiryTarget",
+    "CallableTarget",
+    "memory_time",
+    "target_from_dict",
+    "TARGET_FAMILIES",
+]
+
+
+def _rates(lam) -> np.ndarray:
+    lam = np.asarray(lam, dtype=float)
+    if np.any(~np.isfinite(lam)) or np.any(lam <= 0):
+        raise LimitSolverError(
+            "`lam` must be finite and positive (W = -diag(lam) must be Hurwitz); "
+            f"got min {np.min(lam) if lam.size else 'n/a'}."
+        )
+    return lam
+
+
+class Target:
+    """Base class of target kernels; subclasses are frozen dataclasses.
+
+    Subclasses implement ``rho``, and either closed-form ``laplace`` /
+    ``laplace_moment`` / ``norm2`` or a ``_rule`` (nodes, weights) on which those
+    integrals are evaluated by quadrature.
+    """
+
+    family: str = "target"
+
+    def __call__(self, t) -> np.ndarray:
+        return self.rho(t)
+
+    def rho(self, t) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def memory(self) -> float:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def support(self) -> float:
+        """A time beyond which ``|rho|`` is negligible (``inf`` for heavy tails)."""
+        return math.inf
+
+    # quadrature fall-backs -------------------------------------------------
+    @cached_property
+    def _rule(self):
+        raise NotImplementedError
+
+    @cached_property
+    def _weighted_rho(self):
+        t, w = self._rule
+        return t, w * self.rho(t)
+
+    def laplace(self, lam) -> np.ndarray:
+        """``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` (vectorised over ``lam > 0``)."""
+        lam = _rates(lam)
+        t, wr = self._weighted_rho
+        return np.exp(-np.multiply.outer(lam, t)) @ wr
+
+    def laplace_moment(self, lam) -> np.ndarray:
+        """``T(lam) = int_0^inf t e^{-lam t} rho(t) dt = -L'(lam)`` (vectorised)."""
+        lam = _rates(lam)
+        t, wr = self._weighted_rho
+        return np.exp(-np.multiply.outer(lam, t)) @ (t * wr)
+
+    @cached_property
+    def norm2(self) -> float:
+        """``||rho||^2_{L^2(0, inf)}``."""
+        t, w = self._rule
+        return float(np.sum(w * self.rho(t) ** 2))
+
+    def memory_time(self, fraction: float = 0.9) -> float:
+        """Time by which ``fraction`` of ``int_0^inf |rho|`` has passed; see :func:`memory_time`."""
+        return memory_time(self, fraction)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Family name and parameters (JSON-ready)."""
+        d = {"family": self.family}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            v = getattr(self, f.name)
+            d[f.name] = list(v) if isinstance(v, tuple) else v
+        return d
+
+    @property
+    def label(self) -> str:
+        """Short human-readable description used in tables and plots."""
+        params = ", ".join(f"{k}={v}" for k, v in self.to_dict().items() if k != "family")
+        return f"{self.family}({params})"
+
+
+@dataclass(frozen=True)
+class ExponentialSum(Target):
+    """``rho(t) = sum_k a_k e^{-mu_k t}`` (short memory), ``mu_k > 0``.
+
+    Closed forms: ``L(lam) = sum_k a_k/(lam + mu_k)``,
+    ``T(lam) = sum_k a_k/(lam + mu_k)^2``, ``norm2 = sum_{k,l} a_k a_l/(mu_k + mu_l)``.
+    ``memory = 1 / min mu``.
+    """
+
+    coefficients: tuple[float, ...]
+    rates: tuple[float, ...]
+    family = "exponential_sum"
+
+    def __post_init__(self):
+        a = tuple(float(v) for v in np.atleast_1d(self.coefficients))
+        mu = tuple(float(v) for v in np.atleast_1d(self.rates))
+        if len(a) != len(mu) or not a:
+            raise LimitSolverError(
+                "`coefficients` and `rates` must be non-empty and of equal length; "
+                f"got {len(a)} and {len(mu)}."
+            )
+        if any(not (m > 0 and math.isfinite(m)) for m in mu):
+            raise LimitSolverError(
+                f"`rates` must be positive and finite for rho to be in L^2; got {mu}."
+            )
+        object.__setattr__(self, "coefficients", a)
+        object.__setattr__(self, "rates", mu)
+
+    def rho(self, t) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        a, mu = np.array(self.coefficients), np.array(self.rates)
+        return np.exp(-np.multiply.outer(t, mu)) @ a
+
+    @property
+    def memory(self) -> float:
+        return 1.0 / min(self.rates)
+
+    def laplace(self, lam) -> np.ndarray:
+        lam = _rates(lam)
+        return (1.0 / np.add.outer(lam, np.array(self.rates))) @ np.array(self.coefficients)
+
+    def laplace_moment(self, lam) -> np.ndarray:
+        lam = _rates(lam)
+        return (1.0 / np.add.outer(lam, np.array(self.rates)) ** 2) @ np.array(self.coefficients)
+
+    @cached_property
+    def norm2(self) -> float:
+        a, mu = np.array(self.coefficients), np.array(self.rates)
+        return float(a @ (1.0 / np.add.outer(mu, mu)) @ a)
+
+
+@dataclass(frozen=True)
+class PowerLaw(Target):
+    """``rho(t) = A (1 + t)^{-(1 + omega)}``, ``omega > 0`` (long memory; smaller = longer).
+
+    ``L(lam) = A e^lam E_{1+omega}(lam)``, ``T(lam) = A e^lam (E_omega(lam) - E_{1+omega}(lam))``,
+    ``norm2 = A^2 / (1 + 2 omega)``, ``memory = 1 / omega``.
+    """
+
+    omega: float
+    amplitude: float = 1.0
+    family = "power_law"
+
+    def __post_init__(self):
+        if not (self.omega > 0 and math.isfinite(self.omega)):
+            raise LimitSolverError(
+                f"`omega` must be positive for rho to be integrable; got {self.omega}."
+            )
+
+    def rho(self, t) -> np.ndarray:
+        return self.amplitude * (1.0 + np.asarray(t, dtype=float)) ** (-(1.0 + self.omega))
+
+    @property
+    def memory(self) -> float:
+        return 1.0 / self.omega
+
+    def laplace(self, lam) -> np.ndarray:
+        lam = _rates(lam)
+        return self.amplitude * scaled_expint(1.0 + self.omega, lam)
+
+    def laplace_moment(self, lam) -> np.ndarray:
+        lam = _rates(lam)
+        return self.amplitude * (
+            scaled_expint(self.omega, lam) - scaled_expint(1.0 + self.omega, lam)
+        )
+
+    @cached_property
+    def norm2(self) -> float:
+        return self.amplitude**2 / (1.0 + 2.0 * self.omega)
+
+
+@dataclass(frozen=True)
+class DelayedBump(Target):
+    """``rho(t) = A exp(-(t - t0)^2 / (2 w^2))``: memory concentrated at delay ``t0``.
+
+    With ``z = (lam w^2 - t0)/(w sqrt 2)``:
+    ``L(lam) = A w sqrt(pi/2) e^{-t0^2/(2w^2)} erfcx(z)``,
+    ``T(lam) = -L'(lam) = -A w sqrt(pi/2) e^{-t0^2/(2w^2)} (w/sqrt 2) (2 z erfcx(z) - 2/sqrt(pi))``,
+    ``norm2 = A^2 w sqrt(pi) erfc(-t0/w) / 2``, ``memory = t0``.
+    """
+
+    t0: float
+    width: float = 1.0
+    amplitude: float = 1.0
+    family = "delayed_bump"
+
+    def __post_init__(self):
+        if not (self.width > 0 and math.isfinite(self.width)):
+            raise LimitSolverError(f"`width` must be positive; got {self.width}.")
+        if not (self.t0 >= 0 and math.isfinite(self.t0)):
+            raise LimitSolverError(f"`t0` must be a non-negative delay; got {self.t0}.")
+
+    def rho(self, t) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        return self.amplitude * np.exp(-((t - self.t0) ** 2) / (2.0 * self.width**2))
+
+    @property
+    def memory(self) -> float:
+        return self.t0
+
+    @property
+    def support(self) -> float:
+        return self.t0 + 9.0 * self.width
+
+    def _z(self, lam):
+        return (lam * self.width**2 - self.t0) / (self.width * math.sqrt(2.0))
+
+    @property
+    def _prefactor(self) -> float:
+        w = self.width
+        return (
+            self.amplitude * w * math.sqrt(math.pi / 2.0) * math.exp(-(self.t0**2) / (2.0 * w**2))
+        )
+
+    def laplace(self, lam) -> np.ndarray:
+        lam = _rates(lam)
+        return self._prefactor * special.erfcx(self._z(lam))
+
+    def laplace_moment(self, lam) -> np.ndarray:
+        lam = _rates(lam)
+        z = self._z(lam)
+        dz = self.width / math.sqrt(2.0)
+        return -self._prefactor * dz * (2.0 * z * special.erfcx(z) - 2.0 / math.sqrt(math.pi))
+
+    @cached_property
+    def norm2(self) -> float:
+        w = self.width
+        return self.amplitude**2 * w * math.sqrt(math.pi) * special.erfc(-self.t0 / w) / 2.0
+
+
+@dataclass(frozen=True)
+class AiryTarget(Target):
+    """``rho(t) = A Ai(s0 (t - t0))``: oscillatory memory with its mass at delay ``t0``.
+
+    ``L`` and ``T`` by a composite 16-point Gauss--Legendre rule on ``[0, t0 + 14/s0]``
+    (``|Ai(14)| < 1e-16``) with panels resolving the oscillations of ``Ai`` at
+    ``-s0 t0`` and the decay of ``e^{-lam t}`` up to ``lam ~ 100``;
+    ``norm2 = A^2 (Ai'(x0)^2 - x0 Ai(x0)^2)/s0`` with ``x0 = -s0 t0``; ``memory = t0``.
+    """
+
+    t0: float
+    s0: float = 1.0
+    amplitude: float = 1.0
+    family = "airy"
+
+    def __post_init__(self):
+        if not (self.s0 > 0 and math.isfinite(self.s0)):
+            raise LimitSolverError(f"`s0` must be positive; got {self.s0}.")
+        if not (self.t0 >= 0 and math.isfinite(self.t0)):
+            raise LimitSolverError(f"`t0` must be a non-negative delay; got {self.t0}.")
+
+    def rho(self, t) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        return self.amplitude * special.airy(self.s0 * (t - self.t0))[0]
+
+    @property
+    def memory(self) -> float:
+        return self.t0
+
+    @property
+    def support(self) -> float:
+        return self.t0 + 14.0 / self.s0
+
+    @cached_property
+    def _rule(self):
+        osc = self.s0 * math.sqrt(max(1.0, self.s0 * self.t0))
+        h = min(0.25, 0.5 / osc)
+        n_panels = max(8, int(math.ceil(self.support / h)))
+        return gauss_legendre_panels(self.support, n_panels)
+
+    @cached_property
+    def norm2(self) -> float:
+        x0 = -self.s0 * self.t0
+        ai, aip, _, _ = special.airy(x0)
+        return float(self.amplitude**2 * (aip**2 - x0 * ai**2) / self.s0)
+
+
+@dataclass(frozen=True)
+class CallableTarget(Target):
+    """A user kernel ``rho = func(t)`` (vectorised callable).
+
+    ``support``: finite time beyond which ``rho`` vanishes (composite Gauss--Legendre on
+    ``[0, support]`` with ``n_nodes`` nodes), or ``inf`` (Gauss--Legendre mapped by
+    ``t = scale u/(1-u)``).  ``memory`` is the user's memory parameter (reported only).
+    """
+
+    func: Callable[[np.ndarray], np.ndarray]
+    memory_parameter: float = math.nan
+    support_time: float = math.inf
+    scale: float = 1.0
+    n_nodes: int = 800
+    name: str = "callable"
+    family = "callable"
+
+    def __post_init__(self):
+        if not callable(self.func):
+            raise LimitSolverError("`func` must be a callable t -> rho(t).")
+        if not self.support_time > 0:
+            raise LimitSolverError(f"`support_time` must be positive; got {self.support_time}.")
+
+    def rho(self, t) -> np.ndarray:
+        t = np.asarray(t, dtype=float)
+        return np.broadcast_to(np.asarray(self.func(t), dtype=float), t.shape)
+
+    @property
+    def memory(self) -> float:
+        return float(self.memory_parameter)
+
+    @property
+    def support(self) -> float:
+        return float(self.support_time)
+
+    @cached_property
+    def _rule(self):
+        if math.isfinite(self.support_time):
+            return gauss_legendre_panels(self.support_time, max(1, self.n_nodes // 16))
+        return gauss_legendre_halfline(self.scale, self.n_nodes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "name": self.name,
+            "memory_parameter": self.memory_parameter,
+            "support_time": self.support_time,
+        }
+
+
+def memory_time(target: Target, fraction: float = 0.9) -> float:
+    r"""Memory measure: the time ``T`` with ``int_0^T |rho| = fraction int_0^inf |rho|``.
+
+    Closed form for power laws, ``T = (1 - fraction)^{-1/omega} - 1``; otherwise
+    adaptive quadrature (:func:`scipy.integrate.quad`) and Brent's method.
+
+    Raises
+    ------
+    LimitSolverError
+        If ``fraction`` is not in ``(0, 1)``.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise LimitSolverError(f"`fraction` must lie in (0, 1); got {fraction}.")
+    if isinstance(target, PowerLaw):
+        return float((1.0 - fraction) ** (-1.0 / target.omega) - 1.0)
+
+    def absrho(t):
+        return float(abs(target.rho(np.array([t]))[0]))
+
+    upper = target.support
+    total = integrate.quad(absrho, 0.0, upper, limit=500)[0]
+    if total == 0.0:
+        raise LimitSolverError("`target` is identically zero; its memory time is undefined.")
+
+    def excess(T):
+        return integrate.quad(absrho, 0.0, T, limit=500)[0] - fraction * total
+
+    hi = 1.0
+    while excess(hi) < 0:
+        hi *= 2.0
+    return float(optimize.brentq(excess, 0.0, hi, xtol=1e-10, rtol=1e-10))
+
+
+TARGET_FAMILIES: dict[str, type] = {
+    "exponential_sum": ExponentialSum,
+    "power_law": PowerLaw,
+    "delayed_bump": DelayedBump,
+    "airy": AiryTarget,
+}
+
+
+def target_from_dict(spec: dict[str, Any], key: str = "target") -> Target:
+    """Build a target from ``{"family": name, **parameters}`` (e.g. a TOML table).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``key`` when the family is unknown or a parameter is missing or invalid.
+    """
+    if not isinstance(spec, dict) or "family" not in spec:
+        raise ConfigError(
+            f"`{key}` must be a table with a `family` entry, one of {sorted(TARGET_FAMILIES)}."
+        )
+    params = {k: v for k, v in spec.items() if k != "family"}
+    family = spec["family"]
+    if family not in TARGET_FAMILIES:
+        raise ConfigError(
+            f"`{key}.family` must be one of {sorted(TARGET_FAMILIES)}; got {family!r}."
+        )
+    cls = TARGET_FAMILIES[family]
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(params) - names
+    if unknown:
+        raise ConfigError(
+            f"`{key}` has unknown parameters {sorted(unknown)} for family {family!r}; "
+            f"allowed: {sorted(names)}."
+        )
+    try:
+        for k, v in params.items():
+            if isinstance(v, list):
+                params[k] = tuple(v)
+        return cls(**params)
+    except (TypeError, LimitSolverError) as exc:
+        raise ConfigError(f"`{key}` is not a valid {family!r} target: {exc}") from exc
