@@ -704,6 +704,13 @@ def make_target(spec: Mapping[str, Any] | str | Target, dim: int) -> Target:
             f"{sorted(allowed)}."
         )
     opts = {**allowed, **{k: v for k, v in spec.items() if k != "kind"}}
+    try:
+        return _build_target(kind, opts, dim)
+    except TypeError as exc:  # e.g. a string where a number is expected
+        raise ConfigError(f"invalid value in a {kind!r} target: {exc}") from exc
+
+
+def _build_target(kind: str, opts: dict[str, Any], dim: int) -> Target:
     if kind == "state":
         if not isinstance(opts["expression"], str):
             raise ConfigError(

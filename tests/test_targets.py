@@ -334,6 +334,10 @@ def test_make_target_errors():
         make_target(LinearMemory(np.ones((2, 2))), 1)
     with pytest.raises(ConfigError, match="'expression' of a 'state' target"):
         make_target({"kind": "state"}, 1)
+    with pytest.raises(ConfigError, match="invalid value in a 'teacher' target"):
+        make_target({"kind": "teacher", "seed": 1.5}, 1)
+    with pytest.raises(ConfigError, match="invalid value in a 'linear_memory' target"):
+        make_target({"kind": "linear_memory", "decay": "half", "n_terms": 3}, 1)
 
 
 # -- errors --------------------------------------------------------------------------------
