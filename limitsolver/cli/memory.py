@@ -1,0 +1,182 @@
+"""``limitsolver memory``: curse-of-memory studies of linear RNNs (``THEORY.md`` §6).
+
+Runs :func:`limitsolver.linear_rnn.approximation_study` and/or
+:func:`limitsolver.linear_rnn.plateau_study` from a configuration mirroring
+:data:`DEFAULTS` (TOML tables ``[approximation]`` and ``[plateau]``), writes the
+tables, JSON summaries, NPZ arrays and PNG plots under ``--out`` and prints the
+tables.  The master seed is ``--seed``; every random start and initialisation is
+derived from it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from ..errors import ConfigError, LimitSolverError
+from ..linear_rnn.gradient_flow import FlowSpec
+from ..linear_rnn.study import (
+    MEMORY_FAMILIES,
+    ApproximationConfig,
+    PlateauConfig,
+    approximation_study,
+    plateau_study,
+)
+from ..linear_rnn.targets import target_from_dict
+
+NAME = "memory"
+HELP = "curse-of-memory studies: approximation rates and training plateaus of linear RNNs"
+
+DEFAULTS: dict = {
+    "study": "both",
+    "approximation": {
+        "targets": [
+            {"family": "exponential_sum", "coefficients": [1.0, -0.5], "rates": [0.5, 2.0]},
+            {"family": "power_law", "omega": 0.5},
+            {"family": "airy", "t0": 2.0, "s0": 1.0},
+        ],
+        "m_values": [1, 2, 3, 4, 5],
+        "n_starts": 1,
+        "rate_bounds": [1e-4, 1e2],
+    },
+    "plateau": {
+        "family": "delayed_bump",
+        "target_params": {"width": 1.0},
+        "memory_values": [1.0, 2.0, 3.0, 4.0],
+        "m": 2,
+        "init_scale": 1e-2,
+        "rate_range": [0.5, 2.0],
+        "t_max": 200.0,
+        "method": "BDF",
+        "n_seeds": 1,
+        "rate_threshold": 0.05,
+        "loss_factor": 1.2,
+        "duration": "first",
+    },
+}
+
+_STUDIES = ("approximation", "plateau", "both")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--study {approximation,plateau,both}`` (overrides the config's ``study``)."""
+    parser.add_argument("--study", choices=_STUDIES, default=None,
+                        help="which study to run (default: the config's `study`, 'both')")
+
+
+def _table(config: dict, key: str) -> dict:
+    sub = config.get(key, {})
+    if not isinstance(sub, dict):
+        raise ConfigError(f"`{key}` must be a table.")
+    return sub
+
+
+def _number(table: dict, key: str, name: str, *, positive=True, integer=False):
+    if name not in table:
+        raise ConfigError(f"`{key}.{name}` is missing.")
+    v = table[name]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        raise ConfigError(f"`{key}.{name}` must be a finite number; got {v!r}.")
+    if integer and int(v) != v:
+        raise ConfigError(f"`{key}.{name}` must be an integer; got {v!r}.")
+    if positive and v <= 0:
+        raise ConfigError(f"`{key}.{name}` must be positive; got {v!r}.")
+    return int(v) if integer else float(v)
+
+
+def _list(table: dict, key: str, name: str, *, integer=False, length=None) -> tuple:
+    v = table.get(name)
+    if not isinstance(v, (list, tuple)) or not v:
+        raise ConfigError(f"`{key}.{name}` must be a non-empty list.")
+    if length is not None and len(v) != length:
+        raise ConfigError(f"`{key}.{name}` must have {length} entries; got {len(v)}.")
+    return tuple(_number({name: x}, key, name, integer=integer) for x in v)
+
+
+def approximation_config(config: dict, seed: int) -> ApproximationConfig:
+    """Build the :class:`ApproximationConfig` from ``[approximation]`` (ConfigError if bad)."""
+    key = "approximation"
+    t = _table(config, key)
+    targets = t.get("targets")
+    if not isinstance(targets, list) or not targets:
+        raise ConfigError(f"`{key}.targets` must be a non-empty list of target tables.")
+    tg = tuple(target_from_dict(d, f"{key}.targets[{i}]") for i, d in enumerate(targets))
+    m_values = _list(t, key, "m_values", integer=True)
+    lo, hi = _list(t, key, "rate_bounds", length=2)
+    if not lo < hi:
+        raise ConfigError(f"`{key}.rate_bounds` must be increasing; got {[lo, hi]}.")
+    n_starts = _number(t, key, "n_starts", positive=False, integer=True)
+    if n_starts < 0:
+        raise ConfigError(f"`{key}.n_starts` must be non-negative; got {n_starts}.")
+    return ApproximationConfig(tg, m_values, n_starts, (lo, hi), seed)
+
+
+def plateau_config(config: dict, seed: int) -> PlateauConfig:
+    """Build the :class:`PlateauConfig` from the ``[plateau]`` table (ConfigError if bad)."""
+    key = "plateau"
+    t = _table(config, key)
+    fam = t.get("family")
+    if fam not in MEMORY_FAMILIES:
+        raise ConfigError(f"`{key}.family` must be one of {sorted(MEMORY_FAMILIES)}; got {fam!r}.")
+    params = t.get("target_params", {})
+    if not isinstance(params, dict):
+        raise ConfigError(f"`{key}.target_params` must be a table.")
+    mem = _list(t, key, "memory_values")
+    if len(mem) < 2:
+        raise ConfigError(f"`{key}.memory_values` must hold at least two values.")
+    lo, hi = _list(t, key, "rate_range", length=2)
+    method = t.get("method", "BDF")
+    if method not in ("BDF", "Radau"):
+        raise ConfigError(f"`{key}.method` must be 'BDF' or 'Radau'; got {method!r}.")
+    duration = t.get("duration", "first")
+    if duration not in ("first", "longest", "total"):
+        raise ConfigError(
+            f"`{key}.duration` must be 'first', 'longest' or 'total'; got {duration!r}."
+        )
+    thr = _number(t, key, "rate_threshold")
+    if not thr < 1:
+        raise ConfigError(f"`{key}.rate_threshold` must lie in (0, 1); got {thr}.")
+    lf = _number(t, key, "loss_factor")
+    if lf < 1:
+        raise ConfigError(f"`{key}.loss_factor` must be >= 1; got {lf}.")
+    try:
+        flow = FlowSpec(m=_number(t, key, "m", integer=True),
+                        init_scale=_number(t, key, "init_scale"), rate_range=(lo, hi),
+                        t_max=_number(t, key, "t_max"), method=method)
+        cfg = PlateauConfig(fam, mem, dict(params), flow,
+                            _number(t, key, "n_seeds", integer=True), thr, lf, 0.0, duration, seed)
+        # validate the family parameters now, not halfway through the study
+        from ..linear_rnn.study import target_with_memory
+
+        target_with_memory(fam, mem[0], **params)
+    except TypeError as exc:
+        raise ConfigError(f"`{key}.target_params` do not fit family {fam!r}: {exc}") from exc
+    except LimitSolverError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"`{key}` is invalid: {exc}") from exc
+    return cfg
+
+
+def run(config: dict, args: argparse.Namespace) -> int:
+    """Run the requested studies, write outputs under ``args.out``, print tables; return 0."""
+    study = getattr(args, "study", None) or config.get("study", "both")
+    if study not in _STUDIES:
+        raise ConfigError(f"`study` must be one of {list(_STUDIES)}; got {study!r}.")
+    out = Path(args.out)
+    show = False if args.quiet else None
+    todo = []
+    if study in ("approximation", "both"):
+        todo.append(("approximation", approximation_config(config, int(args.seed))))
+    if study in ("plateau", "both"):
+        todo.append(("plateau", plateau_config(config, int(args.seed))))
+    for name, cfg in todo:
+        if name == "approximation":
+            res = approximation_study(cfg, out_dir=out, show_progress=show)
+        else:
+            res = plateau_study(cfg, out_dir=out, show_progress=show)
+        print(res.table())
+        print()
+    print(f"outputs written to {out}")
+    return 0
