@@ -1,10 +1,19 @@
 """limitsolver: kernel limits of recurrent networks trained online on ergodic data.
 
-The package solves the limit equations of ``THEORY.md`` (docs/theory), simulates
-the finite networks they are limits of, and measures the distance and its rate.
+The package solves the limit equations of ``docs/theory.rst``, simulates the
+finite networks they are limits of, and measures the distance and its rate.
+
+The data walk, one module per object: chain (:mod:`~limitsolver.chains`) →
+histories (:mod:`~limitsolver.histories`) → hidden layer on the parameter grid
+→ kernel → ODE → solution (:mod:`~limitsolver.limit`) → study
+(:mod:`~limitsolver.studies`), with the finite network
+(:mod:`~limitsolver.simulation`) beside it; Poisson equations
+(:mod:`~limitsolver.poisson`) and linear RNNs (:mod:`~limitsolver.linear_rnn`)
+stand on their own.
 """
 
 from .activations import Activation, activation
+from .chains import CircleWalk, FiniteChain, GaussianAR1, MarkovChain, check_chain
 from .errors import (
     ActivationError,
     ConfigError,
@@ -16,19 +25,29 @@ from .errors import (
     NotErgodicError,
     NotStochasticError,
 )
+from .histories import Histories, exact_histories, path_windows, sample_histories
+from .limit import LimitSolution, QuadratureRule, parameter_grid, solve_limit
+from .network import NetworkSpec
+from .poisson import PoissonSolution, asymptotic_variance, batch_means_check, solve_poisson
+from .prior import Prior, UnitParameters
+from .problem import Problem
+from .simulation import SimulationResult, simulate
+from .studies import PowerLawFit, fit_power_law
+from .targets import LinearMemory, StateFunction, Target, TeacherRNN, WindowFunction, make_target
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Activation",
-    "activation",
-    "ActivationError",
-    "ConfigError",
-    "ContractionError",
-    "DimensionError",
-    "DiscretisationError",
-    "DivergenceError",
-    "LimitSolverError",
-    "NotErgodicError",
+    "Activation", "activation",
+    "MarkovChain", "check_chain", "FiniteChain", "GaussianAR1", "CircleWalk",
+    "Target", "StateFunction", "LinearMemory", "TeacherRNN", "WindowFunction", "make_target",
+    "Prior", "UnitParameters", "NetworkSpec", "Problem",
+    "Histories", "exact_histories", "sample_histories", "path_windows",
+    "QuadratureRule", "parameter_grid", "LimitSolution", "solve_limit",
+    "SimulationResult", "simulate",
+    "PowerLawFit", "fit_power_law",
+    "PoissonSolution", "solve_poisson", "asymptotic_variance", "batch_means_check",
+    "ActivationError", "ConfigError", "ContractionError", "DimensionError",
+    "DiscretisationError", "DivergenceError", "LimitSolverError", "NotErgodicError",
     "NotStochasticError",
 ]
