@@ -185,10 +185,13 @@ class _Flow:
         r"""Eigenvalues of :math:`AW` (complex in general; :math:`O(n^3)`, computed on first use).
 
         For the low-rank route the :math:`r` eigenvalues of :math:`Z` are padded
-        with the :math:`M - r` zeros of :math:`AW`; sorted by decreasing real part.
+        with the :math:`M - r` zeros of :math:`AW` (or, when :math:`r > M`, the
+        :math:`M` largest in modulus are kept); sorted by decreasing real part.
         """
         lam = np.linalg.eigvals(self._spectrum_matrix())
-        out = np.zeros(max(self.M, lam.size), dtype=complex)
+        if lam.size > self.M:  # r > M: Z has r - M extra zero eigenvalues
+            lam = lam[np.argsort(-np.abs(lam), kind="stable")[: self.M]]
+        out = np.zeros(self.M, dtype=complex)
         out[: lam.size] = lam
         out = out[np.argsort(-out.real, kind="stable")]
         return out.real if np.all(out.imag == 0) else out
