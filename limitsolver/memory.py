@@ -143,7 +143,10 @@ def memory_on_histories(
 
     Notes
     -----
-    Cost :math:`O(M G L d)` time and :math:`O(M G d)` memory.
+    Cost :math:`O(U G d)` time, :math:`U \le M(L-1)` the number of distinct
+    suffixes :math:`(X_{k-L+1},\dots,X_{k-j})` over all windows and levels
+    (about :math:`M n/(n-1)` for the exact histories of an :math:`n`-state
+    chain, :math:`M(L-1)` for Monte Carlo windows), and :math:`O(M G d)` memory.
     """
     histories = np.asarray(histories, dtype=float)
     w = np.asarray(w, dtype=float)
@@ -159,10 +162,22 @@ def memory_on_histories(
             f"{d}; got w {w.shape}, b {b.shape}."
         )
     G = w.shape[0]
-    zeros = np.zeros((M, G))
-    state = MemoryState(zeros, np.zeros((M, G, d)) if sensitivities else None,
-                        zeros.copy() if sensitivities else None)
+    # Windows that share their oldest states share the memory built from them
+    # (exact histories of a finite chain form a tree), so each level of the
+    # iteration runs once per distinct suffix (X_{k-L+1}, ..., X_{k-j}).
+    parent = np.zeros(M, dtype=np.intp)
+    state = MemoryState(np.zeros((1, G)), np.zeros((1, G, d)) if sensitivities else None,
+                        np.zeros((1, G)) if sensitivities else None)
     for j in range(L - 1, 0, -1):
-        x = histories[:, j, :]
-        state = memory_step(state, x, w, b, act, "rtrl", wx=x @ w.T)
-    return state
+        keys = np.ascontiguousarray(histories[:, j:, :].reshape(M, -1))
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        up = parent[first]
+        prev = MemoryState(state.s[up], None if state.jw is None else state.jw[up],
+                           None if state.jb is None else state.jb[up])
+        x = histories[first, j, :]
+        state = memory_step(prev, x, w, b, act, "rtrl", wx=x @ w.T)
+        parent = inverse.reshape(M)
+    if state.s.shape[0] == M and np.array_equal(parent, np.arange(M)):
+        return state
+    return MemoryState(state.s[parent], None if state.jw is None else state.jw[parent],
+                       None if state.jb is None else state.jb[parent])

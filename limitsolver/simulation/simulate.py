@@ -166,11 +166,17 @@ def _snapshot_steps(times, n_units: int, horizon: float) -> tuple[np.ndarray, np
     return t, np.minimum(steps, NetworkSpec.n_steps(n_units, horizon))
 
 
-def _resolve_backend(backend: str, network: NetworkSpec, d: int):
-    """Return (name, kernel or None)."""
+# Below this many unit-steps per step (seeds x units) the numba loop wins: Python's
+# per-call overhead dominates the numpy loop. Above it numpy's vectorised
+# transcendental functions win over numba's scalar libm calls (benchmarks/bench_simulator.py).
+AUTO_NUMBA_MAX_WORK = 1024
+
+
+def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0):
+    """Return (name, kernel or None); ``work`` is seeds x units per step."""
     if backend not in BACKENDS:
         raise ConfigError(f"`backend` must be one of {BACKENDS}, got {backend!r}.")
-    if backend == "numpy":
+    if backend == "numpy" or (backend == "auto" and work >= AUTO_NUMBA_MAX_WORK):
         return "numpy", None
     from ._kernels import numba_available, warm_kernel
 
@@ -241,8 +247,9 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
     backend : {"auto", "numba", "numpy"}
         ``"numba"``: jitted fused loop (parallel over seeds); ``"numpy"``:
         plain step loop through :func:`limitsolver.memory.memory_step`;
-        ``"auto"``: numba when importable. Both give the same numbers to
-        rounding.
+        ``"auto"``: numba when importable and seeds x units is below
+        ``AUTO_NUMBA_MAX_WORK`` (where per-step Python overhead dominates),
+        numpy otherwise. Both give the same numbers to rounding.
     progress : bool, optional
         Show a progress bar over chunks (``None``: only on a terminal).
     callback : callable, optional
@@ -322,7 +329,7 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
     lr = network.learning_rate(N)
     scale = network.output_scale(N)
 
-    name, kernel = _resolve_backend(backend, network, d)
+    name, kernel = _resolve_backend(backend, network, d, S * N)
     state = MemoryState(np.zeros((S, N)), np.zeros((S, N, d)), np.zeros((S, N)))
     f_all = np.empty((S, K))
     e_all = np.empty((S, K))
