@@ -17,29 +17,20 @@ import numpy as np
 from ..config import problem_from_config
 from ..errors import ConfigError
 from ..io import write_json, write_npz
+from ._defaults import GRID, problem_defaults
 
 NAME = "converge"
 HELP = "convergence study: finite networks at several widths and seeds against the kernel limit"
 
 DEFAULTS: dict = {
-    "problem": {
-        "chain": {"kind": "finite", "P": [[0.7, 0.3], [0.4, 0.6]], "states": [-1.0, 1.0]},
-        "target": {"kind": "linear_memory", "decay": 0.6, "n_terms": 6},
-        "network": {
-            "activation": "tanh", "beta": 0.5, "alpha": 1.0, "gradient": "rtrl",
-            "memory_tol": 1e-3,
-            "prior": {"sigma_w": 1.0, "b_max": 0.5, "c_law": "rademacher", "sigma_c": 1.0,
-                      "doubled": True},
-        },
-        "horizon": 1.0,
-    },
+    "problem": problem_defaults(),
     "study": {
         "n_units": [128, 256, 512, 1024, 2048, 4096, 8192, 16384],
         "n_seeds": 8,
         "n_times": 6,
         "histories": "exact",
         "tracking_samples": 256,
-        "grid": {"n_w": 64, "n_b": 16, "kind": "legendre"},
+        "grid": dict(GRID),
     },
 }
 
