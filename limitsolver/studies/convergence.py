@@ -45,7 +45,7 @@ from ..problem import Problem
 from ..progress import progress as progress_bar
 from .fit import PowerLawFit, fit_power_law
 
-__all__ = ["ConvergenceStudy", "ConvergenceResult", "run_convergence", "METRICS"]
+__all__ = ["ConvergenceStudy", "ConvergenceResult", "run_convergence", "depth_error", "METRICS"]
 
 METRICS = ("sup_l2", "tracking", "loss_gap")
 
@@ -74,6 +74,9 @@ class ConvergenceStudy:
         Training steps sampled (evenly) for the tracking metric.
     limit_seed : int
         Seed of the Monte Carlo histories of the limit (when sampled).
+    depth_check : bool
+        Estimate the memory-truncation error of the limit by one more level of
+        depth (:func:`depth_error`).
     """
 
     problem: Problem
@@ -84,6 +87,7 @@ class ConvergenceStudy:
     grid: dict = field(default_factory=lambda: {"n_w": 64, "n_b": 16, "kind": "legendre"})
     tracking_samples: int = 256
     limit_seed: int = 0
+    depth_check: bool = True
 
     def __post_init__(self):
         n = tuple(int(v) for v in self.n_units)
@@ -127,7 +131,10 @@ class ConvergenceResult:
     wall_times : ndarray (len(n_units), len(seeds))
         Seconds per finite-network run.
     limit_error : float
-        Estimated discretisation error of the limit, in the ``sup_l2`` metric.
+        Estimated discretisation error of the limit in the ``sup_l2`` metric: the
+        sum of its quadrature refinement estimate, its depth estimate
+        (:func:`depth_error`) and, for sampled histories, its Monte Carlo
+        standard error.
     limit_time : float
         Seconds to solve the limit.
     times, limit_loss : ndarray
@@ -209,15 +216,37 @@ def _finite_run(problem: Problem, n: int, seed: int, times: np.ndarray,
     offset = res.warmup - (depth - 1)
     track_windows = windows[steps + offset]
     return {"outputs": outputs, "steps": steps, "predictions": res.predictions[0, steps],
-            "windows": track_windows, "n_steps": K, "wall": time.perf_counter() - t0}
+            "windows": track_windows, "track_h0": res.output(track_windows, time=0.0)[0],
+            "n_steps": K, "wall": time.perf_counter() - t0}
 
 
-def _solve(study: ConvergenceStudy, show):
+def _solve(study: ConvergenceStudy, show, problem: Problem | None = None,
+           error_estimate: bool = True):
     from ..limit import solve_limit
 
-    grid = dict(study.grid)
-    return solve_limit(study.problem, histories=study.histories, times=study.times,
-                       grid=grid, h0="zero", seed=study.limit_seed, progress=show)
+    return solve_limit(study.problem if problem is None else problem,
+                       histories=study.histories, times=study.times, grid=dict(study.grid),
+                       h0="zero", seed=study.limit_seed, progress=show,
+                       error_estimate=error_estimate)
+
+
+def depth_error(study: ConvergenceStudy, sol, show=None) -> float:
+    r"""Memory-truncation error of ``sol`` estimated by one more level of depth.
+
+    Solves again with the memory tolerance multiplied by :math:`\gamma` (window
+    ``L + 1``) and returns :math:`\sup_t \|h^{(L+1)}_t - h^{(L)}_t\|_{L^2(\pi)}`,
+    the shallow solution read on the deep histories truncated to ``L`` states.
+    """
+    net = study.problem.network
+    gamma = max(net.gamma, 1e-3)
+    deeper = study.problem.replace(network=net.replace(memory_tol=net.memory_tol * gamma))
+    if deeper.depth <= study.problem.depth:
+        return 0.0
+    deep = _solve(study, show, deeper, error_estimate=False)
+    L = sol.histories.depth
+    shallow_on_deep = sol.evaluate(deep.histories.values[:, :L], times=study.times)
+    diff = (deep.h - shallow_on_deep) ** 2 @ deep.histories.weights
+    return float(np.sqrt(diff.max()))
 
 
 def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path | None = None,
@@ -244,12 +273,14 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
     problem = study.problem
     t0 = time.perf_counter()
     sol = _solve(study, progress)
+    disc = dict(sol.discretisation)
+    if study.depth_check:
+        disc["depth_error"] = depth_error(study, sol, progress)
     limit_time = time.perf_counter() - t0
     H = sol.histories
     omega = H.weights
-    g = problem.target(H.values)
+    g = sol.g
     times = study.times
-    h_limit = sol.h                          # (n_times, M)
 
     run_dir = None
     if out is not None:
@@ -312,25 +343,28 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
     errors = {m: np.full((nN, nS), np.nan) for m in METRICS}
     walls = np.full((nN, nS), np.nan)
     finite_loss = np.full((nN, nS, times.size), np.nan)
-    limit_loss = 0.5 * ((g[None, :] - h_limit) ** 2) @ omega
+    net = problem.network
+    own_start = net.beta == 0.5 and not net.prior.doubled
     for i, n in enumerate(study.n_units):
         for j, s in enumerate(study.seeds):
             r = done[(n, s)]
             hN = r["outputs"]
+            # at beta = 1/2 without doubling the limit starts from this network's h^N_0
+            sol_s = sol.propagate(hN[0]) if own_start else sol
+            h_limit = sol_s.h
             errors["sup_l2"][i, j] = np.sqrt(((hN - h_limit) ** 2) @ omega).max()
             finite_loss[i, j] = 0.5 * ((g[None, :] - hN) ** 2) @ omega
-            errors["loss_gap"][i, j] = np.abs(finite_loss[i, j] - limit_loss).max()
+            errors["loss_gap"][i, j] = np.abs(finite_loss[i, j] - sol_s.loss).max()
             t_track = r["steps"] / n
-            h_track = sol.evaluate(r["windows"], times=t_track)       # (n_sub, n_sub)
+            h_track = sol_s.evaluate(r["windows"], times=t_track,
+                                     h0_new=r["track_h0"] if own_start else None)
             errors["tracking"][i, j] = np.sqrt(np.mean(
                 (r["predictions"] - np.diagonal(h_track)) ** 2))
             walls[i, j] = float(r["wall"])
     fits = {m: fit_power_law(study.n_units, e, rng=study.limit_seed) for m, e in errors.items()}
-    disc = dict(sol.discretisation)
-    limit_error = float(sum(v for k, v in disc.items()
-                            if k.endswith("_error") and isinstance(v, (int, float))
-                            and np.isfinite(v)))
+    limit_error = float(sum(float(disc.get(k) or 0.0)
+                            for k in ("quadrature_error", "depth_error", "monte_carlo_se")))
     return ConvergenceResult(study=study, errors=errors, fits=fits, wall_times=walls,
                              limit_error=limit_error, limit_time=limit_time, times=times,
-                             limit_loss=limit_loss, finite_loss=finite_loss,
+                             limit_loss=sol.loss, finite_loss=finite_loss,
                              limit_discretisation=disc)
