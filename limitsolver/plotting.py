@@ -71,7 +71,7 @@ def plot_loss_curves(result, n_seeds: int = 3):
                     label=f"N = {n}" if j == 0 else None)
     ax.plot(result.times, result.limit_loss, "k--", lw=2, label="limit $L_t$")
     ax.set_xlabel("training time $t = k/N$")
-    ax.set_ylabel(r"loss $\frac12\|g - h_t\|^2_{L^2(\pi)}$")
+    ax.set_ylabel(r"loss $\frac{1}{2}\|g - h_t\|^2_{L^2(\pi)}$")
     ax.legend(fontsize=8, ncol=2)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()

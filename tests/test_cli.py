@@ -1,0 +1,116 @@
+"""End-to-end tests of the command line on tiny settings."""
+
+import json
+
+import numpy as np
+import pytest
+
+from limitsolver.cli import main
+from limitsolver.cli._config import load_config, merge, parse_assignment
+from limitsolver.errors import ConfigError
+
+TINY_PROBLEM = [
+    "--set", "problem.network.memory_tol=0.05",
+    "--set", "problem.horizon=0.5",
+]
+TINY_STUDY = TINY_PROBLEM + [
+    "--set", "study.n_units=[32, 64, 128]",
+    "--set", "study.n_seeds=2",
+    "--set", "study.n_times=3",
+    "--set", "study.tracking_samples=16",
+    "--set", 'study.grid={n_w = 16, n_b = 4, kind = "legendre"}',
+]
+
+
+def test_converge_writes_parsable_outputs_and_resumes(tmp_path, capsys):
+    out = tmp_path / "conv"
+    assert main(["converge", "--out", str(out), "--jobs", "1", "--quiet", *TINY_STUDY]) == 0
+    printed = capsys.readouterr().out
+    assert "fit:" in printed and "limit discretisation error" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["n_units"] == [32, 64, 128]
+    for metric in ("sup_l2", "tracking", "loss_gap"):
+        m = summary["metrics"][metric]
+        assert len(m["mean"]) == 3 and all(v > 0 for v in m["mean"])
+        assert m["rate_ci"][0] <= m["rate_ci"][1]
+    with np.load(out / "errors.npz") as z:
+        assert z["error_sup_l2"].shape == (3, 2)
+        first = z["error_sup_l2"].copy()
+    for png in ("convergence.png", "loss_curves.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(list((out / "runs").glob("*.npz"))) == 6
+    # a second call finds every run on disk and reproduces the numbers exactly
+    assert main(["converge", "--out", str(out), "--jobs", "1", "--quiet", *TINY_STUDY]) == 0
+    with np.load(out / "errors.npz") as z:
+        np.testing.assert_array_equal(z["error_sup_l2"], first)
+
+
+def test_converge_refuses_an_out_directory_of_another_study(tmp_path, capsys):
+    out = tmp_path / "conv"
+    assert main(["converge", "--out", str(out), "--quiet", "--jobs", "1", *TINY_STUDY]) == 0
+    code = main(["converge", "--out", str(out), "--quiet", "--jobs", "1", *TINY_STUDY,
+                 "--set", "problem.horizon=0.25"])
+    assert code == 2
+    assert "different study" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, reason", [
+    (["--set", "problem.network.beta=1.5"], "beta"),
+    (["--set", "problem.network.prior.b_max=1.5"], "contract"),
+    (["--set", "problem.chain.P=[[0.5, 0.6], [0.5, 0.5]]"], "sum"),
+    (["--set", "problem.bogus=1"], "bogus"),
+    (["--set", "study.n_seeds=1"], "n_seeds"),
+    (["--set", "problem.target.kind=\"nonsense\""], "nonsense"),
+])
+def test_bad_configuration_exits_2_with_one_line_reason(tmp_path, capsys, args, reason):
+    code = main(["converge", "--out", str(tmp_path), "--quiet", *TINY_STUDY, *args])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and reason in err
+
+
+def test_missing_config_file(tmp_path, capsys):
+    assert main(["solve", str(tmp_path / "nope.toml"), "--out", str(tmp_path)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_toml_file_is_read(tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[problem]\nhorizon = 0.25\n[problem.network]\nmemory_tol = 0.05\n'
+                   '[solve]\nn_times = 5\n[solve.grid]\nn_w = 16\nn_b = 4\n')
+    assert main(["solve", str(cfg), "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert summary["times"] == pytest.approx([0, 0.0625, 0.125, 0.1875, 0.25])
+    loss = np.asarray(summary["loss"])
+    assert np.all(np.diff(loss) <= 1e-12)          # rtrl: the loss never increases
+    assert (tmp_path / "s" / "limit.png").exists()
+
+
+def test_simulate_and_poisson_commands(tmp_path, capsys):
+    assert main(["simulate", "--out", str(tmp_path / "sim"), "--quiet", *TINY_PROBLEM,
+                 "--set", "simulate.n_units=64", "--set", "simulate.n_seeds=2"]) == 0
+    assert (tmp_path / "sim" / "simulation.npz").exists()
+    assert main(["poisson", "--out", str(tmp_path / "p"), "--quiet",
+                 "--set", "check.n_steps=20000"]) == 0
+    summary = json.loads((tmp_path / "p" / "summary.json").read_text())
+    # two-state chain P = [[0.7, 0.3], [0.4, 0.6]], F = x on states -1, 1: closed form
+    # sigma^2 = Var_pi(F) (1 + lam) / (1 - lam) with lam = 1 - p - q = 0.3
+    pi1 = 0.3 / 0.7
+    var = 4 * pi1 * (1 - pi1)
+    assert summary["asymptotic_variance"] == pytest.approx(var * 1.3 / 0.7, rel=1e-12)
+
+
+def test_print_config_shows_defaults(capsys):
+    assert main(["converge", "--print-config"]) == 0
+    cfg = json.loads(capsys.readouterr().out)
+    assert cfg["study"]["n_units"][-1] >= 16384 and cfg["problem"]["network"]["beta"] == 0.5
+
+
+def test_config_merging():
+    defaults = {"a": {"kind": "x", "p": 1}, "b": 2}
+    assert merge(defaults, {"a": {"p": 3}}) == {"a": {"kind": "x", "p": 3}, "b": 2}
+    assert merge(defaults, {"a": {"kind": "y", "q": 1}})["a"] == {"kind": "y", "q": 1}
+    with pytest.raises(ConfigError, match="unknown configuration key `a.r`"):
+        merge(defaults, {"a": {"r": 1}})
+    assert parse_assignment("a.b=[1, 2]") == {"a": {"b": [1, 2]}}
+    assert load_config(defaults, None, ["b=5"])["b"] == 5
