@@ -9,7 +9,7 @@ _PROBLEM: dict = {
     "target": {"kind": "linear_memory", "decay": 0.6, "n_terms": 6},
     "network": {
         "activation": "tanh", "beta": 0.5, "alpha": 1.0, "gradient": "rtrl",
-        "memory_tol": 1e-3,
+        "memory_tol": 3e-3,
         "prior": {"sigma_w": 1.0, "b_max": 0.5, "c_law": "rademacher", "sigma_c": 1.0,
                   "doubled": True},
     },
