@@ -32,6 +32,7 @@ import concurrent.futures as cf
 import hashlib
 import json
 import multiprocessing
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +49,7 @@ from .fit import PowerLawFit, fit_power_law
 __all__ = ["ConvergenceStudy", "ConvergenceResult", "run_convergence", "depth_error", "METRICS"]
 
 METRICS = ("sup_l2", "tracking", "loss_gap")
+_BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -320,7 +322,11 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
                 record(key, _finite_run(problem, key[0], key[1], *args))
                 bar.update()
         else:
+            saved = {k: os.environ.get(k) for k in _BLAS_THREADS}
             if own:
+                # one BLAS thread per worker: `jobs` processes already fill the cores, and
+                # spinning BLAS threads of several processes slow each other down
+                os.environ.update({k: "1" for k in _BLAS_THREADS})
                 executor = cf.ProcessPoolExecutor(
                     max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
             try:
@@ -337,6 +343,11 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
             finally:
                 if own:
                     executor.shutdown(wait=True, cancel_futures=True)
+                    for k, v in saved.items():
+                        if v is None:
+                            os.environ.pop(k, None)
+                        else:
+                            os.environ[k] = v
     bar.close()
 
     nN, nS = len(study.n_units), len(study.seeds)
