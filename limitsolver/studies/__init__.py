@@ -1,5 +1,26 @@
-"""Convergence and refinement studies (``THEORY.md`` §7)."""
+"""Convergence and refinement studies (``THEORY.md`` §7).
 
+:mod:`~limitsolver.studies.fit`
+    Power-law fits with bootstrap intervals, observed orders, Richardson.
+:mod:`~limitsolver.studies.convergence`
+    Finite networks at several widths and seeds against one limit solution.
+:mod:`~limitsolver.studies.refinement`
+    The limit solver's own discretisation: nodes, depth, histories, time stepping.
+"""
+
+from .convergence import METRICS, ConvergenceResult, ConvergenceStudy, depth_error, run_convergence
 from .fit import PowerLawFit, fit_power_law, observed_orders, richardson_order
+from .refinement import (
+    RefinementResult,
+    refine_depth,
+    refine_histories,
+    refine_nodes,
+    refine_time_stepping,
+)
 
-__all__ = ["PowerLawFit", "fit_power_law", "observed_orders", "richardson_order"]
+__all__ = [
+    "PowerLawFit", "fit_power_law", "observed_orders", "richardson_order",
+    "ConvergenceStudy", "ConvergenceResult", "run_convergence", "depth_error", "METRICS",
+    "RefinementResult", "refine_nodes", "refine_depth", "refine_histories",
+    "refine_time_stepping",
+]

@@ -1,0 +1,173 @@
+r"""Refinement studies of the limit solver's own discretisation (``THEORY.md`` §4.5).
+
+Each study solves the same :class:`~limitsolver.problem.Problem` at a sequence
+of discretisation levels and measures the distance of each solution to the next
+finer one (or to a reference), in the metric of the convergence studies,
+
+.. math::
+
+    e_\ell = \sup_{t\in\mathcal T} \|h^{(\ell)}_t - h^{(\mathrm{ref})}_t\|_{L^2(\pi)},
+
+with observed orders :math:`\log(e_\ell/e_{\ell+1})/\log(h_\ell/h_{\ell+1})`.
+Expected behaviour: quadrature nodes — spectral (orders that grow) for Gauss
+rules and smooth :math:`\sigma`; memory depth — geometric, :math:`e_L\propto\gamma^L`;
+Monte Carlo histories — :math:`M^{-1/2}`; time stepping — the integrator's
+tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..problem import Problem
+from .fit import PowerLawFit, fit_power_law, observed_orders
+
+__all__ = ["RefinementResult", "refine_nodes", "refine_depth", "refine_histories",
+           "refine_time_stepping"]
+
+
+@dataclass(frozen=True)
+class RefinementResult:
+    """Errors of a sequence of discretisation levels.
+
+    Attributes
+    ----------
+    parameter : str
+        ``"nodes"``, ``"depth"``, ``"histories"`` or ``"rtol"``.
+    levels : ndarray
+        Values of the parameter (nodes per axis of ``w``, window length ``L``,
+        number of histories ``M``, integrator tolerance).
+    errors : ndarray
+        :math:`e_\\ell` against the reference (the finest level, or the exact
+        spectral solution for time stepping).
+    orders : ndarray
+        Observed orders between successive levels (``nodes``, ``histories``;
+        for ``depth`` the ratios :math:`e_{L+1}/e_L`, an estimate of the
+        contraction factor).
+    fit : PowerLawFit or None
+        Power-law fit where one is meaningful (``histories``: expect 1/2).
+    """
+
+    parameter: str
+    levels: np.ndarray
+    errors: np.ndarray
+    orders: np.ndarray
+    fit: PowerLawFit | None = None
+
+    def table(self) -> str:
+        lines = [f"{self.parameter:>10}  {'error':>11}  {'order/ratio':>11}"]
+        for i, (lv, e) in enumerate(zip(self.levels, self.errors, strict=True)):
+            o = f"{self.orders[i]:>11.3f}" if i < self.orders.size else f"{'':>11}"
+            lines.append(f"{lv:>10.4g}  {e:>11.3e}  {o}")
+        if self.fit is not None:
+            lines.append(f"fit: {self.fit}")
+        return "\n".join(lines)
+
+
+def _sup_l2(h1: np.ndarray, h2: np.ndarray, weights: np.ndarray) -> float:
+    return float(np.sqrt(((h1 - h2) ** 2) @ weights).max())
+
+
+def _times(problem: Problem, n_times: int) -> np.ndarray:
+    return np.linspace(0.0, problem.horizon, n_times)
+
+
+def refine_nodes(problem: Problem, n_w=(8, 16, 32, 64), *, n_b_ratio: float = 0.25,
+                 kind: str = "legendre", histories="exact", n_times: int = 11,
+                 seed: int = 0) -> RefinementResult:
+    """Quadrature refinement: ``n_w`` nodes for ``w`` and ``n_b_ratio * n_w`` for ``b``."""
+    from ..limit import solve_limit
+
+    n_w = np.asarray(sorted(n_w), dtype=int)
+    if n_w.size < 2:
+        raise ConfigError("`n_w` needs at least two levels.")
+    t = _times(problem, n_times)
+    sols = [solve_limit(problem, histories=histories, times=t, seed=seed, error_estimate=False,
+                        grid={"n_w": int(n), "n_b": max(2, int(round(n * n_b_ratio))),
+                              "kind": kind})
+            for n in n_w]
+    ref = sols[-1]
+    errors = np.array([_sup_l2(s.h, ref.h, ref.weights) for s in sols[:-1]])
+    return RefinementResult("nodes", n_w[:-1], errors,
+                            observed_orders(1.0 / n_w[:-1], errors) if errors.size > 1 else
+                            np.array([]))
+
+
+def refine_depth(problem: Problem, extra_levels: int = 4, *, n_times: int = 11,
+                 grid: dict | None = None) -> RefinementResult:
+    r"""Memory-depth refinement: windows ``L, L+1, ...`` against the deepest.
+
+    Each shallow solution is read on the deepest histories truncated to its own
+    window (Nyström), so all errors are measured in the same :math:`L^2(\pi)`.
+    The ratios of successive errors estimate the geometric factor (at most
+    :math:`\gamma`).
+    """
+    from ..limit import solve_limit
+
+    net = problem.network
+    gamma = max(net.gamma, 1e-3)
+    problems = [problem.replace(network=net.replace(memory_tol=net.memory_tol * gamma**k))
+                for k in range(extra_levels + 1)]
+    t = _times(problem, n_times)
+    sols = [solve_limit(p, histories="exact", times=t, grid=grid, error_estimate=False)
+            for p in problems]
+    ref = sols[-1]
+    errors = []
+    for s in sols[:-1]:
+        L = s.histories.depth
+        errors.append(_sup_l2(s.evaluate(ref.histories.values[:, :L], times=t), ref.h,
+                              ref.histories.weights))
+    errors = np.asarray(errors)
+    depths = np.array([s.histories.depth for s in sols[:-1]])
+    return RefinementResult("depth", depths, errors, errors[1:] / errors[:-1])
+
+
+def refine_histories(problem: Problem, M=(256, 512, 1024, 2048), *, seeds=(0, 1, 2, 3),
+                     n_times: int = 11, grid: dict | None = None) -> RefinementResult:
+    r"""Monte Carlo histories: the loss curve with ``M`` sampled windows against the exact one.
+
+    The error is :math:`\sup_t |L^{(M)}_t - L_t|`, averaged over ``seeds``;
+    the fitted rate should be close to 1/2. Needs a finite chain (for the exact
+    reference).
+    """
+    from ..limit import solve_limit
+
+    M = np.asarray(sorted(M), dtype=int)
+    t = _times(problem, n_times)
+    exact = solve_limit(problem, histories="exact", times=t, grid=grid, error_estimate=False)
+    errs = np.array([[np.abs(solve_limit(problem, histories=int(m), times=t, grid=grid,
+                                         seed=s, error_estimate=False).loss - exact.loss).max()
+                      for s in seeds] for m in M])
+    fit = fit_power_law(M, errs, n_boot=500)
+    return RefinementResult("histories", M, errs.mean(axis=1),
+                            observed_orders(M.astype(float) ** -1.0, errs.mean(axis=1)), fit)
+
+
+def refine_time_stepping(problem: Problem, rtol=(1e-3, 1e-4, 1e-5, 1e-6), *, n_times: int = 11,
+                         grid: dict | None = None, method: str = "RK23") -> RefinementResult:
+    """``solve_ivp`` (``method``) at decreasing tolerances against the exact spectral solution.
+
+    The orders are those of the error against the tolerance (close to 1 when the
+    integrator's error control is effective); a high-order method such as DOP853
+    resolves these linear flows in a few steps at any tolerance.
+    """
+    from ..limit import IVPFlow, features, solve_limit, tangent_kernel
+    from ..limit.solver import _run
+
+    t = _times(problem, n_times)
+    exact = solve_limit(problem, histories="exact", times=t, grid=grid, error_estimate=False)
+    net = problem.network
+    feat = features(exact.histories, exact.grid, net.activation)
+    A = tangent_kernel(feat, feat, exact.grid, net.prior.c_second_moment, mode=net.gradient)
+    rtol = np.asarray(sorted(rtol, reverse=True), dtype=float)
+    errors = []
+    for r in rtol:
+        flow = IVPFlow(A, exact.weights, net.alpha, rtol=float(r), atol=float(r) * 1e-3,
+                       method=method)
+        h, _ = _run(flow, exact.h0, exact.g, t)
+        errors.append(_sup_l2(h, exact.h, exact.weights))
+    errors = np.asarray(errors)
+    return RefinementResult("rtol", rtol, errors, observed_orders(rtol, errors))
