@@ -430,3 +430,69 @@ def test_divergence_is_reported_with_its_step():
         with pytest.raises(DivergenceError, match=rf"seed {first}") as info:
             simulate(problem, 4, [3, 7], backend=backend)
         assert info.value.step == alone[first]
+
+
+# -- the kernel's branch-free tanh ----------------------------------------------------------
+
+
+def _ulp_distance(a, b):
+    """|a - b| in units of the spacing of doubles at the true value b (finite b)."""
+    return np.abs(a - b) / np.spacing(np.abs(b))
+
+
+def test_vector_tanh_within_3_ulp_of_numpy_on_a_dense_grid():
+    from limitsolver.simulation._kernels import vector_tanh
+
+    tiny = np.geomspace(5e-324, 1.0, 20_001)
+    u = np.concatenate([np.linspace(-25.0, 25.0, 1_000_001), tiny, -tiny,
+                        np.geomspace(1.0, 1e308, 2_001), -np.geomspace(1.0, 1e308, 2_001),
+                        [np.finfo(float).max, -np.finfo(float).max, 19.06, -19.06, 0.1733]])
+    t = vector_tanh(u)
+    # numpy's tanh is within 1 ulp of the truth; the expm1 polynomial and the
+    # division add about 2 ulp (the module docstring's bound)
+    assert _ulp_distance(t, np.tanh(u)).max() <= 3.0
+    assert np.all(np.abs(t) <= 1.0)
+    assert np.array_equal(np.signbit(t), np.signbit(u))
+
+
+def test_vector_tanh_special_values():
+    from limitsolver.simulation._kernels import vector_tanh
+
+    t = vector_tanh(np.array([np.inf, -np.inf, np.nan, 0.0, -0.0, 5e-324]))
+    assert t[0] == 1.0 and t[1] == -1.0
+    assert np.isnan(t[2])
+    assert t[3] == 0.0 and not np.signbit(t[3])
+    assert t[4] == 0.0 and np.signbit(t[4])
+    assert t[5] == 5e-324  # tanh(u) = u below sqrt(eps)
+
+
+@settings(max_examples=60, deadline=None)
+@given(u=st.one_of(st.floats(-20.0, 20.0), st.floats(-1e-8, 1e-8), st.floats(allow_nan=False,
+                                                                              allow_infinity=False)))
+def test_vector_tanh_against_mpmath(u):
+    import mpmath
+
+    from limitsolver.simulation._kernels import vector_tanh
+
+    with mpmath.workdps(40):
+        true = float(mpmath.tanh(mpmath.mpf(u)))
+    got = float(vector_tanh(np.array([u]))[0])
+    if true == 0.0:
+        assert got == 0.0
+    else:
+        # the correctly rounded value is within 0.5 ulp; 3 ulp as above plus numpy's 1
+        assert abs(got - true) <= 3.5 * np.spacing(abs(true))
+
+
+@pytest.mark.parametrize("act", ["tanh", "sigmoid"])
+@pytest.mark.parametrize("mode", ["rtrl", "truncated"])
+@pytest.mark.parametrize("problem_of", [ar1_problem, circle_problem])
+def test_numpy_and_numba_agree_with_the_vector_activations(act, mode, problem_of):
+    problem = problem_of(NET.replace(activation=act, gradient=mode, alpha=1.5), horizon=4.0)
+    a = simulate(problem, 24, [0, 1], backend="numpy")
+    b = simulate(problem, 24, [0, 1], backend="numba")
+    assert b.backend == "numba"
+    # summation order and a few ulp of tanh per step, amplified mildly over 96 steps
+    np.testing.assert_allclose(b.predictions, a.predictions, rtol=1e-12, atol=1e-13)
+    for x, y in zip(b.final, a.final, strict=True):
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-13)
