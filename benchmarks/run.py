@@ -1,0 +1,334 @@
+r"""The benchmark suite: one command, one table of ratios measured in the same run.
+
+Usage, from the repository root::
+
+    python -m benchmarks            # full suite (tens of minutes on 2 cores)
+    python -m benchmarks --quick    # smaller sizes, about two minutes on 2 cores
+    python benchmarks/run.py --quick --skip simulator limit
+
+Options: ``--quick``; ``--skip NAME ...`` (``simulator``, ``limit``, ``scaling``,
+``headline``); ``--summary PATH`` (a ``limitsolver converge`` summary for the
+headline's accuracy context, default ``results/converge/summary.json``);
+``--out DIR`` (default ``benchmarks/results``).
+
+The suite runs, in order:
+
+``simulator``
+    :mod:`benchmarks.bench_simulator` (as a subprocess, its JSON read back): the
+    package's numpy and numba step loops, and PyTorch when importable, against a
+    plain numpy reference loop of ``THEORY.md`` §2, in unit-steps per second.
+``limit``
+    :mod:`benchmarks.bench_limit` (subprocess, JSON read back): kernel assembly
+    against a plain matrix product of the same shapes, and fitted exponents of the
+    solve cost in :math:`M` and :math:`G`. Skipped with a note when the module is
+    missing or fails.
+``scaling``
+    :mod:`benchmarks.bench_scaling`: the finite network's cost against :math:`N`
+    with its fitted exponent (expected 2); and, only when ``limit`` gave no
+    exponents, the limit solve's cost against :math:`M` and :math:`G`.
+``headline``
+    :mod:`benchmarks.bench_headline`: the limit solve of the default convergence
+    study (with its error estimates) against one finite-network run at the study's
+    largest width, with the accuracy at which they are compared.
+
+Every number in the table is a ratio (or a fitted exponent) of times measured
+in this run; no reference time is stored in the code. The run writes
+``benchmarks/results/suite-<UTC timestamp>.json`` with the table, every
+benchmark's full output, and the machine (platform, CPU count, load average,
+BLAS thread settings, numpy/scipy/numba versions, git commit) so runs can be
+compared over time. The machine's load matters: with more busy processes than
+cores, times and exponents are noisy; the recorded load average says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import importlib.metadata
+import importlib.util
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+if __package__ in (None, ""):                 # ``python benchmarks/run.py``
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from limitsolver.io import read_json, write_json  # noqa: E402
+
+__all__ = ["BENCHMARKS", "machine_info", "run_suite", "format_table", "main"]
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+RESULTS = HERE / "results"
+#: Benchmarks of the suite, in running order.
+BENCHMARKS = ("simulator", "limit", "scaling", "headline")
+_EXTERNAL = {"simulator": "bench_simulator", "limit": "bench_limit"}
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                "NUMBA_NUM_THREADS")
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
+                             timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def machine_info() -> dict:
+    """Where and on what the suite ran: platform, CPUs, load, thread settings, versions, commit."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "platform": platform.platform(), "machine": platform.machine(),
+        "processor": platform.processor(), "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+        else None,
+        "load_average": list(load) if load is not None else None,
+        "thread_env": {k: os.environ.get(k) for k in _THREAD_VARS},
+        "versions": {k: _version(k) for k in ("numpy", "scipy", "numba", "limitsolver",
+                                              "torch")},
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": None if status is None else bool(status),
+    }
+
+
+def _run_external(name: str, quick: bool) -> dict:
+    """Run ``benchmarks/<module>.py`` as a subprocess and read the JSON it writes."""
+    module = _EXTERNAL[name]
+    if not (HERE / f"{module}.py").is_file():
+        return {"skipped": f"benchmarks/{module}.py is not present"}
+    expected = RESULTS / f"{module.removeprefix('bench_')}.json"
+    start = time.time()
+    cmd = [sys.executable, "-m", f"benchmarks.{module}"] + (["--quick"] if quick else [])
+    print(f"$ {' '.join(cmd[1:])}", flush=True)
+    proc = subprocess.run(cmd, cwd=ROOT, check=False)
+    if proc.returncode != 0:
+        return {"skipped": f"`python -m benchmarks.{module}` exited with status "
+                           f"{proc.returncode}"}
+    candidates = [expected] if expected.is_file() else sorted(RESULTS.glob("*.json"))
+    fresh = [p for p in candidates
+             if p.stat().st_mtime >= start - 1 and not p.name.startswith("suite-")]
+    if not fresh:
+        return {"skipped": f"`python -m benchmarks.{module}` wrote no JSON under {RESULTS}"}
+    return {"source": str(fresh[0]), "data": read_json(fresh[0])}
+
+
+def _finite(x) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _rows_simulator(res: dict) -> list[dict]:
+    data = res["data"]
+    rows = []
+    for r in data.get("rows", []):
+        ref = r.get("reference")
+        if not _finite(ref) or ref <= 0:
+            continue
+        for backend in ("numpy", "numba", "torch"):
+            if _finite(r.get(backend)):
+                rows.append({"benchmark": "simulator",
+                             "quantity": f"{backend} / numpy reference loop, N={r['N']}",
+                             "value": r[backend] / ref, "unit": "x",
+                             "note": "unit-steps/s ratio"})
+    return rows
+
+
+def _rows_limit(res: dict) -> list[dict]:
+    data = res["data"]
+    rows = []
+    ka = data.get("kernel_assembly") or {}
+    shape = f"M={ka.get('M')}, G={ka.get('G')}"
+    for key, label in (("rtrl_throughput_ratio", "rtrl"),
+                       ("truncated_throughput_ratio", "truncated")):
+        if _finite(ka.get(key)):
+            rows.append({"benchmark": "limit",
+                         "quantity": f"{label} kernel assembly / (M,3G)@(3G,M) matmul, {shape}",
+                         "value": ka[key], "unit": "x", "note": "throughput ratio"})
+    for key, var, exp in (("exponent_M", "M", "~1"), ("exponent_G", "G", "~2 thin, ~1 dense")):
+        if _finite(data.get(key)):
+            rows.append({"benchmark": "limit", "quantity": f"solve cost exponent in {var}",
+                         "value": data[key], "unit": "", "note": f"expected {exp}"})
+    return rows
+
+
+def _rows_scaling(res: dict) -> list[dict]:
+    rows = []
+    labels = {"finite_network": "finite-network cost exponent in N (horizon T fixed)",
+              "limit_M": "limit solve cost exponent in M (thin route)",
+              "limit_G": "limit solve cost exponent in G (thin route)"}
+    for key, label in labels.items():
+        r = res.get(key)
+        if r is None:
+            continue
+        se = r["exponent_se"]
+        rows.append({"benchmark": "scaling", "quantity": label, "value": r["exponent"],
+                     "unit": "", "note": f"expected ~{r['expected']:g}"
+                     + (f", se {se:.2f}" if _finite(se) else "")})
+        if _finite(r.get("local_exponent")):
+            n = [x["N"] for x in r["rows"][-2:]]
+            rows.append({"benchmark": "scaling",
+                         "quantity": f"finite-network cost exponent, N={n[0]} to {n[1]}",
+                         "value": r["local_exponent"], "unit": "",
+                         "note": f"expected ~{r['expected']:g}"})
+    return rows
+
+
+def _rows_headline(res: dict) -> list[dict]:
+    r, s, a = res["ratio"], res["seconds"], res["accuracy"]
+    N = res["n_units"]
+    rows = [{"benchmark": "headline",
+             "quantity": f"one finite run at N={N} / limit solve with error estimates",
+             "value": r["headline"], "unit": "x",
+             "note": f"{s['finite_run']:.3g} s / {s['limit_with_error_estimates']:.3g} s"},
+            {"benchmark": "headline",
+             "quantity": f"one finite run at N={N} / limit curve only",
+             "value": r["curve_only"], "unit": "x",
+             "note": f"{s['finite_run']:.3g} s / {s['limit_curve']:.3g} s"}]
+    st = a["study"]
+    if st["available"]:
+        rows.append({"benchmark": "headline",
+                     "quantity": f"study sup_l2 error at N={N} / limit error estimate",
+                     "value": st["finite_over_limit_error"], "unit": "x",
+                     "note": f"{st['sup_l2_mean']:.2e} / {a['limit_error']:.2e}"
+                     + ("" if st["same_problem"] else " (summary of another problem)")})
+    else:
+        rows.append({"benchmark": "headline", "quantity": "accuracy context",
+                     "value": None, "unit": "",
+                     "note": f"limit error estimate {a['limit_error']:.2e}; study error "
+                             f"not available"})
+    return rows
+
+
+def format_table(rows: Sequence[dict], notes: dict | None = None) -> str:
+    """The suite's table: benchmark | quantity | value | note, then skipped benchmarks."""
+    width = max([len(r["quantity"]) for r in rows] + [8])
+    lines = [f"{'benchmark':<10} {'quantity':<{width}} {'value':>10}  note",
+             "-" * (width + 40)]
+    for r in rows:
+        v = r["value"]
+        val = "n/a" if v is None else f"{v:.3g}{r['unit']}"
+        lines.append(f"{r['benchmark']:<10} {r['quantity']:<{width}} {val:>10}  {r['note']}")
+    for name, why in (notes or {}).items():
+        lines.append(f"{name:<10} skipped: {why}")
+    return "\n".join(lines)
+
+
+def run_suite(*, quick: bool = True, skip: Sequence[str] = (),
+              out_dir: str | Path = RESULTS,
+              summary_path: str | Path | None = None,
+              scaling_sizes: dict | None = None, headline_options: dict | None = None
+              ) -> tuple[dict, Path]:
+    """Run the suite, print the table and write ``suite-<UTC timestamp>.json``.
+
+    Parameters
+    ----------
+    quick : bool
+        Smaller sizes everywhere (about two minutes on 2 cores).
+    skip : sequence of str
+        Names from :data:`BENCHMARKS` not to run.
+    out_dir : path
+        Directory of the suite's JSON.
+    summary_path : path, optional
+        Converge summary for the headline's accuracy context (default
+        :data:`benchmarks.bench_headline.DEFAULT_SUMMARY`).
+    scaling_sizes, headline_options : dict, optional
+        Overrides passed to :func:`benchmarks.bench_scaling.scaling` (``sizes``)
+        and :func:`benchmarks.bench_headline.headline` (keyword arguments).
+
+    Returns
+    -------
+    record : dict
+        ``timestamp``, ``quick``, ``machine`` (:func:`machine_info` before the run),
+        ``load_average_after``, ``wall_time_s``, ``table`` (rows with
+        ``benchmark``, ``quantity``, ``value``, ``unit``, ``note``), ``skipped``
+        (name to reason) and ``benchmarks`` (each benchmark's full output).
+    path : Path
+        The JSON written.
+    """
+    unknown = set(skip) - set(BENCHMARKS)
+    if unknown:
+        raise ValueError(f"`skip` names unknown benchmarks {sorted(unknown)}; valid: "
+                         f"{list(BENCHMARKS)}.")
+    from benchmarks import bench_headline, bench_scaling
+
+    stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    record: dict = {"timestamp": stamp, "quick": bool(quick), "machine": machine_info(),
+                    "benchmarks": {}, "skipped": {}, "wall_time_s": {}}
+    rows: list[dict] = []
+    t_start = time.perf_counter()
+    limit_has_exponents = False
+    for name in BENCHMARKS:
+        if name in skip:
+            record["skipped"][name] = "--skip"
+            continue
+        print(f"\n== {name} ==", flush=True)
+        t0 = time.perf_counter()
+        if name in _EXTERNAL:
+            res = _run_external(name, quick)
+            if "skipped" in res:
+                record["skipped"][name] = res["skipped"]
+                print(f"{name}: skipped: {res['skipped']}")
+                continue
+            new = _rows_simulator(res) if name == "simulator" else _rows_limit(res)
+            if name == "limit":
+                limit_has_exponents = any("exponent" in r["quantity"] for r in new)
+        elif name == "scaling":
+            res = bench_scaling.scaling(quick=quick, sizes=scaling_sizes,
+                                        limit=not limit_has_exponents)
+            new = _rows_scaling(res)
+        else:
+            opts = {"repeat": 1 if quick else 3,
+                    "summary_path": bench_headline.DEFAULT_SUMMARY if summary_path is None
+                    else summary_path}
+            opts.update(headline_options or {})
+            res = bench_headline.headline(**opts)
+            new = _rows_headline(res)
+        record["wall_time_s"][name] = time.perf_counter() - t0
+        record["benchmarks"][name] = res
+        rows.extend(new)
+    record["wall_time_s"]["total"] = time.perf_counter() - t_start
+    record["load_average_after"] = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    record["table"] = rows
+    print("\n" + format_table(rows, record["skipped"]))
+    load = record["machine"]["load_average"]
+    if load and record["machine"]["cpu_count"] and load[0] > record["machine"]["cpu_count"]:
+        print(f"note: load average {load[0]:.1f} exceeds {record['machine']['cpu_count']} "
+              "CPUs at the start; times are noisy.")
+    path = Path(out_dir) / f"suite-{stamp}.json"
+    write_json(path, record)
+    print(f"wrote {path} ({record['wall_time_s']['total']:.0f} s)")
+    return record, path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line of the suite (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, about 2 minutes")
+    parser.add_argument("--skip", nargs="+", default=[], choices=BENCHMARKS, metavar="NAME",
+                        help=f"benchmarks not to run, from {', '.join(BENCHMARKS)}")
+    parser.add_argument("--summary", type=Path, default=None,
+                        help="summary.json of `limitsolver converge` for the headline")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="directory of the suite JSON")
+    args = parser.parse_args(argv)
+    run_suite(quick=args.quick, skip=args.skip, out_dir=args.out, summary_path=args.summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

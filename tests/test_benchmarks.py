@@ -1,0 +1,145 @@
+"""Smoke tests of the benchmark suite runner and of its scaling and headline benchmarks.
+
+No timing is asserted (times depend on the machine); the tests check that the
+smallest configurations run, that the suite's JSON has its keys, and that every
+recorded time, ratio and exponent is a positive (or, for exponents, finite) number.
+The exponent fit itself is checked against exact power laws.
+"""
+
+import importlib
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+run = importlib.import_module("benchmarks.run")
+bench_scaling = importlib.import_module("benchmarks.bench_scaling")
+bench_headline = importlib.import_module("benchmarks.bench_headline")
+
+TINY_SCALING = {"n_units": (16, 32, 64), "M": (64, 128, 256), "M_grid": {"n_w": 4, "n_b": 2},
+                "n_w": (2, 4, 8), "n_b": 2, "G_M": 128, "repeat": 1}
+TINY_GRID = {"n_w": 4, "n_b": 2, "kind": "legendre"}
+
+
+@settings(max_examples=20, deadline=None)
+@given(p=st.floats(-3.0, 3.0), c=st.floats(1e-3, 1e3),
+       n=st.lists(st.integers(1, 10**6), min_size=2, max_size=8, unique=True))
+def test_fit_exponent_recovers_an_exact_power_law(p, c, n):
+    # t = c n^p exactly: the log-log least-squares slope is p up to rounding of the logs
+    # (relative 1e-12 of log t, amplified by the conditioning 1 / spread of log n)
+    n = np.asarray(n, dtype=float)
+    fit = bench_scaling.fit_exponent(n, c * n**p)
+    spread = np.ptp(np.log(n))
+    tol = 1e-11 * (1 + abs(np.log(c)) + abs(p) * np.log(n.max())) / spread
+    assert fit["exponent"] == pytest.approx(p, abs=tol)
+    assert fit["constant"] == pytest.approx(c, rel=1e-9)
+    if n.size > 2:
+        assert fit["exponent_se"] < 1e-6 + tol
+
+
+def test_fit_exponent_standard_error_matches_the_textbook_formula():
+    # slope of y = 2 x + noise with known residuals: se^2 = s^2 / sum (x - xbar)^2
+    x = np.log([1.0, 2.0, 4.0, 8.0])
+    noise = np.array([0.1, -0.2, 0.15, -0.05])
+    fit = bench_scaling.fit_exponent(np.exp(x), np.exp(2 * x + noise))
+    slope, icpt = np.polyfit(x, 2 * x + noise, 1)
+    res = 2 * x + noise - (slope * x + icpt)
+    se = math.sqrt(res @ res / 2 / np.sum((x - x.mean()) ** 2))
+    assert fit["exponent"] == pytest.approx(slope, rel=1e-12)
+    assert fit["exponent_se"] == pytest.approx(se, rel=1e-10)
+
+
+def test_fit_exponent_refuses_bad_input():
+    with pytest.raises(ValueError, match="positive"):
+        bench_scaling.fit_exponent([1, 2], [1.0, -1.0])
+    with pytest.raises(ValueError, match="not all be equal"):
+        bench_scaling.fit_exponent([3, 3], [1.0, 2.0])
+
+
+def test_suite_refuses_unknown_benchmark(tmp_path):
+    with pytest.raises(ValueError, match="unknown benchmarks"):
+        run.run_suite(skip=("nonsense",), out_dir=tmp_path)
+
+
+def test_study_accuracy_reads_a_converge_summary(tmp_path):
+    from limitsolver.cli._defaults import problem_defaults
+    from limitsolver.io import write_json
+
+    path = tmp_path / "summary.json"
+    write_json(path, {"n_units": [128, 256], "metrics": {"sup_l2": {
+        "mean": [0.2, 0.1], "stderr": [0.02, 0.01]}}, "limit_error": 1e-4,
+        "limit_time_s": 3.0, "wall_time_s": [[1.0, 3.0], [2.0, 4.0]],
+        "config": {"problem": problem_defaults()}})
+    acc = bench_headline.study_accuracy(path, 256)
+    assert acc["available"] and acc["same_problem"]
+    assert (acc["sup_l2_mean"], acc["sup_l2_stderr"], acc["wall_time_s_mean"]) == (0.1, 0.01, 3.0)
+    assert not bench_headline.study_accuracy(path, 512)["available"]
+    missing = bench_headline.study_accuracy(tmp_path / "none.json", 256)
+    assert not missing["available"] and "limitsolver converge" in missing["reason"]
+
+
+def _walk_numbers(obj, key=""):
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from _walk_numbers(v, f"{key}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _walk_numbers(v, f"{key}[{i}]")
+    elif isinstance(obj, int | float) and not isinstance(obj, bool):
+        yield key, obj
+
+
+@pytest.mark.slow
+def test_suite_smallest_configuration_writes_its_json(tmp_path):
+    summary = tmp_path / "summary.json"      # a converge summary at the tiny width
+    from limitsolver.io import write_json
+    write_json(summary, {"n_units": [32, 64], "metrics": {"sup_l2": {
+        "mean": [0.2, 0.1], "stderr": [0.02, 0.01]}}, "limit_error": 1e-4,
+        "wall_time_s": [[1.0], [2.0]], "config": {"problem": {}}})
+    record, path = run.run_suite(
+        quick=True, skip=("simulator", "limit"), out_dir=tmp_path, summary_path=summary,
+        scaling_sizes=TINY_SCALING,
+        headline_options={"n_units": 64, "grid": TINY_GRID, "repeat": 1})
+    assert path.parent == tmp_path and path.name.startswith("suite-")
+    saved = json.loads(path.read_text())
+    for key in ("timestamp", "quick", "machine", "benchmarks", "skipped", "table",
+                "wall_time_s", "load_average_after"):
+        assert key in saved
+    for key in ("platform", "cpu_count", "versions", "git_commit"):
+        assert key in saved["machine"]
+    assert {"numpy", "scipy", "numba"} <= set(saved["machine"]["versions"])
+    assert set(saved["skipped"]) == {"simulator", "limit"}
+    assert set(saved["benchmarks"]) == {"scaling", "headline"}
+
+    sc = saved["benchmarks"]["scaling"]
+    for name in ("finite_network", "limit_M", "limit_G"):
+        assert math.isfinite(sc[name]["exponent"]) and sc[name]["constant"] > 0
+        assert all(r["seconds"] > 0 for r in sc[name]["rows"])
+    hl = saved["benchmarks"]["headline"]
+    assert hl["n_units"] == 64 and hl["G"] == 8
+    for k, v in list(hl["seconds"].items()) + list(hl["ratio"].items()):
+        assert v > 0 and math.isfinite(v), k
+    assert hl["accuracy"]["study"]["available"]
+    assert hl["accuracy"]["study"]["same_problem"] is False
+    # the headline ratio is the quotient of the two times recorded beside it
+    s = hl["seconds"]
+    assert hl["ratio"]["headline"] == pytest.approx(
+        s["finite_run"] / (s["limit_with_quadrature_estimate"] + s["depth_estimate"]), rel=1e-12)
+
+    # every table row carries a finite value (or None with a note), and all times are positive
+    assert len(saved["table"]) >= 5
+    for row in saved["table"]:
+        assert row["value"] is None or math.isfinite(row["value"])
+    for key, v in _walk_numbers(saved["benchmarks"]):
+        assert math.isfinite(v), key
+        if key.endswith(("seconds", "unit_steps_per_s")) or ".seconds." in key:
+            assert v > 0, key
