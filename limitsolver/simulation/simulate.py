@@ -166,17 +166,23 @@ def _snapshot_steps(times, n_units: int, horizon: float) -> tuple[np.ndarray, np
     return t, np.minimum(steps, NetworkSpec.n_steps(n_units, horizon))
 
 
-# Below this many unit-steps per step (seeds x units) the numba loop wins: Python's
-# per-call overhead dominates the numpy loop. Above it numpy's vectorised
-# transcendental functions win over numba's scalar libm calls (benchmarks/bench_simulator.py).
+# Rule of backend="auto" (measured with benchmarks/bench_simulator.py): for the
+# activations whose numba kernel is SIMD code (tanh and sigmoid through the kernel's
+# branch-free tanh, linear) numba is faster at every size, several times at large N.
+# For the others each unit-step pays a scalar libm call, so numba wins only while
+# Python's per-step overhead dominates the numpy loop: below AUTO_NUMBA_MAX_WORK
+# unit-steps per step (seeds x units).
 AUTO_NUMBA_MAX_WORK = 1024
+AUTO_NUMBA_ALWAYS = ("tanh", "sigmoid", "linear")
 
 
 def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0):
     """Return (name, kernel or None); ``work`` is seeds x units per step."""
     if backend not in BACKENDS:
         raise ConfigError(f"`backend` must be one of {BACKENDS}, got {backend!r}.")
-    if backend == "numpy" or (backend == "auto" and work >= AUTO_NUMBA_MAX_WORK):
+    act = network.activation
+    if backend == "numpy" or (backend == "auto" and act.name not in AUTO_NUMBA_ALWAYS
+                              and work >= AUTO_NUMBA_MAX_WORK):
         return "numpy", None
     from ._kernels import numba_available, warm_kernel
 
@@ -184,7 +190,6 @@ def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0):
         if backend == "numba":
             raise ConfigError("`backend` 'numba' requested but numba cannot be imported.")
         return "numpy", None
-    act = network.activation
     try:
         kernel = warm_kernel(act.name, act.expression, d)
     except Exception as exc:  # numba raises many kinds of typing/lowering errors
@@ -247,9 +252,11 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
     backend : {"auto", "numba", "numpy"}
         ``"numba"``: jitted fused loop (parallel over seeds); ``"numpy"``:
         plain step loop through :func:`limitsolver.memory.memory_step`;
-        ``"auto"``: numba when importable and seeds x units is below
-        ``AUTO_NUMBA_MAX_WORK`` (where per-step Python overhead dominates),
-        numpy otherwise. Both give the same numbers to rounding.
+        ``"auto"``: numba when importable and either the activation is one of
+        ``AUTO_NUMBA_ALWAYS`` (tanh, sigmoid, linear: SIMD kernel, faster at
+        every size) or seeds x units is below ``AUTO_NUMBA_MAX_WORK`` (where
+        per-step Python overhead dominates); numpy otherwise. Both give the
+        same numbers to rounding (tanh and sigmoid to a few ulp per step).
     progress : bool, optional
         Show a progress bar over chunks (``None``: only on a terminal).
     callback : callable, optional
