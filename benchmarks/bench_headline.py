@@ -29,6 +29,8 @@ of the two by the printed factor.
 Run ``python -m benchmarks.bench_headline [--quick] [--summary PATH]``; prints
 the comparison and writes ``benchmarks/results/headline.json``. ``--quick``
 times each limit solve once instead of taking the best of three.
+Run alone, BLAS uses the environment's thread settings (set
+``OPENBLAS_NUM_THREADS=1`` for one core); the suite sets one thread by default.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def _best_of(fn, repeat: int):
 
 def headline(*, n_units: int | None = None, grid: dict | None = None, seed: int = 0,
              repeat: int = 3, summary_path: str | Path | None = DEFAULT_SUMMARY,
-             show: bool = True) -> dict:
+             backend: str = "auto", show: bool = True) -> dict:
     r"""Time the limit solve and one finite-network run of the default convergence study.
 
     Parameters
@@ -120,6 +122,8 @@ def headline(*, n_units: int | None = None, grid: dict | None = None, seed: int 
         run is timed once.
     summary_path : path, optional
         A ``limitsolver converge`` summary for the accuracy context.
+    backend : {"auto", "numba", "numpy"}
+        Simulator backend of the finite run (``"auto"``, as the study).
     show : bool
         Print the comparison.
 
@@ -156,13 +160,13 @@ def headline(*, n_units: int | None = None, grid: dict | None = None, seed: int 
 
     # one-off costs (compilation, caches) of both sides are kept out of the timings
     solve(False, {"n_w": 4, "n_b": 2, "kind": "legendre"})
-    simulate(problem, 16, [seed], snapshot_times=times, progress=False)
+    simulate(problem, 16, [seed], snapshot_times=times, backend=backend, progress=False)
 
     t_curve, _ = _best_of(lambda: solve(False), repeat)
     t_quad, sol = _best_of(lambda: solve(True), repeat)
     t_depth, d_err = _best_of(lambda: depth_error(study, sol), repeat)
     t0 = time.perf_counter()
-    res = simulate(problem, N, [seed], snapshot_times=times, progress=False)
+    res = simulate(problem, N, [seed], snapshot_times=times, backend=backend, progress=False)
     t_finite = time.perf_counter() - t0
 
     disc = sol.discretisation

@@ -24,6 +24,8 @@ with ``error_estimate=False`` (the cost of one solve, not of its refinement).
 Run ``python -m benchmarks.bench_scaling [--quick]``; prints a table and writes
 ``benchmarks/results/scaling.json``. ``python -m benchmarks`` runs it as part of
 the suite.
+Run alone, BLAS uses the environment's thread settings (set
+``OPENBLAS_NUM_THREADS=1`` for one core); the suite sets one thread by default.
 """
 
 from __future__ import annotations
@@ -199,7 +201,7 @@ def limit_scaling_G(n_w: Sequence[int], *, n_b: int = 4, M: int = 2048, seed: in
 
 
 def scaling(*, quick: bool = True, sizes: dict | None = None, limit: bool = True,
-            seed: int = 0, show: bool = True) -> dict:
+            seed: int = 0, backend: str = "auto", show: bool = True) -> dict:
     """Run the sweeps (sizes from :data:`SIZES`, updated by ``sizes``) and print their tables.
 
     Parameters
@@ -213,6 +215,8 @@ def scaling(*, quick: bool = True, sizes: dict | None = None, limit: bool = True
         off when :mod:`benchmarks.bench_limit` already gave those exponents).
     seed : int
         Seed of the finite runs and of the Monte Carlo histories.
+    backend : {"auto", "numba", "numpy"}
+        Simulator backend of the finite runs.
     show : bool
         Print the tables.
 
@@ -224,7 +228,8 @@ def scaling(*, quick: bool = True, sizes: dict | None = None, limit: bool = True
     """
     s = dict(SIZES["quick" if quick else "full"])
     s.update(sizes or {})
-    out = {"finite_network": finite_network_scaling(s["n_units"], seed=seed), "sizes": s}
+    out = {"finite_network": finite_network_scaling(s["n_units"], seed=seed,
+                                                        backend=backend), "sizes": s}
     if limit:
         out["limit_M"] = limit_scaling_M(s["M"], grid=s["M_grid"], seed=seed,
                                          repeat=s["repeat"])

@@ -9,7 +9,10 @@ Usage, from the repository root::
 Options: ``--quick``; ``--skip NAME ...`` (``simulator``, ``limit``, ``scaling``,
 ``headline``); ``--summary PATH`` (a ``limitsolver converge`` summary for the
 headline's accuracy context, default ``results/converge/summary.json``);
-``--out DIR`` (default ``benchmarks/results``).
+``--out DIR`` (default ``benchmarks/results``); ``--blas-threads K`` (default 1:
+the simulator runs one seed on one core, and the limit's linear algebra gets one
+core too, which also keeps the timings steady on a shared machine; 0 keeps the
+environment's ``OMP_NUM_THREADS`` etc.).
 
 The suite runs, in order:
 
@@ -58,7 +61,8 @@ from pathlib import Path
 if __package__ in (None, ""):                 # ``python benchmarks/run.py``
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from limitsolver.io import read_json, write_json  # noqa: E402
+# numpy (and its BLAS) is imported only inside functions, so that ``main`` can set the
+# BLAS thread count before the first import.
 
 __all__ = ["BENCHMARKS", "machine_info", "run_suite", "format_table", "main"]
 
@@ -68,8 +72,8 @@ RESULTS = HERE / "results"
 #: Benchmarks of the suite, in running order.
 BENCHMARKS = ("simulator", "limit", "scaling", "headline")
 _EXTERNAL = {"simulator": "bench_simulator", "limit": "bench_limit"}
-_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                "NUMBA_NUM_THREADS")
+_BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+_THREAD_VARS = (*_BLAS_VARS, "NUMBA_NUM_THREADS")
 
 
 def _version(name: str) -> str | None:
@@ -113,6 +117,8 @@ def _run_external(name: str, quick: bool) -> dict:
     if not (HERE / f"{module}.py").is_file():
         return {"skipped": f"benchmarks/{module}.py is not present"}
     expected = RESULTS / f"{module.removeprefix('bench_')}.json"
+    from limitsolver.io import read_json
+
     start = time.time()
     cmd = [sys.executable, "-m", f"benchmarks.{module}"] + (["--quick"] if quick else [])
     print(f"$ {' '.join(cmd[1:])}", flush=True)
@@ -231,7 +237,7 @@ def format_table(rows: Sequence[dict], notes: dict | None = None) -> str:
 def run_suite(*, quick: bool = True, skip: Sequence[str] = (),
               out_dir: str | Path = RESULTS,
               summary_path: str | Path | None = None,
-              scaling_sizes: dict | None = None, headline_options: dict | None = None
+              scaling_options: dict | None = None, headline_options: dict | None = None
               ) -> tuple[dict, Path]:
     """Run the suite, print the table and write ``suite-<UTC timestamp>.json``.
 
@@ -246,9 +252,9 @@ def run_suite(*, quick: bool = True, skip: Sequence[str] = (),
     summary_path : path, optional
         Converge summary for the headline's accuracy context (default
         :data:`benchmarks.bench_headline.DEFAULT_SUMMARY`).
-    scaling_sizes, headline_options : dict, optional
-        Overrides passed to :func:`benchmarks.bench_scaling.scaling` (``sizes``)
-        and :func:`benchmarks.bench_headline.headline` (keyword arguments).
+    scaling_options, headline_options : dict, optional
+        Keyword arguments passed on to :func:`benchmarks.bench_scaling.scaling`
+        (e.g. ``sizes``, ``backend``) and :func:`benchmarks.bench_headline.headline`.
 
     Returns
     -------
@@ -265,6 +271,7 @@ def run_suite(*, quick: bool = True, skip: Sequence[str] = (),
         raise ValueError(f"`skip` names unknown benchmarks {sorted(unknown)}; valid: "
                          f"{list(BENCHMARKS)}.")
     from benchmarks import bench_headline, bench_scaling
+    from limitsolver.io import write_json
 
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     record: dict = {"timestamp": stamp, "quick": bool(quick), "machine": machine_info(),
@@ -288,8 +295,9 @@ def run_suite(*, quick: bool = True, skip: Sequence[str] = (),
             if name == "limit":
                 limit_has_exponents = any("exponent" in r["quantity"] for r in new)
         elif name == "scaling":
-            res = bench_scaling.scaling(quick=quick, sizes=scaling_sizes,
-                                        limit=not limit_has_exponents)
+            opts = {"quick": quick, "limit": not limit_has_exponents}
+            opts.update(scaling_options or {})
+            res = bench_scaling.scaling(**opts)
             new = _rows_scaling(res)
         else:
             opts = {"repeat": 1 if quick else 3,
@@ -325,7 +333,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--summary", type=Path, default=None,
                         help="summary.json of `limitsolver converge` for the headline")
     parser.add_argument("--out", type=Path, default=RESULTS, help="directory of the suite JSON")
+    parser.add_argument("--blas-threads", type=int, default=1, metavar="K",
+                        help="BLAS threads (default 1, so both sides of every ratio run on "
+                             "one core; 0 keeps the environment's setting)")
     args = parser.parse_args(argv)
+    if args.blas_threads > 0:
+        if "numpy" in sys.modules:
+            print("note: numpy is already imported; --blas-threads applies to the "
+                  "subprocesses only.")
+        os.environ.update({k: str(args.blas_threads) for k in _BLAS_VARS})
     run_suite(quick=args.quick, skip=args.skip, out_dir=args.out, summary_path=args.summary)
     return 0
 

@@ -107,8 +107,9 @@ def test_suite_smallest_configuration_writes_its_json(tmp_path):
         "wall_time_s": [[1.0], [2.0]], "config": {"problem": {}}})
     record, path = run.run_suite(
         quick=True, skip=("simulator", "limit"), out_dir=tmp_path, summary_path=summary,
-        scaling_sizes=TINY_SCALING,
-        headline_options={"n_units": 64, "grid": TINY_GRID, "repeat": 1})
+        # the numpy backend keeps numba's compilation out of this smoke test
+        scaling_options={"sizes": TINY_SCALING, "backend": "numpy"},
+        headline_options={"n_units": 64, "grid": TINY_GRID, "repeat": 1, "backend": "numpy"})
     assert path.parent == tmp_path and path.name.startswith("suite-")
     saved = json.loads(path.read_text())
     for key in ("timestamp", "quick", "machine", "benchmarks", "skipped", "table",
@@ -143,3 +144,18 @@ def test_suite_smallest_configuration_writes_its_json(tmp_path):
         assert math.isfinite(v), key
         if key.endswith(("seconds", "unit_steps_per_s")) or ".seconds." in key:
             assert v > 0, key
+
+
+def test_external_results_become_ratio_rows(monkeypatch):
+    sim = {"data": {"rows": [{"N": 64, "reference": 2e6, "numpy": 1e6, "numba": 8e6}]}}
+    rows = {r["quantity"]: r["value"] for r in run._rows_simulator(sim)}
+    assert rows == {"numpy / numpy reference loop, N=64": 0.5,
+                    "numba / numpy reference loop, N=64": 4.0}
+    lim = {"data": {"kernel_assembly": {"M": 8, "G": 4, "rtrl_throughput_ratio": 0.5},
+                    "exponent_M": 1.1, "exponent_G": float("nan")}}
+    rows = {r["quantity"]: r["value"] for r in run._rows_limit(lim)}
+    assert rows == {"rtrl kernel assembly / (M,3G)@(3G,M) matmul, M=8, G=4": 0.5,
+                    "solve cost exponent in M": 1.1}
+    # a benchmark module that is not there is skipped with a note, not an error
+    monkeypatch.setitem(run._EXTERNAL, "limit", "bench_not_there")
+    assert "not present" in run._run_external("limit", quick=True)["skipped"]
