@@ -514,3 +514,14 @@ def test_vector_tanh_polynomial_matches_its_defining_function():
     # interpolation error 5.1e-17 plus rounding of the coefficients to double,
     # sum_j |P_j| z^j eps/2 <= 0.17 * 1.1e-16 = 1.9e-17
     assert worst < 7.0e-17
+
+
+def test_auto_backend_rule():
+    from limitsolver.simulation.simulate import AUTO_NUMBA_MAX_WORK
+
+    N = AUTO_NUMBA_MAX_WORK  # seeds x units at the threshold
+    for act, expected in (("tanh", "numba"), ("sigmoid", "numba"), ("erf", "numpy")):
+        res = simulate(ar1_problem(NET.replace(activation=act), horizon=2.0 / N), N, 0)
+        assert res.backend == expected, act
+    res = simulate(ar1_problem(NET.replace(activation="erf"), horizon=0.5), 8, 0)
+    assert res.backend == "numba"

@@ -362,16 +362,16 @@ def compiled_kernel(name: str, expression: str):
 
 
 @functools.lru_cache(maxsize=64)
-def warm_kernel(name: str, expression: str, d: int = 1):
+def warm_kernel(name: str, expression: str, d: int = 1, parallel: bool = False):
     """Compile the kernel for ``(name, expression)`` and dimension ``d`` (once per process).
 
-    Runs it on tiny problems with one seed (serial loop) and two seeds
-    (parallel loop). Raises whatever numba raises when the activation cannot
-    be compiled.
+    Runs it on a tiny problem with one seed (serial loop) and, if ``parallel``,
+    with two seeds (parallel loop over seeds). Raises whatever numba raises
+    when the activation cannot be compiled.
     """
     kernel = compiled_kernel(name, expression)
     K, N = 2, 2
-    for S in (1, 2):
+    for S in (1, 2) if parallel else (1,):
         X = np.zeros((S, K, d))
         Y = np.zeros((S, K))
         arrays = [np.zeros((S, N)), np.zeros((S, N, d)), np.zeros((S, N)), np.zeros((S, N)),

@@ -176,7 +176,8 @@ AUTO_NUMBA_MAX_WORK = 1024
 AUTO_NUMBA_ALWAYS = ("tanh", "sigmoid", "linear")
 
 
-def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0):
+def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0,
+                     n_seeds: int = 1):
     """Return (name, kernel or None); ``work`` is seeds x units per step."""
     if backend not in BACKENDS:
         raise ConfigError(f"`backend` must be one of {BACKENDS}, got {backend!r}.")
@@ -191,7 +192,7 @@ def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0):
             raise ConfigError("`backend` 'numba' requested but numba cannot be imported.")
         return "numpy", None
     try:
-        kernel = warm_kernel(act.name, act.expression, d)
+        kernel = warm_kernel(act.name, act.expression, d, n_seeds > 1)
     except Exception as exc:  # numba raises many kinds of typing/lowering errors
         warnings.warn(
             f"activation {act.expression!r} could not be compiled with numba ({type(exc).__name__}); "
@@ -336,7 +337,7 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
     lr = network.learning_rate(N)
     scale = network.output_scale(N)
 
-    name, kernel = _resolve_backend(backend, network, d, S * N)
+    name, kernel = _resolve_backend(backend, network, d, S * N, S)
     state = MemoryState(np.zeros((S, N)), np.zeros((S, N, d)), np.zeros((S, N)))
     f_all = np.empty((S, K))
     e_all = np.empty((S, K))
