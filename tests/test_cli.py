@@ -100,6 +100,18 @@ def test_simulate_and_poisson_commands(tmp_path, capsys):
     assert summary["asymptotic_variance"] == pytest.approx(var * 1.3 / 0.7, rel=1e-12)
 
 
+def test_set_can_switch_the_chain_kind(tmp_path, capsys):
+    out = tmp_path / "ar1"
+    assert main(["poisson", "--out", str(out), "--quiet", "--set", 'chain.kind="ar1"',
+                 "--set", "chain.a=0.8", "--set", "check.n_steps=20000"]) in (0, 1)
+    summary = json.loads((out / "summary.json").read_text())
+    # AR(1) with F = x: sigma^2 = (1 + a) / (1 - a)
+    assert summary["asymptotic_variance"] == pytest.approx(1.8 / 0.2, rel=1e-8)
+    assert main(["poisson", "--out", str(out), "--quiet", "--set", 'chain.kind="ar1"',
+                 "--set", "chain.kappa=0.8"]) == 2
+    assert "kappa" in capsys.readouterr().err
+
+
 def test_print_config_shows_defaults(capsys):
     assert main(["converge", "--print-config"]) == 0
     cfg = json.loads(capsys.readouterr().out)
@@ -107,10 +119,15 @@ def test_print_config_shows_defaults(capsys):
 
 
 def test_config_merging():
-    defaults = {"a": {"kind": "x", "p": 1}, "b": 2}
-    assert merge(defaults, {"a": {"p": 3}}) == {"a": {"kind": "x", "p": 3}, "b": 2}
+    defaults = {"a": {"kind": "x", "p": 1}, "b": 2, "c": {"p": 1}}
+    assert merge(defaults, {"a": {"p": 3}})["a"] == {"kind": "x", "p": 3}
     assert merge(defaults, {"a": {"kind": "y", "q": 1}})["a"] == {"kind": "y", "q": 1}
-    with pytest.raises(ConfigError, match="unknown configuration key `a.r`"):
-        merge(defaults, {"a": {"r": 1}})
+    with pytest.raises(ConfigError, match="unknown configuration key `c.r`"):
+        merge(defaults, {"c": {"r": 1}})
+    with pytest.raises(ConfigError, match="unknown configuration key `d`"):
+        merge(defaults, {"d": 1})
     assert parse_assignment("a.b=[1, 2]") == {"a": {"b": [1, 2]}}
+    # switching a table's kind and then setting that kind's own key
+    switched = load_config(defaults, None, ['a.kind="y"', "a.q=2"])
+    assert switched["a"] == {"kind": "y", "q": 2}
     assert load_config(defaults, None, ["b=5"])["b"] == 5
