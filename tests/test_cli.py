@@ -48,10 +48,12 @@ def test_converge_writes_parsable_outputs_and_resumes(tmp_path, capsys):
 def test_converge_refuses_an_out_directory_of_another_study(tmp_path, capsys):
     out = tmp_path / "conv"
     assert main(["converge", "--out", str(out), "--quiet", "--jobs", "1", *TINY_STUDY]) == 0
-    code = main(["converge", "--out", str(out), "--quiet", "--jobs", "1", *TINY_STUDY,
-                 "--set", "problem.horizon=0.25"])
-    assert code == 2
-    assert "different study" in capsys.readouterr().err
+    for change in ("problem.horizon=0.25", "problem.chain.P=[[0.6, 0.4], [0.4, 0.6]]",
+                   "problem.target.decay=0.5"):
+        code = main(["converge", "--out", str(out), "--quiet", "--jobs", "1", *TINY_STUDY,
+                     "--set", change])
+        assert code == 2
+        assert "different study" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, reason", [

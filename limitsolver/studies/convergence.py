@@ -79,6 +79,9 @@ class ConvergenceStudy:
     depth_check : bool
         Estimate the memory-truncation error of the limit by one more level of
         depth (:func:`depth_error`).
+    backend : {"auto", "numba", "numpy"}
+        Step loop of the finite networks (:func:`~limitsolver.simulation.simulate`);
+        both give the same numbers, ``"numpy"`` avoids compilation for tiny studies.
     """
 
     problem: Problem
@@ -90,6 +93,7 @@ class ConvergenceStudy:
     tracking_samples: int = 256
     limit_seed: int = 0
     depth_check: bool = True
+    backend: str = "auto"
 
     def __post_init__(self):
         n = tuple(int(v) for v in self.n_units)
@@ -111,13 +115,22 @@ class ConvergenceStudy:
         return np.linspace(0.0, self.problem.horizon, self.n_times)
 
     def fingerprint(self) -> str:
-        """A hash of everything that determines the numbers (for resuming)."""
+        """A hash of everything that determines the numbers (for resuming).
+
+        Chains and targets are identified by what they do: a short path drawn
+        with a fixed seed and the target's values along it.
+        """
+        probe = np.asarray(self.problem.chain.sample(64, 20261121, n_paths=2), dtype=float)
+        values = np.asarray(self.problem.target.along_path(probe), dtype=float)
         text = json.dumps(to_jsonable({
-            "problem": repr(self.problem), "n_times": self.n_times,
-            "histories": self.histories, "grid": self.grid,
+            "network": repr(self.problem.network), "horizon": self.problem.horizon,
+            "n_times": self.n_times, "histories": self.histories, "grid": self.grid,
             "tracking_samples": self.tracking_samples, "limit_seed": self.limit_seed,
         }), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        digest = hashlib.sha256(text.encode())
+        digest.update(probe.tobytes())
+        digest.update(values.tobytes())
+        return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -202,13 +215,13 @@ def _stderr(e: np.ndarray) -> np.ndarray:
 
 
 def _finite_run(problem: Problem, n: int, seed: int, times: np.ndarray,
-                eval_values: np.ndarray, n_track: int) -> dict:
+                eval_values: np.ndarray, n_track: int, backend: str = "auto") -> dict:
     """One finite-network run: outputs on the evaluation histories and sampled online predictions."""
     from ..histories import path_windows
     from ..simulation import simulate
 
     t0 = time.perf_counter()
-    res = simulate(problem, n, [seed], snapshot_times=times, progress=False)
+    res = simulate(problem, n, [seed], snapshot_times=times, progress=False, backend=backend)
     outputs = np.stack([res.output(eval_values, time=t)[0] for t in times])   # (n_times, M)
     K = res.n_steps
     steps = np.unique(np.linspace(0, K - 1, min(n_track, K)).astype(int))
@@ -314,7 +327,7 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
 
     bar = progress_bar(total=len(tasks), desc="finite networks", show=progress, unit="run")
     bar.update(len(tasks) - len(todo))
-    args = (times, H.values, study.tracking_samples)
+    args = (times, H.values, study.tracking_samples, study.backend)
     if todo:
         own = executor is None
         if own and jobs <= 1:
