@@ -52,7 +52,7 @@ from scipy.interpolate import make_interp_spline
 
 from ..errors import DimensionError, DiscretisationError
 from .finite import _as_values, bordered_solve
-from .solution import PoissonSolution
+from .solution import PoissonSolution, pointwise
 
 __all__ = [
     "OrnsteinUhlenbeck",
@@ -118,9 +118,7 @@ def _solution(nodes, weights, A, Fc, F_values, pi_F, F, ones, spline, discretisa
     res = LV + Fc
     residual = float(np.max(np.abs(res[residual_rows])))
 
-    def evaluate_F(x):
-        x = np.asarray(x, dtype=float)
-        return np.asarray(F(x.reshape(-1)), dtype=float).reshape(x.shape + F_values.shape[1:])
+    evaluate_F = pointwise(F, F_values.shape[1:])
 
     return PoissonSolution(
         values=V,

@@ -43,7 +43,7 @@ from numpy.polynomial.hermite_e import hermegauss
 
 from ..errors import DimensionError, DiscretisationError
 from .finite import _as_values, bordered_solve
-from .solution import PoissonSolution
+from .solution import PoissonSolution, pointwise
 
 __all__ = [
     "mehler_kernel",
@@ -126,9 +126,7 @@ def _nystrom(
         out = Fx - pi_F - c + kx @ V
         return out.reshape(x.shape + F_values.shape[1:])
 
-    def evaluate_F(x):
-        x = np.asarray(x, dtype=float)
-        return np.asarray(F(x.reshape(-1)), dtype=float).reshape(x.shape + F_values.shape[1:])
+    evaluate_F = pointwise(F, F_values.shape[1:])
 
     return PoissonSolution(
         values=V,

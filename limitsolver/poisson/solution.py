@@ -182,3 +182,17 @@ class PoissonSolution:
             "n_nodes": self.n_nodes,
             "discretisation": dict(self.discretisation),
         }
+
+
+def pointwise(F: Callable, trailing: tuple = ()) -> Callable[[np.ndarray], np.ndarray]:
+    """Evaluate a callable of a flat array of points on arrays of points of any shape.
+
+    ``F`` maps ``(m,)`` points to ``(m,) + trailing`` values; the returned
+    function maps ``x`` of any shape to ``x.shape + trailing``.
+    """
+
+    def evaluate(x):
+        x = np.asarray(x, dtype=float)
+        return np.asarray(F(x.reshape(-1)), dtype=float).reshape(x.shape + tuple(trailing))
+
+    return evaluate
