@@ -28,7 +28,7 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import DimensionError
+from ..errors import DimensionError, DiscretisationError
 from .finite import _check_irreducible, _check_stochastic, solve_poisson_finite
 from .solution import PoissonSolution
 
@@ -71,6 +71,9 @@ class LiftedChain:
     """
 
     def __init__(self, P, depth: int, states=None):
+        from ..chains import FiniteChain
+        from ..histories import exact_histories
+
         P = _check_stochastic(np.asarray(P, dtype=float))
         _check_irreducible(P)
         depth = int(depth)
@@ -91,26 +94,19 @@ class LiftedChain:
         self.n_base = n
         self.depth = depth
         self.dim = st.shape[1]
-        # Grow admissible words from the oldest state forwards in time:
-        # words_rev[:, 0] is X_{k-L+1}, the last column the current state.
-        pos_from = [np.flatnonzero(P[i] > 0) for i in range(n)]
-        words_rev = np.arange(n)[:, None]
-        for _ in range(depth - 1):
-            last = words_rev[:, -1]
-            counts = np.array([pos_from[i].size for i in last])
-            if counts.sum() > _MAX_WORDS:
-                raise DimensionError(
-                    f"The lifted chain of depth {depth} would have more than {_MAX_WORDS} "
-                    "words; reduce `depth`."
-                )
-            rep = np.repeat(words_rev, counts, axis=0)
-            nxt = np.concatenate([pos_from[i] for i in last])
-            words_rev = np.hstack([rep, nxt[:, None]])
-        words = words_rev[:, ::-1]
-        codes = self._encode(words)
+        # the admissible words and their stationary law are the exact histories of depth L
+        try:
+            hist = exact_histories(FiniteChain(P, st), depth, max_histories=_MAX_WORDS)
+        except DiscretisationError as exc:
+            raise DimensionError(
+                f"The lifted chain of depth {depth} would have more than {_MAX_WORDS} "
+                "words; reduce `depth`."
+            ) from exc
+        codes = self._encode(hist.indices)
         order = np.argsort(codes)
-        self.words = np.ascontiguousarray(words[order])
+        self.words = np.ascontiguousarray(hist.indices[order])
         self._codes = codes[order]
+        self._stationary = hist.weights[order]
         self.words.flags.writeable = False
 
     @classmethod
@@ -169,17 +165,10 @@ class LiftedChain:
         vals = np.concatenate(vals)
         return sp.csr_matrix((vals, (rows, cols)), shape=(self.n_words, self.n_words))
 
-    @cached_property
+    @property
     def stationary(self) -> np.ndarray:
-        """``π_L(j_0..j_{L-1}) = π(j_{L-1}) Π_m P(j_m, j_{m-1})``."""
-        from .finite import stationary_distribution
-
-        pi = stationary_distribution(self._P_base)
-        w = self.words
-        prob = pi[w[:, -1]].copy()
-        for m in range(self.depth - 1, 0, -1):
-            prob *= self._P_base[w[:, m], w[:, m - 1]]
-        return prob
+        """``π_L(j_0..j_{L-1}) = π(j_{L-1}) Π_m P(j_m, j_{m-1})`` (from :func:`exact_histories`)."""
+        return self._stationary
 
     @cached_property
     def histories(self) -> np.ndarray:
