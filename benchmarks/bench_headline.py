@@ -1,7 +1,7 @@
 r"""The headline ratio: predicting the :math:`N\to\infty` curve against training one finite network.
 
 The convergence study of ``limitsolver converge`` compares finite networks of
-width up to :math:`N = 16384` with the kernel limit of ``THEORY.md`` §3. This
+width up to :math:`N = 32768` with the kernel limit of ``THEORY.md`` §3. This
 benchmark times, in one process and one run:
 
 * **limit**: :func:`limitsolver.limit.solve_limit` on the study's default problem
@@ -112,7 +112,7 @@ def headline(*, n_units: int | None = None, grid: dict | None = None, seed: int 
     Parameters
     ----------
     n_units : int, optional
-        Width of the finite network; default the study's largest (16384).
+        Width of the finite network; default the study's largest (32768).
     grid : dict, optional
         Parameter rule of the limit; default the study's (64 x 16 Legendre).
     seed : int

@@ -2,7 +2,7 @@
 
 With no arguments it runs the headline study: a two-state chain, a linear
 memory target, tanh, doubled initialisation, beta = 1/2, rtrl, widths 128 to
-16384 and 8 seeds. It prints the table and the fit, and writes under ``--out``:
+32768 and 8 seeds. It prints the table and the fit, and writes under ``--out``:
 ``summary.json``, ``errors.npz``, ``convergence.png``, ``loss_curves.png`` and
 ``runs/`` (one file per finished run; rerunning resumes).
 """
@@ -25,7 +25,7 @@ HELP = "convergence study: finite networks at several widths and seeds against t
 DEFAULTS: dict = {
     "problem": problem_defaults(),
     "study": {
-        "n_units": [128, 256, 512, 1024, 2048, 4096, 8192, 16384],
+        "n_units": [128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768],
         "n_seeds": 8,
         "n_times": 6,
         "histories": "exact",
