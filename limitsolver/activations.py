@@ -124,7 +124,7 @@ class Activation:
     Build one with :func:`activation`. Instances are immutable, hashable,
     picklable and compare by their expression.
 
-    Attributes
+    Parameters
     ----------
     name : str
         The registered name (``"tanh"`` ...) or ``"custom"``.
@@ -175,21 +175,73 @@ class Activation:
         return self._numpy[0](u)
 
     def derivative(self, u, order: int = 1):
-        r"""The derivative :math:`\sigma^{(order)}(u)` for ``order`` in 0, 1, 2, elementwise."""
+        r"""The derivative :math:`\sigma^{(order)}(u)` for ``order`` in 0, 1, 2, elementwise.
+
+        Parameters
+        ----------
+        u : float or array_like
+            Pre-activations.
+        order : int, default 1
+            Order of the derivative: 0 (:math:`\sigma`), 1 (:math:`\sigma'`) or
+            2 (:math:`\sigma''`).
+
+        Returns
+        -------
+        float or numpy.ndarray
+            :math:`\sigma^{(order)}(u)`, with the shape of ``u``.
+
+        Raises
+        ------
+        ValueError
+            If ``order`` is not 0, 1 or 2.
+        """
         if order not in (0, 1, 2):
             raise ValueError(f"`order` must be 0, 1 or 2, got {order}.")
         return self._numpy[order](u)
 
     def sigma(self, u):
-        r""":math:`\sigma(u)`."""
+        r""":math:`\sigma(u)`, elementwise.
+
+        Parameters
+        ----------
+        u : float or array_like
+            Pre-activations.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            :math:`\sigma(u)`, with the shape of ``u``.
+        """
         return self._numpy[0](u)
 
     def dsigma(self, u):
-        r""":math:`\sigma'(u)`."""
+        r""":math:`\sigma'(u)`, elementwise.
+
+        Parameters
+        ----------
+        u : float or array_like
+            Pre-activations.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            :math:`\sigma'(u)`, with the shape of ``u``.
+        """
         return self._numpy[1](u)
 
     def d2sigma(self, u):
-        r""":math:`\sigma''(u)`."""
+        r""":math:`\sigma''(u)`, elementwise.
+
+        Parameters
+        ----------
+        u : float or array_like
+            Pre-activations.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            :math:`\sigma''(u)`, with the shape of ``u``.
+        """
         return self._numpy[2](u)
 
     @functools.cached_property
@@ -279,6 +331,11 @@ def activation(spec="tanh") -> Activation:
     spec : str, sympy.Expr or Activation
         One of ``tanh``, ``sigmoid``, ``erf``, ``softplus``, ``linear``, or an
         expression in ``u`` such as ``"u/sqrt(1+u**2)"``.
+
+    Returns
+    -------
+    Activation
+        The activation; ``spec`` itself if it already is one.
 
     Raises
     ------

@@ -69,7 +69,25 @@ class GaussianAR1:
         return 1.0 - abs(self.a)
 
     def autocovariance(self, lag):
-        r"""Stationary autocovariance per coordinate, :math:`a^{|\ell|}` (vectorised over ``lag``)."""
+        r"""Stationary autocovariance per coordinate, :math:`a^{|\ell|}` (vectorised over ``lag``).
+
+        .. math:: \operatorname{Cov}(X_k^{(i)}, X_{k+\ell}^{(i)}) = a^{|\ell|}.
+
+        Parameters
+        ----------
+        lag : int or array_like of int
+            The lag(s) :math:`\ell` (negative lags allowed).
+
+        Returns
+        -------
+        float or numpy.ndarray
+            :math:`a^{|\ell|}`; a float for a scalar ``lag``, else an array of its shape.
+
+        Raises
+        ------
+        DimensionError
+            If ``lag`` is not an integer or an array of integers.
+        """
         lag = np.asarray(lag)
         if not np.issubdtype(lag.dtype, np.integer):
             raise DimensionError(f"`lag` must be an integer or an array of integers, got {lag!r}.")
@@ -90,6 +108,19 @@ class GaussianAR1:
         start : array_like, optional
             :math:`X_0` of shape ``(d,)`` or ``(n_paths, d)`` (for ``d = 1`` also a
             scalar or shape ``(n_paths,)``); ``None`` draws :math:`X_0 \sim N(0, I_d)`.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n_paths, n_steps, d)``, chronological (index 0 is :math:`X_0`).
+
+        Raises
+        ------
+        DimensionError
+            If ``n_steps`` or ``n_paths`` is not a positive integer or ``start`` has
+            the wrong shape.
+        DivergenceError
+            If ``start`` contains NaN or infinite values.
         """
         n_steps, gen, n_paths = _prepare(n_steps, rng, n_paths)
         d = self.dim
@@ -104,7 +135,20 @@ class GaussianAR1:
         return out
 
     def sample_stationary(self, n: int, rng) -> np.ndarray:
-        r"""``n`` independent draws from :math:`N(0, I_d)`, shape ``(n, d)``."""
+        r"""``n`` independent draws from :math:`N(0, I_d)`, shape ``(n, d)``.
+
+        Parameters
+        ----------
+        n : int
+            Number of draws.
+        rng : int, SeedSequence or Generator
+            Source of randomness.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n, d)``.
+        """
         n, gen, _ = _prepare(n, rng, 1)
         return gen.standard_normal((n, self.dim))
 
@@ -128,6 +172,24 @@ class GaussianAR1:
         shapes, evaluated elementwise (pass ``path[..., 0]`` for a path array
         of shape ``(..., 1)``); for ``d > 1`` their last axis holds the
         coordinates and the result drops it.
+
+        Parameters
+        ----------
+        x : array_like
+            Current state(s) :math:`X_k`.
+        y : array_like
+            Next state(s) :math:`X_{k+1}`, broadcastable against ``x``.
+
+        Returns
+        -------
+        numpy.ndarray
+            :math:`p(x, y)`, with the broadcast shape (the coordinate axis dropped
+            for ``d > 1``).
+
+        Raises
+        ------
+        DimensionError
+            If ``d > 1`` and the last axis of ``x`` or ``y`` does not have length ``d``.
         """
         x = np.asarray(x, dtype=float)
         y = np.asarray(y, dtype=float)
@@ -136,6 +198,22 @@ class GaussianAR1:
         return (2.0 * math.pi * s2) ** (-0.5 * self.dim) * np.exp(-0.5 * r2 / s2)
 
     def stationary_density(self, x) -> np.ndarray:
-        r"""Density of :math:`N(0, I_d)`, :math:`(2\pi)^{-d/2} e^{-|x|^2/2}` (same shape rules)."""
+        r"""Density of :math:`N(0, I_d)`, :math:`(2\pi)^{-d/2} e^{-|x|^2/2}` (same shape rules).
+
+        Parameters
+        ----------
+        x : array_like
+            State(s); for ``d > 1`` the last axis holds the coordinates.
+
+        Returns
+        -------
+        numpy.ndarray
+            The density at ``x`` (the coordinate axis dropped for ``d > 1``).
+
+        Raises
+        ------
+        DimensionError
+            If ``d > 1`` and the last axis of ``x`` does not have length ``d``.
+        """
         x = np.asarray(x, dtype=float)
         return (2.0 * math.pi) ** (-0.5 * self.dim) * np.exp(-0.5 * self._sq_norm(x))

@@ -32,6 +32,12 @@ __all__ = ["MarkovChain", "check_chain"]
 class MarkovChain(Protocol):
     r"""The protocol a user implements to plug in their own chain.
 
+    Parameters
+    ----------
+    *args, **kwargs
+        Not used: a protocol is never instantiated itself; a user's class
+        implements it (structurally, no inheritance needed).
+
     Attributes
     ----------
     dim : int
@@ -69,7 +75,20 @@ class MarkovChain(Protocol):
         ...
 
     def sample_stationary(self, n: int, rng) -> np.ndarray:
-        r"""Draw ``n`` independent states from :math:`\pi_X`; shape ``(n, d)``."""
+        r"""Draw ``n`` independent states from :math:`\pi_X`; shape ``(n, d)``.
+
+        Parameters
+        ----------
+        n : int
+            Number of draws.
+        rng : int, SeedSequence or Generator
+            Source of randomness.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n, d)``.
+        """
         ...
 
 

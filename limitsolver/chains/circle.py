@@ -78,7 +78,18 @@ class CircleWalk:
         return f"CircleWalk(kappa={self.kappa!r})"
 
     def fourier_multiplier(self, m):
-        r"""Eigenvalue :math:`e^{-\kappa^2 m^2/2}` of the kernel on the mode :math:`e^{im\varphi}`."""
+        r"""Eigenvalue :math:`e^{-\kappa^2 m^2/2}` of the kernel on the mode :math:`e^{im\varphi}`.
+
+        Parameters
+        ----------
+        m : float or array_like
+            Fourier mode number(s) :math:`m`.
+
+        Returns
+        -------
+        float or numpy.ndarray
+            :math:`e^{-\kappa^2 m^2/2}`; a float for a scalar ``m``, else an array of its shape.
+        """
         m = np.asarray(m, dtype=float)
         out = np.exp(-0.5 * self.kappa**2 * m**2)
         return float(out) if out.ndim == 0 else out
@@ -90,7 +101,19 @@ class CircleWalk:
 
     @staticmethod
     def to_states(angles) -> np.ndarray:
-        r"""Map angles to :math:`(\cos\varphi, \sin\varphi)`, shape ``angles.shape + (2,)``."""
+        r"""Map angles to :math:`(\cos\varphi, \sin\varphi)`, shape ``angles.shape + (2,)``.
+
+        Parameters
+        ----------
+        angles : float or array_like
+            Angles :math:`\varphi` in radians.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``angles.shape + (2,)``; the last axis holds
+            :math:`(\cos\varphi, \sin\varphi)`.
+        """
         a = np.asarray(angles, dtype=float)
         return np.stack([np.cos(a), np.sin(a)], axis=-1)
 
@@ -138,16 +161,65 @@ class CircleWalk:
 
         Here ``start`` is an ANGLE :math:`\varphi_0` (or one per path), not a
         point of :math:`\mathbb R^2`; see :meth:`sample_angles`.
+
+        Parameters
+        ----------
+        n_steps : int
+            Number of states per path, :math:`X_0` included.
+        rng : int, SeedSequence or Generator
+            Source of randomness.
+        n_paths : int, optional
+            Number of independent paths.
+        start : float or array_like, optional
+            The angle :math:`\varphi_0` (one angle, or one per path; reduced mod
+            :math:`2\pi`); ``None`` draws it uniformly.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n_paths, n_steps, 2)``, chronological (index 0 is :math:`X_0`).
+
+        Raises
+        ------
+        DimensionError
+            If ``n_steps`` or ``n_paths`` is not a positive integer or ``start`` has
+            the wrong shape.
+        DivergenceError
+            If ``start`` contains NaN or infinite angles.
         """
         return self.to_states(self.sample_angles(n_steps, rng, n_paths=n_paths, start=start))
 
     def sample_stationary(self, n: int, rng) -> np.ndarray:
-        r"""``n`` independent uniform points on the unit circle, shape ``(n, 2)``."""
+        r"""``n`` independent uniform points on the unit circle, shape ``(n, 2)``.
+
+        Parameters
+        ----------
+        n : int
+            Number of draws.
+        rng : int, SeedSequence or Generator
+            Source of randomness.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n, 2)``.
+        """
         n, gen, _ = _prepare(n, rng, 1)
         return self.to_states(gen.random(n) * _TWO_PI)
 
     def stationary_density(self, phi) -> np.ndarray:
-        r"""Density :math:`1/(2\pi)` of the uniform invariant law of the angle."""
+        r"""Density :math:`1/(2\pi)` of the uniform invariant law of the angle.
+
+        Parameters
+        ----------
+        phi : float or array_like
+            Angle(s) :math:`\varphi`.
+
+        Returns
+        -------
+        numpy.ndarray
+            :math:`1/(2\pi)`, with the shape of ``phi``.
+        """
         return np.full(np.shape(phi), 1.0 / _TWO_PI)
 
     def transition_density(self, phi, psi, n_images: int | None = None) -> np.ndarray:
@@ -161,6 +233,26 @@ class CircleWalk:
         for :math:`\kappa \le 2` (at most 4 images each side), the Fourier
         series :math:`\frac{1}{2\pi}(1 + 2\sum_{m\ge1} e^{-\kappa^2m^2/2}\cos m\delta)`
         for :math:`\kappa > 2` (at most 7 modes). Inputs broadcast.
+
+        Parameters
+        ----------
+        phi : float or array_like
+            Current angle(s) :math:`\varphi`.
+        psi : float or array_like
+            Next angle(s) :math:`\psi`, broadcastable against ``phi``.
+        n_images : int, optional
+            Number :math:`M` of images on each side in the image sum; ``None``
+            chooses the series and its truncation as above.
+
+        Returns
+        -------
+        numpy.ndarray
+            :math:`p(\varphi, \psi)`, with the broadcast shape of ``phi`` and ``psi``.
+
+        Raises
+        ------
+        DimensionError
+            If ``n_images`` is not a non-negative integer.
         """
         phi = np.asarray(phi, dtype=float)
         psi = np.asarray(psi, dtype=float)

@@ -356,6 +356,11 @@ class FiniteChain:
         max_time : int, optional
             Give up (raise) if :math:`d(t) > \varepsilon` up to this time.
 
+        Returns
+        -------
+        int
+            :math:`t_{\rm mix}(\varepsilon)`; 0 when :math:`d(0) \le \varepsilon`.
+
         Raises
         ------
         NotErgodicError
@@ -491,11 +496,52 @@ class FiniteChain:
 
         Here ``start`` is a state INDEX (or an array of indices, one per path),
         not a vector; ``None`` draws :math:`X_0 \sim \pi`. See :meth:`sample_indices`.
+
+        Parameters
+        ----------
+        n_steps : int
+            Number of states per path, :math:`X_0` included.
+        rng : int, SeedSequence or Generator
+            Source of randomness.
+        n_paths : int, optional
+            Number of independent paths.
+        start : int or array_like of int, optional
+            Index of :math:`X_0` (one for all paths, or one per path); when
+            ``None``, :math:`X_0 \sim \pi` (requires ``P`` irreducible).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n_paths, n_steps, d)``, chronological (index 0 is :math:`X_0`).
+
+        Raises
+        ------
+        DimensionError
+            If ``n_steps`` or ``n_paths`` is not a positive integer, or ``start`` is
+            not a valid state index or array of indices.
         """
         return self.states[self.sample_indices(n_steps, rng, n_paths=n_paths, start=start)]
 
     def sample_stationary(self, n: int, rng) -> np.ndarray:
-        r"""``n`` independent draws from :math:`\pi`, shape ``(n, d)``."""
+        r"""``n`` independent draws from :math:`\pi`, shape ``(n, d)``.
+
+        Parameters
+        ----------
+        n : int
+            Number of draws.
+        rng : int, SeedSequence or Generator
+            Source of randomness.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n, d)``.
+
+        Raises
+        ------
+        DimensionError
+            If ``n`` is not a positive integer.
+        """
         n = _count(n, "n")
         return self.states[self._stationary_indices(n, as_generator(rng))]
 
