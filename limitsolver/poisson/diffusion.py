@@ -67,6 +67,16 @@ class OrnsteinUhlenbeck:
     """Ornstein–Uhlenbeck diffusion ``dX = -θ X dt + sqrt(2θ) dW`` on ``R``.
 
     Generator ``L V = θ V'' - θ x V'``; invariant law ``N(0, 1)`` for every ``θ > 0``.
+
+    Parameters
+    ----------
+    theta : float, default 1.0
+        Mean-reversion rate ``θ > 0``.
+
+    Raises
+    ------
+    DimensionError
+        If ``theta`` is not positive.
     """
 
     theta: float = 1.0
@@ -81,6 +91,16 @@ class CircleBrownianMotion:
     """Brownian motion on the circle ``dφ = sqrt(2D) dW (mod 2π)``.
 
     Generator ``L V = D V''``; invariant law uniform on ``[0, 2π)``.
+
+    Parameters
+    ----------
+    D : float, default 1.0
+        Diffusion coefficient ``D > 0``.
+
+    Raises
+    ------
+    DimensionError
+        If ``D`` is not positive.
     """
 
     D: float = 1.0

@@ -75,9 +75,20 @@ def _check_irreducible(P, name: str = "P") -> None:
 def stationary_distribution(P) -> np.ndarray:
     """Invariant law ``π`` of an irreducible stochastic matrix: ``πᵀ P = πᵀ``, ``Σ π = 1``.
 
-    Solved as the bordered system ``[[Pᵀ - I], [1ᵀ]] π = [0; 1]`` (dense least
-    squares for dense ``P``, sparse LU of ``Pᵀ - I`` with one row replaced by
-    ``1ᵀ`` for sparse ``P``). Cost ``O(n³)`` dense.
+    Solved as the system ``(Pᵀ - I) π = 0`` with its last row replaced by the
+    normalisation ``1ᵀ π = 1`` (dense LU for dense ``P``, sparse LU for sparse
+    ``P``); rounding negatives are clipped to 0 and ``π`` renormalised. Cost
+    ``O(n³)`` dense.
+
+    Parameters
+    ----------
+    P : array_like or scipy.sparse matrix, shape (n, n)
+        Row-stochastic transition matrix, ``P[x, y] = P(x, y)``.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n,)
+        The stationary distribution ``π`` (non-negative, summing to 1).
 
     Raises
     ------

@@ -44,6 +44,17 @@ def asymptotic_variance(solution: PoissonSolution):
     Discrete time ``σ²(F) = π(2 F_c V - F_c²)``; continuous time
     ``σ²(F) = 2 π(F_c V)``; integrals by the solution's quadrature weights.
     Equal to ``lim_n n⁻¹ Var_π(Σ_{k<n} F(X_k))`` (resp. ``lim_T T⁻¹ Var(∫_0^T F dt)``).
+
+    Parameters
+    ----------
+    solution : PoissonSolution
+        The solution ``V`` of ``V - P V = F - π(F)`` (or ``L V = -(F - π(F))``).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        ``σ²(F)``; an array of shape ``(m,)`` when the solution holds ``m``
+        right-hand sides.
     """
     return solution.asymptotic_variance
 
@@ -52,7 +63,7 @@ def asymptotic_variance(solution: PoissonSolution):
 class MartingaleDecomposition:
     """Boundary + martingale split of ``Σ_{k<n} F(X_k) - n π(F)`` along paths.
 
-    Attributes
+    Parameters
     ----------
     centred_sum : ndarray, shape (n_paths,)
         ``S_n = Σ_{k<n} F(X_k) - n π(F)``.
@@ -188,6 +199,29 @@ def sample_path(chain, n_steps: int, rng, *, n_paths: int = 1) -> np.ndarray:
     State indices for a :class:`FiniteChain`, points ``x`` for a 1-d
     :class:`GaussianAR1`, angles for a :class:`CircleWalk`; shape ``(n_paths, n_steps)``,
     ``X_0`` drawn from the invariant law.
+
+    Parameters
+    ----------
+    chain : FiniteChain, GaussianAR1 (d = 1) or CircleWalk
+        The chain to simulate.
+    n_steps : int
+        Number of states per path, ``X_0`` included.
+    rng : int, SeedSequence or Generator
+        Source of randomness (same seed, same path).
+    n_paths : int, optional
+        Number of independent paths.
+
+    Returns
+    -------
+    numpy.ndarray, shape (n_paths, n_steps)
+        State indices, points or angles, chronological (index 0 is ``X_0``).
+
+    Raises
+    ------
+    DimensionError
+        If a :class:`GaussianAR1` has ``dim`` other than 1.
+    ConfigError
+        If ``chain`` is of another type.
     """
     gen = as_generator(rng)
     if isinstance(chain, FiniteChain):
@@ -208,7 +242,7 @@ def sample_path(chain, n_steps: int, rng, *, n_paths: int = 1) -> np.ndarray:
 class BatchMeansResult:
     """Batch-means estimate of ``σ²(F)`` compared with the Poisson variance.
 
-    Attributes
+    Parameters
     ----------
     empirical_variance : float
         ``σ̂² = b · s²``, ``s²`` the sample variance (``ddof = 1``) of the ``B``
@@ -224,11 +258,13 @@ class BatchMeansResult:
     passed : bool
         ``|z_score| ≤ z_max``.
     z_max : float
+        The pass threshold on ``|z_score|``.
     empirical_mean, pi_F : float
         Path average of ``F`` and ``π(F)``.
     mean_z_score : float
         ``(empirical_mean - π(F)) / sqrt(σ² / (b B))``.
     n_batches, batch_length : int
+        Number ``B`` of batches and their length ``b``.
     """
 
     empirical_variance: float
@@ -267,6 +303,7 @@ def batch_means_check(
     Parameters
     ----------
     chain : FiniteChain, GaussianAR1 (d = 1) or CircleWalk
+        The chain to simulate and whose Poisson equation is solved.
     F : array_like or callable
         As for :func:`solve_poisson`; ignored when `solution` is given except
         through ``solution.F``.
@@ -284,6 +321,13 @@ def batch_means_check(
     Returns
     -------
     BatchMeansResult
+        The two variance estimates, their standard error and z-scores.
+
+    Raises
+    ------
+    DimensionError
+        If ``n_batches < 2`` or ``n_batches > n_steps``, or ``solution`` is not a
+        discrete-time solution for a single ``F``.
     """
     n_steps, n_batches = int(n_steps), int(n_batches)
     if n_batches < 2 or n_steps // n_batches < 1:

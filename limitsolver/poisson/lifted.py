@@ -111,7 +111,27 @@ class LiftedChain:
 
     @classmethod
     def from_chain(cls, chain, depth: int) -> LiftedChain:
-        """Lift a :class:`~limitsolver.chains.FiniteChain` (its ``P`` and ``states``)."""
+        """Lift a :class:`~limitsolver.chains.FiniteChain` (its ``P`` and ``states``).
+
+        Parameters
+        ----------
+        chain : FiniteChain
+            The base chain (checked to be ergodic when it has ``check_ergodic``).
+        depth : int
+            Window length ``L ≥ 1``.
+
+        Returns
+        -------
+        LiftedChain
+            The chain of windows of depth ``L`` of ``chain``.
+
+        Raises
+        ------
+        NotErgodicError
+            If ``chain`` is not irreducible and aperiodic.
+        DimensionError
+            If ``depth < 1`` or there would be more than 5·10⁶ admissible words.
+        """
         if hasattr(chain, "check_ergodic"):
             chain.check_ergodic()
         return cls(chain.P, depth, states=chain.states)
@@ -130,7 +150,21 @@ class LiftedChain:
     def index(self, words) -> np.ndarray:
         """Row index of each word (array ``(..., L)`` of state indices, current first).
 
-        Raises DimensionError for a word that is not admissible (probability zero).
+        Parameters
+        ----------
+        words : array_like of int, shape (..., L)
+            Words of base-state indices, ``words[..., m]`` the index of ``X_{k-m}``.
+
+        Returns
+        -------
+        numpy.ndarray of int, shape (...)
+            Row index of each word in :attr:`words` (and in :attr:`P`).
+
+        Raises
+        ------
+        DimensionError
+            If the last axis of ``words`` is not ``L`` long, or a word is not
+            admissible (stationary probability zero).
         """
         w = np.asarray(words, dtype=np.int64)
         if w.shape[-1] != self.depth:
@@ -178,8 +212,20 @@ class LiftedChain:
     def windows(self, paths) -> np.ndarray:
         """Word indices of the windows along index paths ``(n_paths, n_steps)``.
 
-        Returns ``(n_paths, n_steps - L + 1)``: entry ``k`` is the index of
-        ``ξ_{k+L-1} = (X_{k+L-1}, ..., X_k)``.
+        Parameters
+        ----------
+        paths : array_like of int, shape (n_paths, n_steps) or (n_steps,)
+            Paths of base-state indices in chronological order (index 0 is ``X_0``).
+
+        Returns
+        -------
+        numpy.ndarray of int, shape (n_paths, n_steps - L + 1)
+            Entry ``k`` is the index of ``ξ_{k+L-1} = (X_{k+L-1}, ..., X_k)``.
+
+        Raises
+        ------
+        DimensionError
+            If the paths have fewer than ``L`` steps or contain an impossible transition.
         """
         paths = np.asarray(paths, dtype=np.int64)
         paths = paths[None, :] if paths.ndim == 1 else paths

@@ -62,6 +62,20 @@ def mehler_kernel(a: float, x, y) -> np.ndarray:
 
     ``k(x, y) = (1 - a²)^{-1/2} exp(y²/2 - (y - a x)² / (2 (1 - a²)))``, broadcast
     over `x` and `y`; computed in log space (tiny values underflow to 0).
+
+    Parameters
+    ----------
+    a : float
+        Autoregression coefficient, ``|a| < 1``.
+    x : array_like
+        Current state(s) ``X_k``.
+    y : array_like
+        Next state(s) ``X_{k+1}``, broadcastable against ``x``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``k(x, y)``, with the broadcast shape of ``x`` and ``y``.
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -75,6 +89,20 @@ def wrapped_normal_kernel(kappa: float, phi, psi) -> np.ndarray:
     The wrapped normal density is summed over the images ``|m| ≤ 1 + ⌈8κ/2π⌉``
     of ``θ = ψ - φ`` reduced to ``[-π, π)``, which truncates terms below
     ``exp(-32)`` relative to the largest.
+
+    Parameters
+    ----------
+    kappa : float
+        Step size ``κ > 0`` of the walk.
+    phi : array_like
+        Current angle(s) ``φ``.
+    psi : array_like
+        Next angle(s) ``ψ``, broadcastable against ``phi``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``k(φ, ψ)``, with the broadcast shape of ``phi`` and ``psi``.
     """
     theta = np.asarray(psi, dtype=float) - np.asarray(phi, dtype=float)
     theta = np.mod(theta + np.pi, 2.0 * np.pi) - np.pi

@@ -34,7 +34,11 @@ __all__ = ["PoissonSolution"]
 class PoissonSolution:
     """Solution of a Poisson equation on the nodes of a discretisation.
 
-    Attributes
+    ``V`` solves ``V - P V = F - π(F)`` (discrete time) or ``L V = -(F - π(F))``
+    (continuous time), normalised by ``π(V) = 0``. Built by the solvers, not by
+    hand; the fields are:
+
+    Parameters
     ----------
     values : ndarray, shape (n,) or (n, m)
         ``V`` at the nodes, normalised so that ``Σ_i weights_i V_i = 0``.
@@ -76,6 +80,9 @@ class PoissonSolution:
     PV_values : ndarray or None
         ``P V`` at the nodes as computed by the discrete kernel (discrete time
         only); used by the martingale decomposition.
+    _evaluate_V, _evaluate_F, _evaluate_PV : callable or None
+        Private evaluators of ``V``, ``F`` and ``P V`` off the nodes, set by the
+        solver (``None`` when the solution cannot be evaluated there).
     """
 
     values: np.ndarray
@@ -151,7 +158,23 @@ class PoissonSolution:
         return self._evaluate_V(x)
 
     def F(self, x) -> np.ndarray:
-        """Evaluate the (uncentred) ``F`` at points of the same kind as :meth:`__call__` takes."""
+        """Evaluate the (uncentred) ``F`` at points of the same kind as :meth:`__call__` takes.
+
+        Parameters
+        ----------
+        x : array_like
+            State indices, points or angles, as for :meth:`__call__`.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``F(x)``, shape ``x.shape`` (plus ``(m,)`` for ``m`` right-hand sides).
+
+        Raises
+        ------
+        NotImplementedError
+            If the solution does not carry ``F`` off its nodes.
+        """
         if self._evaluate_F is None:
             raise NotImplementedError("this solution does not carry `F` off its nodes.")
         return self._evaluate_F(x)
@@ -162,6 +185,21 @@ class PoissonSolution:
         For a finite chain at state indices this is the row of `PV_values`
         computed by the kernel itself; elsewhere it follows from the discrete
         equation ``V - P_N V = F_c - c`` and its Nyström extension.
+
+        Parameters
+        ----------
+        x : array_like
+            State indices, points or angles, as for :meth:`__call__`.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(P V)(x)``, shape ``x.shape`` (plus ``(m,)`` for ``m`` right-hand sides).
+
+        Raises
+        ------
+        NotImplementedError
+            For a continuous-time solution, or one that cannot be evaluated off its nodes.
         """
         if self.time != "discrete":
             raise NotImplementedError("`P V` is defined for discrete-time chains only.")
@@ -170,7 +208,14 @@ class PoissonSolution:
         return self(x) - (self.F(x) - self.pi_F) + self.constant_defect
 
     def summary(self) -> dict:
-        """JSON-ready summary: mean, variance, residual and the discretisation."""
+        """JSON-ready summary: mean, variance, residual and the discretisation.
+
+        Returns
+        -------
+        dict
+            Keys ``pi_F``, ``asymptotic_variance``, ``residual``, ``constant_defect``,
+            ``mean_V``, ``sup_V``, ``time``, ``n_nodes`` and ``discretisation``.
+        """
         return {
             "pi_F": np.asarray(self.pi_F).tolist(),
             "asymptotic_variance": np.asarray(self.asymptotic_variance).tolist(),
