@@ -43,7 +43,10 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 class Histories:
     r"""A weighted set of histories :math:`\{(\xi^{(m)}, \omega_m)\}_{m<M}` approximating :math:`\pi`.
 
-    Attributes
+    Integrals against the stationary law of histories are replaced by weighted sums,
+    :math:`\int F\,d\pi \approx \sum_m \omega_m F(\xi^{(m)})`.
+
+    Parameters
     ----------
     values : ndarray, shape (M, L, d)
         ``values[m, j]`` :math:`= X_{k-j}` of history :math:`m` (``j = 0`` is current).
@@ -52,6 +55,13 @@ class Histories:
         probabilities, or :math:`1/M`).
     indices : ndarray of int, shape (M, L), or None
         State indices of a finite chain, in the same layout as ``values``.
+
+    Raises
+    ------
+    DimensionError
+        If the shapes disagree or ``values`` is not finite.
+    DiscretisationError
+        If the weights are negative or do not sum to one.
     """
 
     values: np.ndarray
@@ -86,7 +96,26 @@ class Histories:
 
     @classmethod
     def from_array(cls, values, weights=None) -> Histories:
-        """Histories from an array ``(M, L, d)`` (or ``(M, L)`` for ``d = 1``), equal weights by default."""
+        r"""Histories from an array ``(M, L, d)`` (or ``(M, L)`` for ``d = 1``), equal weights by default.
+
+        Parameters
+        ----------
+        values : array_like, shape (M, L, d) or (M, L)
+            ``values[m, j]`` :math:`= X_{k-j}` of history :math:`m`; a 2-D array means
+            :math:`d = 1`.
+        weights : array_like, shape (M,), optional
+            Weights :math:`\omega_m` (non-negative, summing to one); default :math:`1/M`.
+
+        Returns
+        -------
+        Histories
+            Without state indices.
+
+        Raises
+        ------
+        DimensionError
+            If ``values`` is not of shape (M, L, d) with :math:`M \ge 1`.
+        """
         v = np.asarray(values, dtype=float)
         if v.ndim == 2:
             v = v[:, :, None]
@@ -118,7 +147,19 @@ class Histories:
         return int(self.values.shape[2])
 
     def subset(self, idx) -> Histories:
-        """The histories ``idx`` (indices, slice or boolean mask), weights renormalised to sum to 1.
+        r"""The histories ``idx`` (indices, slice or boolean mask), weights renormalised to sum to 1.
+
+        The new weights are :math:`\omega_m / \sum_{m'\in\mathrm{idx}}\omega_{m'}`.
+
+        Parameters
+        ----------
+        idx : int array, slice or boolean mask
+            Which histories to keep (any index valid for an array of length :math:`M`).
+
+        Returns
+        -------
+        Histories
+            The selected histories (with their state indices, if any).
 
         Raises
         ------
@@ -216,6 +257,8 @@ def sample_histories(chain, depth: int, n: int, rng) -> Histories:
     Parameters
     ----------
     chain : MarkovChain
+        The chain; it must sample stationary paths (``sample``, or ``sample_indices``
+        and ``states`` for a finite chain).
     depth : int
         Window length :math:`L`.
     n : int
@@ -226,6 +269,13 @@ def sample_histories(chain, depth: int, n: int, rng) -> Histories:
     Returns
     -------
     Histories
+        ``n`` windows with weights :math:`1/n` (state indices set for a finite chain).
+
+    Raises
+    ------
+    DimensionError
+        If ``depth`` or ``n`` is not a positive integer, or ``chain.sample`` returns
+        an array of the wrong shape.
 
     Notes
     -----
@@ -266,6 +316,11 @@ def path_windows(path: np.ndarray, depth: int) -> np.ndarray:
     -------
     ndarray, shape (n_steps - L + 1, L, d)
         A copy (not a view).
+
+    Raises
+    ------
+    DimensionError
+        If ``path`` is not of shape (n_steps, d) or is shorter than ``depth``.
     """
     L = _depth(depth)
     p = np.asarray(path, dtype=float)

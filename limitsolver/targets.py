@@ -71,6 +71,16 @@ _CHUNK_FLOATS = 1 << 22
 class Target(Protocol):
     r"""The protocol of a target functional :math:`Y_k = g(\xi_k)`.
 
+    Any object with the attributes ``dim`` and ``window`` and the methods
+    ``__call__`` (values on histories) and ``along_path`` (values along paths)
+    is a target; the protocol itself is not instantiated.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Not used: a protocol class cannot be instantiated (``isinstance`` checks
+        the attributes and methods above).
+
     Attributes
     ----------
     dim : int or None
@@ -87,7 +97,19 @@ class Target(Protocol):
         ...
 
     def along_path(self, path: np.ndarray) -> np.ndarray:
-        """Values :math:`Y_k` along paths ``(n_paths, n_steps, d)``; shape (n_paths, n_steps)."""
+        """Values :math:`Y_k` along paths ``(n_paths, n_steps, d)``; shape (n_paths, n_steps).
+
+        Parameters
+        ----------
+        path : ndarray, shape (n_paths, n_steps, d)
+            Chain paths in chronological order (index 0 is :math:`X_0`).
+
+        Returns
+        -------
+        ndarray, shape (n_paths, n_steps)
+            :math:`Y_k` at every step :math:`k` of every path (states before
+            :math:`X_0` count as zero).
+        """
         ...
 
 
@@ -283,7 +305,25 @@ class StateFunction:
         return _check_values(y, h.shape[:1], "StateFunction")
 
     def along_path(self, path: np.ndarray) -> np.ndarray:
-        """:math:`g(X_k)` for every step; shape (n_paths, n_steps)."""
+        """:math:`g(X_k)` for every step; shape (n_paths, n_steps).
+
+        Parameters
+        ----------
+        path : ndarray, shape (n_paths, n_steps, d)
+            Chain paths in chronological order (index 0 is :math:`X_0`).
+
+        Returns
+        -------
+        ndarray, shape (n_paths, n_steps)
+            :math:`Y_k = g(X_k)`.
+
+        Raises
+        ------
+        DimensionError
+            If ``path`` is not of shape (n_paths, n_steps, d) with the target's ``dim``.
+        DivergenceError
+            If ``f`` returns non-finite values.
+        """
         p = _check_path(path, self.dim, "StateFunction")
         with np.errstate(all="ignore"):  # non-finite values are reported below
             y = self._fn(p)
@@ -352,6 +392,16 @@ class LinearMemory:
             :math:`d`.
         scale : float
             :math:`a`.
+
+        Returns
+        -------
+        LinearMemory
+            With ``rho`` of shape (J, d).
+
+        Raises
+        ------
+        ConfigError
+            If ``n_terms`` is not a positive integer or ``decay``, ``scale`` are not finite.
         """
         dim = _check_dim(dim)
         if isinstance(n_terms, bool) or int(n_terms) != n_terms or n_terms < 1:
@@ -367,6 +417,27 @@ class LinearMemory:
 
         It bounds :math:`|Y^{\infty}_k - Y^{J}_k|` by itself times
         :math:`\sup_j\|X_{k-j}\|_\infty`.
+
+        Parameters
+        ----------
+        decay : float
+            :math:`\lambda`, with :math:`|\lambda| < 1`.
+        n_terms : int
+            Number of kept terms :math:`J`.
+        dim : int
+            State dimension :math:`d`.
+        scale : float
+            :math:`a`.
+
+        Returns
+        -------
+        float
+            :math:`d\,|a|\,|\lambda|^J/(1-|\lambda|)`.
+
+        Raises
+        ------
+        ConfigError
+            If :math:`|\lambda| \ge 1` (the tail is not summable).
         """
         if not abs(decay) < 1:
             raise ConfigError(f"`decay` must satisfy |decay| < 1 for a summable tail, got {decay}.")
@@ -381,6 +452,22 @@ class LinearMemory:
         The tail is :meth:`tail_bound`,
         :math:`\sum_{j\ge J}\|\rho_j\|_1 = d|a||\lambda|^J/(1-|\lambda|)`, so
         :math:`|Y^\infty_k - Y_k| \le` ``tol`` :math:`\sup\|X\|_\infty`.
+
+        Parameters
+        ----------
+        decay : float
+            :math:`\lambda`, with :math:`|\lambda| < 1`.
+        tol : float
+            Bound on the neglected tail, positive.
+        dim : int
+            State dimension :math:`d`.
+        scale : float
+            :math:`a`.
+
+        Returns
+        -------
+        LinearMemory
+            :meth:`geometric` with the smallest such :math:`J`.
 
         Raises
         ------
@@ -411,7 +498,25 @@ class LinearMemory:
         return _check_values(y, h.shape[:1], "LinearMemory")
 
     def along_path(self, path: np.ndarray) -> np.ndarray:
-        r""":math:`Y_k = \sum_{j\le\min(k, J-1)}\rho_j\cdot X_{k-j}` (causal convolution)."""
+        r""":math:`Y_k = \sum_{j\le\min(k, J-1)}\rho_j\cdot X_{k-j}` (causal convolution).
+
+        Parameters
+        ----------
+        path : ndarray, shape (n_paths, n_steps, d)
+            Chain paths in chronological order (index 0 is :math:`X_0`).
+
+        Returns
+        -------
+        ndarray, shape (n_paths, n_steps)
+            :math:`Y_k = \sum_{j\le\min(k, J-1)}\rho_j\cdot X_{k-j}`.
+
+        Raises
+        ------
+        DimensionError
+            If ``path`` is not of shape (n_paths, n_steps, d) with the target's ``dim``.
+        DivergenceError
+            If the values are not finite (non-finite states in ``path``).
+        """
         p = _check_path(path, self.dim, "LinearMemory")
         n = p.shape[1]
         y = np.zeros(p.shape[:2])
@@ -435,8 +540,11 @@ class TeacherRNN:
     Parameters
     ----------
     c : array_like, shape (n,)
+        Output weights :math:`c^i`.
     w : array_like, shape (n, d)
+        Input weights :math:`w^i`.
     b : array_like, shape (n,)
+        Self-connections :math:`b^i` (the diagonal recurrence).
     activation : Activation or str
         :math:`\sigma`.
     scale : float
@@ -513,6 +621,34 @@ class TeacherRNN:
 
         ``scale`` defaults to :math:`n^{-1/2}`, so the output is of order one.
         The draws come from ``rng`` (seed or Generator) through ``prior.sample``.
+
+        Parameters
+        ----------
+        n_units : int
+            Number of hidden units :math:`n`.
+        prior : Prior
+            Law :math:`\mu_0` of :math:`(c, w, b)`; its ``b_max`` must make the memory
+            contract for ``activation``.
+        activation : Activation or str
+            :math:`\sigma`.
+        dim : int
+            State dimension :math:`d`.
+        rng : int, SeedSequence or Generator
+            Source of randomness (same seed, same teacher).
+        scale : float, optional
+            Output scale :math:`a`; default :math:`n^{-1/2}`.
+        memory_tol : float
+            Tolerance :math:`\gamma^{L-1}\sup|\sigma|` fixing the ``window``.
+
+        Returns
+        -------
+        TeacherRNN
+            With :math:`(c^i, w^i, b^i)` i.i.d. from ``prior``.
+
+        Raises
+        ------
+        ContractionError
+            If :math:`\gamma = \max_i|b^i|\sup|\sigma'| \ge 1`.
         """
         params = prior.sample(n_units, dim, as_generator(rng))
         if scale is None:
@@ -552,7 +688,30 @@ class TeacherRNN:
         return _check_values(self.scale * (state.s @ self.c), h.shape[:1], "TeacherRNN")
 
     def along_path(self, path: np.ndarray) -> np.ndarray:
-        r"""Exact recursion from :math:`s_0 = 0`: :math:`Y_k` for every step; (n_paths, n_steps)."""
+        r"""Exact recursion from :math:`s_0 = 0`: :math:`Y_k` for every step; (n_paths, n_steps).
+
+        .. math::
+
+            s^i_{k+1} = \sigma(w^i\cdot X_k + b^i s^i_k),\quad s^i_0 = 0,\qquad
+            Y_k = a \sum_{i=1}^n c^i s^i_{k+1}.
+
+        Parameters
+        ----------
+        path : ndarray, shape (n_paths, n_steps, d)
+            Chain paths in chronological order (index 0 is :math:`X_0`).
+
+        Returns
+        -------
+        ndarray, shape (n_paths, n_steps)
+            :math:`Y_k = a\sum_i c^i s^i_{k+1}`.
+
+        Raises
+        ------
+        DimensionError
+            If ``path`` is not of shape (n_paths, n_steps, d) with the target's ``dim``.
+        DivergenceError
+            If the values are not finite (non-finite states in ``path``).
+        """
         p = _check_path(path, self.dim, "TeacherRNN")
         n_paths, n_steps, _ = p.shape
         wx = p @ self.w.T  # (n_paths, n_steps, n)
@@ -607,7 +766,25 @@ class WindowFunction:
         return _check_values(y, h.shape[:1], "WindowFunction")
 
     def along_path(self, path: np.ndarray) -> np.ndarray:
-        """``f`` on the zero-padded window of every step; shape (n_paths, n_steps)."""
+        r"""``f`` on the zero-padded window of every step; shape (n_paths, n_steps).
+
+        Parameters
+        ----------
+        path : ndarray, shape (n_paths, n_steps, d)
+            Chain paths in chronological order (index 0 is :math:`X_0`).
+
+        Returns
+        -------
+        ndarray, shape (n_paths, n_steps)
+            :math:`Y_k = f(X_k, \dots, X_{k-L+1})` with :math:`X_{j<0} = 0`.
+
+        Raises
+        ------
+        DimensionError
+            If ``path`` is not of shape (n_paths, n_steps, d) with the target's ``dim``.
+        DivergenceError
+            If ``f`` returns non-finite values.
+        """
         p = _check_path(path, self.dim, "WindowFunction")
         n_paths, n_steps, d = p.shape
         wins = _windows(p, self.window).reshape(n_paths * n_steps, self.window, d)
@@ -667,6 +844,12 @@ def make_target(spec: Mapping[str, Any] | str | Target, dim: int) -> Target:
         dimension check.
     dim : int
         State dimension of the chain.
+
+    Returns
+    -------
+    Target
+        A :class:`StateFunction`, :class:`LinearMemory` or :class:`TeacherRNN`
+        (or ``spec`` itself when it is already a target).
 
     Raises
     ------
