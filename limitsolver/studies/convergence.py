@@ -119,6 +119,13 @@ class ConvergenceStudy:
 
         Chains and targets are identified by what they do: a short path drawn
         with a fixed seed and the target's values along it.
+
+        Returns
+        -------
+        str
+            The first 16 hexadecimal digits of a SHA-256 digest of the network,
+            horizon, time grid, histories, grid, tracking samples, limit seed and
+            the probe path with the target's values on it.
         """
         probe = np.asarray(self.problem.chain.sample(64, 20261121, n_paths=2), dtype=float)
         values = np.asarray(self.problem.target.along_path(probe), dtype=float)
@@ -137,12 +144,16 @@ class ConvergenceStudy:
 class ConvergenceResult:
     """Errors per width and seed, their fits, the limit and the cost.
 
-    Attributes
+    Built by :func:`run_convergence`; the fields are:
+
+    Parameters
     ----------
     study : ConvergenceStudy
+        The study that produced the numbers.
     errors : dict of str to ndarray (len(n_units), len(seeds))
         Each metric per width (rows) and seed (columns).
     fits : dict of str to PowerLawFit
+        The fit :math:`e \approx C N^{-p}` of each metric over widths and seeds.
     wall_times : ndarray (len(n_units), len(seeds))
         Seconds per finite-network run.
     limit_error : float
@@ -173,10 +184,25 @@ class ConvergenceResult:
 
     @property
     def n_units(self) -> np.ndarray:
+        """The widths :math:`N` of the study, in increasing order."""
         return np.asarray(self.study.n_units)
 
     def table(self, metric: str = "sup_l2") -> str:
-        """The table N | mean ± standard error | seeds | wall time, and the fit."""
+        """The table N | mean ± standard error | seeds | wall time, and the fit.
+
+        Parameters
+        ----------
+        metric : {"sup_l2", "tracking", "loss_gap"}, default "sup_l2"
+            The metric to tabulate (see the module docstring).
+
+        Returns
+        -------
+        str
+            One line per width (mean over seeds, its standard error, number of
+            finite seeds, mean wall time per run), then the fitted power law and
+            the limit's discretisation error compared with the error at the
+            largest width.
+        """
         e = self.errors[metric]
         lines = [f"metric: {metric}",
                  f"{'N':>8}  {'mean error':>11}  {'std error':>10}  {'seeds':>5}  {'wall s/run':>10}"]
@@ -192,7 +218,17 @@ class ConvergenceResult:
         return "\n".join(lines)
 
     def summary(self) -> dict:
-        """A JSON-ready summary."""
+        """A JSON-ready summary.
+
+        Returns
+        -------
+        dict
+            Widths, seeds, the problem's ``repr``, per metric the mean and
+            standard error per width with the fitted rate, its interval and
+            constant, the limit's error, time and discretisation, and the wall
+            times (arrays are left as numpy arrays; :func:`~limitsolver.io.write_json`
+            converts them).
+        """
         return {
             "n_units": list(self.study.n_units), "seeds": list(self.study.seeds),
             "problem": repr(self.study.problem),
@@ -251,6 +287,21 @@ def depth_error(study: ConvergenceStudy, sol, show=None) -> float:
     Solves again with the memory tolerance multiplied by :math:`\gamma` (window
     ``L + 1``) and returns :math:`\sup_t \|h^{(L+1)}_t - h^{(L)}_t\|_{L^2(\pi)}`,
     the shallow solution read on the deep histories truncated to ``L`` states.
+
+    Parameters
+    ----------
+    study : ConvergenceStudy
+        The study whose problem and limit discretisation are used.
+    sol : LimitSolution
+        The limit solved at the problem's depth ``L``.
+    show : bool, optional
+        Progress bar for the deeper solve (default: when stderr is a terminal).
+
+    Returns
+    -------
+    float
+        The estimate :math:`\sup_t \|h^{(L+1)}_t - h^{(L)}_t\|_{L^2(\pi)}`; 0 when
+        the tighter tolerance does not deepen the window.
     """
     net = study.problem.network
     gamma = max(net.gamma, 1e-3)
@@ -272,6 +323,7 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
     Parameters
     ----------
     study : ConvergenceStudy
+        Problem, widths, seeds and limit discretisation.
     jobs : int
         Worker processes (ignored when ``executor`` is given).
     out : path, optional
@@ -284,6 +336,14 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
     Returns
     -------
     ConvergenceResult
+        Errors per width and seed, their power-law fits, the limit and the cost.
+
+    Raises
+    ------
+    ConfigError
+        If ``out`` holds runs of a different study (another fingerprint).
+    DivergenceError
+        If a finite-network run diverges (the message names ``N`` and the seed).
     """
     problem = study.problem
     t0 = time.perf_counter()

@@ -32,7 +32,9 @@ __all__ = ["PowerLawFit", "fit_power_law", "observed_orders", "richardson_order"
 class PowerLawFit:
     r"""Least-squares fit of :math:`e \approx C n^{-p}` with a bootstrap interval for :math:`p`.
 
-    Attributes
+    Built by :func:`fit_power_law`; the fields are:
+
+    Parameters
     ----------
     rate : float
         The fitted exponent :math:`p` (positive when errors decrease).
@@ -58,15 +60,53 @@ class PowerLawFit:
     n_boot: int
 
     def predict(self, n) -> np.ndarray:
-        """Fitted error :math:`C n^{-p}` at sizes ``n``."""
+        """Fitted error :math:`C n^{-p}` at sizes ``n``.
+
+        Parameters
+        ----------
+        n : float or array_like
+            Sizes at which to evaluate the fit.
+
+        Returns
+        -------
+        numpy.ndarray
+            :math:`C n^{-p}`, with the shape of ``n``.
+        """
         return self.constant * np.asarray(n, dtype=float) ** (-self.rate)
 
     def contains(self, p: float) -> bool:
-        """Whether the interval ``ci`` contains the exponent ``p``."""
+        """Whether the interval ``ci`` contains the exponent ``p``.
+
+        Parameters
+        ----------
+        p : float
+            A candidate exponent (e.g. the theoretical rate 1/2).
+
+        Returns
+        -------
+        bool
+            ``ci[0] <= p <= ci[1]``.
+        """
         return bool(self.ci[0] <= p <= self.ci[1])
 
     def band(self, n) -> tuple[np.ndarray, np.ndarray]:
-        """Lines through the geometric centre of the data with the exponents at the ends of ``ci``."""
+        r"""Lines through the geometric centre of the data with the exponents at the ends of ``ci``.
+
+        With :math:`\bar\ell = \operatorname{mean}_i \log n_i` and
+        :math:`\log e_0 = \log C - p \bar\ell`, the lines are
+        :math:`\log e = \log e_0 - p_\pm (\log n - \bar\ell)` for the two ends
+        :math:`p_\pm` of ``ci``.
+
+        Parameters
+        ----------
+        n : float or array_like
+            Sizes at which to evaluate the band.
+
+        Returns
+        -------
+        lower, upper : numpy.ndarray
+            The pointwise lower and upper lines, with the shape of ``n``.
+        """
         n = np.asarray(n, dtype=float)
         logn0 = np.mean(np.log(self.sizes))
         loge0 = np.log(self.constant) - self.rate * logn0
@@ -153,7 +193,26 @@ def fit_power_law(sizes, errors, *, level: float = 0.95, n_boot: int = 2000,
 
 
 def observed_orders(h, errors) -> np.ndarray:
-    r"""Observed orders :math:`\log(e_i/e_{i+1})/\log(h_i/h_{i+1})` of successive refinements."""
+    r"""Observed orders :math:`\log(e_i/e_{i+1})/\log(h_i/h_{i+1})` of successive refinements.
+
+    Parameters
+    ----------
+    h : array_like, shape (k,)
+        Discretisation parameters (step sizes, or sizes such as :math:`N`, in
+        which case the orders come out negative for decreasing errors).
+    errors : array_like, shape (k,)
+        Errors :math:`e_i` at those parameters.
+
+    Returns
+    -------
+    numpy.ndarray, shape (k - 1,)
+        The observed order between each pair of successive refinements.
+
+    Raises
+    ------
+    ValueError
+        If ``h`` and ``errors`` are not 1-D of the same length, at least 2.
+    """
     h = np.asarray(h, dtype=float)
     e = np.asarray(errors, dtype=float)
     if h.shape != e.shape or h.ndim != 1 or h.size < 2:
@@ -165,6 +224,18 @@ def richardson_order(q1: float, q2: float, q3: float, ratio: float = 2.0) -> flo
     r"""Richardson's observed order from values at three refinements with ratio ``ratio``.
 
     :math:`p = \log(|q_1-q_2|/|q_2-q_3|)/\log r`.
+
+    Parameters
+    ----------
+    q1, q2, q3 : float
+        A quantity computed at three successively refined discretisations.
+    ratio : float, default 2.0
+        Refinement ratio :math:`r` between successive discretisations.
+
+    Returns
+    -------
+    float
+        The observed order :math:`p`; ``inf`` when two successive values coincide.
     """
     d1, d2 = abs(q1 - q2), abs(q2 - q3)
     if d2 == 0 or d1 == 0:

@@ -33,7 +33,9 @@ __all__ = ["RefinementResult", "refine_nodes", "refine_depth", "refine_histories
 class RefinementResult:
     """Errors of a sequence of discretisation levels.
 
-    Attributes
+    Built by the ``refine_*`` functions; the fields are:
+
+    Parameters
     ----------
     parameter : str
         ``"nodes"``, ``"depth"``, ``"histories"`` or ``"rtol"``.
@@ -58,6 +60,14 @@ class RefinementResult:
     fit: PowerLawFit | None = None
 
     def table(self) -> str:
+        """A text table: level | error | order (or ratio), then the fit if any.
+
+        Returns
+        -------
+        str
+            One line per level (the last levels have no order), and ``fit: ...``
+            when :attr:`fit` is set.
+        """
         lines = [f"{self.parameter:>10}  {'error':>11}  {'order/ratio':>11}"]
         for i, (lv, e) in enumerate(zip(self.levels, self.errors, strict=True)):
             o = f"{self.orders[i]:>11.3f}" if i < self.orders.size else f"{'':>11}"
@@ -78,7 +88,41 @@ def _times(problem: Problem, n_times: int) -> np.ndarray:
 def refine_nodes(problem: Problem, n_w=(8, 16, 32, 64), *, n_b_ratio: float = 0.25,
                  kind: str = "legendre", histories="exact", n_times: int = 11,
                  seed: int = 0) -> RefinementResult:
-    """Quadrature refinement: ``n_w`` nodes for ``w`` and ``n_b_ratio * n_w`` for ``b``."""
+    r"""Quadrature refinement: ``n_w`` nodes for ``w`` and ``n_b_ratio * n_w`` for ``b``.
+
+    The error of level :math:`\ell` is
+    :math:`e_\ell = \sup_t \|h^{(\ell)}_t - h^{(\mathrm{finest})}_t\|_{L^2(\pi)}`
+    against the finest rule; orders are observed with :math:`h = 1/n_w`
+    (spectral convergence shows as orders that grow). Cost: one limit solve
+    per level.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem whose limit is solved.
+    n_w : sequence of int, default (8, 16, 32, 64)
+        Nodes per ``w`` axis at each level (sorted; at least two levels).
+    n_b_ratio : float, default 0.25
+        Nodes for ``b`` per node for ``w`` (at least 2 nodes).
+    kind : {"legendre", "hermite", "sobol", "uniform"}, default "legendre"
+        Quadrature rule, as for :func:`~limitsolver.limit.parameter_grid`.
+    histories : "exact" or int, default "exact"
+        Exact enumeration (finite chains) or that many Monte Carlo windows.
+    n_times : int, default 11
+        Points of the time grid :math:`\mathcal T` (equispaced in :math:`[0, T]`).
+    seed : int, default 0
+        Seed of the Monte Carlo histories (the same for every level).
+
+    Returns
+    -------
+    RefinementResult
+        ``parameter = "nodes"``; levels are all but the finest ``n_w``.
+
+    Raises
+    ------
+    ConfigError
+        If ``n_w`` has fewer than two levels.
+    """
     from ..limit import solve_limit
 
     n_w = np.asarray(sorted(n_w), dtype=int)
@@ -103,7 +147,31 @@ def refine_depth(problem: Problem, extra_levels: int = 4, *, n_times: int = 11,
     Each shallow solution is read on the deepest histories truncated to its own
     window (Nyström), so all errors are measured in the same :math:`L^2(\pi)`.
     The ratios of successive errors estimate the geometric factor (at most
-    :math:`\gamma`).
+    :math:`\gamma`), since truncating the memory at depth :math:`L` errs by at
+    most :math:`\gamma^L \sup|\sigma|`. Levels are obtained by multiplying the
+    network's ``memory_tol`` by :math:`\gamma^k`, :math:`k = 0, \dots,`
+    ``extra_levels``. Cost: ``extra_levels + 1`` exact limit solves, the deepest
+    the most expensive (:math:`n^L` histories).
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem whose limit is solved (its chain must be finite: histories
+        are enumerated exactly).
+    extra_levels : int, default 4
+        Number of deeper levels beyond the problem's own depth.
+    n_times : int, default 11
+        Points of the time grid :math:`\mathcal T` (equispaced in :math:`[0, T]`).
+    grid : dict, optional
+        Keyword arguments of :func:`~limitsolver.limit.parameter_grid`; default
+        that of :func:`~limitsolver.limit.solve_limit` (64 Legendre nodes for
+        ``w``, 16 for ``b``).
+
+    Returns
+    -------
+    RefinementResult
+        ``parameter = "depth"``; levels are the window lengths :math:`L` of all but
+        the deepest solve, orders the ratios :math:`e_{L+1}/e_L`.
     """
     from ..limit import solve_limit
 
@@ -132,6 +200,27 @@ def refine_histories(problem: Problem, M=(256, 512, 1024, 2048), *, seeds=(0, 1,
     The error is :math:`\sup_t |L^{(M)}_t - L_t|`, averaged over ``seeds``;
     the fitted rate should be close to 1/2. Needs a finite chain (for the exact
     reference).
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem whose limit is solved.
+    M : sequence of int, default (256, 512, 1024, 2048)
+        Numbers of Monte Carlo histories (sorted).
+    seeds : sequence of int, default (0, 1, 2, 3)
+        Seeds of the Monte Carlo histories at each ``M``.
+    n_times : int, default 11
+        Points of the time grid :math:`\mathcal T` (equispaced in :math:`[0, T]`).
+    grid : dict, optional
+        Keyword arguments of :func:`~limitsolver.limit.parameter_grid`; default
+        that of :func:`~limitsolver.limit.solve_limit` (64 Legendre nodes for
+        ``w``, 16 for ``b``).
+
+    Returns
+    -------
+    RefinementResult
+        ``parameter = "histories"``; errors averaged over seeds, orders observed
+        with :math:`h = 1/M`, and the power-law fit over seeds in :attr:`fit`.
     """
     from ..limit import solve_limit
 
@@ -148,11 +237,35 @@ def refine_histories(problem: Problem, M=(256, 512, 1024, 2048), *, seeds=(0, 1,
 
 def refine_time_stepping(problem: Problem, rtol=(1e-3, 1e-4, 1e-5, 1e-6), *, n_times: int = 11,
                          grid: dict | None = None, method: str = "RK23") -> RefinementResult:
-    """``solve_ivp`` (``method``) at decreasing tolerances against the exact spectral solution.
+    r"""``solve_ivp`` (``method``) at decreasing tolerances against the exact spectral solution.
 
     The orders are those of the error against the tolerance (close to 1 when the
     integrator's error control is effective); a high-order method such as DOP853
     resolves these linear flows in a few steps at any tolerance.
+
+    Each level integrates :math:`dh/dt = \alpha A W (g - h)` with
+    ``rtol = r`` and ``atol = 1e-3 r`` on the exact histories; the error is
+    :math:`\sup_t \|h^{(r)}_t - h_t\|_{L^2(\pi)}` against the eigendecomposition.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem whose limit is solved (finite chain: exact histories).
+    rtol : sequence of float, default (1e-3, 1e-4, 1e-5, 1e-6)
+        Relative tolerances of the integrator (sorted decreasing).
+    n_times : int, default 11
+        Points of the time grid :math:`\mathcal T` (equispaced in :math:`[0, T]`).
+    grid : dict, optional
+        Keyword arguments of :func:`~limitsolver.limit.parameter_grid`; default
+        that of :func:`~limitsolver.limit.solve_limit` (64 Legendre nodes for
+        ``w``, 16 for ``b``).
+    method : str, default "RK23"
+        Integration method of :func:`scipy.integrate.solve_ivp`.
+
+    Returns
+    -------
+    RefinementResult
+        ``parameter = "rtol"``; one level per tolerance, orders against ``rtol``.
     """
     from ..limit import IVPFlow, features, solve_limit, tangent_kernel
     from ..limit.solver import _run
