@@ -41,7 +41,19 @@ GRADIENT_MODES = ("rtrl", "truncated")
 
 
 class MemoryState(NamedTuple):
-    r"""Memory :math:`s` (..., G) with sensitivities :math:`J^w` (..., G, d) and :math:`J^b` (..., G)."""
+    r"""Memory :math:`s` (..., G) with sensitivities :math:`J^w` (..., G, d) and :math:`J^b` (..., G).
+
+    Parameters
+    ----------
+    s : numpy.ndarray, shape (..., G)
+        Memory (hidden state) :math:`s_k` of each unit or parameter node.
+    jw : numpy.ndarray, shape (..., G, d), or None
+        Sensitivity :math:`J^w_k` (:math:`\partial_w s_k` in rtrl mode); ``None``
+        when sensitivities are not tracked.
+    jb : numpy.ndarray, shape (..., G), or None
+        Sensitivity :math:`J^b_k` (:math:`\partial_b s_k` in rtrl mode); ``None``
+        when sensitivities are not tracked.
+    """
 
     s: np.ndarray
     jw: np.ndarray | None
@@ -66,6 +78,17 @@ def memory_step(
 ) -> MemoryState:
     r"""Advance the memory and its sensitivities by one input.
 
+    With :math:`u_k = w\cdot X_k + b\, s_k`, the memory moves to
+    :math:`s_{k+1} = \sigma(u_k)` and the sensitivities to
+
+    .. math::
+
+        \text{rtrl:}\quad J^w_{k+1} = \sigma'(u_k)(X_k + b J^w_k),\quad
+        J^b_{k+1} = \sigma'(u_k)(s_k + b J^b_k);
+
+        \text{truncated:}\quad J^w_{k+1} = \sigma'(u_k) X_k,\quad
+        J^b_{k+1} = \sigma'(u_k) s_k.
+
     Parameters
     ----------
     state : MemoryState
@@ -74,6 +97,8 @@ def memory_step(
         Current input :math:`X_k` of each batch element (shared by its units).
     w : ndarray, shape (..., G, d)
         Input weights; ``b`` has shape (..., G). Leading axes broadcast.
+    b : ndarray, shape (..., G)
+        Self-recurrences :math:`b` of the units.
     act : Activation
         :math:`\sigma`.
     mode : {"rtrl", "truncated"}
@@ -85,6 +110,14 @@ def memory_step(
     -------
     MemoryState
         :math:`(s_{k+1}, J^w_{k+1}, J^b_{k+1})`.
+
+    Raises
+    ------
+    DimensionError
+        If ``x`` and ``w`` do not share their last (state) dimension.
+    ConfigError
+        If ``mode`` is not ``"rtrl"`` or ``"truncated"`` (checked only when
+        sensitivities are tracked).
     """
     if np.shape(x)[-1:] != np.shape(w)[-1:]:
         raise DimensionError(
@@ -131,8 +164,11 @@ def memory_on_histories(
         ``histories[:, 0]`` is the current state :math:`X_k`, ``histories[:, j]``
         is :math:`X_{k-j}`.
     w : ndarray, shape (G, d)
+        Input weights :math:`w` of the parameter nodes.
     b : ndarray, shape (G,)
+        Self-recurrences :math:`b` of the parameter nodes.
     act : Activation
+        The activation :math:`\sigma`, with :math:`\Phi_x(s) = \sigma(w\cdot x + b s)`.
     sensitivities : bool
         Also return :math:`\partial_w S` (M, G, d) and :math:`\partial_b S` (M, G).
 
@@ -140,6 +176,12 @@ def memory_on_histories(
     -------
     MemoryState
         ``s`` of shape (M, G) and, if requested, ``jw`` (M, G, d) and ``jb`` (M, G).
+
+    Raises
+    ------
+    DimensionError
+        If ``histories`` is not of shape (M, L, d), or ``w`` and ``b`` are not of
+        shapes (G, d) and (G,).
 
     Notes
     -----

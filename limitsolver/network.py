@@ -70,7 +70,19 @@ class NetworkSpec:
         self.prior.check_contraction(self.activation)
 
     def replace(self, **changes) -> NetworkSpec:
-        """Return a copy with the given fields changed."""
+        """Return a copy with the given fields changed.
+
+        Parameters
+        ----------
+        **changes
+            New values of fields (``activation``, ``prior``, ``beta``, ``alpha``,
+            ``gradient``, ``memory_tol``), validated as in the constructor.
+
+        Returns
+        -------
+        NetworkSpec
+            The modified copy.
+        """
         return replace(self, **changes)
 
     @property
@@ -84,16 +96,58 @@ class NetworkSpec:
         return self.prior.memory_depth(self.activation, self.memory_tol)
 
     def learning_rate(self, n_units: int) -> float:
-        r""":math:`\alpha N^{2\beta-2}`."""
+        r"""Learning rate :math:`\alpha N^{2\beta-2}` of a network of width :math:`N`.
+
+        Parameters
+        ----------
+        n_units : int
+            Width :math:`N`.
+
+        Returns
+        -------
+        float
+            :math:`\alpha N^{2\beta-2}` (:math:`\alpha/N` at :math:`\beta = 1/2`).
+        """
         return self.alpha * float(n_units) ** (2.0 * self.beta - 2.0)
 
     def output_scale(self, n_units: int) -> float:
-        r""":math:`N^{-\beta}`."""
+        r"""Output scale :math:`N^{-\beta}` in :math:`f^N_k = N^{-\beta}\sum_i c^i s^i_{k+1}`.
+
+        Parameters
+        ----------
+        n_units : int
+            Width :math:`N`.
+
+        Returns
+        -------
+        float
+            :math:`N^{-\beta}`.
+        """
         return float(n_units) ** (-self.beta)
 
     @staticmethod
     def n_steps(n_units: int, horizon: float) -> int:
-        r"""Number of training steps :math:`K = \lfloor N T\rfloor`."""
+        r"""Number of training steps :math:`K = \lfloor N T\rfloor`.
+
+        Parameters
+        ----------
+        n_units : int
+            Width :math:`N`.
+        horizon : float
+            Training time :math:`T \ge 0`.
+
+        Returns
+        -------
+        int
+            :math:`\lfloor N T + 10^{-9}\rfloor`; the :math:`10^{-9}` keeps a product
+            that rounds just below an integer (``100 * 0.29`` is ``28.999...``) at
+            that integer.
+
+        Raises
+        ------
+        ValueError
+            If ``horizon`` is negative or not finite.
+        """
         if not (math.isfinite(horizon) and horizon >= 0):
             raise ValueError(f"`horizon` must be non-negative and finite, got {horizon}.")
         return int(math.floor(n_units * horizon + 1e-9))

@@ -32,7 +32,20 @@ __all__ = ["Prior", "UnitParameters"]
 
 
 class UnitParameters(NamedTuple):
-    """Parameters of a batch of networks: ``c`` (..., N), ``w`` (..., N, d), ``b`` (..., N)."""
+    r"""Parameters of a batch of networks: ``c`` (..., N), ``w`` (..., N, d), ``b`` (..., N).
+
+    Unit :math:`i` carries :math:`\theta^i = (c^i, w^i, b^i) \in \mathbb R \times
+    \mathbb R^d \times \mathbb R`.
+
+    Parameters
+    ----------
+    c : numpy.ndarray, shape (..., N)
+        Output weights :math:`c^i`.
+    w : numpy.ndarray, shape (..., N, d)
+        Input weights :math:`w^i`.
+    b : numpy.ndarray, shape (..., N)
+        Self-recurrences :math:`b^i` (the diagonal of the recurrent matrix).
+    """
 
     c: np.ndarray
     w: np.ndarray
@@ -55,6 +68,12 @@ class Prior:
         Scale of :math:`c`; :math:`\mathbb E[c^2] = \sigma_c^2` for both laws.
     doubled : bool
         Draw units in antisymmetric pairs so that :math:`f^N_0 \equiv 0`.
+
+    Raises
+    ------
+    ConfigError
+        If ``sigma_w`` or ``sigma_c`` is not positive and finite, ``b_max`` is
+        negative or not finite, or ``c_law`` is unknown.
     """
 
     sigma_w: float = 1.0
@@ -74,7 +93,19 @@ class Prior:
             raise ConfigError(f"`sigma_c` must be positive and finite, got {self.sigma_c}.")
 
     def replace(self, **changes) -> Prior:
-        """Return a copy with the given fields changed."""
+        """Return a copy with the given fields changed.
+
+        Parameters
+        ----------
+        **changes
+            New values of fields (``sigma_w``, ``b_max``, ``c_law``, ``sigma_c``,
+            ``doubled``), validated as in the constructor.
+
+        Returns
+        -------
+        Prior
+            The modified copy.
+        """
         return replace(self, **changes)
 
     @property
@@ -83,11 +114,38 @@ class Prior:
         return float(self.sigma_c**2)
 
     def contraction_factor(self, act: Activation | str) -> float:
-        r""":math:`\gamma = b_{\max}\sup_u|\sigma'(u)|`, the contraction factor of the memory."""
+        r""":math:`\gamma = b_{\max}\sup_u|\sigma'(u)|`, the contraction factor of the memory.
+
+        Parameters
+        ----------
+        act : Activation or str
+            The activation :math:`\sigma` (anything :func:`activation` accepts).
+
+        Returns
+        -------
+        float
+            :math:`\gamma`; the memory recursion contracts when :math:`\gamma < 1`.
+        """
         return float(self.b_max * activation(act).sup_dsigma)
 
     def check_contraction(self, act: Activation | str) -> float:
-        r"""Return :math:`\gamma` or raise :class:`ContractionError` when :math:`\gamma \ge 1`."""
+        r"""Return :math:`\gamma` or raise :class:`ContractionError` when :math:`\gamma \ge 1`.
+
+        Parameters
+        ----------
+        act : Activation or str
+            The activation :math:`\sigma` (anything :func:`activation` accepts).
+
+        Returns
+        -------
+        float
+            :math:`\gamma = b_{\max}\sup_u|\sigma'(u)| < 1`.
+
+        Raises
+        ------
+        ContractionError
+            If :math:`\gamma \ge 1` (the memory need not forget its start).
+        """
         act = activation(act)
         gamma = self.contraction_factor(act)
         if not gamma < 1.0:
@@ -98,11 +156,41 @@ class Prior:
         return gamma
 
     def sample(self, n_units: int, dim: int, rng, n_networks: int | None = None) -> UnitParameters:
-        """Draw the parameters of ``n_networks`` independent networks of ``n_units`` units.
+        r"""Draw the parameters of ``n_networks`` independent networks of ``n_units`` units.
 
         Returns arrays with a leading axis of length ``n_networks`` (omitted when
         ``None``). With ``doubled=True`` the second half of the units mirrors the
         first with ``c`` negated, so ``n_units`` must be even.
+
+        :math:`c` is :math:`\pm\sigma_c` with equal probability (``rademacher``) or
+        :math:`N(0, \sigma_c^2)`, :math:`w \sim N(0, \sigma_w^2 I_d)`,
+        :math:`b \sim \mathrm{Uniform}(-b_{\max}, b_{\max})`, all independent.
+
+        Parameters
+        ----------
+        n_units : int
+            Number of units :math:`N` per network.
+        dim : int
+            Dimension :math:`d` of the inputs (and of :math:`w`).
+        rng : int, SeedSequence or Generator
+            Source of randomness (same seed, same parameters).
+        n_networks : int, optional
+            Number of independent networks; ``None`` for a single one without
+            a leading axis.
+
+        Returns
+        -------
+        UnitParameters
+            ``c`` of shape ``(n_networks, N)``, ``w`` of shape ``(n_networks, N, d)``
+            and ``b`` of shape ``(n_networks, N)`` (without the leading axis when
+            ``n_networks`` is ``None``).
+
+        Raises
+        ------
+        ConfigError
+            If ``n_units`` is not a positive integer, or is odd with ``doubled=True``.
+        DimensionError
+            If ``dim`` is not a positive integer.
         """
         if int(n_units) != n_units or n_units < 1:
             raise ConfigError(f"`n_units` must be a positive integer, got {n_units}.")
@@ -134,6 +222,26 @@ class Prior:
         infinite-past fixed point by at most :math:`\gamma^{L-1}\sup|\sigma|`
         (for unbounded :math:`\sigma` the bound uses 1 as a scale). The window
         also holds the current state, hence ``L = depth + 1``.
+
+        Parameters
+        ----------
+        act : Activation or str
+            The activation :math:`\sigma` (anything :func:`activation` accepts).
+        tol : float
+            Tolerance on the memory-truncation error, in :math:`(0, 1)`.
+
+        Returns
+        -------
+        int
+            The smallest window length :math:`L \ge 2` with
+            :math:`\gamma^{L-1}\sup|\sigma| \le` ``tol`` (2 when :math:`\gamma = 0`).
+
+        Raises
+        ------
+        ContractionError
+            If :math:`\gamma \ge 1`.
+        ConfigError
+            If ``tol`` is not in :math:`(0, 1)`.
         """
         act = activation(act)
         gamma = self.check_contraction(act)

@@ -54,7 +54,19 @@ class Problem:
             )
 
     def replace(self, **changes) -> Problem:
-        """Return a copy with the given fields changed."""
+        """Return a copy with the given fields changed.
+
+        Parameters
+        ----------
+        **changes
+            New values of fields (``chain``, ``target``, ``network``, ``horizon``),
+            validated as in the constructor.
+
+        Returns
+        -------
+        Problem
+            The modified copy.
+        """
         return replace(self, **changes)
 
     @property
