@@ -60,7 +60,26 @@ def _check_keys(table: dict, allowed: set, where: str) -> None:
 
 
 def chain_from_config(table: dict[str, Any]):
-    """Build a chain from ``{"kind": "finite" | "ar1" | "circle", ...}``."""
+    """Build a chain from ``{"kind": "finite" | "ar1" | "circle", ...}``.
+
+    Parameters
+    ----------
+    table : dict
+        ``kind = "finite"`` with ``P`` (required) and ``states``;
+        ``kind = "ar1"`` with ``a`` (default 0.5) and ``dim`` (default 1);
+        ``kind = "circle"`` with ``kappa`` (default 0.5).
+
+    Returns
+    -------
+    FiniteChain, GaussianAR1 or CircleWalk
+        The chain (a finite chain is checked to be irreducible and aperiodic).
+
+    Raises
+    ------
+    ConfigError
+        If ``kind`` is missing or unknown, a key is unknown or missing, or the
+        chain's own validation fails (its message is kept).
+    """
     from .chains import CircleWalk, FiniteChain, GaussianAR1
 
     if not isinstance(table, dict) or "kind" not in table:
@@ -86,7 +105,27 @@ def chain_from_config(table: dict[str, Any]):
 
 
 def network_from_config(table: dict[str, Any]) -> NetworkSpec:
-    """Build a :class:`NetworkSpec` from a table with an optional ``prior`` sub-table."""
+    """Build a :class:`NetworkSpec` from a table with an optional ``prior`` sub-table.
+
+    Parameters
+    ----------
+    table : dict
+        Keys ``activation``, ``beta``, ``alpha``, ``gradient``, ``memory_tol``
+        (fields of :class:`NetworkSpec`, defaults where absent) and ``prior``, a
+        table of :class:`~limitsolver.prior.Prior` fields (``sigma_w``, ``b_max``,
+        ``c_law``, ``sigma_c``, ``doubled``).
+
+    Returns
+    -------
+    NetworkSpec
+        The validated network description.
+
+    Raises
+    ------
+    ConfigError
+        If a key is unknown or a value is refused by :class:`NetworkSpec` or
+        :class:`~limitsolver.prior.Prior` (e.g. a prior that does not contract).
+    """
     allowed = {"activation", "beta", "alpha", "gradient", "memory_tol", "prior"}
     _check_keys(table, allowed, "network")
     prior_table = dict(table.get("prior", {}))
@@ -100,7 +139,27 @@ def network_from_config(table: dict[str, Any]) -> NetworkSpec:
 
 
 def problem_from_config(table: dict[str, Any]) -> Problem:
-    """Build a :class:`Problem` from tables ``chain``, ``target``, ``network`` and ``horizon``."""
+    """Build a :class:`Problem` from tables ``chain``, ``target``, ``network`` and ``horizon``.
+
+    Parameters
+    ----------
+    table : dict
+        ``chain`` (see :func:`chain_from_config`) and ``target`` (see
+        :func:`~limitsolver.targets.make_target`) are required; ``network`` (see
+        :func:`network_from_config`) and ``horizon`` (training time :math:`T`,
+        default 1.0) are optional.
+
+    Returns
+    -------
+    Problem
+        The validated problem.
+
+    Raises
+    ------
+    ConfigError
+        If a key is unknown, ``chain`` or ``target`` is missing, or a table's
+        values are refused by the object it builds.
+    """
     from .targets import make_target
 
     _check_keys(table, {"chain", "target", "network", "horizon"}, "problem")

@@ -20,7 +20,21 @@ __all__ = ["write_json", "read_json", "write_npz", "save_figure", "to_jsonable"]
 
 
 def to_jsonable(obj: Any) -> Any:
-    """Convert dataclasses, numpy scalars/arrays, paths and tuples to JSON-ready values."""
+    """Convert dataclasses, numpy scalars/arrays, paths and tuples to JSON-ready values.
+
+    Parameters
+    ----------
+    obj : object
+        Any value. Dataclasses become dicts of their fields, dict keys strings,
+        tuples and arrays lists, numpy scalars Python scalars, paths strings,
+        non-finite Python floats (array entries included) the strings ``"nan"``,
+        ``"inf"``, ``"-inf"``, and anything else its ``repr``.
+
+    Returns
+    -------
+    object
+        A value made of dicts, lists, str, int, float, bool and None only.
+    """
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, dict):
@@ -59,24 +73,88 @@ def _atomic(path: Path, write) -> Path:
 
 
 def write_json(path, obj: Any) -> Path:
-    """Write ``obj`` (converted by :func:`to_jsonable`) as indented JSON, atomically."""
+    """Write ``obj`` (converted by :func:`to_jsonable`) as indented JSON, atomically.
+
+    The bytes go to a temporary file in the same directory, which then replaces
+    ``path`` (:func:`os.replace`), so a reader never sees a partial file; missing
+    parent directories are created.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination file.
+    obj : object
+        The value to write.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     text = json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n"
     return _atomic(path, lambda fh: fh.write(text.encode()))
 
 
 def read_json(path) -> Any:
-    """Read a JSON file written by :func:`write_json`."""
+    """Read a JSON file written by :func:`write_json`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to read (UTF-8).
+
+    Returns
+    -------
+    object
+        The decoded value (non-finite floats come back as the strings
+        :func:`to_jsonable` wrote).
+    """
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)
 
 
 def write_npz(path, **arrays) -> Path:
-    """Write arrays to a compressed ``.npz`` file, atomically."""
+    """Write arrays to a compressed ``.npz`` file, atomically.
+
+    The bytes go to a temporary file in the same directory, which then replaces
+    ``path`` (:func:`os.replace`), so a reader never sees a partial file; missing
+    parent directories are created.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Destination file (written as given; no ``.npz`` suffix is added).
+    **arrays
+        The arrays, stored under their keyword names
+        (:func:`numpy.savez_compressed`).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     return _atomic(path, lambda fh: np.savez_compressed(fh, **arrays))
 
 
 def save_figure(fig, path, dpi: int = 120) -> Path:
-    """Save a matplotlib figure as PNG, atomically, and close it."""
+    """Save a matplotlib figure as PNG, atomically, and close it.
+
+    The figure is closed even when saving fails.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : str or os.PathLike
+        Destination file.
+    dpi : int, default 120
+        Resolution; the bounding box is tight.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     import matplotlib.pyplot as plt
 
     try:

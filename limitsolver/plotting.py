@@ -19,13 +19,26 @@ _LABELS = {
 
 
 def plot_convergence(result, metrics=("sup_l2", "tracking", "loss_gap")):
-    """Log–log error against width with error bars, the fitted line and its band.
+    r"""Log–log error against width with error bars, the fitted line and its band.
+
+    Each panel shows the errors of every seed (grey dots), their mean over seeds
+    with :math:`\pm 2` standard errors, the fit :math:`e \approx C N^{-p}` with the
+    interval of :math:`p` in the legend, and the band of
+    :meth:`~limitsolver.studies.fit.PowerLawFit.band`; the ``sup_l2`` panel also
+    marks the limit's own discretisation error.
 
     Parameters
     ----------
     result : ConvergenceResult
+        The study's errors per width and seed and their fits.
     metrics : sequence of str
-        Metrics to draw, one panel each.
+        Metrics to draw, one panel each (those absent from ``result.errors``
+        are skipped).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row of panels, one per metric drawn.
     """
     import matplotlib.pyplot as plt
 
@@ -58,7 +71,23 @@ def plot_convergence(result, metrics=("sup_l2", "tracking", "loss_gap")):
 
 
 def plot_loss_curves(result, n_seeds: int = 3):
-    """Loss curves :math:`L_t` of the limit and :math:`L^N_t` of finite networks."""
+    r"""Loss curves :math:`L_t` of the limit and :math:`L^N_t` of finite networks.
+
+    :math:`L_t = \tfrac12 \int (g - h_t)^2\, d\pi` against training time
+    :math:`t = k/N`, dashed, over the finite networks' curves coloured by width.
+
+    Parameters
+    ----------
+    result : ConvergenceResult
+        A study's result with its time grid and loss curves.
+    n_seeds : int, default 3
+        Number of seeds drawn per width (the first ones).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A single panel.
+    """
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
