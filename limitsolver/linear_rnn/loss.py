@@ -44,7 +44,21 @@ RELATIVE_ERROR_FLOOR = 3e-8
 
 
 def gram(lam) -> np.ndarray:
-    """Gram matrix ``G_ij = <e^{-lam_i s}, e^{-lam_j s}>_{L^2(0,inf)} = 1/(lam_i + lam_j)``."""
+    r"""Gram matrix ``G_ij = <e^{-lam_i s}, e^{-lam_j s}>_{L^2(0,inf)} = 1/(lam_i + lam_j)``.
+
+    .. math:: G_{ij} = \int_0^\infty e^{-\lambda_i s} e^{-\lambda_j s}\,ds
+        = \frac{1}{\lambda_i + \lambda_j}.
+
+    Parameters
+    ----------
+    lam : (m,) array_like
+        Positive decay rates (not checked here).
+
+    Returns
+    -------
+    (m, m) numpy.ndarray
+        The symmetric positive-definite Cauchy matrix ``G``.
+    """
     lam = np.asarray(lam, dtype=float)
     return 1.0 / np.add.outer(lam, lam)
 
@@ -64,14 +78,73 @@ def _check(b, lam):
 
 
 def white_noise_loss(b, lam, target: Target) -> float:
-    """``J = 1/2 ||sum_i b_i e^{-lam_i s} - rho||^2_{L^2(0,inf)}`` in closed form (``O(m^2)``)."""
+    r"""``J = 1/2 ||sum_i b_i e^{-lam_i s} - rho||^2_{L^2(0,inf)}`` in closed form (``O(m^2)``).
+
+    .. math:: J(b, \lambda) = \tfrac12 \big( b^\top G b - 2 b^\top \ell(\lambda)
+        + \|\rho\|^2 \big),
+
+    clipped at 0 (rounding can make the difference slightly negative).
+
+    Parameters
+    ----------
+    b : (m,) array_like
+        Coefficients ``b_i = c_i U_i`` of ``rho_hat(s) = sum_i b_i e^{-lam_i s}``.
+    lam : (m,) array_like
+        Positive, finite decay rates (``W = -diag(lam)``).
+    target : Target
+        The target kernel ``rho`` (provides ``laplace``, ``laplace_moment``, ``norm2``).
+
+    Returns
+    -------
+    float
+        The loss ``J >= 0``.
+
+    Raises
+    ------
+    DimensionError
+        If ``b`` and ``lam`` differ in length.
+    LimitSolverError
+        If some ``lam_i`` is not positive and finite.
+    """
     b, lam = _check(b, lam)
     val = 0.5 * (b @ gram(lam) @ b - 2.0 * b @ target.laplace(lam) + target.norm2)
     return float(max(val, 0.0))
 
 
 def loss_and_gradient(b, lam, target: Target) -> tuple[float, np.ndarray, np.ndarray]:
-    """Return ``(J, dJ/db, dJ/dlam)`` for the white-noise loss (closed form, cost ``O(m^2)``)."""
+    r"""Return ``(J, dJ/db, dJ/dlam)`` for the white-noise loss (closed form, cost ``O(m^2)``).
+
+    .. math::
+
+        \partial_b J = G b - \ell, \qquad
+        \partial_{\lambda_k} J = b_k \Big( T(\lambda_k)
+            - \sum_j \frac{b_j}{(\lambda_k + \lambda_j)^2} \Big).
+
+    Parameters
+    ----------
+    b : (m,) array_like
+        Coefficients ``b_i = c_i U_i`` of ``rho_hat(s) = sum_i b_i e^{-lam_i s}``.
+    lam : (m,) array_like
+        Positive, finite decay rates (``W = -diag(lam)``).
+    target : Target
+        The target kernel ``rho`` (provides ``laplace``, ``laplace_moment``, ``norm2``).
+
+    Returns
+    -------
+    J : float
+        The loss (clipped at 0), as in :func:`white_noise_loss`.
+    grad_b : (m,) numpy.ndarray
+        ``dJ/db``.
+    grad_lam : (m,) numpy.ndarray
+        ``dJ/dlam``.
+
+    Raises
+    ------
+    DimensionError
+        If ``b`` and ``lam`` differ in length.
+    LimitSolverError
+        If some ``lam_i`` is not positive and finite.
+    """
     b, lam = _check(b, lam)
     G = gram(lam)
     ell = target.laplace(lam)
@@ -88,6 +161,27 @@ def optimal_coefficients(lam, target: Target, rcond: float = 1e-13) -> tuple[np.
     ``G`` (a Cauchy matrix, very ill-conditioned for nearby rates) is pseudo-inverted
     through its eigendecomposition, discarding eigenvalues below ``rcond * max eig``.
     ``J(b*, lam) = 1/2 (||rho||^2 - ell^T G^+ ell)``.  Cost ``O(m^3)``.
+
+    Parameters
+    ----------
+    lam : (m,) array_like
+        Positive, finite decay rates (``W = -diag(lam)``).
+    target : Target
+        The target kernel ``rho``.
+    rcond : float, default 1e-13
+        Relative cut-off for the eigenvalues of ``G`` kept in the pseudo-inverse.
+
+    Returns
+    -------
+    b : (m,) numpy.ndarray
+        The minimising coefficients ``b* = G^+ ell``.
+    J : float
+        The reduced loss ``J(b*, lam) >= 0``.
+
+    Raises
+    ------
+    LimitSolverError
+        If some ``lam_i`` is not positive and finite.
     """
     lam = np.asarray(lam, dtype=float).ravel()
     _check(lam, lam)

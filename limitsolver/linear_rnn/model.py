@@ -28,7 +28,28 @@ __all__ = ["LinearRNN", "diagonal_kernel"]
 
 
 def diagonal_kernel(b, lam, s) -> np.ndarray:
-    """``rho_hat(s) = sum_i b_i e^{-lam_i s}`` on an array of times ``s`` (shape of ``s``)."""
+    r"""``rho_hat(s) = sum_i b_i e^{-lam_i s}`` on an array of times ``s`` (shape of ``s``).
+
+    The kernel of the diagonal RNN ``W = -diag(lam)``, ``U = 1``, ``c = b``:
+
+    .. math:: \hat\rho(s) = \sum_{i=1}^m b_i e^{-\lambda_i s}.
+
+    Cost ``O(len(s) m)``.
+
+    Parameters
+    ----------
+    b : (m,) array_like
+        Output coefficients ``b_i = c_i U_i``.
+    lam : (m,) array_like
+        Decay rates ``lambda_i`` (positive for a decaying kernel; not checked here).
+    s : array_like
+        Times ``s >= 0`` at which to evaluate the kernel.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``rho_hat(s)``, same shape as ``s``.
+    """
     b = np.asarray(b, dtype=float)
     lam = np.asarray(lam, dtype=float)
     s = np.asarray(s, dtype=float)
@@ -41,9 +62,12 @@ class LinearRNN:
 
     Parameters
     ----------
-    W : (m, m) array, Hurwitz (all eigenvalues with negative real part).
-    U : (m, d) array (a 1-D array is read as ``d = 1``).
-    c : (m,) array.
+    W : (m, m) array_like
+        Recurrent matrix; must be Hurwitz (all eigenvalues with negative real part).
+    U : (m, d) array_like
+        Input matrix (a 1-D array is read as ``d = 1``).
+    c : (m,) array_like
+        Readout vector, ``y_hat_t = c^T h_t``.
 
     Raises
     ------
@@ -78,7 +102,25 @@ class LinearRNN:
 
     @classmethod
     def diagonal(cls, b, lam) -> LinearRNN:
-        """The RNN ``W = -diag(lam)``, ``U = 1``, ``c = b`` (kernel ``sum b_i e^{-lam_i s}``)."""
+        """The RNN ``W = -diag(lam)``, ``U = 1``, ``c = b`` (kernel ``sum b_i e^{-lam_i s}``).
+
+        Parameters
+        ----------
+        b : (m,) array_like
+            Readout coefficients ``c = b``.
+        lam : (m,) array_like
+            Positive decay rates, ``W = -diag(lam)``.
+
+        Returns
+        -------
+        LinearRNN
+            The diagonal RNN with scalar input (``d = 1``).
+
+        Raises
+        ------
+        LimitSolverError
+            If some ``lam_i <= 0`` (``W`` not Hurwitz).
+        """
         lam = np.asarray(lam, dtype=float)
         return cls(-np.diag(lam), np.ones((lam.size, 1)), np.asarray(b, dtype=float))
 
@@ -98,11 +140,30 @@ class LinearRNN:
         return evals, V, np.linalg.solve(V, self.U.astype(complex))
 
     def kernel(self, s, method: str = "eig") -> np.ndarray:
-        """``rho_hat(s)``, shape ``s.shape + (d,)``.
+        r"""``rho_hat(s)``, shape ``s.shape + (d,)``.
+
+        .. math:: \hat\rho(s)^\top = c^\top e^{W s} U.
 
         ``method="eig"`` uses ``W = V diag(mu) V^{-1}`` (cost ``O(m^3 + len(s) m d)``, exact for
         diagonalisable ``W``); ``method="expm"`` calls :func:`scipy.linalg.expm` at every ``s``
         (cost ``O(len(s) m^3)``, any ``W``).
+
+        Parameters
+        ----------
+        s : array_like
+            Times ``s >= 0``.
+        method : {"eig", "expm"}, default "eig"
+            How ``e^{W s}`` is evaluated (see above).
+
+        Returns
+        -------
+        numpy.ndarray
+            ``rho_hat(s)`` of shape ``s.shape + (d,)``.
+
+        Raises
+        ------
+        LimitSolverError
+            If ``method`` is not ``"eig"`` or ``"expm"``.
         """
         s = np.asarray(s, dtype=float)
         if method == "expm":
@@ -119,6 +180,13 @@ class LinearRNN:
         """Return ``(b, lam)`` with ``rho_hat(s) = sum_i b_i e^{-lam_i s}`` (``d = 1``, real W).
 
         ``lam = -eig(W)``, ``b_i = (V^T c)_i (V^{-1} U)_i``.
+
+        Returns
+        -------
+        b : (m,) numpy.ndarray
+            Coefficients of the exponential sum.
+        lam : (m,) numpy.ndarray
+            Decay rates (positive, since ``W`` is Hurwitz).
 
         Raises
         ------

@@ -88,10 +88,23 @@ class Target:
         return self.rho(t)
 
     def rho(self, t) -> np.ndarray:  # pragma: no cover - abstract
+        """The kernel ``rho(t)`` at times ``t`` (vectorised; implemented by each family).
+
+        Parameters
+        ----------
+        t : array_like
+            Times ``t >= 0``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``rho(t)``, same shape as ``t``.
+        """
         raise NotImplementedError
 
     @property
     def memory(self) -> float:  # pragma: no cover - abstract
+        """The memory parameter of the family (``1/min mu``, ``1/omega`` or ``t0``)."""
         raise NotImplementedError
 
     @property
@@ -110,13 +123,54 @@ class Target:
         return t, w * self.rho(t)
 
     def laplace(self, lam) -> np.ndarray:
-        """``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` (vectorised over ``lam > 0``)."""
+        r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` (vectorised over ``lam > 0``).
+
+        .. math:: \mathcal L\rho(\lambda) = \int_0^\infty e^{-\lambda t}\rho(t)\,dt,
+
+        here by the quadrature rule of the family (cost ``O(len(lam) n_nodes)``).
+
+        Parameters
+        ----------
+        lam : array_like
+            Positive, finite rates.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``L(lam)``, same shape as ``lam``.
+
+        Raises
+        ------
+        LimitSolverError
+            If some ``lam`` is not positive and finite.
+        """
         lam = _rates(lam)
         t, wr = self._weighted_rho
         return np.exp(-np.multiply.outer(lam, t)) @ wr
 
     def laplace_moment(self, lam) -> np.ndarray:
-        """``T(lam) = int_0^inf t e^{-lam t} rho(t) dt = -L'(lam)`` (vectorised)."""
+        r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt = -L'(lam)`` (vectorised).
+
+        .. math:: T(\lambda) = \int_0^\infty t e^{-\lambda t}\rho(t)\,dt
+            = -\frac{d}{d\lambda}\mathcal L\rho(\lambda),
+
+        here by the quadrature rule of the family (cost ``O(len(lam) n_nodes)``).
+
+        Parameters
+        ----------
+        lam : array_like
+            Positive, finite rates.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``T(lam)``, same shape as ``lam``.
+
+        Raises
+        ------
+        LimitSolverError
+            If some ``lam`` is not positive and finite.
+        """
         lam = _rates(lam)
         t, wr = self._weighted_rho
         return np.exp(-np.multiply.outer(lam, t)) @ (t * wr)
@@ -128,11 +182,29 @@ class Target:
         return float(np.sum(w * self.rho(t) ** 2))
 
     def memory_time(self, fraction: float = 0.9) -> float:
-        """Time by which ``fraction`` of ``int_0^inf |rho|`` has passed; see :func:`memory_time`."""
+        """Time by which ``fraction`` of ``int_0^inf |rho|`` has passed; see :func:`memory_time`.
+
+        Parameters
+        ----------
+        fraction : float, default 0.9
+            Fraction in ``(0, 1)`` of the total mass ``int_0^inf |rho|``.
+
+        Returns
+        -------
+        float
+            The time ``T`` with ``int_0^T |rho| = fraction int_0^inf |rho|``.
+        """
         return memory_time(self, fraction)
 
     def to_dict(self) -> dict[str, Any]:
-        """Family name and parameters (JSON-ready)."""
+        """Family name and parameters (JSON-ready).
+
+        Returns
+        -------
+        dict
+            ``{"family": name, **parameters}`` (tuples as lists); :func:`target_from_dict`
+            rebuilds the target from it.
+        """
         d = {"family": self.family}
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             v = getattr(self, f.name)
@@ -153,6 +225,18 @@ class ExponentialSum(Target):
     Closed forms: ``L(lam) = sum_k a_k/(lam + mu_k)``,
     ``T(lam) = sum_k a_k/(lam + mu_k)^2``, ``norm2 = sum_{k,l} a_k a_l/(mu_k + mu_l)``.
     ``memory = 1 / min mu``.
+
+    Parameters
+    ----------
+    coefficients : tuple of float
+        Amplitudes ``a_k``.
+    rates : tuple of float
+        Decay rates ``mu_k > 0``, as many as ``coefficients``.
+
+    Raises
+    ------
+    LimitSolverError
+        If the lengths differ, are zero, or some rate is not positive and finite.
     """
 
     coefficients: tuple[float, ...]
@@ -175,6 +259,18 @@ class ExponentialSum(Target):
         object.__setattr__(self, "rates", mu)
 
     def rho(self, t) -> np.ndarray:
+        r"""The kernel ``rho(t) = sum_k a_k e^{-mu_k t}`` at times ``t``.
+
+        Parameters
+        ----------
+        t : array_like
+            Times ``t >= 0``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``rho(t)``, same shape as ``t``.
+        """
         t = np.asarray(t, dtype=float)
         a, mu = np.array(self.coefficients), np.array(self.rates)
         return np.exp(-np.multiply.outer(t, mu)) @ a
@@ -184,10 +280,48 @@ class ExponentialSum(Target):
         return 1.0 / min(self.rates)
 
     def laplace(self, lam) -> np.ndarray:
+        r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
+
+        .. math:: \mathcal L\rho(\lambda) = \sum_k \frac{a_k}{\lambda + \mu_k}.
+
+        Parameters
+        ----------
+        lam : array_like
+            Positive, finite rates.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``L(lam)``, same shape as ``lam``.
+
+        Raises
+        ------
+        LimitSolverError
+            If some ``lam`` is not positive and finite.
+        """
         lam = _rates(lam)
         return (1.0 / np.add.outer(lam, np.array(self.rates))) @ np.array(self.coefficients)
 
     def laplace_moment(self, lam) -> np.ndarray:
+        r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
+
+        .. math:: T(\lambda) = \sum_k \frac{a_k}{(\lambda + \mu_k)^2}.
+
+        Parameters
+        ----------
+        lam : array_like
+            Positive, finite rates.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``T(lam)``, same shape as ``lam``.
+
+        Raises
+        ------
+        LimitSolverError
+            If some ``lam`` is not positive and finite.
+        """
         lam = _rates(lam)
         return (1.0 / np.add.outer(lam, np.array(self.rates)) ** 2) @ np.array(self.coefficients)
 
@@ -203,6 +337,18 @@ class PowerLaw(Target):
 
     ``L(lam) = A e^lam E_{1+omega}(lam)``, ``T(lam) = A e^lam (E_omega(lam) - E_{1+omega}(lam))``,
     ``norm2 = A^2 / (1 + 2 omega)``, ``memory = 1 / omega``.
+
+    Parameters
+    ----------
+    omega : float
+        Decay exponent ``omega > 0``.
+    amplitude : float, default 1.0
+        Amplitude ``A``.
+
+    Raises
+    ------
+    LimitSolverError
+        If ``omega`` is not positive and finite.
     """
 
     omega: float
@@ -216,6 +362,18 @@ class PowerLaw(Target):
             )
 
     def rho(self, t) -> np.ndarray:
+        r"""The kernel ``rho(t) = A (1 + t)^{-(1 + omega)}`` at times ``t``.
+
+        Parameters
+        ----------
+        t : array_like
+            Times ``t >= 0``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``rho(t)``, same shape as ``t``.
+        """
         return self.amplitude * (1.0 + np.asarray(t, dtype=float)) ** (-(1.0 + self.omega))
 
     @property
@@ -223,10 +381,52 @@ class PowerLaw(Target):
         return 1.0 / self.omega
 
     def laplace(self, lam) -> np.ndarray:
+        r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
+
+        .. math:: \mathcal L\rho(\lambda) = A e^{\lambda} E_{1+\omega}(\lambda),
+
+        with ``E_nu`` the generalised exponential integral.
+
+        Parameters
+        ----------
+        lam : array_like
+            Positive, finite rates.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``L(lam)``, same shape as ``lam``.
+
+        Raises
+        ------
+        LimitSolverError
+            If some ``lam`` is not positive and finite.
+        """
         lam = _rates(lam)
         return self.amplitude * scaled_expint(1.0 + self.omega, lam)
 
     def laplace_moment(self, lam) -> np.ndarray:
+        r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
+
+        .. math:: T(\lambda) = A e^{\lambda} \big(E_{\omega}(\lambda) - E_{1+\omega}(\lambda)\big),
+
+        with ``E_nu`` the generalised exponential integral.
+
+        Parameters
+        ----------
+        lam : array_like
+            Positive, finite rates.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``T(lam)``, same shape as ``lam``.
+
+        Raises
+        ------
+        LimitSolverError
+            If some ``lam`` is not positive and finite.
+        """
         lam = _rates(lam)
         return self.amplitude * (
             scaled_expint(self.omega, lam) - scaled_expint(1.0 + self.omega, lam)
@@ -245,6 +445,20 @@ class DelayedBump(Target):
     ``L(lam) = A w sqrt(pi/2) e^{-t0^2/(2w^2)} erfcx(z)``,
     ``T(lam) = -L'(lam) = -A w sqrt(pi/2) e^{-t0^2/(2w^2)} (w/sqrt 2) (2 z erfcx(z) - 2/sqrt(pi))``,
     ``norm2 = A^2 w sqrt(pi) erfc(-t0/w) / 2``, ``memory = t0``.
+
+    Parameters
+    ----------
+    t0 : float
+        Delay ``t0 >= 0`` (the memory parameter).
+    width : float, default 1.0
+        Width ``w > 0``.
+    amplitude : float, default 1.0
+        Amplitude ``A``.
+
+    Raises
+    ------
+    LimitSolverError
+        If ``width`` is not positive or ``t0`` is negative (or either is not finite).
     """
 
     t0: float
@@ -259,6 +473,18 @@ class DelayedBump(Target):
             raise LimitSolverError(f"`t0` must be a non-negative delay; got {self.t0}.")
 
     def rho(self, t) -> np.ndarray:
+        r"""The kernel ``rho(t) = A exp(-(t - t0)^2 / (2 w^2))`` at times ``t``.
+
+        Parameters
+        ----------
+        t : array_like
+            Times ``t >= 0``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``rho(t)``, same shape as ``t``.
+        """
         t = np.asarray(t, dtype=float)
         return self.amplitude * np.exp(-((t - self.t0) ** 2) / (2.0 * self.width**2))
 
@@ -281,10 +507,51 @@ class DelayedBump(Target):
         )
 
     def laplace(self, lam) -> np.ndarray:
+        r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
+
+        .. math:: \mathcal L\rho(\lambda) = A w \sqrt{\pi/2}\, e^{-t_0^2/(2w^2)}\,
+            \operatorname{erfcx}(z), \qquad z = \frac{\lambda w^2 - t_0}{w\sqrt2}.
+
+        Parameters
+        ----------
+        lam : array_like
+            Positive, finite rates.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``L(lam)``, same shape as ``lam``.
+
+        Raises
+        ------
+        LimitSolverError
+            If some ``lam`` is not positive and finite.
+        """
         lam = _rates(lam)
         return self._prefactor * special.erfcx(self._z(lam))
 
     def laplace_moment(self, lam) -> np.ndarray:
+        r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
+
+        .. math:: T(\lambda) = -A w \sqrt{\pi/2}\, e^{-t_0^2/(2w^2)}\, \frac{w}{\sqrt2}
+            \Big(2 z \operatorname{erfcx}(z) - \frac{2}{\sqrt\pi}\Big),
+            \qquad z = \frac{\lambda w^2 - t_0}{w\sqrt2}.
+
+        Parameters
+        ----------
+        lam : array_like
+            Positive, finite rates.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``T(lam)``, same shape as ``lam``.
+
+        Raises
+        ------
+        LimitSolverError
+            If some ``lam`` is not positive and finite.
+        """
         lam = _rates(lam)
         z = self._z(lam)
         dz = self.width / math.sqrt(2.0)
@@ -304,6 +571,20 @@ class AiryTarget(Target):
     (``|Ai(14)| < 1e-16``) with panels resolving the oscillations of ``Ai`` at
     ``-s0 t0`` and the decay of ``e^{-lam t}`` up to ``lam ~ 100``;
     ``norm2 = A^2 (Ai'(x0)^2 - x0 Ai(x0)^2)/s0`` with ``x0 = -s0 t0``; ``memory = t0``.
+
+    Parameters
+    ----------
+    t0 : float
+        Delay ``t0 >= 0`` (the memory parameter).
+    s0 : float, default 1.0
+        Time scale ``s0 > 0`` of the Airy function.
+    amplitude : float, default 1.0
+        Amplitude ``A``.
+
+    Raises
+    ------
+    LimitSolverError
+        If ``s0`` is not positive or ``t0`` is negative (or either is not finite).
     """
 
     t0: float
@@ -318,6 +599,18 @@ class AiryTarget(Target):
             raise LimitSolverError(f"`t0` must be a non-negative delay; got {self.t0}.")
 
     def rho(self, t) -> np.ndarray:
+        r"""The kernel ``rho(t) = A Ai(s0 (t - t0))`` at times ``t``.
+
+        Parameters
+        ----------
+        t : array_like
+            Times ``t >= 0``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``rho(t)``, same shape as ``t``.
+        """
         t = np.asarray(t, dtype=float)
         return self.amplitude * special.airy(self.s0 * (t - self.t0))[0]
 
@@ -350,6 +643,26 @@ class CallableTarget(Target):
     ``support``: finite time beyond which ``rho`` vanishes (composite Gauss--Legendre on
     ``[0, support]`` with ``n_nodes`` nodes), or ``inf`` (Gauss--Legendre mapped by
     ``t = scale u/(1-u)``).  ``memory`` is the user's memory parameter (reported only).
+
+    Parameters
+    ----------
+    func : callable
+        Vectorised ``t -> rho(t)``.
+    memory_parameter : float, default nan
+        The user's memory parameter, reported as ``memory``.
+    support_time : float, default inf
+        Time beyond which ``rho`` vanishes (positive), or ``inf``.
+    scale : float, default 1.0
+        Scale of the map ``t = scale u/(1-u)`` used when ``support_time`` is infinite.
+    n_nodes : int, default 800
+        Number of quadrature nodes.
+    name : str, default "callable"
+        Name used in labels and :meth:`to_dict`.
+
+    Raises
+    ------
+    LimitSolverError
+        If ``func`` is not callable or ``support_time`` is not positive.
     """
 
     func: Callable[[np.ndarray], np.ndarray]
@@ -367,6 +680,18 @@ class CallableTarget(Target):
             raise LimitSolverError(f"`support_time` must be positive; got {self.support_time}.")
 
     def rho(self, t) -> np.ndarray:
+        r"""The kernel ``rho(t) = func(t)`` at times ``t``.
+
+        Parameters
+        ----------
+        t : array_like
+            Times ``t >= 0``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``rho(t)``, same shape as ``t``.
+        """
         t = np.asarray(t, dtype=float)
         return np.broadcast_to(np.asarray(self.func(t), dtype=float), t.shape)
 
@@ -385,6 +710,14 @@ class CallableTarget(Target):
         return gauss_legendre_halfline(self.scale, self.n_nodes)
 
     def to_dict(self) -> dict[str, Any]:
+        """Family, name, memory parameter and support (JSON-ready; ``func`` is not stored).
+
+        Returns
+        -------
+        dict
+            ``{"family", "name", "memory_parameter", "support_time"}``; a callable target
+            cannot be rebuilt by :func:`target_from_dict`.
+        """
         return {
             "family": self.family,
             "name": self.name,
@@ -396,13 +729,28 @@ class CallableTarget(Target):
 def memory_time(target: Target, fraction: float = 0.9) -> float:
     r"""Memory measure: the time ``T`` with ``int_0^T |rho| = fraction int_0^inf |rho|``.
 
+    .. math:: \int_0^T |\rho(t)|\,dt = \text{fraction} \int_0^\infty |\rho(t)|\,dt.
+
     Closed form for power laws, ``T = (1 - fraction)^{-1/omega} - 1``; otherwise
-    adaptive quadrature (:func:`scipy.integrate.quad`) and Brent's method.
+    adaptive quadrature (:func:`scipy.integrate.quad`, on ``[0, target.support]`` for the
+    total) and Brent's method.
+
+    Parameters
+    ----------
+    target : Target
+        The kernel ``rho``.
+    fraction : float, default 0.9
+        Fraction in ``(0, 1)`` of the total mass.
+
+    Returns
+    -------
+    float
+        The memory time ``T``.
 
     Raises
     ------
     LimitSolverError
-        If ``fraction`` is not in ``(0, 1)``.
+        If ``fraction`` is not in ``(0, 1)`` or ``rho`` is identically zero.
     """
     if not 0.0 < fraction < 1.0:
         raise LimitSolverError(f"`fraction` must lie in (0, 1); got {fraction}.")
@@ -436,6 +784,21 @@ TARGET_FAMILIES: dict[str, type] = {
 
 def target_from_dict(spec: dict[str, Any], key: str = "target") -> Target:
     """Build a target from ``{"family": name, **parameters}`` (e.g. a TOML table).
+
+    Inverse of :meth:`Target.to_dict` for the families of ``TARGET_FAMILIES``
+    (lists are turned into tuples).
+
+    Parameters
+    ----------
+    spec : dict
+        ``{"family": name, **parameters}``.
+    key : str, default "target"
+        Name of the table, used in error messages.
+
+    Returns
+    -------
+    Target
+        The target of that family.
 
     Raises
     ------
