@@ -61,13 +61,20 @@ RATE_MODELS = {
 class BestApproximation:
     """Result of :func:`best_approximation`.
 
-    Attributes
+    Parameters
     ----------
-    m : number of units.
-    b, lam : coefficients and rates of ``rho_hat(s) = sum b_i e^{-lam_i s}`` (rates sorted).
-    error : ``||rho_hat - rho||_{L^2}`` (``= E_m`` up to the optimiser).
-    relative_error : ``error / ||rho||``.
-    n_starts : number of starting points tried.
+    m : int
+        Number of units.
+    b : (m,) numpy.ndarray
+        Coefficients of ``rho_hat(s) = sum_i b_i e^{-lam_i s}``.
+    lam : (m,) numpy.ndarray
+        Rates of ``rho_hat``, sorted increasingly.
+    error : float
+        ``||rho_hat - rho||_{L^2(0, inf)}`` (``= E_m`` up to the optimiser).
+    relative_error : float
+        ``error / ||rho||``.
+    n_starts : int
+        Number of starting points tried.
     """
 
     m: int
@@ -82,13 +89,23 @@ class BestApproximation:
 class RateFit:
     """Least-squares fit ``log E = a - slope * x(m)`` for one model of :data:`RATE_MODELS`.
 
-    Attributes
+    Parameters
     ----------
-    model : ``"algebraic"`` (``x = log m``; slope is ``p``), ``"exponential"`` (``x = m``) or
-        ``"root-exponential"`` (``x = sqrt m``).
-    intercept, slope, slope_stderr : the fit and the OLS standard error of the slope.
-    rms_residual : root-mean-square residual of ``log E``.
-    n_points : number of ``(m, E_m)`` pairs used.
+    model : str
+        ``"algebraic"`` (``x = log m``; slope is ``p`` in ``E ~ m^{-p}``), ``"exponential"``
+        (``x = m``, ``E ~ e^{-c m}``) or ``"root-exponential"`` (``x = sqrt m``,
+        ``E ~ e^{-c sqrt m}``); ``"power"`` for the fits of :func:`~.sgd.sgd_vs_flow`,
+        ``log gap = a + slope * log eta``.
+    intercept : float
+        The fitted ``a``.
+    slope : float
+        The fitted ``slope`` (the rate ``p`` or ``c``; positive when ``E`` decreases).
+    slope_stderr : float
+        OLS standard error of the slope.
+    rms_residual : float
+        Root-mean-square residual of ``log E``.
+    n_points : int
+        Number of ``(m, E_m)`` pairs used.
     """
 
     model: str
@@ -114,9 +131,28 @@ def _ols(x, y):
 
 
 def fit_rate(m_values, errors, floor: float = 0.0) -> dict[str, RateFit]:
-    """Fit each rate model of :data:`RATE_MODELS` to ``(m, E_m)`` with ``E_m > floor``.
+    r"""Fit each rate model of :data:`RATE_MODELS` to ``(m, E_m)`` with ``E_m > floor``.
 
-    Returns a dict model name -> :class:`RateFit` (empty if fewer than 3 usable points).
+    Ordinary least squares of
+
+    .. math:: \log E_m = a - \text{slope}\cdot x(m), \qquad
+        x(m) \in \{\log m,\ m,\ \sqrt m\},
+
+    over the pairs with ``E_m > floor``, ``E_m`` finite and ``m > 0``.
+
+    Parameters
+    ----------
+    m_values : array_like
+        Numbers of units ``m``.
+    errors : array_like
+        Errors ``E_m`` (absolute or relative), same length as ``m_values``.
+    floor : float, default 0.0
+        Errors at or below ``floor`` are excluded (unresolved by the Gram-metric formulas).
+
+    Returns
+    -------
+    dict of str to RateFit
+        Model name -> :class:`RateFit` (empty if fewer than 3 usable points).
     """
     m = np.asarray(m_values, dtype=float)
     e = np.asarray(errors, dtype=float)
@@ -161,22 +197,44 @@ def best_approximation(
     warm_start=None,
     maxiter: int = 200,
 ) -> BestApproximation:
-    """Best ``m``-unit approximation ``E_m`` of ``target`` by variable projection.
+    r"""Best ``m``-unit approximation ``E_m`` of ``target`` by variable projection.
+
+    .. math:: E_m = \inf_{b,\ \lambda} \Big\| \sum_{i=1}^m b_i e^{-\lambda_i s}
+        - \rho \Big\|_{L^2(0,\infty)},
+
+    minimising the reduced functional ``f(lam) = 1/2 (||rho||^2 - ell^T G^+ ell)`` over
+    ``log lam`` with L-BFGS-B from several starts (see the module docstring).
 
     Parameters
     ----------
-    target : the kernel ``rho``.
-    m : number of units (``>= 1``).
-    seed : int, SeedSequence or Generator for the random starts.
-    n_starts : number of random log-uniform starts (in addition to the deterministic ones).
-    rate_bounds : box ``[lam_min, lam_max]`` for the rates.
-    warm_start : rates of an ``(m-1)``-unit solution to extend (see module docstring).
-    maxiter : L-BFGS-B iteration cap per start.
+    target : Target
+        The kernel ``rho``.
+    m : int
+        Number of units (``>= 1``).
+    seed : int, SeedSequence or Generator, default 0
+        Seed of the random starts.
+    n_starts : int, default 4
+        Number of random log-uniform starts (in addition to the deterministic ones).
+    rate_bounds : tuple of float, default (1e-4, 1e2)
+        Box ``[lam_min, lam_max]`` for the rates.
+    warm_start : array_like or None, default None
+        Rates of an ``(m-1)``-unit solution to extend (see module docstring); ignored
+        unless it has ``m - 1`` entries.
+    maxiter : int, default 200
+        L-BFGS-B iteration cap per start.
 
     Returns
     -------
     BestApproximation
+        The best coefficients, rates and error found.
 
+    Raises
+    ------
+    LimitSolverError
+        If ``m`` is not a positive integer or ``rate_bounds`` is not ``0 < lo < hi < inf``.
+
+    Notes
+    -----
     Cost: ``(n_starts + 4) * maxiter`` evaluations of ``O(m^3)`` at most.
     """
     if int(m) != m or m < 1:
@@ -219,14 +277,23 @@ def best_approximation(
 class ApproximationCurve:
     """``E_m`` against ``m`` for one target, with its fitted rates.
 
-    Attributes
+    Parameters
     ----------
-    target : the target kernel.
-    m_values : array of ``m``.
-    errors, relative_errors : ``E_m`` and ``E_m / ||rho||``.
-    fits : model name -> :class:`RateFit` (relative errors above ``10 RELATIVE_ERROR_FLOOR``).
-    best_model : name of the fit with the smallest residual (``""`` if too few points).
-    approximations : the :class:`BestApproximation` for each ``m``.
+    target : Target
+        The target kernel.
+    m_values : numpy.ndarray of int
+        The numbers of units ``m``, increasing.
+    errors : numpy.ndarray
+        ``E_m`` for each ``m``.
+    relative_errors : numpy.ndarray
+        ``E_m / ||rho||``.
+    fits : dict of str to RateFit
+        Model name -> :class:`RateFit`, fitted to the relative errors above
+        ``10 RELATIVE_ERROR_FLOOR``.
+    best_model : str
+        Name of the fit with the smallest residual (``""`` if too few points).
+    approximations : tuple of BestApproximation
+        The :class:`BestApproximation` for each ``m``.
     """
 
     target: Target
@@ -253,8 +320,36 @@ def approximation_curve(
 ) -> ApproximationCurve:
     """``E_m`` for each ``m`` in ``m_values`` (increasing), warm-starting each from the previous.
 
-    Each ``m`` gets its own child Generator of ``seed``, so results do not depend on which
-    other ``m`` were requested.  Returns an :class:`ApproximationCurve`.
+    Every ``m`` from 1 to ``max(m_values)`` is solved by :func:`best_approximation`, each
+    warm-started from the ``m - 1`` optimum (random starts only for the requested ``m``), so
+    the computed ``E_m`` is non-increasing.  Each ``m`` gets its own child Generator of
+    ``seed``, so results do not depend on which other ``m`` were requested.  The rates are
+    fitted with :func:`fit_rate` to the relative errors above ``10 RELATIVE_ERROR_FLOOR``.
+
+    Parameters
+    ----------
+    target : Target
+        The kernel ``rho``.
+    m_values : iterable of int
+        Numbers of units (positive; sorted internally).
+    seed : int, SeedSequence or Generator, default 0
+        Root seed; child ``m`` seeds the random starts of ``E_m``.
+    n_starts : int, default 4
+        Random starts per requested ``m``.
+    rate_bounds : tuple of float, default (1e-4, 1e2)
+        Box ``[lam_min, lam_max]`` for the rates.
+    show_progress : bool or None, default False
+        Show a progress bar over ``m`` (``None``: only when standard error is a terminal).
+
+    Returns
+    -------
+    ApproximationCurve
+        ``E_m``, ``E_m / ||rho||``, the rate fits and the best model.
+
+    Raises
+    ------
+    LimitSolverError
+        If ``m_values`` is empty or contains an ``m < 1``.
     """
     from .._random import spawn_generators
     from ..progress import progress

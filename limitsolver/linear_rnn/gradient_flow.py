@@ -56,17 +56,31 @@ __all__ = [
 class FlowSpec:
     """Specification of a gradient-flow run.
 
-    Attributes
+    Parameters
     ----------
-    m : number of hidden units.
-    init_scale : standard deviation of the initial ``c`` and ``u`` (or ``b``): small
-        initialisation.
-    rate_range : initial rates are log-uniform on this interval.
-    t_max : final time of the flow (time is gradient-flow time, i.e. ``eta x`` SGD steps).
-    factorised : train ``(c, u, lam)`` (True) or ``(b, lam)`` (False).
-    method : ``"BDF"`` or ``"Radau"``.
-    rtol, atol : solver tolerances (``atol`` is scaled by ``init_scale**2``).
-    refine : dense-output points inserted between consecutive solver steps.
+    m : int, default 2
+        Number of hidden units.
+    init_scale : float, default 1e-2
+        Standard deviation of the initial ``c`` and ``u`` (or ``b``): small initialisation.
+    rate_range : tuple of float, default (0.5, 2.0)
+        Initial rates are log-uniform on this interval ``[lo, hi]``, ``0 < lo <= hi``.
+    t_max : float, default 1e5
+        Final time of the flow (time is gradient-flow time, i.e. ``eta x`` SGD steps).
+    factorised : bool, default True
+        Train ``(c, u, lam)`` (True) or ``(b, lam)`` (False).
+    method : {"BDF", "Radau"}, default "BDF"
+        Stiff solver of :func:`scipy.integrate.solve_ivp`.
+    rtol : float, default 1e-8
+        Relative tolerance of the solver.
+    atol : float, default 1e-10
+        Absolute tolerance of the solver (multiplied by ``min(1, init_scale**2)``).
+    refine : int, default 4
+        Dense-output points inserted between consecutive solver steps.
+
+    Raises
+    ------
+    LimitSolverError
+        If ``m``, ``init_scale``, ``rate_range``, ``t_max`` or ``method`` is invalid.
     """
 
     m: int = 2
@@ -99,7 +113,17 @@ class FlowSpec:
 
 @dataclass(frozen=True)
 class Plateau:
-    """A detected plateau ``[start, end]`` of the loss; ``loss`` is ``J`` at its midpoint."""
+    """A detected plateau ``[start, end]`` of the loss; ``loss`` is ``J`` at its midpoint.
+
+    Parameters
+    ----------
+    start : float
+        Flow time at which the plateau begins.
+    end : float
+        Flow time at which it ends.
+    loss : float
+        The loss ``J`` at (the grid point nearest after) the midpoint ``(start + end)/2``.
+    """
 
     start: float
     end: float
@@ -116,6 +140,18 @@ def initial_parameters(spec: FlowSpec, seed) -> np.ndarray:
 
     ``c, u ~ N(0, init_scale^2)`` (or ``b``), ``log lam ~ U(log lo, log hi)`` sorted.
     Layout: ``(c, u, lam)`` or ``(b, lam)``.
+
+    Parameters
+    ----------
+    spec : FlowSpec
+        Gives ``m``, ``init_scale``, ``rate_range`` and ``factorised``.
+    seed : int, SeedSequence or Generator
+        Seed of the draw.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``p0`` of length ``3 m`` (factorised) or ``2 m``.
     """
     rng = as_generator(seed, "seed")
     m = spec.m
@@ -146,17 +182,36 @@ def _loss_grad(p, loss_fn, m, factorised):
 class FlowResult:
     """Result of :func:`gradient_flow`, on the refined solver time grid.
 
-    Attributes
+    Parameters
     ----------
-    t : times, shape ``(n,)``.
-    params : parameter vectors, shape ``(n, 3m)`` (``(c, u, lam)``) or ``(n, 2m)`` (``(b, lam)``).
-    b, lam : effective coefficients ``c u`` (or ``b``) and rates, shape ``(n, m)``.
-    loss : ``J(t)``.
-    rate : ``r(t) = |grad J|^2 / J = -d log J/dt``.
-    status, message, success : as :func:`scipy.integrate.solve_ivp` (``status = 1`` when a
-        rate fell below ``1e-8``).
-    nfev, njev, nlu : solver counters.
-    spec, target : what produced the run.
+    t : (n,) numpy.ndarray
+        Flow times.
+    params : numpy.ndarray
+        Parameter vectors, shape ``(n, 3m)`` (``(c, u, lam)``) or ``(n, 2m)`` (``(b, lam)``).
+    b : (n, m) numpy.ndarray
+        Effective coefficients ``b = c u`` (or the trained ``b``).
+    lam : (n, m) numpy.ndarray
+        Rates.
+    loss : (n,) numpy.ndarray
+        ``J(t)``.
+    rate : (n,) numpy.ndarray
+        ``r(t) = |grad J|^2 / J = -d log J/dt`` (0 where ``J = 0``).
+    status : int
+        As :func:`scipy.integrate.solve_ivp`: 0 reached ``t_max``, 1 a rate fell below ``1e-8``.
+    message : str
+        The solver's message.
+    success : bool
+        Whether the solver succeeded.
+    nfev : int
+        Number of right-hand-side evaluations.
+    njev : int
+        Number of Jacobian evaluations.
+    nlu : int
+        Number of LU decompositions.
+    spec : FlowSpec
+        The specification of the run.
+    target : Target
+        The target kernel ``rho``.
     """
 
     t: np.ndarray
@@ -181,7 +236,24 @@ class FlowResult:
         t_min: float = 0.0,
         min_duration: float = 0.0,
     ) -> list[Plateau]:
-        """Plateaus of this run; see :func:`detect_plateaus`."""
+        """Plateaus of this run; see :func:`detect_plateaus`.
+
+        Parameters
+        ----------
+        rate_threshold : float, default 0.05
+            Stall threshold, relative to the fastest decrease ``max r``; in ``(0, 1)``.
+        loss_factor : float, default 1.5
+            A plateau must lie above ``loss_factor`` times the final loss; ``>= 1``.
+        t_min : float, default 0.0
+            Earlier times are ignored (e.g. the initial transient).
+        min_duration : float, default 0.0
+            Shorter intervals are discarded.
+
+        Returns
+        -------
+        list of Plateau
+            The plateaus of ``(t, loss, rate)``, in chronological order.
+        """
         return detect_plateaus(
             self.t, self.loss, self.rate, rate_threshold, loss_factor, t_min, min_duration
         )
@@ -196,10 +268,42 @@ def detect_plateaus(
     t_min: float = 0.0,
     min_duration: float = 0.0,
 ) -> list[Plateau]:
-    """Maximal intervals with ``rate < rate_threshold max(rate)``, ``loss > loss_factor loss[-1]``.
+    r"""Maximal intervals with ``rate < rate_threshold max(rate)``, ``loss > loss_factor loss[-1]``.
 
-    Only times ``t >= t_min`` are considered; intervals shorter than ``min_duration`` are
-    dropped.  Returns a list of :class:`Plateau` in chronological order.
+    A plateau is a maximal run of grid points with ``t >= t_min`` on which
+
+    .. math:: r(t) < \theta \max_s r(s), \qquad J(t) > \kappa\, J(t_{\mathrm{end}}),
+
+    where ``r = -d log J / dt``, ``theta = rate_threshold`` and ``kappa = loss_factor``.
+    Intervals shorter than ``min_duration`` (or of a single point) are dropped.  Cost ``O(n)``.
+
+    Parameters
+    ----------
+    t : (n,) array_like
+        Increasing times.
+    loss : (n,) array_like
+        The loss ``J(t)``.
+    rate : (n,) array_like
+        The relative rate of decrease ``r(t) = |grad J|^2 / J``.
+    rate_threshold : float, default 0.05
+        Stall threshold, relative to the fastest decrease ``max r``; in ``(0, 1)``.
+    loss_factor : float, default 1.5
+        A plateau must lie above ``loss_factor`` times the final loss; ``>= 1``.
+    t_min : float, default 0.0
+        Earlier times are ignored (e.g. the initial transient).
+    min_duration : float, default 0.0
+        Shorter intervals are discarded.
+
+    Returns
+    -------
+    list of Plateau
+        The plateaus in chronological order.
+
+    Raises
+    ------
+    LimitSolverError
+        If the arrays are not 1-D of equal length, ``rate_threshold`` is not in ``(0, 1)``
+        or ``loss_factor < 1``.
     """
     t, loss, rate = (np.asarray(a, dtype=float) for a in (t, loss, rate))
     if not (t.shape == loss.shape == rate.shape) or t.ndim != 1:
@@ -228,28 +332,42 @@ def detect_plateaus(
 def gradient_flow(
     target: Target, spec: FlowSpec = FlowSpec(), seed=0, p0=None, loss_fn=None, t_eval=None
 ) -> FlowResult:
-    """Integrate ``dp/dt = -grad J(p)`` from a small initialisation with a stiff solver.
+    r"""Integrate ``dp/dt = -grad J(p)`` from a small initialisation with a stiff solver.
+
+    .. math:: \dot p = -\nabla_p J(p), \qquad
+        J = \tfrac12 \|\hat\rho - \rho\|^2_{L^2(0,\infty)},
+
+    with ``p = (c, u, lam)`` or ``(b, lam)`` (see the module docstring).
 
     Parameters
     ----------
-    target : the kernel ``rho``.
-    spec : :class:`FlowSpec`.
-    seed : seeds :func:`initial_parameters` (ignored if ``p0`` is given).
-    p0 : explicit initial parameter vector (layout of :func:`initial_parameters`).
-    loss_fn : ``(b, lam) -> (J, dJ/db, dJ/dlam)``; default the white-noise loss
+    target : Target
+        The kernel ``rho``.
+    spec : FlowSpec, default FlowSpec()
+        Size, initialisation, final time and solver settings.
+    seed : int, SeedSequence or Generator, default 0
+        Seeds :func:`initial_parameters` (ignored if ``p0`` is given).
+    p0 : array_like or None, default None
+        Explicit initial parameter vector (layout of :func:`initial_parameters`).
+    loss_fn : callable or None, default None
+        ``(b, lam) -> (J, dJ/db, dJ/dlam)``; default the white-noise loss
         :func:`~limitsolver.linear_rnn.loss.loss_and_gradient` against ``target`` (the
         SGD comparison passes the expected loss of its discretised input here).
-    t_eval : if given, report the solution at these times (from the solver's dense output)
+    t_eval : array_like or None, default None
+        If given, report the solution at these times (from the solver's dense output)
         instead of on the refined step grid.
 
     Returns
     -------
     FlowResult
+        Times, parameters, loss ``J(t)``, rate ``r(t)`` and solver diagnostics.
 
     Raises
     ------
     DivergenceError
         If the solver fails or the loss becomes non-finite.
+    LimitSolverError
+        If ``p0`` has the wrong length or ``t_eval`` leaves the integrated span.
     """
     m, fac = spec.m, spec.factorised
     if loss_fn is None:

@@ -55,7 +55,18 @@ __all__ = [
 
 @dataclass(frozen=True)
 class WhiteNoiseInput:
-    """Discretised white noise ``x_k ~ N(0, 1/dt)`` i.i.d. (unit intensity)."""
+    """Discretised white noise ``x_k ~ N(0, 1/dt)`` i.i.d. (unit intensity).
+
+    Parameters
+    ----------
+    dt : float, default 0.05
+        Time step (positive); the autocovariance is ``C(j) = delta_j / dt``.
+
+    Raises
+    ------
+    LimitSolverError
+        If ``dt <= 0``.
+    """
 
     dt: float = 0.05
 
@@ -64,19 +75,61 @@ class WhiteNoiseInput:
             raise LimitSolverError(f"`dt` must be positive; got {self.dt}.")
 
     def autocovariance(self, L: int) -> np.ndarray:
-        """``C(j)``, ``j = 0..L-1``."""
+        """``C(j) = delta_j / dt``, ``j = 0..L-1``.
+
+        Parameters
+        ----------
+        L : int
+            Number of lags.
+
+        Returns
+        -------
+        (L,) numpy.ndarray
+            ``(1/dt, 0, ..., 0)``.
+        """
         c = np.zeros(L)
         c[0] = 1.0 / self.dt
         return c
 
     def sample(self, n: int, seed) -> np.ndarray:
-        """``n`` consecutive inputs from a Generator built from ``seed``."""
+        """``n`` consecutive inputs from a Generator built from ``seed``.
+
+        Parameters
+        ----------
+        n : int
+            Number of inputs.
+        seed : int, SeedSequence or Generator
+            Seed of the Generator that draws the inputs.
+
+        Returns
+        -------
+        (n,) numpy.ndarray
+            I.i.d. ``N(0, 1/dt)`` draws.
+        """
         return as_generator(seed, "seed").standard_normal(n) / math.sqrt(self.dt)
 
 
 @dataclass(frozen=True)
 class AR1Input:
-    """Stationary AR(1) input ``x_k = phi x_{k-1} + sqrt(1 - phi^2) sigma dt^{-1/2} xi_k``."""
+    """Stationary AR(1) input ``x_k = phi x_{k-1} + sqrt(1 - phi^2) sigma dt^{-1/2} xi_k``.
+
+    ``xi_k ~ N(0, 1)`` i.i.d.; the stationary law is ``N(0, sigma^2 / dt)`` and the
+    autocovariance ``C(j) = sigma^2 phi^{|j|} / dt`` (an ergodic Markov chain input).
+
+    Parameters
+    ----------
+    dt : float, default 0.05
+        Time step (positive).
+    phi : float, default 0.5
+        Autoregression coefficient, ``|phi| < 1``.
+    sigma : float, default 1.0
+        Stationary standard deviation at ``dt = 1``.
+
+    Raises
+    ------
+    LimitSolverError
+        If ``dt <= 0`` or ``|phi| >= 1``.
+    """
 
     dt: float = 0.05
     phi: float = 0.5
@@ -91,11 +144,35 @@ class AR1Input:
             )
 
     def autocovariance(self, L: int) -> np.ndarray:
-        """``C(j) = sigma^2 phi^j / dt``, ``j = 0..L-1``."""
+        """``C(j) = sigma^2 phi^j / dt``, ``j = 0..L-1``.
+
+        Parameters
+        ----------
+        L : int
+            Number of lags.
+
+        Returns
+        -------
+        (L,) numpy.ndarray
+            The autocovariances ``C(0), ..., C(L-1)``.
+        """
         return self.sigma**2 * self.phi ** np.arange(L) / self.dt
 
     def sample(self, n: int, seed) -> np.ndarray:
-        """``n`` consecutive inputs, started from the stationary law ``N(0, sigma^2/dt)``."""
+        """``n`` consecutive inputs, started from the stationary law ``N(0, sigma^2/dt)``.
+
+        Parameters
+        ----------
+        n : int
+            Number of inputs.
+        seed : int, SeedSequence or Generator
+            Seed of the Generator that draws the inputs.
+
+        Returns
+        -------
+        (n,) numpy.ndarray
+            A stationary AR(1) path ``x_0, ..., x_{n-1}``.
+        """
         xi = as_generator(seed, "seed").standard_normal(n)
         s = self.sigma / math.sqrt(self.dt)
         x = np.empty(n)
@@ -110,7 +187,36 @@ class DiscreteLoss:
     """Expected loss ``J_dt(b, lam) = 1/2 dt^2 e^T C e`` of the discretised system and its gradient.
 
     ``dJ/db_i = dt^2 (C e) . e^{-lam_i s}``, ``dJ/dlam_i = -dt^2 b_i (C e) . (s e^{-lam_i s})``.
-    Cost ``O(m L + L^2)`` per call (Toeplitz matrix formed once).
+    Cost ``O(m L + L^2)`` per call (Toeplitz matrix formed once).  Calling the object with
+    ``(b, lam)`` returns ``(J_dt, dJ/db, dJ/dlam)``, the ``loss_fn`` interface of
+    :func:`~.gradient_flow.gradient_flow`.
+
+    Parameters
+    ----------
+    target : Target
+        The kernel ``rho``, sampled at the lags ``s_j = j dt``.
+    inputs : WhiteNoiseInput or AR1Input
+        The input process; gives ``dt`` and the autocovariance ``C``.
+    horizon : float
+        Memory horizon; ``L = ceil(horizon / dt)`` lags are kept.
+
+    Attributes
+    ----------
+    dt : float
+        Time step of ``inputs``.
+    L : int
+        Number of lags.
+    s : (L,) numpy.ndarray
+        Lags ``j dt``.
+    rho : (L,) numpy.ndarray
+        ``rho(s_j)``.
+    C : (L, L) numpy.ndarray
+        Toeplitz autocovariance matrix ``C_{jl} = C(|j - l|)``.
+
+    Raises
+    ------
+    LimitSolverError
+        If ``horizon`` does not exceed ``dt`` (fewer than two lags).
     """
 
     def __init__(self, target: Target, inputs, horizon: float):
@@ -137,12 +243,16 @@ class DiscreteLoss:
 class SGDResult:
     """Trajectory of :func:`online_sgd` at the requested flow times.
 
-    Attributes
+    Parameters
     ----------
-    t : gradient-flow times ``k eta`` at which parameters were recorded.
-    params : parameter vectors, shape ``(len(t), n_params)``.
-    loss : ``J_dt`` of the recorded parameters (expected loss, not the noisy instantaneous one).
-    eta : learning rate.
+    t : numpy.ndarray
+        Gradient-flow times ``k eta`` at which parameters were recorded.
+    params : numpy.ndarray
+        Parameter vectors, shape ``(len(t), n_params)``.
+    loss : numpy.ndarray
+        ``J_dt`` of the recorded parameters (expected loss, not the noisy instantaneous one).
+    eta : float
+        Learning rate.
     """
 
     t: np.ndarray
@@ -154,19 +264,49 @@ class SGDResult:
 def online_sgd(
     target: Target, inputs, spec: FlowSpec, eta: float, t_grid, p0, seed, horizon: float = 10.0
 ) -> SGDResult:
-    """Run online SGD, one step per input, and record the parameters at flow times ``t_grid``.
+    r"""Run online SGD, one step per input, and record the parameters at flow times ``t_grid``.
+
+    Step ``k`` uses the window ``w_j = x_{k-j}``, ``j = 0..L-1``, and
+
+    .. math:: p \leftarrow p - \eta\, \nabla_p \tfrac12 (\hat y_k - y_k)^2, \qquad
+        \hat y_k - y_k = dt \sum_j (\hat\rho(s_j) - \rho(s_j))\, x_{k-j};
+
+    the parameters after ``k`` steps are recorded at flow time ``t = k eta``.
 
     Parameters
     ----------
-    target, inputs : target kernel and input process (:class:`WhiteNoiseInput`, :class:`AR1Input`).
-    spec : parametrisation (``m``, ``factorised``) as in :mod:`.gradient_flow`.
-    eta : learning rate; the run has ``ceil(max(t_grid) / eta)`` steps.
-    t_grid : increasing flow times at which to record.
-    p0 : initial parameters (layout of :func:`~.gradient_flow.initial_parameters`).
-    seed : seeds the input sequence.
-    horizon : memory horizon ``L dt`` of the discretised kernels.
+    target : Target
+        The target kernel ``rho``.
+    inputs : WhiteNoiseInput or AR1Input
+        The input process.
+    spec : FlowSpec
+        Parametrisation (``m``, ``factorised``) as in :mod:`.gradient_flow`.
+    eta : float
+        Learning rate (positive); the run has ``round(max(t_grid) / eta)`` steps.
+    t_grid : array_like
+        Flow times at which to record (each rounded to the nearest step ``k eta``).
+    p0 : array_like
+        Initial parameters (layout of :func:`~.gradient_flow.initial_parameters`).
+    seed : int, SeedSequence or Generator
+        Seeds the input sequence.
+    horizon : float, default 10.0
+        Memory horizon ``L dt`` of the discretised kernels.
 
-    Cost: ``O(n_steps (m L))``.
+    Returns
+    -------
+    SGDResult
+        The recorded parameters and their expected losses ``J_dt``.
+
+    Raises
+    ------
+    LimitSolverError
+        If ``eta <= 0`` or ``horizon`` does not exceed ``inputs.dt``.
+    DivergenceError
+        If a parameter becomes non-finite (``eta`` too large).
+
+    Notes
+    -----
+    Cost: ``O(n_steps m L)``.
     """
     if not eta > 0:
         raise LimitSolverError(f"`eta` must be positive; got {eta}.")
@@ -209,15 +349,27 @@ def online_sgd(
 class SGDComparison:
     """Result of :func:`sgd_vs_flow`.
 
-    Attributes
+    Parameters
     ----------
-    etas : learning rates.
-    loss_gap, param_gap : mean over seeds of ``sup_t |J_dt(p_SGD) - J_dt(p_GF)|`` and of
-        ``sup_t |p_SGD - p_GF|_inf``, shape ``(len(etas),)``.
-    loss_gap_per_seed, param_gap_per_seed : shape ``(n_seeds, len(etas))``.
-    loss_fit, param_fit : :class:`~.approximation.RateFit` of ``log gap = a + q log eta``
-        (``slope = q``, positive when the gap shrinks with ``eta``), over all seeds.
-    t_grid : comparison times; flow_loss : ``J_dt`` along the gradient flow on ``t_grid``.
+    etas : numpy.ndarray
+        Learning rates, decreasing.
+    loss_gap : numpy.ndarray
+        Mean over seeds of ``sup_t |J_dt(p_SGD(t)) - J_dt(p_GF(t))|``, shape ``(len(etas),)``.
+    param_gap : numpy.ndarray
+        Mean over seeds of ``sup_t |p_SGD(t) - p_GF(t)|_inf``, shape ``(len(etas),)``.
+    loss_gap_per_seed : numpy.ndarray
+        The loss gaps of each input sequence, shape ``(n_seeds, len(etas))``.
+    param_gap_per_seed : numpy.ndarray
+        The parameter gaps of each input sequence, shape ``(n_seeds, len(etas))``.
+    loss_fit : RateFit
+        Fit ``log gap = a + q log eta`` of the loss gaps over all seeds (model ``"power"``,
+        ``slope = q``, positive when the gap shrinks with ``eta``).
+    param_fit : RateFit
+        The same fit for the parameter gaps.
+    t_grid : numpy.ndarray
+        Comparison times.
+    flow_loss : numpy.ndarray
+        ``J_dt`` along the gradient flow on ``t_grid``.
     """
 
     etas: np.ndarray
@@ -255,12 +407,51 @@ def sgd_vs_flow(
     n_grid: int = 20,
     horizon: float = 10.0,
 ) -> SGDComparison:
-    """Compare online SGD with the gradient flow of ``J_dt`` as ``eta -> 0``.
+    r"""Compare online SGD with the gradient flow of ``J_dt`` as ``eta -> 0``.
 
     The initial parameters are drawn once from ``seed`` (:func:`initial_parameters`); input
     sequences come from ``n_seeds`` child Generators, the same for every ``eta``.  The flow is
     integrated with ``spec.method`` at ``rtol = 1e-10`` and read from its dense output.
-    Returns an :class:`SGDComparison`.
+    The gaps are
+
+    .. math:: \sup_{t \in \text{grid}} |J_{dt}(p_{\mathrm{SGD}}(t)) - J_{dt}(p_{\mathrm{GF}}(t))|,
+        \qquad \sup_{t \in \text{grid}} \|p_{\mathrm{SGD}}(t) - p_{\mathrm{GF}}(t)\|_\infty,
+
+    each fitted as ``gap ~ C eta^q`` (the fluctuation theory of ``THEORY.md`` §5 predicts
+    ``q = 1/2``).
+
+    Parameters
+    ----------
+    target : Target
+        The target kernel ``rho``.
+    inputs : WhiteNoiseInput or AR1Input
+        The input process.
+    spec : FlowSpec
+        Parametrisation, initialisation and stiff solver.
+    etas : array_like
+        At least two positive learning rates.
+    t_end : float
+        Final flow time of the comparison.
+    seed : int, SeedSequence or Generator
+        Root seed: child 0 draws ``p0``, children ``1..n_seeds`` the input sequences.
+    n_seeds : int, default 4
+        Number of input sequences.
+    n_grid : int, default 20
+        Number of comparison times ``t_end k / n_grid``, ``k = 1..n_grid``.
+    horizon : float, default 10.0
+        Memory horizon ``L dt`` of the discretised kernels.
+
+    Returns
+    -------
+    SGDComparison
+        Gaps per ``eta`` and seed, their power-law fits and the flow's loss.
+
+    Raises
+    ------
+    LimitSolverError
+        If ``etas`` holds fewer than two values or a non-positive one.
+    DivergenceError
+        If SGD or the gradient flow diverges.
     """
     etas = np.asarray(sorted(etas, reverse=True), dtype=float)
     if etas.size < 2 or np.any(etas <= 0):
