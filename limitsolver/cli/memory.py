@@ -60,7 +60,13 @@ _STUDIES = ("approximation", "plateau", "both")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add ``--study {approximation,plateau,both}`` (overrides the config's ``study``)."""
+    """Add ``--study {approximation,plateau,both}`` (overrides the config's ``study``).
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The sub-command's parser, extended in place.
+    """
     parser.add_argument("--study", choices=_STUDIES, default=None,
                         help="which study to run (default: the config's `study`, 'both')")
 
@@ -95,7 +101,27 @@ def _list(table: dict, key: str, name: str, *, integer=False, length=None) -> tu
 
 
 def approximation_config(config: dict, seed: int) -> ApproximationConfig:
-    """Build the :class:`ApproximationConfig` from ``[approximation]`` (ConfigError if bad)."""
+    """Build the :class:`ApproximationConfig` from ``[approximation]`` (ConfigError if bad).
+
+    Parameters
+    ----------
+    config : dict
+        The whole configuration; its ``approximation`` table has ``targets`` (tables for
+        :func:`~limitsolver.linear_rnn.target_from_dict`), ``m_values``, ``n_starts`` and
+        ``rate_bounds``, as in :data:`DEFAULTS`.
+    seed : int
+        Master seed of the study.
+
+    Returns
+    -------
+    ApproximationConfig
+        The validated study specification.
+
+    Raises
+    ------
+    ConfigError
+        Naming the offending entry when a target, list or number is missing or invalid.
+    """
     key = "approximation"
     t = _table(config, key)
     targets = t.get("targets")
@@ -113,7 +139,30 @@ def approximation_config(config: dict, seed: int) -> ApproximationConfig:
 
 
 def plateau_config(config: dict, seed: int) -> PlateauConfig:
-    """Build the :class:`PlateauConfig` from the ``[plateau]`` table (ConfigError if bad)."""
+    """Build the :class:`PlateauConfig` from the ``[plateau]`` table (ConfigError if bad).
+
+    Parameters
+    ----------
+    config : dict
+        The whole configuration; its ``plateau`` table has ``family``, ``target_params``,
+        ``memory_values``, the flow entries ``m``, ``init_scale``, ``rate_range``,
+        ``t_max``, ``method`` and the plateau entries ``n_seeds``, ``rate_threshold``,
+        ``loss_factor``, ``duration``, as in :data:`DEFAULTS`.
+    seed : int
+        Master seed of the study.
+
+    Returns
+    -------
+    PlateauConfig
+        The validated study specification (the family parameters are checked by building
+        the first target).
+
+    Raises
+    ------
+    ConfigError
+        Naming the offending entry when an entry is missing or invalid, or
+        ``target_params`` do not fit the family.
+    """
     key = "plateau"
     t = _table(config, key)
     fam = t.get("family")
@@ -160,7 +209,25 @@ def plateau_config(config: dict, seed: int) -> PlateauConfig:
 
 
 def run(config: dict, args: argparse.Namespace) -> int:
-    """Run the requested studies, write outputs under ``args.out``, print tables; return 0."""
+    """Run the requested studies, write outputs under ``args.out``, print tables; return 0.
+
+    Parameters
+    ----------
+    config : dict
+        The configuration (see :data:`DEFAULTS`).
+    args : argparse.Namespace
+        Parsed command line: ``out``, ``seed``, ``quiet`` and the optional ``study``.
+
+    Returns
+    -------
+    int
+        Exit status 0.
+
+    Raises
+    ------
+    ConfigError
+        If ``study`` or a study table is invalid.
+    """
     study = getattr(args, "study", None) or config.get("study", "both")
     if study not in _STUDIES:
         raise ConfigError(f"`study` must be one of {list(_STUDIES)}; got {study!r}.")

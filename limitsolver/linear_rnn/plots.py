@@ -30,7 +30,20 @@ def _figure(figsize=(6.0, 4.0)):
 
 
 def plot_approximation(result):
-    """``E_m / ||rho||`` against ``m`` for an :class:`~.study.ApproximationStudyResult`."""
+    """``E_m / ||rho||`` against ``m`` for an :class:`~.study.ApproximationStudyResult`.
+
+    One line per target (log scale), with its best-fitting rate model dashed.
+
+    Parameters
+    ----------
+    result : ApproximationStudyResult
+        The study to plot.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (Agg backend); save it with :func:`limitsolver.io.save_figure`.
+    """
     fig, ax = _figure()
     for c in result.curves:
         pos = c.relative_errors > 0
@@ -48,7 +61,22 @@ def plot_approximation(result):
 
 
 def plot_loss_curves(result, seed_index: int = 0):
-    """Loss against time for each memory value of a :class:`~.study.PlateauStudyResult`."""
+    """Loss against time for each memory value of a :class:`~.study.PlateauStudyResult`.
+
+    Log-log curves of ``J(t)``, with the detected plateaus shaded.
+
+    Parameters
+    ----------
+    result : PlateauStudyResult
+        The study to plot.
+    seed_index : int, default 0
+        Which initialisation's runs to show.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (Agg backend); save it with :func:`limitsolver.io.save_figure`.
+    """
     fig, ax = _figure()
     for k, M in enumerate(result.memory_values):
         fr = result.flows[seed_index][k]
@@ -64,7 +92,20 @@ def plot_loss_curves(result, seed_index: int = 0):
 
 
 def plot_plateau_fit(result):
-    """Plateau durations against memory with the exponential fit ``D = e^{a + b M}``."""
+    """Plateau durations against memory with the exponential fit ``D = e^{a + b M}``.
+
+    Runs with ``D = 0`` (no plateau detected) are not shown.
+
+    Parameters
+    ----------
+    result : PlateauStudyResult
+        The study to plot.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure (Agg backend); save it with :func:`limitsolver.io.save_figure`.
+    """
     fig, ax = _figure()
     M = np.broadcast_to(result.memory_values, result.durations.shape)
     ok = result.durations > 0

@@ -47,7 +47,30 @@ MEMORY_FAMILIES = {"delayed_bump": "t0", "airy": "t0", "power_law": "1/omega"}
 
 
 def target_with_memory(family: str, memory: float, **params) -> Target:
-    """Target of ``family`` with memory parameter ``memory`` (``t0``, or ``omega = 1/memory``)."""
+    """Target of ``family`` with memory parameter ``memory`` (``t0``, or ``omega = 1/memory``).
+
+    Parameters
+    ----------
+    family : {"delayed_bump", "airy", "power_law"}
+        A family of :data:`MEMORY_FAMILIES`.
+    memory : float
+        The memory parameter ``M > 0``: the delay ``t0`` of a delayed bump or Airy kernel,
+        ``1/omega`` of a power law.
+    **params
+        Further parameters of the family (``width``, ``s0``, ``amplitude``).
+
+    Returns
+    -------
+    Target
+        :class:`DelayedBump`, :class:`AiryTarget` or :class:`PowerLaw`.
+
+    Raises
+    ------
+    LimitSolverError
+        If ``family`` is unknown or ``memory <= 0``.
+    TypeError
+        If ``params`` holds a parameter the family does not have.
+    """
     if family not in MEMORY_FAMILIES:
         raise LimitSolverError(
             f"`family` must be one of {sorted(MEMORY_FAMILIES)}; got {family!r}."
@@ -63,7 +86,26 @@ def target_with_memory(family: str, memory: float, **params) -> Target:
 # --------------------------------------------------------------------------- approximation
 @dataclass(frozen=True)
 class ApproximationConfig:
-    """Approximation study: ``targets``, ``m_values``, random starts per ``m``, rate box, seed."""
+    """Approximation study: ``targets``, ``m_values``, random starts per ``m``, rate box, seed.
+
+    Parameters
+    ----------
+    targets : tuple of Target
+        The kernels ``rho`` to approximate (at least one).
+    m_values : tuple of int, default (1, 2, 3, 4, 5, 6)
+        Numbers of units ``m`` (positive).
+    n_starts : int, default 2
+        Random starts per ``m`` (see :func:`~.approximation.best_approximation`).
+    rate_bounds : tuple of float, default (1e-4, 1e2)
+        Box ``[lam_min, lam_max]`` for the rates.
+    seed : int, default 0
+        Root seed; target ``i`` uses child ``i``.
+
+    Raises
+    ------
+    LimitSolverError
+        If ``targets`` is empty or ``m_values`` is empty or holds an ``m < 1``.
+    """
 
     targets: tuple[Target, ...]
     m_values: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
@@ -80,13 +122,27 @@ class ApproximationConfig:
 
 @dataclass(frozen=True)
 class ApproximationStudyResult:
-    """Result of :func:`approximation_study`: one :class:`ApproximationCurve` per target."""
+    """Result of :func:`approximation_study`: one :class:`ApproximationCurve` per target.
+
+    Parameters
+    ----------
+    config : ApproximationConfig
+        The study specification.
+    curves : tuple of ApproximationCurve
+        ``E_m`` against ``m`` and the rate fits, one per target of ``config.targets``.
+    """
 
     config: ApproximationConfig
     curves: tuple[ApproximationCurve, ...]
 
     def rows(self) -> list[dict]:
-        """One row per (target, m): label, m, E_m, E_m/||rho||."""
+        """One row per (target, m): label, m, E_m, E_m/||rho||.
+
+        Returns
+        -------
+        list of dict
+            Rows with keys ``target``, ``m``, ``error``, ``relative_error``.
+        """
         return [
             {"target": c.target.label, "m": int(m), "error": float(e), "relative_error": float(r)}
             for c in self.curves
@@ -94,7 +150,14 @@ class ApproximationStudyResult:
         ]
 
     def table(self) -> str:
-        """Plain-text table of relative errors and the best rate fit per target."""
+        """Plain-text table of relative errors and the best rate fit per target.
+
+        Returns
+        -------
+        str
+            One line per target: ``E_m / ||rho||`` for each ``m`` and the best rate model
+            with its slope and standard error.
+        """
         ms = self.curves[0].m_values
         lines = [
             "E_m / ||rho|| (best m-unit relative error)",
@@ -112,7 +175,15 @@ class ApproximationStudyResult:
         return "\n".join(lines)
 
     def summary(self) -> dict:
-        """JSON-ready summary: config, per-target errors and all rate fits."""
+        """JSON-ready summary: config, per-target errors and all rate fits.
+
+        Returns
+        -------
+        dict
+            ``study``, ``config`` and one ``results`` entry per target (errors, fits, and the
+            rates and coefficients of every best approximation); arrays are left as arrays
+            for :func:`~limitsolver.io.write_json` to convert.
+        """
         return {
             "study": "approximation",
             "config": {
@@ -166,10 +237,30 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 def approximation_study(
     config: ApproximationConfig, out_dir=None, show_progress: bool | None = False
 ) -> ApproximationStudyResult:
-    """Run the approximation study; write ``approximation.{txt,csv,json,npz,png}`` to ``out_dir``.
+    r"""Run the approximation study; write ``approximation.{txt,csv,json,npz,png}`` to ``out_dir``.
 
-    Each target gets its own child seed of ``config.seed``.  Cost: dominated by
-    ``len(targets) * max(m) * (n_starts + 4)`` L-BFGS-B runs.
+    For each target, :func:`~.approximation.approximation_curve` computes
+
+    .. math:: E_m = \inf_{b,\ \lambda} \Big\| \sum_{i=1}^m b_i e^{-\lambda_i s}
+        - \rho \Big\|_{L^2(0,\infty)}
+
+    on ``config.m_values`` and fits its rate.  Each target gets its own child seed of
+    ``config.seed``.  Cost: dominated by ``len(targets) * max(m) * (n_starts + 4)``
+    L-BFGS-B runs.
+
+    Parameters
+    ----------
+    config : ApproximationConfig
+        Targets, ``m`` values, starts, rate box and seed.
+    out_dir : str or path-like or None, default None
+        Directory for the table, CSV, JSON, NPZ and PNG outputs (nothing is written if None).
+    show_progress : bool or None, default False
+        Show a progress bar (``None``: only when standard error is a terminal).
+
+    Returns
+    -------
+    ApproximationStudyResult
+        One :class:`~.approximation.ApproximationCurve` per target.
     """
     gens = spawn_generators(config.seed, len(config.targets), "seed")
     curves = tuple(
@@ -201,18 +292,34 @@ def approximation_study(
 class PlateauConfig:
     """Plateau study specification.
 
-    Attributes
+    Parameters
     ----------
-    family : one of :data:`MEMORY_FAMILIES`.
-    memory_values : memory parameters ``M`` (``t0`` or ``1/omega``), increasing.
-    target_params : fixed parameters of the family (e.g. ``{"width": 1.0}``).
-    flow : :class:`~.gradient_flow.FlowSpec` of every run.
-    n_seeds : initialisations per memory value (the same ``n_seeds`` initialisations are
+    family : str, default "delayed_bump"
+        One of :data:`MEMORY_FAMILIES`.
+    memory_values : tuple of float, default (1.0, 2.0, 3.0, 4.0)
+        Memory parameters ``M`` (``t0`` or ``1/omega``), at least two, positive, increasing.
+    target_params : dict, default {"width": 1.0}
+        Fixed parameters of the family.
+    flow : FlowSpec, default FlowSpec(m=2, init_scale=1e-2, t_max=200.0)
+        :class:`~.gradient_flow.FlowSpec` of every run.
+    n_seeds : int, default 1
+        Initialisations per memory value (the same ``n_seeds`` initialisations are
         used for every ``M``: common random numbers).
-    rate_threshold, loss_factor, t_min : plateau criterion
-        (:func:`~.gradient_flow.detect_plateaus`).
-    duration : ``"total"`` (sum of plateau durations), ``"first"`` or ``"longest"``.
-    seed : master seed.
+    rate_threshold : float, default 0.05
+        Plateau criterion ``r < rate_threshold max r`` (:func:`~.gradient_flow.detect_plateaus`).
+    loss_factor : float, default 1.2
+        Plateau criterion ``J > loss_factor J(t_end)``.
+    t_min : float, default 0.0
+        Plateaus are sought at times ``t >= t_min`` only.
+    duration : {"first", "total", "longest"}, default "first"
+        Duration ``D`` of a run: the first plateau's, the sum of all, or the longest.
+    seed : int, default 0
+        Master seed.
+
+    Raises
+    ------
+    LimitSolverError
+        If ``family``, ``memory_values``, ``duration`` or ``n_seeds`` is invalid.
     """
 
     family: str = "delayed_bump"
@@ -248,6 +355,21 @@ class PlateauFit:
     ``t_statistic = slope / slope_stderr``; ``p_value`` is the one-sided p-value of
     ``slope > 0`` (Student ``t`` with ``n_points - 2`` degrees of freedom; ``nan`` if
     ``n_points < 3``); ``significant`` is ``p_value < 0.05``.
+
+    Parameters
+    ----------
+    intercept : float
+        Fitted ``a`` of ``log D = a + b M`` (``nan`` with fewer than 2 points or one ``M``).
+    slope : float
+        Fitted growth rate ``b``.
+    slope_stderr : float
+        OLS standard error of ``b``.
+    t_statistic : float
+        ``slope / slope_stderr``.
+    p_value : float
+        One-sided p-value of ``b > 0``.
+    n_points : int
+        Number of runs with ``D > 0`` used in the fit.
     """
 
     intercept: float
@@ -259,6 +381,7 @@ class PlateauFit:
 
     @property
     def significant(self) -> bool:
+        """Whether ``p_value < 0.05`` (exponential growth of ``D`` detected at the 5% level)."""
         return bool(self.p_value < 0.05)
 
 
@@ -286,15 +409,24 @@ def _fit_growth(memory, durations) -> PlateauFit:
 class PlateauStudyResult:
     """Result of :func:`plateau_study`.
 
-    Attributes
+    Parameters
     ----------
-    config : the :class:`PlateauConfig`.
-    memory_values : shape ``(n_mem,)``.
-    durations : plateau duration ``D``, shape ``(n_seeds, n_mem)`` (0 when none detected).
-    plateaus : ``plateaus[s][k]`` is the list of :class:`~.gradient_flow.Plateau` of run ``(s, k)``.
-    final_loss, initial_loss : shape ``(n_seeds, n_mem)``.
-    fit : :class:`PlateauFit` of ``log D`` against ``M``.
-    flows : the :class:`~.gradient_flow.FlowResult` of each run, ``flows[s][k]``.
+    config : PlateauConfig
+        The study specification.
+    memory_values : numpy.ndarray
+        Memory parameters ``M``, shape ``(n_mem,)``.
+    durations : numpy.ndarray
+        Plateau duration ``D``, shape ``(n_seeds, n_mem)`` (0 when none detected).
+    plateaus : tuple
+        ``plateaus[s][k]`` is the list of :class:`~.gradient_flow.Plateau` of run ``(s, k)``.
+    final_loss : numpy.ndarray
+        ``J(t_end)`` of each run, shape ``(n_seeds, n_mem)``.
+    initial_loss : numpy.ndarray
+        ``J(0)`` of each run, shape ``(n_seeds, n_mem)``.
+    fit : PlateauFit
+        Fit of ``log D`` against ``M``.
+    flows : tuple
+        The :class:`~.gradient_flow.FlowResult` of each run, ``flows[s][k]``.
     """
 
     config: PlateauConfig
@@ -307,7 +439,14 @@ class PlateauStudyResult:
     flows: tuple = field(repr=False)
 
     def rows(self) -> list[dict]:
-        """One row per run: seed index, memory, duration, number of plateaus, losses."""
+        """One row per run: seed index, memory, duration, number of plateaus, losses.
+
+        Returns
+        -------
+        list of dict
+            Rows with keys ``seed``, ``memory``, ``duration``, ``n_plateaus``,
+            ``initial_loss``, ``final_loss``.
+        """
         return [
             {
                 "seed": s,
@@ -322,7 +461,13 @@ class PlateauStudyResult:
         ]
 
     def table(self) -> str:
-        """Plain-text table of durations and the growth fit."""
+        """Plain-text table of durations and the growth fit.
+
+        Returns
+        -------
+        str
+            One line per run and a last line with the fit of ``log D = a + b M``.
+        """
         f = self.fit
         lines = [
             f"plateau durations, family {self.config.family} "
@@ -342,7 +487,15 @@ class PlateauStudyResult:
         return "\n".join(lines)
 
     def summary(self) -> dict:
-        """JSON-ready summary."""
+        """JSON-ready summary.
+
+        Returns
+        -------
+        dict
+            ``study``, ``config``, memory values, durations, plateaus, losses and the fit
+            (with ``significant``); arrays are left for :func:`~limitsolver.io.write_json`
+            to convert.
+        """
         c = self.config
         return {
             "study": "plateau",
@@ -386,8 +539,41 @@ def _duration(pl: list[Plateau], how: str) -> float:
 def plateau_study(
     config: PlateauConfig, out_dir=None, show_progress: bool | None = False
 ) -> PlateauStudyResult:
-    """Run the plateau study; write ``plateau.{txt,csv,json,npz}`` and two PNGs to ``out_dir``.
+    r"""Run the plateau study; write ``plateau.{txt,csv,json,npz}`` and two PNGs to ``out_dir``.
 
+    For each memory parameter ``M`` and initialisation, the gradient flow
+    ``dp/dt = -grad J(p)`` of the white-noise loss against the target of memory ``M``
+    (:func:`target_with_memory`) is integrated from small initialisation, its plateaus are
+    detected and their duration ``D`` recorded; then
+
+    .. math:: \log D = a + b M
+
+    is fitted by least squares over all runs with ``D > 0`` (exponential growth of the
+    plateaus with the memory is the claim: ``b > 0``).
+
+    Parameters
+    ----------
+    config : PlateauConfig
+        Family, memory values, flow specification, plateau criterion and seeds.
+    out_dir : str or path-like or None, default None
+        Directory for the table, CSV, JSON, NPZ and PNG outputs (nothing is written if None).
+    show_progress : bool or None, default False
+        Show a progress bar (``None``: only when standard error is a terminal).
+
+    Returns
+    -------
+    PlateauStudyResult
+        Durations, plateaus, losses, the growth fit and every flow.
+
+    Raises
+    ------
+    ConfigError
+        If ``config.target_params`` do not fit the family.
+    DivergenceError
+        If a gradient flow fails.
+
+    Notes
+    -----
     Cost: ``n_seeds * len(memory_values)`` stiff gradient-flow solves.
     """
     from ..progress import progress
