@@ -68,6 +68,22 @@ def truncation_bound(act: Activation | str, b_max: float, depth: int) -> float:
 
     :math:`\gamma = b_{\max}\sup|\sigma'|`; for unbounded :math:`\sigma` the scale
     :math:`\sup|\sigma|` is replaced by 1, as in :meth:`Prior.memory_depth`.
+    It bounds :math:`|S_L(\theta;\xi) - S_\infty(\theta;\xi)|` uniformly over histories
+    and parameters with :math:`|b| \le b_{\max}` when :math:`\gamma < 1`.
+
+    Parameters
+    ----------
+    act : Activation or str
+        :math:`\sigma`.
+    b_max : float
+        :math:`b_{\max}`, the half-width of the support of :math:`b`.
+    depth : int
+        Window length :math:`L` (current state included).
+
+    Returns
+    -------
+    float
+        :math:`\gamma^{L-1}\sup|\sigma|`.
     """
     act = activation(act)
     gamma = b_max * act.sup_dsigma
@@ -79,7 +95,9 @@ def truncation_bound(act: Activation | str, b_max: float, depth: int) -> float:
 class Features:
     r"""Features of ``THEORY.md`` §3 at each history (rows) and node (columns).
 
-    Attributes
+    Built by :func:`features` (or :attr:`HiddenLayer.features`).
+
+    Parameters
     ----------
     phi : ndarray, shape (M, G)
         :math:`\varphi = \sigma(u)`, :math:`u = w\cdot x + b S`.
@@ -130,6 +148,8 @@ def features(histories: Histories | np.ndarray, rule: QuadratureRule,
     Parameters
     ----------
     histories : Histories or ndarray, shape (M, L, d)
+        Histories :math:`\xi^{(m)}` with ``values[:, 0]`` :math:`= X_k` (an array gets
+        equal weights).
     rule : QuadratureRule
         Nodes :math:`(w_g, b_g)`; its prior's ``b_max`` must make the memory contract.
     act : Activation or str
@@ -138,6 +158,7 @@ def features(histories: Histories | np.ndarray, rule: QuadratureRule,
     Returns
     -------
     Features
+        Arrays of shape (M, G) or (M, G, d) (history :math:`m`, node :math:`g`).
 
     Raises
     ------
@@ -178,6 +199,18 @@ class HiddenLayer:
     *before* the current input, :math:`S(\theta;\xi_{k-1})`, run over
     ``values[m, 1:]``).
 
+    Parameters
+    ----------
+    histories : Histories
+        The histories :math:`\xi^{(m)}`.
+    rule : QuadratureRule
+        The parameter grid :math:`\{(\theta_g, q_g)\}`.
+    act : Activation
+        :math:`\sigma`.
+    mem : MemoryState
+        Memory and exact sensitivities on (history, node), as returned by
+        :func:`~limitsolver.memory.memory_on_histories`.
+
     Attributes
     ----------
     S : ndarray, shape (M, G)
@@ -187,8 +220,11 @@ class HiddenLayer:
     dS_db : ndarray, shape (M, G)
         :math:`\partial_b S`.
     rule : QuadratureRule
+        The parameter grid.
     histories : Histories
+        The histories.
     activation : Activation
+        :math:`\sigma`.
     truncation_bound : float
         :math:`\gamma^{L-1}\sup|\sigma|`, a bound on
         :math:`|S_L - S_\infty|` uniform over histories and nodes.
@@ -339,7 +375,9 @@ class HiddenLayer:
         Parameters
         ----------
         w : array_like, shape (n_new, d) (or (n_new,) when d = 1)
+            Input weights of the new parameters; inside the grid's box.
         b : array_like, shape (n_new,)
+            Recurrence coefficients of the new parameters; inside the grid's box.
         method : {"barycentric", "cubic"}
             ``"barycentric"``: tensor product of 1-D Lagrange interpolants through
             all nodes of each axis (barycentric form, spectrally accurate on the
@@ -348,8 +386,15 @@ class HiddenLayer:
             error :math:`O(h^4)`), for uniform grids.
             Axes with a single node (``b`` when :math:`b_{\max} = 0`) are constant.
 
+        Returns
+        -------
+        ndarray, shape (M, n_new)
+            The interpolant of :math:`S(\cdot;\xi^{(m)})` at :math:`(w_p, b_p)`.
+
         Raises
         ------
+        DimensionError
+            If the shapes of ``w`` and ``b`` disagree with each other or with :math:`d`.
         DiscretisationError
             For a non-tensor rule, an unknown method, or points outside the grid's box.
 
@@ -431,8 +476,13 @@ def hidden_layer(histories: Histories | np.ndarray, rule: QuadratureRule, act: A
     Parameters
     ----------
     histories : Histories or ndarray, shape (M, L, d)
+        Histories :math:`\xi^{(m)}`; the memory runs over ``values[:, 1:]`` (an array
+        gets equal weights).
     rule : QuadratureRule
+        The parameter grid :math:`\{(\theta_g, q_g)\}`; its prior's ``b_max`` must
+        make the memory contract.
     act : Activation or str
+        :math:`\sigma`.
     tol : float, optional
         Required accuracy of the memory truncation: if
         :math:`\gamma^{L-1}\sup|\sigma| >` ``tol`` for the window length :math:`L`
@@ -441,9 +491,12 @@ def hidden_layer(histories: Histories | np.ndarray, rule: QuadratureRule, act: A
     Returns
     -------
     HiddenLayer
+        :math:`S`, :math:`\partial_w S`, :math:`\partial_b S` on (history, node).
 
     Raises
     ------
+    DimensionError
+        If the state dimension of the histories differs from the rule's.
     ContractionError
         If :math:`\gamma = b_{\max}\sup|\sigma'| \ge 1` (the fixed point need not exist).
     DiscretisationError

@@ -154,17 +154,27 @@ def kernel_factors(
     feat_eval, feat_train : Features
         Features at the evaluation and training histories.
     rule : QuadratureRule
+        The rule whose weights :math:`q` replace :math:`\mu_0` (only ``rule.weights`` is used).
     c2 : float
         :math:`\mathbb E[c^2]`.
     mode : {"rtrl", "truncated"}
+        Gradient mode: the training slot carries :math:`\psi` (rtrl) or :math:`\chi`
+        (truncated).
     weights : array_like, shape (M_train,), optional
         History weights :math:`\omega`.
 
     Returns
     -------
     U : ndarray, shape (M_eval, r)
+        Left factor :math:`F_{\rm eval}` (true-gradient slot).
     V : ndarray, shape (M_train, r)
+        Right factor :math:`W F_{\rm train}`.
         With :math:`r = (d+2)G`. Cost :math:`O((M_{\rm eval}+M_{\rm train}) r)`.
+
+    Raises
+    ------
+    DimensionError
+        If ``weights`` does not have one entry per training history.
     """
     U = kernel_factor(feat_eval, rule, c2, slot="eval", mode=mode)
     V = kernel_factor(feat_train, rule, c2, slot="train", mode=mode)
@@ -209,10 +219,13 @@ def tangent_kernel(
     c2 : float
         :math:`\mathbb E[c^2]` (``prior.c_second_moment``).
     mode : {"rtrl", "truncated"}
+        Gradient mode: the second slot carries :math:`\psi'` (rtrl) or :math:`\chi'`
+        (truncated).
 
     Returns
     -------
     ndarray, shape (M_eval, M_train)
+        :math:`A(\xi^{\rm eval}_i, \xi^{\rm train}_j)`.
 
     Notes
     -----
@@ -237,6 +250,7 @@ def covariance_kernel(feat_eval, feat_train, rule, c2: float) -> np.ndarray:
         Features at the row and column histories (the same object gives an
         exactly symmetric matrix).
     rule : QuadratureRule
+        The rule whose weights :math:`q` replace :math:`\mu_0` (only ``rule.weights`` is used).
     c2 : float
         :math:`\mathbb E[c^2]`.
 

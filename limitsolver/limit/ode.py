@@ -81,7 +81,23 @@ _DENSE_EXPM_MAX = 1500  # augmented systems up to this size use one expm per tim
 
 
 def check_times(times) -> np.ndarray:
-    """Validate a time grid: finite, non-negative, non-decreasing, one-dimensional."""
+    r"""Validate a time grid: finite, non-negative, non-decreasing, one-dimensional.
+
+    Parameters
+    ----------
+    times : float or array_like
+        Times :math:`t_0 \le t_1 \le \dots`, :math:`t_0 \ge 0` (a scalar is one time).
+
+    Returns
+    -------
+    ndarray, shape (n_times,)
+        The times as floats.
+
+    Raises
+    ------
+    ValueError
+        If the grid is empty, not finite, negative or not sorted.
+    """
     t = np.atleast_1d(np.asarray(times, dtype=float))
     if t.ndim != 1 or t.size == 0:
         raise ValueError(f"`times` must be a non-empty 1-D array, got shape {t.shape}.")
@@ -102,6 +118,17 @@ def phi1(x) -> np.ndarray:
     r""":math:`\varphi_1(x) = (1 - e^{-x})/x` for :math:`x \ge 0`, with :math:`\varphi_1(0) = 1`.
 
     Computed as ``-expm1(-x)/x``, accurate to a few ulps for all :math:`x \ge 0`.
+    It gives the time integral :math:`\int_0^t e^{-\lambda s}\,ds = t\,\varphi_1(\lambda t)`.
+
+    Parameters
+    ----------
+    x : array_like
+        Arguments :math:`x \ge 0`.
+
+    Returns
+    -------
+    ndarray
+        :math:`\varphi_1(x)`, same shape as ``x``.
     """
     x = np.asarray(x, dtype=float)
     small = np.abs(x) < 1e-300
@@ -203,16 +230,37 @@ class SymmetricFlow(_Flow):
     Build with :meth:`from_kernel` (dense :math:`B = W^{1/2}AW^{1/2}`) or
     :meth:`from_factor` (thin SVD of :math:`W^{1/2}F` for :math:`A = FF^\top`).
 
-    Attributes
+    Parameters
     ----------
     eigenvalues : ndarray, shape (k,)
         Eigenvalues :math:`\lambda` of :math:`B` kept in the basis (descending,
         tiny negative rounding clipped to zero).
     basis : ndarray, shape (M, k)
         Orthonormal eigenvectors :math:`V` of :math:`B`.
+    weights : ndarray, shape (M,)
+        History weights :math:`\omega` (the diagonal of :math:`W`).
+    alpha : float
+        Learning-rate constant :math:`\alpha > 0`.
+    rows : {"kernel", "factor"}
+        What the rows :math:`R(\xi)` passed to ``extend`` are:
+        :math:`A(\xi,\cdot)W^{1/2}` or the factor :math:`F(\xi)`.
+    extension : ndarray
+        The matrix :math:`E` with :math:`h_t(\xi) - h_0(\xi) = R(\xi)\,E\,a(t)`
+        (:math:`V` for ``"kernel"``, :math:`Y S` for ``"factor"``).
+    training_rows : ndarray
+        The rows :math:`R(\xi_i)` of the training histories.
     diagnostics : dict
         ``route``, ``rank_tolerance``, ``n_clipped`` (eigenvalues in
         :math:`[-\text{tol}, 0)` set to zero) and ``min_eigenvalue`` before clipping.
+
+    Raises
+    ------
+    ValueError
+        If ``alpha`` is not positive and finite.
+
+    Notes
+    -----
+    The parameters are stored as attributes of the same names.
     """
 
     def __init__(self, eigenvalues, basis, weights, alpha, *, rows, extension, training_rows,
@@ -247,6 +295,29 @@ class SymmetricFlow(_Flow):
 
         ``A`` must be symmetric; its rows :math:`A W^{1/2}` are kept for the
         training increments (memory :math:`O(M^2)`).
+
+        Parameters
+        ----------
+        A : array_like, shape (M, M)
+            The kernel :math:`A(\xi_i, \xi_j)` on the training histories.
+        weights : array_like, shape (M,)
+            History weights :math:`\omega \ge 0`.
+        alpha : float
+            Learning-rate constant :math:`\alpha > 0`.
+
+        Returns
+        -------
+        SymmetricFlow
+            With all :math:`M` eigenpairs and ``rows == "kernel"``.
+
+        Raises
+        ------
+        DimensionError
+            If ``A`` is not square and symmetric, or ``weights`` has the wrong shape.
+        DivergenceError
+            If ``A`` is not finite.
+        DiscretisationError
+            If :math:`B` has an eigenvalue below the rounding level (not PSD).
         """
         A = np.asarray(A, dtype=float)
         if A.ndim != 2 or A.shape[0] != A.shape[1]:
@@ -280,6 +351,27 @@ class SymmetricFlow(_Flow):
         :math:`B` is :math:`S^2` with eigenvectors :math:`U` and
         :math:`A(\xi,\cdot)W^{1/2}U = F(\xi) Y S`, so new histories only need
         their factor rows. Cost :math:`O(M r^2)` with ``r = F.shape[1]``.
+
+        Parameters
+        ----------
+        F : array_like, shape (M, r)
+            Factor of the kernel on the training histories, :math:`A = FF^\top`.
+        weights : array_like, shape (M,)
+            History weights :math:`\omega \ge 0`.
+        alpha : float
+            Learning-rate constant :math:`\alpha > 0`.
+
+        Returns
+        -------
+        SymmetricFlow
+            With :math:`\min(M, r)` eigenpairs and ``rows == "factor"``.
+
+        Raises
+        ------
+        DimensionError
+            If ``F`` is not two-dimensional or ``weights`` has the wrong shape.
+        DivergenceError
+            If ``F`` is not finite.
         """
         F = np.asarray(F, dtype=float)
         if F.ndim != 2:
@@ -308,7 +400,23 @@ class SymmetricFlow(_Flow):
         return v, self.basis.T @ v
 
     def coefficients(self, r0, times) -> np.ndarray:
-        r""":math:`a(t) = \operatorname{diag}(\alpha t\,\varphi_1(\alpha\lambda t)) V^\top W^{1/2} r_0`, (n_times, k)."""
+        r""":math:`a(t) = \operatorname{diag}(\alpha t\,\varphi_1(\alpha\lambda t)) V^\top W^{1/2} r_0`, (n_times, k).
+
+        Then :math:`\alpha W^{1/2}\int_0^t r_s\,ds = V a(t)` and
+        :math:`h_t(\xi) - h_0(\xi) = R(\xi)\,E\,a(t)`.
+
+        Parameters
+        ----------
+        r0 : array_like, shape (M,)
+            Initial residual :math:`r_0 = g - h_0` on the training histories.
+        times : array_like, shape (n_times,)
+            Non-decreasing times :math:`t \ge 0`.
+
+        Returns
+        -------
+        ndarray, shape (n_times, k)
+            :math:`a(t)` at each time.
+        """
         t = check_times(times)
         _, c = self._projection(r0)
         at = self.alpha * t[:, None]
@@ -318,6 +426,22 @@ class SymmetricFlow(_Flow):
         r""":math:`L_t = \tfrac12\bigl(\sum_k e^{-2\alpha\lambda_k t}c_k^2 + \|(I - VV^\top)W^{1/2}r_0\|^2\bigr)`.
 
         Non-increasing in :math:`t` by construction (all :math:`\lambda_k \ge 0`).
+        Here :math:`c = V^\top W^{1/2} r_0`.
+
+        Parameters
+        ----------
+        r0 : array_like, shape (M,)
+            Initial residual :math:`r_0 = g - h_0` on the training histories.
+        times : array_like, shape (n_times,)
+            Non-decreasing times :math:`t \ge 0`.
+        increments : ndarray, optional
+            Not used: the loss is computed from the spectrum (accepted for the
+            common flow interface).
+
+        Returns
+        -------
+        ndarray, shape (n_times,)
+            :math:`L_t = \tfrac12\sum_i\omega_i (g - h_t)_i^2` at each time.
         """
         t = check_times(times)
         v, c = self._projection(r0)
@@ -365,10 +489,35 @@ class ExponentialFlow(_Flow):
     Build with :meth:`from_kernel` (dense :math:`Y = -\alpha AW`) or
     :meth:`from_factors` (:math:`AW = UV^\top`, reduced :math:`Y = -\alpha V^\top U`).
 
-    Attributes
+    Parameters
     ----------
+    Y : ndarray, shape (n, n)
+        Generator of the exponentiated system :math:`z' = v + Yz`
+        (:math:`-\alpha AW`, or :math:`-\alpha Z` for the low-rank route).
+    weights : ndarray, shape (M,)
+        History weights :math:`\omega`.
+    alpha : float
+        Learning-rate constant :math:`\alpha > 0`.
+    project : callable
+        Maps :math:`r_0` to ``(v, scale)``: the forcing :math:`v` of the system and
+        the factor turning :math:`z_t` into :math:`a(t)`.
+    rows : {"kernel", "factor"}
+        What the rows :math:`R(\xi)` passed to ``extend`` are:
+        :math:`A(\xi,\cdot)W^{1/2}` or the factor :math:`U(\xi)`.
+    training_rows : ndarray
+        The rows :math:`R(\xi_i)` of the training histories.
     diagnostics : dict
         ``route`` and the size of the exponentiated system.
+
+    Raises
+    ------
+    ValueError
+        If ``alpha`` is not positive and finite.
+
+    Notes
+    -----
+    The parameters are stored as attributes of the same names (``project`` as
+    ``_project``).
     """
 
     def __init__(self, Y, weights, alpha, *, project, rows, training_rows, diagnostics):
@@ -387,6 +536,27 @@ class ExponentialFlow(_Flow):
 
         Cost :math:`O(M^3)` per distinct time step for :math:`M` up to 1500,
         :math:`O(M^2)` per matrix-vector product of ``expm_multiply`` beyond.
+
+        Parameters
+        ----------
+        A : array_like, shape (M, M)
+            The kernel :math:`A(\xi_i, \xi_j)` on the training histories.
+        weights : array_like, shape (M,)
+            History weights :math:`\omega \ge 0`.
+        alpha : float
+            Learning-rate constant :math:`\alpha > 0`.
+
+        Returns
+        -------
+        ExponentialFlow
+            With :math:`Y = -\alpha AW` and ``rows == "kernel"``.
+
+        Raises
+        ------
+        DimensionError
+            If ``A`` is not square or ``weights`` has the wrong shape.
+        DivergenceError
+            If ``A`` is not finite.
         """
         A = np.asarray(A, dtype=float)
         if A.ndim != 2 or A.shape[0] != A.shape[1]:
@@ -414,6 +584,30 @@ class ExponentialFlow(_Flow):
         :math:`Z = V^\top U` (:math:`r\times r`); the output at a history is
         :math:`h_t(\xi) = h_0(\xi) + F(\xi)\,a(t)`. Cost :math:`O(M r^2)` plus
         :math:`O(r^3)` per distinct time step.
+
+        Parameters
+        ----------
+        U : array_like, shape (M, r)
+            Left factor, :math:`A W = U V^\top` (the rows of new histories are
+            :math:`U(\xi)`).
+        V : array_like, shape (M, r)
+            Right factor, :math:`V = W R`.
+        weights : array_like, shape (M,)
+            History weights :math:`\omega \ge 0`.
+        alpha : float
+            Learning-rate constant :math:`\alpha > 0`.
+
+        Returns
+        -------
+        ExponentialFlow
+            With :math:`Y = -\alpha V^\top U` and ``rows == "factor"``.
+
+        Raises
+        ------
+        DimensionError
+            If ``U`` and ``V`` are not two-dimensional arrays of the same shape.
+        DivergenceError
+            If the factors are not finite.
         """
         U = np.asarray(U, dtype=float)
         V = np.asarray(V, dtype=float)
@@ -435,6 +629,31 @@ class ExponentialFlow(_Flow):
                                 "system_size": int(Z.shape[0])})
 
     def coefficients(self, r0, times) -> np.ndarray:
+        r"""Coefficients :math:`a(t)` from the augmented exponential, stepped along ``times``.
+
+        :math:`a(t) = \text{scale}\cdot z_t`, :math:`z_t = \int_0^t e^{sY}v\,ds`: dense,
+        :math:`a(t) = \alpha W^{1/2}\int_0^t r_s\,ds`; low rank,
+        :math:`a(t) = \alpha\,t\,\varphi_1(-\alpha t Z)\,V^\top r_0`.
+
+        Parameters
+        ----------
+        r0 : array_like, shape (M,)
+            Initial residual :math:`r_0 = g - h_0` on the training histories.
+        times : array_like, shape (n_times,)
+            Non-decreasing times :math:`t \ge 0`.
+
+        Returns
+        -------
+        ndarray, shape (n_times, k)
+            :math:`a(t)` at each time (:math:`k = M` dense, :math:`r` low rank).
+
+        Raises
+        ------
+        DimensionError
+            If ``r0`` has the wrong shape.
+        DivergenceError
+            If ``r0`` is not finite.
+        """
         t = check_times(times)
         r0 = _check_residual(r0, self.M)
         v, scale = self._project(r0)
@@ -451,6 +670,27 @@ class IVPFlow(_Flow):
     The cross-check of the exact routes (and the route for losses other than the
     square). :math:`a(t) = \alpha W^{1/2} J(t)`. Cost: the integrator's number of
     steps times :math:`O(M^2)`.
+
+    Parameters
+    ----------
+    A : array_like, shape (M, M)
+        The kernel :math:`A(\xi_i, \xi_j)` on the training histories (any, symmetric
+        or not).
+    weights : array_like, shape (M,)
+        History weights :math:`\omega \ge 0`.
+    alpha : float
+        Learning-rate constant :math:`\alpha > 0`.
+    rtol, atol : float
+        Relative and absolute tolerances of ``solve_ivp``.
+    method : str
+        Integrator of ``solve_ivp`` (default ``"DOP853"``, order 8).
+
+    Raises
+    ------
+    DimensionError
+        If ``A`` is not square or ``weights`` has the wrong shape.
+    ValueError
+        If ``alpha`` is not positive and finite.
     """
 
     def __init__(self, A, weights, alpha, *, rtol: float = 1e-10, atol: float = 1e-12,
@@ -469,6 +709,32 @@ class IVPFlow(_Flow):
         self.diagnostics = {"route": f"solve_ivp ({method}, rtol={rtol:g}, atol={atol:g})"}
 
     def coefficients(self, r0, times) -> np.ndarray:
+        r"""Coefficients :math:`a(t) = \alpha W^{1/2} J(t)` by time stepping.
+
+        Integrates :math:`\dot h = \alpha AW(r_0 - h)`, :math:`\dot J = r_0 - h` from
+        :math:`h = J = 0` (here :math:`h` stands for :math:`h_t - h_0`), so that
+        :math:`J(t) = \int_0^t r_s\,ds`; the error is of the order of ``rtol``,
+        ``atol``.
+
+        Parameters
+        ----------
+        r0 : array_like, shape (M,)
+            Initial residual :math:`r_0 = g - h_0` on the training histories.
+        times : array_like, shape (n_times,)
+            Non-decreasing times :math:`t \ge 0`.
+
+        Returns
+        -------
+        ndarray, shape (n_times, M)
+            :math:`a(t)` at each time.
+
+        Raises
+        ------
+        DimensionError
+            If ``r0`` has the wrong shape.
+        DivergenceError
+            If ``r0`` is not finite or ``solve_ivp`` fails.
+        """
         t = check_times(times)
         r0 = _check_residual(r0, self.M)
         M, alpha, AW = self.M, self.alpha, self.AW
@@ -497,6 +763,25 @@ def lowrank_exponential(U, V, t: float, alpha: float = 1.0) -> np.ndarray:
     singular :math:`Z`, as :math:`-\alpha t` times the top-right block of
     :math:`\exp\bigl([\begin{smallmatrix}-\alpha tZ & I\\0 & 0\end{smallmatrix}]\bigr)`.
     Meant for checks and small problems (:math:`O(M^2 r + r^3)`).
+
+    Parameters
+    ----------
+    U, V : array_like, shape (M, r)
+        Thin factors of the generator :math:`UV^\top`.
+    t : float
+        Time :math:`t`.
+    alpha : float
+        Rate constant :math:`\alpha`.
+
+    Returns
+    -------
+    ndarray, shape (M, M)
+        :math:`e^{-\alpha t UV^\top}`.
+
+    Raises
+    ------
+    DimensionError
+        If ``U`` and ``V`` are not two-dimensional arrays of the same shape.
     """
     U = np.asarray(U, dtype=float)
     V = np.asarray(V, dtype=float)

@@ -74,7 +74,10 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 class QuadratureRule:
     r"""A positive quadrature rule :math:`\{(w_g, b_g), q_g\}_{g<G}` for :math:`\mu_0` over :math:`(w, b)`.
 
-    Attributes
+    It replaces :math:`\mathbb E_{\mu_0}[F] \approx \sum_{g=1}^G q_g F(w_g, b_g)`. Build
+    one with :func:`parameter_grid`.
+
+    Parameters
     ----------
     w : ndarray, shape (G, d)
         Input-weight nodes :math:`w_g`.
@@ -98,6 +101,14 @@ class QuadratureRule:
     seed : int or None
         Scrambling seed of Sobol rules (drawn once from the caller's generator, so
         that :meth:`refined` extends the same sequence).
+
+    Raises
+    ------
+    DimensionError
+        If the shapes of ``w``, ``b``, ``weights`` or ``axes`` disagree.
+    DiscretisationError
+        If the nodes or weights are not finite, or the weights are negative or do not
+        sum to one.
     """
 
     w: np.ndarray
@@ -189,10 +200,17 @@ class QuadratureRule:
         return values @ self.weights
 
     def refined(self) -> QuadratureRule:
-        """The next finer rule of the same kind: twice the nodes per axis (Sobol: twice the points).
+        r"""The next finer rule of the same kind: twice the nodes per axis (Sobol: twice the points).
 
         A Sobol rule keeps its scrambling seed, so its refinement contains the
         original points. Used for the refinement estimate of the quadrature error.
+
+        Returns
+        -------
+        QuadratureRule
+            Same kind, prior and truncation with ``2 n_w`` nodes per :math:`w` axis and
+            ``2 n_b`` on the :math:`b` axis (one node when :math:`b_{\max} = 0`); Sobol:
+            ``2 n_w`` points.
         """
         n_b = 1 if self.prior.b_max == 0 else 2 * self.n_b
         return parameter_grid(
@@ -280,6 +298,9 @@ def parameter_grid(
         :math:`[-\tau\sigma_w, \tau\sigma_w]`.
     rng : int, SeedSequence or Generator
         Required for ``"sobol"`` (scrambling); ignored otherwise.
+    _seed : int, optional
+        Internal: a Sobol scrambling seed to reuse instead of drawing one from ``rng``
+        (set by :meth:`QuadratureRule.refined`); not part of the public interface.
 
     Returns
     -------

@@ -36,7 +36,10 @@ __all__ = ["LimitSolution"]
 class LimitSolution:
     r"""Solution of the limit ODE on a set of training histories.
 
-    Attributes
+    Built by :func:`~limitsolver.limit.solver.solve_limit`; the fields below are
+    stored as attributes of the same names.
+
+    Parameters
     ----------
     times : ndarray, shape (n_times,)
         Training times :math:`t` (time unit: :math:`t = k/N`).
@@ -72,6 +75,15 @@ class LimitSolution:
         sample mean :math:`L_t`).
     diagnostics : dict
         Route of the solve, clipped eigenvalues, timings of each phase.
+    _flow : SymmetricFlow, ExponentialFlow or IVPFlow
+        Internal: the decomposed flow, reused by :meth:`evaluate`, :meth:`propagate`,
+        :meth:`loss_at` and :attr:`spectrum`.
+    _features : Features
+        Internal: the features at the training histories (for the kernel rows of
+        new histories).
+    _h0_fn : callable or None
+        Internal: the initial output as a callable of history values when
+        ``h0_kind == "callable"``.
     """
 
     times: np.ndarray
@@ -114,7 +126,27 @@ class LimitSolution:
         return self._flow.spectrum
 
     def loss_at(self, t) -> np.ndarray:
-        r""":math:`L_t` at arbitrary times ``t >= 0`` (sorted), from the flow (no re-solve)."""
+        r""":math:`L_t` at arbitrary times ``t >= 0`` (sorted), from the flow (no re-solve).
+
+        .. math::
+
+            L_t = \tfrac12\sum_i\omega_i (g(\xi_i) - h_t(\xi_i))^2.
+
+        Parameters
+        ----------
+        t : float or array_like
+            Non-decreasing times :math:`t \ge 0`.
+
+        Returns
+        -------
+        ndarray, shape (n_times,)
+            :math:`L_t` at each time.
+
+        Raises
+        ------
+        ValueError
+            If the times are negative, not finite or not sorted.
+        """
         t = check_times(t)
         return self._flow.loss(self.g - self.h0, t)
 
@@ -153,13 +185,18 @@ class LimitSolution:
         Returns
         -------
         ndarray, shape (n_times, M_new)
+            :math:`h_t(\xi)` at each time (rows) and new history (columns).
 
         Raises
         ------
         ConfigError
             If ``h0_new`` is needed and missing.
+        DimensionError
+            If ``h0_new`` does not have shape (M_new,).
         DiscretisationError
             If the new histories are shorter than ``problem.depth``.
+        DivergenceError
+            If the extension produces non-finite values.
         """
         from ..histories import Histories
         from .hidden_layer import features
@@ -209,6 +246,19 @@ class LimitSolution:
         h0 : ndarray, shape (M,) or callable
             New :math:`h_0` on the training histories (or a callable of
             ``histories.values``).
+
+        Returns
+        -------
+        LimitSolution
+            A copy with the new ``h``, ``loss``, ``h0`` and ``h0_kind``
+            (``"array"`` or ``"callable"``).
+
+        Raises
+        ------
+        DimensionError
+            If ``h0`` does not have shape (M,).
+        DivergenceError
+            If ``h0`` or the propagated solution is not finite.
         """
         if callable(h0):
             fn, kind = h0, "callable"
@@ -230,7 +280,14 @@ class LimitSolution:
         return replace(self, h=h, loss=loss, h0=h0, h0_kind=kind, _h0_fn=fn)
 
     def to_dict(self) -> dict:
-        """Summary for :func:`limitsolver.io.write_json` (arrays included, private state excluded)."""
+        """Summary for :func:`limitsolver.io.write_json` (arrays included, private state excluded).
+
+        Returns
+        -------
+        dict
+            ``times``, ``h``, ``loss``, ``g``, ``h0``, ``h0_kind``, ``weights``, ``method``,
+            ``discretisation``, ``diagnostics`` and ``problem`` (its ``repr``).
+        """
         return {
             "times": self.times, "h": self.h, "loss": self.loss, "g": self.g, "h0": self.h0,
             "h0_kind": self.h0_kind, "weights": self.weights, "method": self.method,
