@@ -29,7 +29,26 @@ __all__ = ["SimulationResult", "windowed_loss"]
 def windowed_loss(errors: np.ndarray, window: int) -> np.ndarray:
     r"""Mean of :math:`\tfrac12 e_j^2` over the last ``min(k+1, window)`` steps, for every ``k``.
 
+    With :math:`n` = ``window``,
+
+    .. math::
+
+        \bar L_k = \frac{1}{\min(k+1, n)}\sum_{j=\max(0, k-n+1)}^{k} \tfrac12 e_j^2 .
+
     ``errors`` has shape (S, K); returns (S, K). Uses a cumulative sum, :math:`O(SK)`.
+
+    Parameters
+    ----------
+    errors : array_like, shape (S, K)
+        Online errors :math:`e_k = Y_k - f^N_k` of each seed (any leading shape; the
+        last axis is the step :math:`k`).
+    window : int
+        Window length :math:`n` in steps (values below 1 count as 1).
+
+    Returns
+    -------
+    ndarray, shape (S, K)
+        :math:`\bar L_k` for every step.
     """
     errors = np.asarray(errors, dtype=float)
     window = max(1, int(window))
@@ -46,7 +65,9 @@ def windowed_loss(errors: np.ndarray, window: int) -> np.ndarray:
 class SimulationResult:
     r"""Outcome of :func:`~limitsolver.simulation.simulate`.
 
-    Attributes
+    The fields below are stored as attributes of the same names.
+
+    Parameters
     ----------
     problem : Problem or None
         The simulated problem (``None`` after :meth:`load`: chains and targets
@@ -139,12 +160,45 @@ class SimulationResult:
 
     def windowed_loss(self, window_time: float) -> np.ndarray:
         r"""Mean of :math:`\tfrac12 e^2` over the training-time window ``window_time``
-        (``max(1, round(N window_time))`` steps), shape (S, K_done)."""
+        (``max(1, round(N window_time))`` steps), shape (S, K_done).
+
+        See the module-level :func:`~limitsolver.simulation.result.windowed_loss` for the
+        formula.
+
+        Parameters
+        ----------
+        window_time : float
+            Window length in training time (:math:`t = k/N`).
+
+        Returns
+        -------
+        ndarray, shape (S, K_done)
+            The windowed loss at every recorded step.
+        """
         return windowed_loss(self.errors, max(1, round(self.n_units * window_time)))
 
     def parameters(self, time: float | int | None = None) -> UnitParameters:
-        """Parameters at a snapshot: ``None`` = final, an ``int`` = snapshot index,
-        a ``float`` = snapshot training time (must be one of ``times``)."""
+        r"""Parameters at a snapshot: ``None`` = final, an ``int`` = snapshot index,
+        a ``float`` = snapshot training time (must be one of ``times``).
+
+        Parameters
+        ----------
+        time : None, int or float
+            ``None`` for the final parameters, an ``int`` for a snapshot index
+            (negative counts from the end), a ``float`` for a snapshot time
+            (matched to ``times`` within 1e-12).
+
+        Returns
+        -------
+        UnitParameters
+            ``c`` (S, N), ``w`` (S, N, d), ``b`` (S, N): the parameters after
+            :math:`\lfloor N t_j\rfloor` updates.
+
+        Raises
+        ------
+        ConfigError
+            If the index is out of range or the time is not a snapshot time.
+        """
         if time is None:
             return self.final
         if isinstance(time, (int, np.integer)) and not isinstance(time, bool):
@@ -179,13 +233,27 @@ class SimulationResult:
         Returns
         -------
         ndarray, shape (S, M)
+            :math:`h^N_t(\xi^{(m)})` for each seed and history.
         """
         return network_output(self.parameters(time), histories, self.network.activation,
                               self.network.beta)
 
     # -- storage -----------------------------------------------------------------------------
     def save(self, path) -> tuple[Path, Path]:
-        """Write ``<path>.npz`` (arrays) and ``<path>.json`` (metadata) atomically."""
+        """Write ``<path>.npz`` (arrays) and ``<path>.json`` (metadata) atomically.
+
+        Parameters
+        ----------
+        path : str or Path
+            Base path; a ``.npz`` or ``.json`` suffix is dropped.
+
+        Returns
+        -------
+        npz : Path
+            The array file (parameters, snapshots, predictions, targets, errors, paths).
+        json : Path
+            The metadata file (sizes, seeds, status, network spec, problem).
+        """
         path = Path(path)
         base = path.with_suffix("") if path.suffix in (".npz", ".json") else path
         arrays = {
@@ -214,7 +282,25 @@ class SimulationResult:
 
     @classmethod
     def load(cls, path) -> SimulationResult:
-        """Read a result written by :meth:`save` (``problem`` is ``None``)."""
+        """Read a result written by :meth:`save` (``problem`` is ``None``).
+
+        Parameters
+        ----------
+        path : str or Path
+            The base path given to :meth:`save` (a ``.npz`` or ``.json`` suffix is dropped).
+
+        Returns
+        -------
+        SimulationResult
+            With ``problem = None`` (chains and targets are not serialised).
+
+        Raises
+        ------
+        ConfigError
+            If the ``.json`` metadata cannot be read.
+        DimensionError
+            If the arrays do not match ``n_units``.
+        """
         path = Path(path)
         base = path.with_suffix("") if path.suffix in (".npz", ".json") else path
         try:

@@ -59,7 +59,9 @@ BACKENDS = ("auto", "numba", "numpy")
 class SimulationProgress(NamedTuple):
     """Record passed to a ``callback`` after every chunk of steps.
 
-    Attributes
+    The fields below are readable as attributes of the same names.
+
+    Parameters
     ----------
     step : int
         Training steps completed.
