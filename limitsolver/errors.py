@@ -49,7 +49,16 @@ class DiscretisationError(LimitSolverError):
 
 
 class DivergenceError(LimitSolverError, ArithmeticError):
-    """A computation produced NaN or infinite values."""
+    """A computation produced NaN or infinite values.
+
+    Parameters
+    ----------
+    message : str
+        What diverged, naming the argument to change.
+    step : int, optional
+        The first step (or time index) at which the values stopped being
+        finite, when the computation has steps; stored as ``step``.
+    """
 
     def __init__(self, message: str, step: int | None = None):
         super().__init__(message)
