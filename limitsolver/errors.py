@@ -17,6 +17,7 @@ __all__ = [
     "DiscretisationError",
     "DivergenceError",
     "ConfigError",
+    "StudyError",
 ]
 
 
@@ -63,6 +64,10 @@ class DivergenceError(LimitSolverError, ArithmeticError):
     def __init__(self, message: str, step: int | None = None):
         super().__init__(message)
         self.step = step
+
+
+class StudyError(LimitSolverError):
+    """Runs of a study failed; the message names each one (e.g. by width and seed)."""
 
 
 class ConfigError(LimitSolverError):

@@ -12,7 +12,7 @@ MODULES = [
     "limitsolver.limit", "limitsolver.simulation", "limitsolver.studies", "limitsolver.poisson",
     "limitsolver.linear_rnn", "limitsolver.activations", "limitsolver.prior",
     "limitsolver.network", "limitsolver.problem", "limitsolver.memory", "limitsolver.config",
-    "limitsolver.io", "limitsolver.plotting",
+    "limitsolver.io", "limitsolver.plotting", "limitsolver.studies.executors",
 ]
 # undocumented or wrongly documented parameters, missing returns, missing docstrings
 CHECKED = {"PR01", "PR02", "PR07", "RT01", "GL08", "SS01"}

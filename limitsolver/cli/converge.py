@@ -38,6 +38,9 @@ DEFAULTS: dict = {
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--metric", default="sup_l2", choices=("sup_l2", "tracking", "loss_gap"),
                         help="metric shown first in the table (all are computed)")
+    parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                        help="run the finite networks on a Dask cluster, e.g. tcp://host:8786 "
+                             "(needs `pip install \"limitsolver[dask]\"`)")
 
 
 def study_from_config(config: dict, seed: int):
@@ -69,8 +72,18 @@ def run(config: dict, args: argparse.Namespace) -> int:
     from ..studies.convergence import METRICS, run_convergence
 
     study = study_from_config(config, args.seed)
+    client = None
+    if getattr(args, "scheduler", None):
+        from ..studies.executors import connect
+
+        client = connect(args.scheduler)
     t0 = time.perf_counter()
-    result = run_convergence(study, jobs=args.jobs, out=args.out, progress=not args.quiet)
+    try:
+        result = run_convergence(study, jobs=args.jobs, out=args.out, progress=not args.quiet,
+                                 executor=client)
+    finally:
+        if client is not None:
+            client.close()
     wall = time.perf_counter() - t0
     order = [args.metric] + [m for m in METRICS if m != args.metric]
     for m in order:

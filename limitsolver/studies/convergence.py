@@ -28,11 +28,8 @@ limit of each seed starts from that seed's :math:`h^N_0` on the histories.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import hashlib
 import json
-import multiprocessing
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,16 +37,16 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, DivergenceError
+from ..errors import ConfigError, DivergenceError, StudyError
 from ..io import read_json, to_jsonable, write_json, write_npz
 from ..problem import Problem
 from ..progress import progress as progress_bar
+from .executors import execute
 from .fit import PowerLawFit, fit_power_law
 
 __all__ = ["ConvergenceStudy", "ConvergenceResult", "run_convergence", "depth_error", "METRICS"]
 
 METRICS = ("sup_l2", "tracking", "loss_gap")
-_BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -250,8 +247,8 @@ def _stderr(e: np.ndarray) -> np.ndarray:
     return np.asarray(out)
 
 
-def _finite_run(problem: Problem, n: int, seed: int, times: np.ndarray,
-                eval_values: np.ndarray, n_track: int, backend: str = "auto") -> dict:
+def _finite_run(problem: Problem, times: np.ndarray, eval_values: np.ndarray, n_track: int,
+                backend: str, n: int, seed: int) -> dict:
     """One finite-network run: outputs on the evaluation histories and sampled online predictions."""
     from ..histories import path_windows
     from ..simulation import simulate
@@ -316,7 +313,7 @@ def depth_error(study: ConvergenceStudy, sol, show=None) -> float:
 
 
 def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path | None = None,
-                    progress: bool | None = None, executor: cf.Executor | None = None
+                    progress: bool | None = None, executor=None, retries: int = 2
                     ) -> ConvergenceResult:
     """Run a convergence study; resume from ``out`` when it holds finished runs.
 
@@ -330,8 +327,13 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
         Directory for finished runs (``runs/N{N}_seed{seed}.npz``), written atomically.
     progress : bool, optional
         Progress bar over finished runs (default: when stderr is a terminal).
-    executor : concurrent.futures.Executor, optional
-        Where the runs execute; default a process pool of ``jobs`` workers.
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
+        Where the runs execute; default a process pool of ``jobs`` workers. With
+        a Dask client the problem and the evaluation histories are scattered to
+        the workers once and each run is a task (see
+        :func:`~limitsolver.studies.executors.execute`).
+    retries : int
+        Dask only: retries of a run whose task raised.
 
     Returns
     -------
@@ -343,7 +345,10 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
     ConfigError
         If ``out`` holds runs of a different study (another fingerprint).
     DivergenceError
-        If a finite-network run diverges (the message names ``N`` and the seed).
+        If finite-network runs diverge (the message names each ``N`` and seed).
+    StudyError
+        If runs fail otherwise (named by ``N`` and seed); every finished run is
+        kept in ``out`` and a new call resumes from them.
     """
     problem = study.problem
     t0 = time.perf_counter()
@@ -387,41 +392,19 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
 
     bar = progress_bar(total=len(tasks), desc="finite networks", show=progress, unit="run")
     bar.update(len(tasks) - len(todo))
-    args = (times, H.values, study.tracking_samples, study.backend)
-    if todo:
-        own = executor is None
-        if own and jobs <= 1:
-            for key in todo:
-                record(key, _finite_run(problem, key[0], key[1], *args))
-                bar.update()
-        else:
-            saved = {k: os.environ.get(k) for k in _BLAS_THREADS}
-            if own:
-                # one BLAS thread per worker: `jobs` processes already fill the cores, and
-                # spinning BLAS threads of several processes slow each other down
-                os.environ.update({k: "1" for k in _BLAS_THREADS})
-                executor = cf.ProcessPoolExecutor(
-                    max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
-            try:
-                futures = {executor.submit(_finite_run, problem, n, s, *args): (n, s)
-                           for n, s in todo}
-                for fut in cf.as_completed(futures):
-                    key = futures[fut]
-                    try:
-                        record(key, fut.result())
-                    except DivergenceError as exc:
-                        raise DivergenceError(f"run N={key[0]}, seed={key[1]}: {exc}",
-                                              step=exc.step) from exc
-                    bar.update()
-            finally:
-                if own:
-                    executor.shutdown(wait=True, cancel_futures=True)
-                    for k, v in saved.items():
-                        if v is None:
-                            os.environ.pop(k, None)
-                        else:
-                            os.environ[k] = v
+    # everything but (N, seed) is shared by the runs: scattered once to Dask workers
+    shared = (problem, times, H.values, study.tracking_samples, study.backend)
+    failures = execute(
+        _finite_run, todo, shared, lambda key: key, record,
+        jobs=jobs, executor=executor, retries=retries, advance=bar.update)
     bar.close()
+    if failures:
+        names = "; ".join(f"N={n}, seed={s}: {type(e).__name__}: {e}"
+                          for (n, s), e in sorted(failures.items()))
+        where = f"; the {len(done)} finished runs are in {run_dir}" if run_dir else ""
+        cls = DivergenceError if all(isinstance(e, DivergenceError)
+                                     for e in failures.values()) else StudyError
+        raise cls(f"{len(failures)} of {len(tasks)} runs failed ({names}){where}.")
 
     nN, nS = len(study.n_units), len(study.seeds)
     errors = {m: np.full((nN, nS), np.nan) for m in METRICS}

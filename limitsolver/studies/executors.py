@@ -1,0 +1,178 @@
+r"""Running the independent finite-network runs of a study: here, in processes, or on Dask.
+
+A study is a grid of independent runs ``(N, seed)``. :func:`execute` runs a
+function on each of them with one of
+
+* nothing (``jobs = 1``): in this process, one after the other;
+* a local process pool of ``jobs`` workers (the default for ``jobs > 1``), each
+  with one BLAS thread so that the processes do not oversubscribe the cores;
+* any :class:`concurrent.futures.Executor`;
+* a ``dask.distributed.Client`` (``pip install "limitsolver[dask]"``): the
+  arguments shared by every run are scattered to the workers once, runs are
+  submitted as tasks with ``retries``, and a task lost with its worker is
+  rescheduled by the scheduler.
+
+Results are handed to ``record`` as they finish, so a caller can write each one
+to disk at once; a failing run does not stop the others and is returned by
+name. The numbers of a run depend only on its arguments, not on where it ran.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+from collections.abc import Callable, Hashable, Sequence
+from typing import Any
+
+__all__ = ["execute", "is_dask_client", "connect"]
+
+_BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def is_dask_client(obj: Any) -> bool:
+    """Whether ``obj`` looks like a ``dask.distributed.Client``.
+
+    Parameters
+    ----------
+    obj : object
+        A candidate executor.
+
+    Returns
+    -------
+    bool
+        True when ``obj`` has ``scatter`` and ``get_executor`` (duck typing, so
+        dask need not be importable here).
+    """
+    return hasattr(obj, "scatter") and hasattr(obj, "get_executor")
+
+
+def connect(address: str):
+    """A ``dask.distributed.Client`` connected to the scheduler at ``address``.
+
+    Parameters
+    ----------
+    address : str
+        Scheduler address, e.g. ``"tcp://10.0.0.1:8786"``.
+
+    Returns
+    -------
+    distributed.Client
+
+    Raises
+    ------
+    ConfigError
+        If dask.distributed is not installed or the scheduler cannot be reached.
+    """
+    from ..errors import ConfigError
+
+    try:
+        from distributed import Client
+    except ImportError as exc:
+        raise ConfigError(
+            "`--scheduler` needs dask.distributed; install it with "
+            "`pip install \"limitsolver[dask]\"`."
+        ) from exc
+    try:
+        return Client(address, timeout="20s")
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(f"cannot reach the Dask scheduler at `{address}`: {exc}") from exc
+
+
+class _Environment:
+    """Set environment variables for the lifetime of a process pool, then restore them."""
+
+    def __init__(self, values: dict[str, str]):
+        self.values = values
+        self.saved: dict[str, str | None] = {}
+
+    def __enter__(self):
+        self.saved = {k: os.environ.get(k) for k in self.values}
+        os.environ.update(self.values)
+        return self
+
+    def __exit__(self, *exc):
+        for k, v in self.saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        return False
+
+
+def execute(fn: Callable, keys: Sequence[Hashable], shared: tuple, task_args: Callable,
+            record: Callable[[Hashable, Any], None], *, jobs: int = 1, executor=None,
+            retries: int = 2, advance: Callable[[], None] | None = None
+            ) -> dict[Hashable, BaseException]:
+    """Run ``fn(*shared, *task_args(key))`` for every key; hand each result to ``record``.
+
+    Parameters
+    ----------
+    fn : callable
+        The run; must be importable by worker processes (a module-level function).
+    keys : sequence of hashable
+        One key per run, e.g. ``(N, seed)``.
+    shared : tuple
+        Leading arguments common to every run (scattered once to Dask workers).
+    task_args : callable
+        ``key -> tuple`` of the remaining arguments of that run.
+    record : callable
+        Called in this process as ``record(key, result)`` when a run finishes.
+    jobs : int
+        Worker processes of the default pool (``1``: run here).
+    executor : concurrent.futures.Executor or dask.distributed.Client, optional
+        Where to run instead of the default.
+    retries : int
+        Dask only: times a task is retried after an exception in it.
+    advance : callable, optional
+        Called once per finished or failed run (e.g. a progress bar's ``update``).
+
+    Returns
+    -------
+    dict
+        ``key -> exception`` for every run that failed (empty when all finished).
+    """
+    failures: dict[Hashable, BaseException] = {}
+    step = advance or (lambda: None)
+    if not keys:
+        return failures
+    if executor is None and jobs <= 1:
+        for key in keys:
+            try:
+                record(key, fn(*shared, *task_args(key)))
+            except KeyboardInterrupt:
+                raise
+            except Exception as exc:  # reported by name below; the other runs go on
+                failures[key] = exc
+            step()
+        return failures
+
+    if is_dask_client(executor):
+        shared = tuple(executor.scatter(list(shared), broadcast=True))
+        pool, own, env = executor.get_executor(pure=False, retries=retries), False, None
+    elif executor is None:
+        # one BLAS thread per worker: `jobs` processes already fill the cores
+        env = _Environment({k: "1" for k in _BLAS_THREADS})
+        env.__enter__()
+        pool = cf.ProcessPoolExecutor(max_workers=jobs,
+                                      mp_context=multiprocessing.get_context("spawn"))
+        own = True
+    else:
+        pool, own, env = executor, False, None
+    try:
+        futures = {pool.submit(fn, *shared, *task_args(key)): key for key in keys}
+        for fut in cf.as_completed(futures):
+            key = futures[fut]
+            try:
+                record(key, fut.result())
+            except Exception as exc:  # includes a worker lost for good (BrokenProcessPool)
+                failures[key] = exc
+            step()
+    finally:
+        if own:
+            pool.shutdown(wait=True, cancel_futures=True)
+        elif is_dask_client(executor):
+            pool.shutdown(wait=False)  # releases the tasks of this study, keeps the client
+        if env is not None:
+            env.__exit__(None, None, None)
+    return failures
