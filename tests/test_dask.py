@@ -109,3 +109,28 @@ def test_study_error_names_the_failed_runs(study, tmp_path, monkeypatch):
         run_convergence(study, jobs=1, out=tmp_path, progress=False)
     # the 12 runs that finished are on disk for a resumed study
     assert len(list((tmp_path / "runs").glob("*.npz"))) == 12
+
+
+@pytest.mark.slow
+def test_converge_command_runs_on_a_scheduler(client, tmp_path, capsys):
+    from limitsolver.cli import main
+
+    args = ["converge", "--out", str(tmp_path), "--quiet",
+            "--scheduler", client.scheduler.address,
+            "--set", "problem.network.memory_tol=0.05", "--set", "problem.horizon=0.5",
+            "--set", "study.n_units=[32, 64]", "--set", "study.n_seeds=2",
+            "--set", "study.n_times=3", "--set", "study.tracking_samples=8",
+            "--set", 'study.grid={n_w = 16, n_b = 4, kind = "legendre"}']
+    assert main(args) == 0
+    assert (tmp_path / "summary.json").exists()
+    assert len(list((tmp_path / "runs").glob("*.npz"))) == 4
+
+
+def test_unreachable_scheduler_is_a_one_line_error(tmp_path, capsys):
+    from limitsolver.cli import main
+
+    code = main(["converge", "--out", str(tmp_path), "--quiet", "--scheduler",
+                 "tcp://127.0.0.1:9", "--set", "study.n_units=[32, 64]",
+                 "--set", "problem.network.memory_tol=0.05"])
+    assert code == 2
+    assert "cannot reach the Dask scheduler" in capsys.readouterr().err

@@ -74,7 +74,7 @@ def connect(address: str):
             "`pip install \"limitsolver[dask]\"`."
         ) from exc
     try:
-        return Client(address, timeout="20s")
+        return Client(address, timeout="10s")
     except (OSError, TimeoutError) as exc:
         raise ConfigError(f"cannot reach the Dask scheduler at `{address}`: {exc}") from exc
 
