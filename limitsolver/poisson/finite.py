@@ -36,13 +36,19 @@ _STOCHASTIC_TOL = 1e-10
 
 
 def _check_stochastic(P, name: str = "P"):
-    """Validate a square row-stochastic matrix (dense or sparse); return it as float."""
-    if sp.issparse(P):
-        P = sp.csr_matrix(P, dtype=float)
-        data = P.data
-    else:
+    """Validate a square row-stochastic matrix (dense or sparse); return it as float.
+
+    Dense matrices are validated by :class:`~limitsolver.chains.FiniteChain`
+    (whose messages name the offending rows and entries); sparse ones here.
+    """
+    if not sp.issparse(P):
+        from ..chains import FiniteChain
+
         P = np.asarray(P, dtype=float)
-        data = P
+        n = P.shape[0] if P.ndim == 2 else 1
+        return np.array(FiniteChain(P, atol=_STOCHASTIC_TOL * n).P)
+    P = sp.csr_matrix(P, dtype=float)
+    data = P.data
     if P.ndim != 2 or P.shape[0] != P.shape[1] or P.shape[0] == 0:
         raise DimensionError(f"`{name}` must be a non-empty square matrix, got shape {P.shape}.")
     if not np.all(np.isfinite(data)):
@@ -76,7 +82,7 @@ def stationary_distribution(P) -> np.ndarray:
     """Invariant law ``π`` of an irreducible stochastic matrix: ``πᵀ P = πᵀ``, ``Σ π = 1``.
 
     Solved as the system ``(Pᵀ - I) π = 0`` with its last row replaced by the
-    normalisation ``1ᵀ π = 1`` (dense LU for dense ``P``, sparse LU for sparse
+    normalisation ``1ᵀ π = 1`` (dense ``P``: :attr:`~limitsolver.chains.FiniteChain.stationary`; sparse LU for sparse
     ``P``); rounding negatives are clipped to 0 and ``π`` renormalised. Cost
     ``O(n³)`` dense.
 
@@ -100,18 +106,15 @@ def stationary_distribution(P) -> np.ndarray:
     P = _check_stochastic(P)
     _check_irreducible(P)
     n = P.shape[0]
-    if sp.issparse(P):
-        A = (P.T - sp.identity(n, format="csr")).tolil()
-        A[n - 1, :] = np.ones(n)
-        rhs = np.zeros(n)
-        rhs[-1] = 1.0
-        pi = spla.spsolve(A.tocsc(), rhs)
-    else:
-        A = P.T - np.eye(n)
-        A[-1, :] = 1.0
-        rhs = np.zeros(n)
-        rhs[-1] = 1.0
-        pi = np.linalg.solve(A, rhs)
+    if not sp.issparse(P):
+        from ..chains import FiniteChain
+
+        return np.array(FiniteChain(P, atol=_STOCHASTIC_TOL * n).stationary)
+    A = (P.T - sp.identity(n, format="csr")).tolil()
+    A[n - 1, :] = np.ones(n)
+    rhs = np.zeros(n)
+    rhs[-1] = 1.0
+    pi = spla.spsolve(A.tocsc(), rhs)
     pi = np.clip(pi, 0.0, None)
     return pi / pi.sum()
 
