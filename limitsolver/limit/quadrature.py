@@ -52,7 +52,6 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from numpy.polynomial.legendre import leggauss
-from scipy.stats import norm, qmc
 
 from .._random import as_generator
 from ..errors import DimensionError, DiscretisationError
@@ -343,6 +342,8 @@ def parameter_grid(
                     '`rng` is required for kind="sobol" (scrambling); pass e.g. `rng=0`.'
                 )
             _seed = int(as_generator(rng).integers(0, 2**63 - 1))
+        from scipy.stats import norm, qmc  # here: scipy.stats is slow to import
+
         n_dim = dim + (1 if b_max > 0 else 0)
         u = qmc.Sobol(n_dim, scramble=True, seed=np.random.default_rng(_seed)).random(n_w)
         tiny = np.finfo(float).eps
