@@ -888,12 +888,19 @@ class SymmetricFlow(LimitFlow):
         return (inside + outside) * isw[None, :]
 
 
-def _affine_integral(Y: np.ndarray, v: np.ndarray, times: np.ndarray) -> np.ndarray:
+def _step_key(dt: float) -> float:
+    return float(f"{dt:.13e}")
+
+
+def _affine_integral(Y: np.ndarray, v: np.ndarray, times: np.ndarray, *,
+                     dense_max: int = _DENSE_EXPM_MAX, max_distinct: int = 4) -> np.ndarray:
     r""":math:`z(t_k) = \int_0^{t_k} e^{sY} v\,ds` for every (finite) time, shape (n_times, n).
 
     Uses :math:`\exp\bigl(\Delta\,[\begin{smallmatrix}Y & v\\0 & 0\end{smallmatrix}]\bigr)`
-    applied to :math:`(z, 1)` over each step :math:`\Delta` of the grid (one dense
-    ``expm`` per distinct step for small systems, ``expm_multiply`` otherwise).
+    applied to :math:`(z, 1)` over each step :math:`\Delta` of the grid: one dense ``expm``
+    per distinct step (cached) for systems up to ``dense_max`` and, beyond, whenever the
+    grid has at most ``max_distinct`` distinct steps (an equispaced grid: one :math:`O(n^3)` exponential
+    for all times instead of one ``expm_multiply`` per time); ``expm_multiply`` otherwise.
     """
     n = Y.shape[0]
     aug = np.zeros((n + 1, n + 1))
@@ -902,13 +909,15 @@ def _affine_integral(Y: np.ndarray, v: np.ndarray, times: np.ndarray) -> np.ndar
     y = np.zeros(n + 1)
     y[n] = 1.0
     out = np.empty((times.size, n))
+    steps = np.diff(np.concatenate([[0.0], times]))
+    n_distinct = len({_step_key(float(dt)) for dt in steps if dt > 0})
+    dense = n + 1 <= dense_max or n_distinct <= max_distinct
     cache: dict[float, np.ndarray] = {}
-    prev = 0.0
-    for k, tk in enumerate(times):
-        dt = float(tk - prev)
+    for k, dt in enumerate(steps):
+        dt = float(dt)
         if dt > 0:
-            if n + 1 <= _DENSE_EXPM_MAX:
-                key = float(f"{dt:.13e}")
+            if dense:
+                key = _step_key(dt)
                 E = cache.get(key)
                 if E is None:
                     E = scipy.linalg.expm(dt * aug)
@@ -917,7 +926,6 @@ def _affine_integral(Y: np.ndarray, v: np.ndarray, times: np.ndarray) -> np.ndar
             else:
                 y = expm_multiply(dt * aug, y)
         out[k] = y[:n]
-        prev = float(tk)
     return out
 
 
