@@ -97,12 +97,10 @@ def _parse(expression) -> sp.Expr:
         # accept a user's own symbol named u, whatever its assumptions
         expr = expr.subs({s: U for s in expr.free_symbols if s.name == "u"})
     elif isinstance(expression, str):
-        try:
-            expr = sp.parse_expr(expression, local_dict={"u": U})
-        except Exception as exc:  # sympy raises many kinds here
-            raise ActivationError(
-                f"`expression` {expression!r} could not be parsed as a sympy expression in `u`: {exc}"
-            ) from exc
+        from .expressions import parse_expression
+
+        expr = parse_expression(expression, {"u": U}, argument="expression",
+                                accept=lambda name: True, error=ActivationError)
     else:
         raise ActivationError(
             f"`expression` must be a name, a string or a sympy expression, got {type(expression).__name__}."
