@@ -62,6 +62,8 @@ import math
 
 import numpy as np
 
+from ..activations import ACTIVATIONS
+
 __all__ = ["numba_available", "compiled_kernel", "scalar_activation_source", "vector_tanh",
            "VECTOR_ACTIVATIONS"]
 
@@ -70,19 +72,8 @@ __all__ = ["numba_available", "compiled_kernel", "scalar_activation_source", "ve
 # 'contract' only: reassociation could undo its Cody-Waite reduction.
 _FASTMATH = {"reassoc", "nsz", "contract"}
 
-_NAMED_SOURCE = {
-    "tanh": "t = math.tanh(u)\n    return t, 1.0 - t * t",
-    "sigmoid": "t = 0.5 * (1.0 + math.tanh(0.5 * u))\n    return t, t * (1.0 - t)",
-    "erf": "return math.erf(u), 1.1283791670955126 * math.exp(-u * u)",
-    "softplus": (
-        "sp = max(u, 0.0) + math.log1p(math.exp(-abs(u)))\n"
-        "    return sp, 0.5 * (1.0 + math.tanh(0.5 * u))"
-    ),
-    "linear": "return u * 1.0, 1.0",
-}
-
 #: Named activations whose kernel uses the branch-free (SIMD) tanh.
-VECTOR_ACTIVATIONS = ("tanh", "sigmoid")
+VECTOR_ACTIVATIONS = tuple(name for name, spec in ACTIVATIONS.items() if spec.simd)
 
 # exp on |r| <= ln2/2 in the rational form exp(r) - 1 = 2r / (2 - R(r)),
 # R(r) = r - r^2 P(r^2) with P(z) = (r coth(r/2) - 2) / z; the coefficients of P
@@ -111,23 +102,14 @@ def numba_available() -> bool:
 def scalar_activation_source(name: str, expression: str) -> str:
     r"""Python source of ``_sigma_dsigma(u) -> (sigma(u), sigma'(u))`` using :mod:`math` only.
 
-    Named activations use hand-written stable forms (the same formulas as the
-    numpy forms of :mod:`limitsolver.activations`); other expressions are
-    printed by :func:`sympy.printing.pycode.pycode` from the sympy expression
-    and its derivative.
+    The body is the activation's :attr:`~limitsolver.activations.Activation.kernel_source`:
+    hand-written stable forms for the named activations, sympy's ``pycode`` of
+    the parsed expression and its derivative otherwise.
     """
-    if name in _NAMED_SOURCE:
-        body = _NAMED_SOURCE[name]
-    else:
-        import sympy as sp
-        from sympy.printing.pycode import pycode
+    from ..activations import activation
 
-        from ..activations import U, activation
-
-        expr = activation(expression).sympy_expr
-        d1 = sp.diff(expr, U)
-        body = f"return float({pycode(expr)}), float({pycode(d1)})"
-    return f"def _sigma_dsigma(u):\n    {body}\n"
+    act = activation(name if name != "custom" else expression)
+    return f"def _sigma_dsigma(u):\n    {act.kernel_source}\n"
 
 
 @functools.lru_cache(maxsize=1)
@@ -204,7 +186,7 @@ def _compiled_activation(name: str, expression: str):
 
     if name in VECTOR_ACTIVATIONS:
         tanh_sd, sigmoid_sd, _ = _vector_functions()
-        return tanh_sd if name == "tanh" else sigmoid_sd
+        return {"tanh_sd": tanh_sd, "sigmoid_sd": sigmoid_sd}[ACTIVATIONS[name].simd]
     namespace: dict = {"math": math}
     exec(scalar_activation_source(name, expression), namespace)  # noqa: S102 - generated from sympy
     return numba.njit(inline="always", fastmath={"contract"})(namespace["_sigma_dsigma"])

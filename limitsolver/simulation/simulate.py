@@ -43,6 +43,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..activations import ACTIVATIONS
 from ..errors import ConfigError, DimensionError, DivergenceError
 from ..memory import MemoryState, memory_step
 from ..network import NetworkSpec
@@ -175,7 +176,7 @@ def _snapshot_steps(times, n_units: int, horizon: float) -> tuple[np.ndarray, np
 # Python's per-step overhead dominates the numpy loop: below AUTO_NUMBA_MAX_WORK
 # unit-steps per step (seeds x units).
 AUTO_NUMBA_MAX_WORK = 1024
-AUTO_NUMBA_ALWAYS = ("tanh", "sigmoid", "linear")
+AUTO_NUMBA_ALWAYS = tuple(name for name, spec in ACTIVATIONS.items() if spec.auto_numba)
 
 
 def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0,
@@ -184,7 +185,7 @@ def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0,
     if backend not in BACKENDS:
         raise ConfigError(f"`backend` must be one of {BACKENDS}, got {backend!r}.")
     act = network.activation
-    if backend == "numpy" or (backend == "auto" and act.name not in AUTO_NUMBA_ALWAYS
+    if backend == "numpy" or (backend == "auto" and not act.auto_numba
                               and work >= AUTO_NUMBA_MAX_WORK):
         return "numpy", None
     from ._kernels import numba_available, warm_kernel
