@@ -1,0 +1,361 @@
+"""Typed fields of the specs: checking values, building from tables, saving states.
+
+Every spec (chains, targets, prior, network, problem) declares its fields by its
+constructor signature and type hints. This module reads them once and
+
+* checks a value against its declared type (:func:`check_value`): ``"no"`` is
+  not ``True``, ``"1"`` is not a number, a table is not a number and a number
+  is not a table;
+* builds a spec from a table of its fields (:func:`build`), refusing unknown
+  or missing keys with the list of the valid ones;
+* checks the ``kind`` and the keys of a saved state (:func:`check_state`).
+
+It imports nothing from the package but its errors, so every spec module can
+use it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import numbers
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal, Union
+
+import numpy as np
+
+from .errors import ConfigError
+
+__all__ = ["Field", "fields_of", "check_value", "build", "check_state", "describe"]
+
+
+class Field(typing.NamedTuple):
+    """One constructor argument of a spec: its name, type hint and default.
+
+    Parameters
+    ----------
+    name : str
+        Argument name (the configuration key).
+    hint : object
+        Its resolved type hint (``Any`` when there is none).
+    default : object
+        Its default, or ``inspect.Parameter.empty`` when it is required.
+    """
+
+    name: str
+    hint: Any
+    default: Any
+
+    @property
+    def required(self) -> bool:
+        """Whether the argument has no default."""
+        return self.default is inspect.Parameter.empty
+
+
+@functools.cache
+def fields_of(cls: type) -> tuple[Field, ...]:
+    """The keyword arguments of ``cls`` (constructor signature with resolved type hints).
+
+    Parameters
+    ----------
+    cls : type
+        A spec class (a dataclass or a class with an annotated ``__init__``).
+
+    Returns
+    -------
+    tuple of Field
+        In signature order, ``self`` and ``*args``/``**kwargs`` left out.
+    """
+    sig = inspect.signature(cls)
+    init = cls.__init__
+    hints: dict[str, Any] = {}
+    for source in (cls, init):
+        try:
+            hints.update(typing.get_type_hints(source))
+        except (NameError, TypeError):  # an annotation that cannot be resolved: unchecked
+            pass
+    out = []
+    for p in sig.parameters.values():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        out.append(Field(p.name, hints.get(p.name, Any), p.default))
+    return tuple(out)
+
+
+def describe(hint: Any) -> str:
+    """A reader's name of what a type hint accepts ("a number", "true or false", ...).
+
+    Parameters
+    ----------
+    hint : object
+        A type hint.
+
+    Returns
+    -------
+    str
+        The description used in error messages.
+    """
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        return "true or false"
+    if hint is int:
+        return "an integer"
+    if hint is float:
+        return "a number"
+    if hint is str:
+        return "a string"
+    if hint is np.ndarray:
+        return "an array of numbers"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    if origin in (Union, types.UnionType):
+        parts = [describe(a) for a in typing.get_args(hint) if a is not type(None)]
+        if type(None) in typing.get_args(hint):
+            parts.append("none")
+        return " or ".join(dict.fromkeys(parts))
+    if isinstance(hint, type) and hasattr(hint, "from_state"):
+        return f"a table ({hint.__name__})"
+    return "a value"
+
+
+_UNCHECKED = object()
+
+
+def _convert(value: Any, hint: Any) -> Any:
+    """``value`` converted to ``hint``, or ``_UNCHECKED`` when it does not fit."""
+    origin = typing.get_origin(hint)
+    if hint is Any or hint is inspect.Parameter.empty:
+        return value
+    if hint is type(None):
+        return None if value is None else _UNCHECKED
+    if hint is bool:
+        return bool(value) if isinstance(value, (bool, np.bool_)) else _UNCHECKED
+    if hint is int:
+        if isinstance(value, (bool, np.bool_)):
+            return _UNCHECKED
+        if isinstance(value, numbers.Integral):
+            return int(value)
+        if isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
+            return int(value)
+        return _UNCHECKED
+    if hint is float:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            return _UNCHECKED
+        return float(value)
+    if hint is str:
+        return value if isinstance(value, str) else _UNCHECKED
+    if hint is np.ndarray:
+        if isinstance(value, (str, bytes, Mapping, bool)) or value is None:
+            return _UNCHECKED
+        try:
+            arr = np.asarray(value, dtype=float)
+        except (TypeError, ValueError):
+            return _UNCHECKED
+        return value if arr.ndim > 0 else _UNCHECKED
+    if origin is Literal:
+        return value if any(value == a and type(value) is type(a)
+                            for a in typing.get_args(hint)) else _UNCHECKED
+    if origin in (Union, types.UnionType):
+        for arg in typing.get_args(hint):
+            out = _convert(value, arg)
+            if out is not _UNCHECKED:
+                return out
+        return _UNCHECKED
+    if isinstance(hint, type):
+        if isinstance(value, hint):
+            return value
+        if hasattr(hint, "from_state") and isinstance(value, Mapping):
+            return value  # a sub-table, built by the caller
+        if hasattr(hint, "from_state"):
+            return _UNCHECKED
+        return value  # a protocol or a class we do not check
+    return value
+
+
+def check_value(value: Any, hint: Any, where: str) -> Any:
+    """Return ``value`` converted to the type ``hint`` or raise a :class:`ConfigError`.
+
+    Booleans are only ``True``/``False`` (not ``"no"`` nor 1), integers are
+    integral numbers (not booleans nor strings), floats are real numbers (an
+    integer is converted), strings are strings and a ``Literal`` is one of its
+    values; an unknown hint accepts anything.
+
+    Parameters
+    ----------
+    value : object
+        The value given.
+    hint : object
+        The declared type.
+    where : str
+        The key to name in the message, e.g. ``"network.prior.doubled"``.
+
+    Returns
+    -------
+    object
+        The value converted (``int`` to ``float`` for a float field).
+
+    Raises
+    ------
+    ConfigError
+        "`where` must be <what>, got <value>", one line.
+    """
+    out = _convert(value, hint)
+    if out is _UNCHECKED:
+        shown = "a table" if isinstance(value, Mapping) else repr(value)
+        raise ConfigError(f"`{where}` must be {describe(hint)}, got {shown}.")
+    return out
+
+
+def check_keys(table: Mapping, allowed, where: str) -> None:
+    """Refuse keys of ``table`` outside ``allowed``, listing the valid ones.
+
+    Parameters
+    ----------
+    table : Mapping
+        The table given.
+    allowed : iterable of str
+        Its valid keys.
+    where : str
+        The table's name in the message (``""`` at the top level).
+
+    Raises
+    ------
+    ConfigError
+        If a key is unknown.
+    """
+    extra = sorted(set(table) - set(allowed))
+    if extra:
+        at = f" of `{where}`" if where else ""
+        raise ConfigError(
+            f"unknown key `{_join(where, extra[0])}`; valid keys{at}: {', '.join(sorted(allowed))}."
+        )
+
+
+def _join(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def check_table(table: Any, where: str, what: str = "a table") -> Mapping:
+    """Return ``table`` if it is a mapping, else raise a one-line :class:`ConfigError`.
+
+    Parameters
+    ----------
+    table : object
+        The value given where a table is expected.
+    where : str
+        Its key.
+    what : str
+        What the table describes, for the message.
+
+    Returns
+    -------
+    Mapping
+        ``table``.
+
+    Raises
+    ------
+    ConfigError
+        If ``table`` is not a mapping (e.g. ``problem.network = 3``).
+    """
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"`{where}` must be {what}, got {table!r}; write it as a TOML table.")
+    return table
+
+
+def build(cls: type, table: Mapping, where: str, *, skip: tuple[str, ...] = (),
+          extra: Mapping[str, Any] | None = None) -> Any:
+    """Build ``cls(**table)`` after checking every key and value against its fields.
+
+    Parameters
+    ----------
+    cls : type
+        The spec class.
+    table : Mapping
+        Its fields (``kind`` is ignored; sub-tables must already be built or be
+        built by the class).
+    where : str
+        The table's key, used in every message.
+    skip : tuple of str
+        Fields not read from ``table`` (passed in ``extra`` instead).
+    extra : Mapping, optional
+        Already built arguments, passed as they are.
+
+    Returns
+    -------
+    object
+        The instance.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown or missing key or a value of the wrong type.
+    """
+    table = check_table(table, where)
+    check_keys({k: v for k, v in table.items() if k != "kind"},
+               [f.name for f in fields_of(cls)], where)
+    fields = [f for f in fields_of(cls) if f.name not in skip]
+    kwargs = dict(extra or {})
+    for f in fields:
+        if f.name in table:
+            kwargs[f.name] = check_value(table[f.name], f.hint, _join(where, f.name))
+        elif f.required:
+            raise ConfigError(f"`{_join(where, f.name)}` is required.")
+    return cls(**kwargs)
+
+
+def check_state(state: Any, kind: str, keys, where: str = "state") -> Mapping:
+    """Check that a saved ``state`` has the given ``kind`` and only known keys.
+
+    Parameters
+    ----------
+    state : Mapping
+        The saved state.
+    kind : str
+        The expected ``state["kind"]``.
+    keys : iterable of str
+        The valid keys besides ``kind``.
+    where : str
+        Name of the state in messages.
+
+    Returns
+    -------
+    Mapping
+        ``state``.
+
+    Raises
+    ------
+    ConfigError
+        If ``state`` is not a mapping, has another kind or an unknown key.
+    """
+    state = check_table(state, where, f"a saved state of kind {kind!r}")
+    if state.get("kind") != kind:
+        raise ConfigError(
+            f"`{where}` has kind {state.get('kind')!r}; expected {kind!r}."
+        )
+    check_keys({k: v for k, v in state.items() if k != "kind"}, keys, where)
+    return state
+
+
+def check_fields(obj: Any, names: tuple[str, ...] | None = None) -> None:
+    """Check the fields of a constructed spec against their type hints (API side).
+
+    Parameters
+    ----------
+    obj : object
+        A dataclass instance, during ``__post_init__``.
+    names : tuple of str, optional
+        The fields to check (default: all).
+
+    Raises
+    ------
+    ConfigError
+        Naming the first field of the wrong type.
+    """
+    for f in fields_of(type(obj)):
+        if names is not None and f.name not in names:
+            continue
+        value = check_value(getattr(obj, f.name), f.hint, f.name)
+        object.__setattr__(obj, f.name, value)
