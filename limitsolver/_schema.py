@@ -16,6 +16,7 @@ use it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import math
@@ -29,7 +30,34 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["Field", "fields_of", "check_value", "build", "check_state", "describe"]
+__all__ = ["Field", "AtLeast", "Above", "table_class", "fields_of", "defaults_of", "check_value", "build",
+           "check_state", "describe"]
+
+
+@dataclasses.dataclass(frozen=True)
+class AtLeast:
+    """A lower bound on a number, used as ``Annotated[int, AtLeast(2)]`` in a field's hint.
+
+    Parameters
+    ----------
+    bound : float
+        The smallest value allowed.
+    """
+
+    bound: float
+
+    def check(self, value: Any, where: str) -> None:
+        """Raise :class:`ConfigError` if ``value`` is below the bound.
+
+        Parameters
+        ----------
+        value : float
+            The (already type-checked) value.
+        where : str
+            Its key, for the message.
+        """
+        if value < self.bound:
+            raise ConfigError(f"`{where}` must be at least {self.bound:g}, got {value!r}.")
 
 
 class Field(typing.NamedTuple):
@@ -55,6 +83,54 @@ class Field(typing.NamedTuple):
         return self.default is inspect.Parameter.empty
 
 
+def table_class(cls: type) -> type:
+    """Mark a dataclass of options as read from a table (a sub-table of a configuration).
+
+    Parameters
+    ----------
+    cls : type
+        A frozen dataclass whose fields all have defaults.
+
+    Returns
+    -------
+    type
+        ``cls``, marked.
+    """
+    cls._is_table = True
+    return cls
+
+
+def _is_table(hint: Any) -> bool:
+    return isinstance(hint, type) and getattr(hint, "_is_table", False)
+
+
+@dataclasses.dataclass(frozen=True)
+class Above:
+    """A strict lower bound on a finite number: ``Annotated[float, Above(0)]`` is positive.
+
+    Parameters
+    ----------
+    bound : float
+        The value must be finite and greater than it.
+    """
+
+    bound: float
+
+    def check(self, value: Any, where: str) -> None:
+        """Raise :class:`ConfigError` unless ``bound < value < inf``.
+
+        Parameters
+        ----------
+        value : float
+            The (already type-checked) value.
+        where : str
+            Its key, for the message.
+        """
+        if not (math.isfinite(value) and value > self.bound):
+            what = "positive" if self.bound == 0 else f"greater than {self.bound:g}"
+            raise ConfigError(f"`{where}` must be {what} and finite, got {value!r}.")
+
+
 @functools.cache
 def fields_of(cls: type) -> tuple[Field, ...]:
     """The keyword arguments of ``cls`` (constructor signature with resolved type hints).
@@ -70,11 +146,11 @@ def fields_of(cls: type) -> tuple[Field, ...]:
         In signature order, ``self`` and ``*args``/``**kwargs`` left out.
     """
     sig = inspect.signature(cls)
-    init = cls.__init__
+    init = getattr(cls, "__init__", None)
     hints: dict[str, Any] = {}
-    for source in (cls, init):
+    for source in (cls, init) if isinstance(cls, type) else (cls,):
         try:
-            hints.update(typing.get_type_hints(source))
+            hints.update(typing.get_type_hints(source, include_extras=True))
         except (NameError, TypeError):  # an annotation that cannot be resolved: unchecked
             pass
     out = []
@@ -83,6 +159,33 @@ def fields_of(cls: type) -> tuple[Field, ...]:
             continue
         out.append(Field(p.name, hints.get(p.name, Any), p.default))
     return tuple(out)
+
+
+def defaults_of(cls: type) -> dict[str, Any]:
+    """The defaults of a dataclass of options as a plain table (nested dataclasses as tables).
+
+    Parameters
+    ----------
+    cls : type
+        A dataclass whose fields all have defaults.
+
+    Returns
+    -------
+    dict
+        Field name -> default (tuples as lists), as a configuration file holds them.
+    """
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            value = f.default
+        else:
+            value = f.default_factory()
+        if dataclasses.is_dataclass(value):
+            value = defaults_of(type(value))
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out
 
 
 def describe(hint: Any) -> str:
@@ -99,6 +202,18 @@ def describe(hint: Any) -> str:
         The description used in error messages.
     """
     origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        base = describe(typing.get_args(hint)[0])
+        for m in hint.__metadata__:
+            if isinstance(m, AtLeast):
+                return f"{base} >= {m.bound:g}"
+            if isinstance(m, Above):
+                return f"{base} > {m.bound:g}"
+        return base
+    if origin in (tuple, list):
+        return f"a list, each {describe(typing.get_args(hint)[0])}"
+    if _is_table(hint):
+        return "a table"
     if hint is bool:
         return "true or false"
     if hint is int:
@@ -118,6 +233,8 @@ def describe(hint: Any) -> str:
         return " or ".join(dict.fromkeys(parts))
     if isinstance(hint, type) and hasattr(hint, "from_state"):
         return f"a table ({hint.__name__})"
+    if isinstance(hint, type):
+        return f"a {hint.__name__}"
     return "a value"
 
 
@@ -164,6 +281,10 @@ def _convert(value: Any, hint: Any) -> Any:
             if out is not _UNCHECKED:
                 return out
         return _UNCHECKED
+    if _is_table(hint):
+        return value if isinstance(value, (hint, Mapping)) else _UNCHECKED
+    if origin in (tuple, list):
+        return _UNCHECKED  # a list was checked by check_value
     if isinstance(hint, type):
         if isinstance(value, hint):
             return value
@@ -202,11 +323,48 @@ def check_value(value: Any, hint: Any, where: str) -> Any:
     ConfigError
         "`where` must be <what>, got <value>", one line.
     """
-    out = _convert(value, hint)
+    origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        out = check_value(value, typing.get_args(hint)[0], where)
+        for m in hint.__metadata__:
+            if hasattr(m, "check"):
+                m.check(out, where)
+        return out
+    if origin in (Union, types.UnionType) and any(
+            typing.get_origin(a) is typing.Annotated for a in typing.get_args(hint)):
+        for arg in typing.get_args(hint):
+            if _convert(value, _base(arg)) is not _UNCHECKED:
+                return check_value(value, arg, where)
+    elif origin in (tuple, list) and isinstance(value, (list, tuple)):
+        args = typing.get_args(hint)
+        item = args[0] if args else Any
+        if len(args) == 2 and args[1] is not Ellipsis:
+            item = Any
+        out = []
+        for i, v in enumerate(value):
+            try:
+                out.append(check_value(v, item, where))
+            except ConfigError:
+                raise ConfigError(
+                    f"`{where}` must be {describe(hint)}; entry {i} is {v!r}."
+                ) from None
+        return tuple(out)
+    out = _convert(value, _base(hint))
     if out is _UNCHECKED:
         shown = "a table" if isinstance(value, Mapping) else repr(value)
         raise ConfigError(f"`{where}` must be {describe(hint)}, got {shown}.")
     return out
+
+
+def _base(hint: Any) -> Any:
+    """``hint`` without ``Annotated`` metadata (also inside a union)."""
+    origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        return typing.get_args(hint)[0]
+    if origin in (Union, types.UnionType):
+        return Union[tuple(_base(a) for a in typing.get_args(hint))]  # noqa: UP007
+    return hint
+
 
 
 def check_keys(table: Mapping, allowed, where: str) -> None:
@@ -300,7 +458,10 @@ def build(cls: type, table: Mapping, where: str, *, skip: tuple[str, ...] = (),
     kwargs = dict(extra or {})
     for f in fields:
         if f.name in table:
-            kwargs[f.name] = check_value(table[f.name], f.hint, _join(where, f.name))
+            value = check_value(table[f.name], f.hint, _join(where, f.name))
+            if _is_table(f.hint) and isinstance(value, Mapping):
+                value = build(f.hint, value, _join(where, f.name))
+            kwargs[f.name] = value
         elif f.required:
             raise ConfigError(f"`{_join(where, f.name)}` is required.")
     return cls(**kwargs)

@@ -58,7 +58,7 @@ class NetworkSpec:
         If :math:`b_{\max}\sup|\sigma'|\ge 1`.
     """
 
-    activation: Activation = field(default_factory=lambda: activation("tanh"))
+    activation: Activation | str = field(default_factory=lambda: activation("tanh"))
     prior: Prior = field(default_factory=Prior)
     beta: float = 0.5
     alpha: float = 1.0

@@ -1,12 +1,14 @@
 """End-to-end tests of the command line on tiny settings."""
 
+import importlib
 import json
+import tomllib
 
 import numpy as np
 import pytest
 
-from limitsolver.cli import main
-from limitsolver.cli._config import load_config, merge, parse_assignment
+from limitsolver.cli import converge, main
+from limitsolver.cli._config import load_config, merge, parse_assignment, to_toml
 from limitsolver.errors import ConfigError
 
 TINY_PROBLEM = [
@@ -114,10 +116,31 @@ def test_set_can_switch_the_chain_kind(tmp_path, capsys):
     assert "kappa" in capsys.readouterr().err
 
 
-def test_print_config_shows_defaults(capsys):
+def test_print_config_shows_defaults_as_toml(capsys):
     assert main(["converge", "--print-config"]) == 0
-    cfg = json.loads(capsys.readouterr().out)
-    assert cfg["study"]["n_units"][-1] >= 16384 and cfg["problem"]["network"]["beta"] == 0.5
+    cfg = tomllib.loads(capsys.readouterr().out)
+    assert cfg == converge.DEFAULTS
+    assert cfg["study"]["n_units"][-1] == 32768 and cfg["problem"]["network"]["beta"] == 0.5
+
+
+@pytest.mark.parametrize("name", ["converge", "solve", "simulate", "poisson", "memory"])
+def test_print_config_round_trips(name, capsys):
+    mod = importlib.import_module(f"limitsolver.cli.{name}")
+    assert main([name, "--print-config"]) == 0
+    text = capsys.readouterr().out
+    assert tomllib.loads(text) == mod.DEFAULTS
+    assert tomllib.loads(to_toml(tomllib.loads(text))) == mod.DEFAULTS
+
+
+def test_printed_config_can_be_edited_and_run(tmp_path, capsys):
+    assert main(["solve", "--print-config", *TINY_PROBLEM, "--set", "solve.n_times=4",
+                 "--set", "solve.grid.n_w=8", "--set", "solve.grid.n_b=4"]) == 0
+    text = capsys.readouterr().out
+    cfg = tmp_path / "solve.toml"
+    cfg.write_text(text.replace("n_times = 4", "n_times = 3"))
+    assert main(["solve", str(cfg), "--out", str(tmp_path / "s"), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    assert summary["times"] == [0.0, 0.25, 0.5]
 
 
 def test_config_merging():
