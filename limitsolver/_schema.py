@@ -290,9 +290,7 @@ def _convert(value: Any, hint: Any) -> Any:
             return value
         if hasattr(hint, "from_state") and isinstance(value, Mapping):
             return value  # a sub-table, built by the caller
-        if hasattr(hint, "from_state"):
-            return _UNCHECKED
-        return value  # a protocol or a class we do not check
+        return _UNCHECKED
     return value
 
 
@@ -464,7 +462,14 @@ def build(cls: type, table: Mapping, where: str, *, skip: tuple[str, ...] = (),
             kwargs[f.name] = value
         elif f.required:
             raise ConfigError(f"`{_join(where, f.name)}` is required.")
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ConfigError as exc:  # a range check of the class: name the key by its full path
+        msg = str(exc)
+        for f in fields_of(cls):
+            if where and msg.startswith(f"`{f.name}`"):
+                raise type(exc)(f"`{_join(where, f.name)}`{msg[len(f.name) + 2:]}") from None
+        raise
 
 
 def check_state(state: Any, kind: str, keys, where: str = "state") -> Mapping:

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 
 from ._schema import build, check_fields, check_table, check_value
 from .activations import Activation, activation
-from .errors import ConfigError
+from .errors import ActivationError, ConfigError
 from .memory import check_mode
 from .prior import Prior, _check_kind
 
@@ -135,7 +135,10 @@ class NetworkSpec:
         prior = state.get("prior", {})
         if not isinstance(prior, Prior):
             prior = Prior.from_state(check_table(prior, f"{where}.prior"), f"{where}.prior")
-        return build(cls, state, where, skip=("prior",), extra={"prior": prior})
+        try:
+            return build(cls, state, where, skip=("prior",), extra={"prior": prior})
+        except ActivationError as exc:
+            raise ActivationError(f"`{where}.activation`: {exc}") from None
 
     def replace(self, **changes) -> NetworkSpec:
         """Return a copy with the given fields changed.
@@ -213,9 +216,9 @@ class NetworkSpec:
 
         Raises
         ------
-        ValueError
+        ConfigError
             If ``horizon`` is negative or not finite.
         """
         if not (math.isfinite(horizon) and horizon >= 0):
-            raise ValueError(f"`horizon` must be non-negative and finite, got {horizon}.")
+            raise ConfigError(f"`horizon` must be non-negative and finite, got {horizon}.")
         return int(math.floor(n_units * horizon + 1e-9))

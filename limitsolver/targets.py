@@ -396,7 +396,10 @@ class StateFunction:
             )
         expression = check_value(state["expression"], str, f"{where}.expression")
         dim = _state_dim(state, dim, where)
-        return cls(expression, dim=dim)
+        try:
+            return cls(expression, dim=dim)
+        except (ConfigError, DimensionError) as exc:
+            raise type(exc)(f"`{where}.expression`: {exc}") from None
 
 
 # -- linear memory -------------------------------------------------------------------------

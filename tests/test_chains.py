@@ -380,7 +380,7 @@ def test_sampling_errors():
         chain.sample(0, 0)
     with pytest.raises(DimensionError, match="`n_paths`"):
         chain.sample(3, 0, n_paths=0)
-    with pytest.raises(TypeError, match="`rng` must be"):
+    with pytest.raises(ConfigError, match="`rng` must be"):
         chain.sample(3, None)
 
 
@@ -479,13 +479,13 @@ def test_check_chain_accepts_user_and_builtin_chains():
 
 
 def test_check_chain_names_what_is_wrong():
-    with pytest.raises(TypeError, match="no `sample_stationary`"):
+    with pytest.raises(ConfigError, match="no `sample_stationary`"):
         check_chain(_NoStationary())
-    with pytest.raises(TypeError, match="no `dim`, `sample`, `sample_stationary`"):
+    with pytest.raises(ConfigError, match="no `dim`, `sample`, `sample_stationary`"):
         check_chain(object(), name="data")
     with pytest.raises(DimensionError, match=r"\(2, 3, 2\), got \(2, 3\)"):
         check_chain(_WrongShape())
     with pytest.raises(DivergenceError, match="sample_stationary` returned NaN"):
         check_chain(_NaNs())
-    with pytest.raises(TypeError, match="positive integer"):
+    with pytest.raises(ConfigError, match="positive integer"):
         check_chain(_BadDim())

@@ -191,7 +191,7 @@ def check_chain(obj, name: str = "chain") -> ChainProtocol:
 
     Raises
     ------
-    TypeError
+    ConfigError
         If ``dim``, ``sample`` or ``sample_stationary`` is missing or of the
         wrong kind.
     DimensionError
@@ -202,17 +202,17 @@ def check_chain(obj, name: str = "chain") -> ChainProtocol:
     missing = [a for a in ("dim", "sample", "sample_stationary") if not hasattr(obj, a)]
     if missing:
         listed = ", ".join(f"`{m}`" for m in missing)
-        raise TypeError(
+        raise ConfigError(
             f"`{name}` does not implement the chain protocol (ChainProtocol): it has no {listed}; "
             "a chain needs an integer `dim` and methods `sample(n_steps, rng, *, n_paths, "
             "start)` and `sample_stationary(n, rng)`."
         )
     dim = obj.dim
     if not isinstance(dim, numbers.Integral) or isinstance(dim, bool) or dim < 1:
-        raise TypeError(f"`{name}.dim` must be a positive integer, got {dim!r}.")
+        raise ConfigError(f"`{name}.dim` must be a positive integer, got {dim!r}.")
     for meth in ("sample", "sample_stationary"):
         if not callable(getattr(obj, meth)):
-            raise TypeError(f"`{name}.{meth}` must be a method, got {getattr(obj, meth)!r}.")
+            raise ConfigError(f"`{name}.{meth}` must be a method, got {getattr(obj, meth)!r}.")
     d = int(dim)
     rng = np.random.default_rng(0)
     path = np.asarray(obj.sample(3, rng, n_paths=2))
