@@ -13,7 +13,15 @@ stand on their own.
 """
 
 from .activations import Activation, activation
-from .chains import CircleWalk, FiniteChain, GaussianAR1, MarkovChain, check_chain
+from .chains import (
+    ChainProtocol,
+    CircleWalk,
+    FiniteChain,
+    GaussianAR1,
+    MarkovChain,
+    as_chain,
+    check_chain,
+)
 from .errors import (
     ActivationError,
     ConfigError,
@@ -39,7 +47,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Activation", "activation",
-    "MarkovChain", "check_chain", "FiniteChain", "GaussianAR1", "CircleWalk",
+    "ChainProtocol", "MarkovChain", "as_chain", "check_chain", "FiniteChain", "GaussianAR1", "CircleWalk",
     "Target", "StateFunction", "LinearMemory", "TeacherRNN", "WindowFunction", "make_target",
     "Prior", "UnitParameters", "NetworkSpec", "Problem",
     "Histories", "exact_histories", "sample_histories", "path_windows",
