@@ -55,20 +55,31 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def _atomic(path: Path, write) -> Path:
+    """Write through ``write(fh)`` to a temporary sibling, then move it onto ``path``.
+
+    The temporary file is removed whatever stops the write (an exception, a
+    ``KeyboardInterrupt``, a ``SystemExit``): only a completed file is ever moved
+    into place, and no temporary file is left behind.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
+    moved = False
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             write(fh)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        moved = True
+    finally:
+        if tmp is not None and not moved:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
     return path
 
 

@@ -28,8 +28,6 @@ limit of each seed starts from that seed's :math:`h^N_0` on the histories.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +36,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DivergenceError, StudyError
-from ..io import read_json, to_jsonable, write_json, write_npz
 from ..problem import Problem
 from ..progress import progress as progress_bar
 from .executors import execute
@@ -111,30 +108,40 @@ class ConvergenceStudy:
         """The time grid :math:`\\mathcal T`."""
         return np.linspace(0.0, self.problem.horizon, self.n_times)
 
-    def fingerprint(self) -> str:
-        """A hash of everything that determines the numbers (for resuming).
+    def to_state(self) -> dict:
+        """Everything that determines the numbers of a run, as JSON-ready data.
 
-        Chains and targets are identified by what they do: a short path drawn
-        with a fixed seed and the target's values along it.
+        Returns
+        -------
+        dict
+            The full state of the problem (:func:`~limitsolver.store.problem_state`)
+            and the settings that change a run or its metrics: ``n_times``,
+            ``histories``, ``grid``, ``tracking_samples``, ``limit_seed`` and
+            ``backend``. The widths and seeds are not part of it: each run file
+            carries its own ``(N, seed)``, so a study with more widths or seeds
+            reuses the runs it shares with this one.
+        """
+        from ..store import problem_state
+
+        return {"problem": problem_state(self.problem), "n_times": int(self.n_times),
+                "histories": self.histories, "grid": dict(self.grid),
+                "tracking_samples": int(self.tracking_samples),
+                "limit_seed": int(self.limit_seed), "backend": self.backend}
+
+    def fingerprint(self) -> str:
+        """A digest of everything that determines the numbers of a run (for resuming).
 
         Returns
         -------
         str
-            The first 16 hexadecimal digits of a SHA-256 digest of the network,
-            horizon, time grid, histories, grid, tracking samples, limit seed and
-            the probe path with the target's values on it.
+            :func:`~limitsolver.store.fingerprint` of :meth:`to_state`: 64
+            hexadecimal digits of a SHA-256 digest, different whenever one bit of
+            the problem (e.g. an entry of the transition matrix) or one setting
+            differs.
         """
-        probe = np.asarray(self.problem.chain.sample(64, 20261121, n_paths=2), dtype=float)
-        values = np.asarray(self.problem.target.along_path(probe), dtype=float)
-        text = json.dumps(to_jsonable({
-            "network": repr(self.problem.network), "horizon": self.problem.horizon,
-            "n_times": self.n_times, "histories": self.histories, "grid": self.grid,
-            "tracking_samples": self.tracking_samples, "limit_seed": self.limit_seed,
-        }), sort_keys=True)
-        digest = hashlib.sha256(text.encode())
-        digest.update(probe.tobytes())
-        digest.update(values.tobytes())
-        return digest.hexdigest()[:16]
+        from ..store import fingerprint
+
+        return fingerprint(self.to_state())
 
 
 @dataclass(frozen=True)
@@ -324,7 +331,12 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
     jobs : int
         Worker processes (ignored when ``executor`` is given).
     out : path, optional
-        Directory for finished runs (``runs/N{N}_seed{seed}.npz``), written atomically.
+        Directory of the study's :class:`~limitsolver.store.RunStore`: finished
+        runs (``runs/N{N}_seed{seed}.npz``) are written atomically as they finish
+        and reused by a later call only when they carry this study's fingerprint
+        and their own ``(N, seed)``, load cleanly and are finite (any other file
+        is recomputed with a :class:`~limitsolver.store.StaleRunWarning`). The
+        directory is locked while the study runs.
     progress : bool, optional
         Progress bar over finished runs (default: when stderr is a terminal).
     executor : concurrent.futures.Executor or dask.distributed.Client, optional
@@ -343,13 +355,25 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
     Raises
     ------
     ConfigError
-        If ``out`` holds runs of a different study (another fingerprint).
+        If ``out`` is a file or its ``study.json`` belongs to a different study.
     DivergenceError
         If finite-network runs diverge (the message names each ``N`` and seed).
     StudyError
-        If runs fail otherwise (named by ``N`` and seed); every finished run is
-        kept in ``out`` and a new call resumes from them.
+        If runs fail otherwise (named by ``N`` and seed; every finished run is
+        kept in ``out`` and a new call resumes from them), or if another process
+        holds the lock of ``out``.
     """
+    if out is None:
+        return _run_study(study, None, jobs, progress, executor, retries)
+    from ..store import RunStore, provenance
+
+    meta = provenance(seeds=study.seeds)
+    with RunStore(out, study.fingerprint(), state=study.to_state(), meta=meta) as store:
+        return _run_study(study, store, jobs, progress, executor, retries)
+
+
+def _run_study(study: ConvergenceStudy, store, jobs, progress, executor, retries
+               ) -> ConvergenceResult:
     problem = study.problem
     t0 = time.perf_counter()
     sol = _solve(study, progress)
@@ -362,33 +386,20 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
     g = sol.g
     times = study.times
 
-    run_dir = None
-    if out is not None:
-        out = Path(out)
-        run_dir = out / "runs"
-        stamp = out / "study.json"
-        fp = study.fingerprint()
-        if stamp.exists() and read_json(stamp).get("fingerprint") != fp:
-            raise ConfigError(
-                f"`out` directory {out} holds runs of a different study; choose another `--out` "
-                f"or remove it."
-            )
-        write_json(stamp, {"fingerprint": fp, "n_units": study.n_units, "seeds": study.seeds})
-
     tasks = [(n, s) for n in sorted(study.n_units, reverse=True) for s in study.seeds]
     done: dict[tuple[int, int], dict] = {}
-    if run_dir is not None:
-        for n, s in tasks:
-            f = run_dir / f"N{n}_seed{s}.npz"
-            if f.exists():
-                with np.load(f) as z:
-                    done[(n, s)] = {k: z[k] for k in z.files}
+    run_dir = store.runs if store is not None else None
+    if store is not None:
+        for key in tasks:
+            run = store.load(key)
+            if run is not None:
+                done[key] = run
     todo = [t for t in tasks if t not in done]
 
     def record(key, value):
         done[key] = value
-        if run_dir is not None:
-            write_npz(run_dir / f"N{key[0]}_seed{key[1]}.npz", **value)
+        if store is not None:
+            store.save(key, value)
 
     bar = progress_bar(total=len(tasks), desc="finite networks", show=progress, unit="run")
     bar.update(len(tasks) - len(todo))
