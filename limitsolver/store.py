@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError, StudyError
-from .io import read_json, write_json, write_npz
+from .io import read_json, to_jsonable, write_json, write_npz
 
 __all__ = ["RunStore", "StaleRunWarning", "fingerprint", "problem_state",
            "problem_fingerprint", "provenance", "RUN_FORMAT"]
@@ -324,7 +324,7 @@ class RunStore:
         self.meta = provenance() if meta is None else dict(meta)
         self.runs = self.root / "runs"
         self._lock = _Lock(self.root / ".lock")
-        self._meta_json = json.dumps(self.meta, sort_keys=True, default=repr)
+        self._meta_json = json.dumps(to_jsonable(self.meta), sort_keys=True)
 
     # -- lifetime ---------------------------------------------------------------------------
     def __enter__(self) -> RunStore:

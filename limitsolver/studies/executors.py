@@ -5,7 +5,8 @@ function on each of them with one of
 
 * nothing (``jobs = 1``): in this process, one after the other;
 * a local process pool of ``jobs`` workers (the default for ``jobs > 1``), each
-  with one BLAS thread so that the processes do not oversubscribe the cores;
+  with one BLAS thread (environment and :func:`blas_threads`) so that the
+  processes do not oversubscribe the cores;
 * any :class:`concurrent.futures.Executor`;
 * a ``dask.distributed.Client`` (``pip install "limitsolver[dask]"``): the
   arguments shared by every run are scattered to the workers once, runs are
@@ -37,7 +38,7 @@ import time
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-__all__ = ["execute", "is_dask_client", "connect"]
+__all__ = ["execute", "is_dask_client", "connect", "blas_threads"]
 
 _BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -121,8 +122,38 @@ def _exit_when_orphaned(parent: int, interval: float = 0.5) -> None:  # pragma: 
     os._exit(1)
 
 
-def _worker_init(parent: int) -> None:  # pragma: no cover - runs in the worker processes
-    """Initializer of the default pool's workers: end this process when ``parent`` ends."""
+def blas_threads(n: int | None):
+    """A context limiting BLAS/OpenMP threads of this process to ``n`` (``threadpoolctl``).
+
+    Environment variables such as ``OPENBLAS_NUM_THREADS`` act only before BLAS
+    is loaded; ``threadpoolctl`` changes the running libraries' pools, so the
+    parent of a study and its workers can be set at any time.
+
+    Parameters
+    ----------
+    n : int or None
+        Threads per BLAS library; None leaves them as they are.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        Restores the previous limits on exit (a no-op context when ``n`` is
+        None or threadpoolctl is not installed).
+    """
+    import contextlib
+
+    if n is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a declared dependency
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=int(n))
+
+
+def _worker_init(parent: int, threads: int | None = 1) -> None:  # pragma: no cover - worker
+    """Initializer of the default pool's workers: BLAS threads, and end when ``parent`` ends."""
+    blas_threads(threads).__enter__()  # for the worker's lifetime
     if sys.platform.startswith("linux"):
         try:
             import ctypes
@@ -199,7 +230,7 @@ def execute(fn: Callable, keys: Sequence[Hashable], shared: tuple, task_args: Ca
         env.__enter__()
         pool = cf.ProcessPoolExecutor(max_workers=jobs,
                                       mp_context=multiprocessing.get_context("spawn"),
-                                      initializer=_worker_init, initargs=(os.getpid(),))
+                                      initializer=_worker_init, initargs=(os.getpid(), 1))
         own = True
     else:
         pool, own, env = executor, False, None
