@@ -198,3 +198,21 @@ def test_a_missing_optional_dependency_is_a_clear_error(result, monkeypatch):
     monkeypatch.delitem(__import__("sys").modules, "xarray", raising=False)
     with pytest.raises(ImportError, match=r"`to_xarray` needs xarray; install it"):
         result.to_xarray()
+
+
+@pytest.mark.parametrize("doubled", [True, False])
+def test_tracking_by_lookup_on_exact_histories_equals_the_nystrom_evaluation(doubled):
+    from limitsolver.studies.convergence import RunData, _finite_run, _TrainingPairs
+
+    study = _study(problem=_problem(doubled=doubled))
+    sol = _solve(study, False)
+    r = _finite_run(study.problem, study.times, sol.histories.values, 16, "numpy", 64, 1)
+    own = not doubled
+    limit = sol.propagate(r["outputs"][0]) if own else sol
+    args = dict(n_units=64, seed=1, outputs=r["outputs"], limit=limit, steps=r["steps"],
+                predictions=r["predictions"], windows=r["windows"], track_h0=r["track_h0"],
+                own_start=own)
+    by_lookup = RunData(**args, pairs=_TrainingPairs(sol._flow)).online_limit
+    by_nystrom = RunData(**args).online_limit
+    assert not np.array_equal(by_nystrom, np.zeros_like(by_nystrom))
+    np.testing.assert_allclose(by_lookup, by_nystrom, rtol=1e-11, atol=1e-14)

@@ -92,6 +92,9 @@ class RunData:
         :math:`h^N_0(\xi_k)` on those histories.
     own_start : bool
         Whether ``limit`` starts from this run's :math:`h^N_0`.
+    pairs : optional
+        Internal: evaluates the limit on its own training histories at given
+        times (shared by the runs of a study).
     """
 
     n_units: int
@@ -103,6 +106,7 @@ class RunData:
     windows: np.ndarray
     track_h0: np.ndarray
     own_start: bool = False
+    pairs: Any = field(default=None, repr=False)
 
     @property
     def weights(self) -> np.ndarray:
@@ -116,9 +120,60 @@ class RunData:
 
     @cached_property
     def online_limit(self) -> np.ndarray:
-        r""":math:`h_{k/N}(\xi_k)` at the sampled steps (:func:`evaluate_pairs`)."""
-        return evaluate_pairs(self.limit, self.windows, self.steps / self.n_units,
-                              h0_new=self.track_h0 if self.own_start else None)
+        r""":math:`h_{k/N}(\xi_k)` at the sampled steps.
+
+        For exact histories every window the network saw is one of the limit's
+        training histories, and :math:`h_t` there is read from the flow's
+        training rows (``pairs``); otherwise the limit is Nyström-evaluated on
+        the windows (:func:`evaluate_pairs`). Both give the same numbers to
+        rounding.
+        """
+        t = self.steps / self.n_units
+        h0 = self.track_h0 if self.own_start else None
+        idx = None if self.pairs is None else _history_index(self.limit, self.windows)
+        if idx is None:
+            return evaluate_pairs(self.limit, self.windows, t, h0_new=h0)
+        return self.pairs(self.limit, idx, t, self.limit.h0[idx] if h0 is None else h0)
+
+
+class _TrainingPairs:
+    r""":math:`h_{t_k}(\xi_{i_k})` for pairs of a time and a training history.
+
+    With the flow's coefficients :math:`c(t)` and its training rows :math:`R`
+    and extension :math:`E`, :math:`h_t - h_0 = c(t)\,E^\top R^\top` on the
+    training histories; :math:`RE` is formed once, then each pair costs one
+    inner product.
+    """
+
+    def __init__(self, flow):
+        self.flow = flow
+        rows = np.asarray(flow.training_rows, dtype=float)
+        self.rows = rows if flow.extension is None else rows @ flow.extension
+
+    def __call__(self, sol, idx: np.ndarray, times: np.ndarray, h0: np.ndarray) -> np.ndarray:
+        if sol._flow is not self.flow:
+            raise ConfigError("these pairs belong to another limit solution.")
+        coeffs = self.flow.coefficients(sol.g - sol.h0, times)
+        out = h0 + np.einsum("ij,ij->i", coeffs, self.rows[idx])
+        if not np.all(np.isfinite(out)):
+            raise DivergenceError("the limit at the sampled steps is NaN or infinite.")
+        return out
+
+
+def _history_index(sol, windows: np.ndarray) -> np.ndarray | None:
+    """Index of each window among the limit's exact training histories (None if not all are)."""
+    hist = sol.histories
+    states = getattr(sol.problem.chain, "states", None)
+    if hist.indices is None or states is None:
+        return None
+    states = np.asarray(states, dtype=float)
+    w = np.asarray(windows, dtype=float)[:, :hist.depth]
+    if w.ndim != 3 or w.shape[1] != hist.depth or w.shape[2] != states.shape[1]:
+        return None
+    eq = np.all(w[:, :, None, :] == states[None, None, :, :], axis=-1)   # (K, L, n)
+    if not np.all(eq.sum(axis=-1) == 1):
+        return None
+    return _lookup(eq.argmax(axis=-1), hist.indices)
 
 
 @dataclass(frozen=True)
@@ -958,6 +1013,7 @@ def _run_study(study: ConvergenceStudy, store, meta: dict, jobs, progress, execu
     finite_loss = np.full((nN, nS, times.size), np.nan)
     net = problem.network
     own_start = net.beta == 0.5 and not net.prior.doubled
+    pairs = _TrainingPairs(sol._flow) if H.indices is not None else None
     for i, n in enumerate(study.n_units):
         for j, s in enumerate(study.seeds):
             r = done[(n, s)]
@@ -965,7 +1021,7 @@ def _run_study(study: ConvergenceStudy, store, meta: dict, jobs, progress, execu
             limit = sol.propagate(r["outputs"][0]) if own_start else sol
             run = RunData(n_units=n, seed=s, outputs=r["outputs"], limit=limit,
                           steps=r["steps"], predictions=r["predictions"], windows=r["windows"],
-                          track_h0=r["track_h0"], own_start=own_start)
+                          track_h0=r["track_h0"], own_start=own_start, pairs=pairs)
             for m in metrics:
                 errors[m.name][i, j] = m(run)
             finite_loss[i, j] = run.finite_loss
