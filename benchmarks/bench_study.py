@@ -2,7 +2,7 @@ r"""Study overhead: the share of a convergence study's wall time spent outside t
 
 Runs the headline study of ``limitsolver converge`` (its default configuration
 through :func:`limitsolver.cli.converge.study_from_config`) in this process with
-``jobs = 1`` and reads :attr:`limitsolver.studies.ConvergenceResult.timings`:
+``jobs`` workers (default: the number of cores, as the command) and reads :attr:`limitsolver.studies.ConvergenceResult.timings`:
 
 * **overhead** :math:`= 1 - t_{\mathrm{runs}}/t_{\mathrm{total}}`, everything
   but the finite-network runs (the limit solve with its quadrature estimate, the
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,7 +34,8 @@ RESULTS = Path(__file__).resolve().parent / "results" / "study.json"
 QUICK = {"n_units": [128, 256, 512, 1024, 2048], "n_seeds": 4}
 
 
-def study_overhead(*, quick: bool = True, study_options: dict | None = None,
+def study_overhead(*, quick: bool = True, jobs: int | None = None,
+                   study_options: dict | None = None,
                    network_options: dict | None = None) -> dict:
     """Run the headline study once and return its phase times as fractions of the total.
 
@@ -41,6 +43,8 @@ def study_overhead(*, quick: bool = True, study_options: dict | None = None,
     ----------
     quick : bool
         Smaller widths and fewer seeds (:data:`QUICK`).
+    jobs : int, optional
+        Worker processes (default ``os.cpu_count()``).
     study_options : dict, optional
         Entries replacing those of the ``[study]`` table (e.g. a tiny grid in tests).
     network_options : dict, optional
@@ -61,12 +65,14 @@ def study_overhead(*, quick: bool = True, study_options: dict | None = None,
     config["study"].update(study_options or {})
     config["problem"]["network"].update(network_options or {})
     study = study_from_config(config, 0)
+    jobs = jobs or os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as out:
-        res = run_convergence(study, jobs=1, out=out, progress=False)
+        res = run_convergence(study, jobs=jobs, out=out, progress=False)
     total = res.timings["total_s"]
     fractions = {k.removesuffix("_s"): v / total for k, v in res.timings.items() if k != "total_s"}
     return {"overhead": res.overhead, "fractions": fractions, "timings_s": res.timings,
-            "n_units": list(study.n_units), "n_seeds": len(study.seeds), "quick": quick}
+            "n_units": list(study.n_units), "n_seeds": len(study.seeds), "quick": quick,
+            "jobs": jobs}
 
 
 def format_overhead(res: dict) -> str:
@@ -83,7 +89,7 @@ def format_overhead(res: dict) -> str:
     """
     lines = [f"study overhead (all but the training runs): {100 * res['overhead']:.1f} % of the "
              f"wall time (target < 10 %; widths {res['n_units'][0]}..{res['n_units'][-1]}, "
-             f"{res['n_seeds']} seeds)"]
+             f"{res['n_seeds']} seeds, {res['jobs']} workers)"]
     for k, v in res["fractions"].items():
         lines.append(f"  {k:<12} {100 * v:6.1f} %")
     return "\n".join(lines)
@@ -104,8 +110,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="widths 128..2048, 4 seeds")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
     args = p.parse_args(argv)
-    res = study_overhead(quick=args.quick)
+    res = study_overhead(quick=args.quick, jobs=args.jobs)
     print(format_overhead(res))
     write_json(RESULTS, res)
     return 0

@@ -330,7 +330,13 @@ class RunStore:
     def __enter__(self) -> RunStore:
         if self.root.exists() and not self.root.is_dir():
             raise ConfigError(f"`out` {self.root} is a file; choose a directory.")
-        self._lock.acquire()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._lock.acquire()
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            raise ConfigError(f"`out` directory {self.root} cannot be written ({why}); choose "
+                              "another `--out`.") from exc
         try:
             self._check_manifest()
             write_json(self.root / "study.json",

@@ -239,3 +239,22 @@ def test_runs_of_another_horizon_are_not_reused_when_study_json_is_deleted(tiny,
     expected = run_convergence(other, progress=False)
     for m in expected.errors:
         np.testing.assert_array_equal(got.errors[m], expected.errors[m])
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes everywhere")
+def test_an_unwritable_out_is_a_config_error(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        with pytest.raises(ConfigError, match="cannot be written"):
+            RunStore(ro / "conv", FP).__enter__()
+    finally:
+        ro.chmod(0o700)
+
+
+def test_out_under_a_file_is_a_config_error(tmp_path):
+    f = tmp_path / "file"
+    f.write_text("x")
+    with pytest.raises(ConfigError, match="cannot be written"):
+        RunStore(f / "conv", FP).__enter__()
