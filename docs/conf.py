@@ -9,10 +9,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from limitsolver._version import __version__ as release  # noqa: E402  (written once)
+
 project = "limitsolver"
 author = "limitsolver developers"
 copyright = "limitsolver developers"
-release = "0.1.0"
 version = release
 
 extensions = [
