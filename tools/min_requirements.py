@@ -66,27 +66,25 @@ def lower_bounds(pyproject: dict) -> dict[str, str]:
     return dict(sorted(bounds.items()))
 
 
-def render(pyproject: dict) -> str:
-    """The text of ``constraints-min.txt`` for ``pyproject`` (see :func:`lower_bounds`).
+def render(bounds: dict[str, str]) -> str:
+    """The text of ``constraints-min.txt``: a header and one ``name==version`` line a bound.
 
     Parameters
     ----------
-    pyproject : dict
-        The parsed ``pyproject.toml``.
+    bounds : dict of str to str
+        ``{name: lower bound}``, as :func:`lower_bounds` returns it.
 
     Returns
     -------
     str
-        A header and one ``name==version`` line per requirement.
     """
-    return HEADER + "".join(f"{name}=={version}\n"
-                            for name, version in lower_bounds(pyproject).items())
+    return HEADER + "".join(f"{name}=={version}\n" for name, version in bounds.items())
 
 
 def main(argv: list[str] | None = None) -> int:
     """Write (or with ``--check`` compare) ``constraints-min.txt``; return the exit code."""
     argv = sys.argv[1:] if argv is None else argv
-    text = render(tomllib.loads((ROOT / "pyproject.toml").read_text()))
+    text = render(lower_bounds(tomllib.loads((ROOT / "pyproject.toml").read_text())))
     if "--check" in argv:
         if not OUTPUT.exists() or OUTPUT.read_text() != text:
             print(f"{OUTPUT.name} is out of date: run python tools/min_requirements.py",
