@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="metric shown first in the table (all are computed)")
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="run the finite networks on a Dask cluster, e.g. tcp://host:8786 "
-                             "(needs `pip install \"limitsolver[dask]\"`)")
+                             "(needs `pip install \"dask[distributed]\"`)")
 
 
 def study_from_config(config: dict, seed: int):

@@ -8,7 +8,7 @@ function on each of them with one of
   with one BLAS thread (environment and :func:`blas_threads`) so that the
   processes do not oversubscribe the cores;
 * any :class:`concurrent.futures.Executor`;
-* a ``dask.distributed.Client`` (``pip install "limitsolver[dask]"``): the
+* a ``dask.distributed.Client`` (``pip install "dask[distributed]"``, or ``pip install ".[dask]"`` in a checkout): the
   arguments shared by every run are scattered to the workers once, runs are
   submitted as tasks with ``retries``, and a task lost with its worker is
   rescheduled by the scheduler.
@@ -84,7 +84,8 @@ def connect(address: str):
     except ImportError as exc:
         raise ConfigError(
             "`--scheduler` needs dask.distributed; install it with "
-            "`pip install \"limitsolver[dask]\"`."
+            "`pip install \"dask[distributed]\"` (or `pip install \".[dask]\"` in a "
+            "limitsolver checkout)."
         ) from exc
     try:
         return Client(address, timeout="10s")
