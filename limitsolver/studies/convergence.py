@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DivergenceError, StudyError
+from ..headline import DEFAULT_GRID
 from ..io import read_json, to_jsonable, write_json, write_npz
 from ..problem import Problem
 from ..progress import progress as progress_bar
@@ -86,7 +87,7 @@ class ConvergenceStudy:
     seeds: tuple[int, ...] = tuple(range(8))
     n_times: int = 11
     histories: Any = "exact"
-    grid: dict = field(default_factory=lambda: {"n_w": 64, "n_b": 16, "kind": "legendre"})
+    grid: dict = field(default_factory=lambda: dict(DEFAULT_GRID))
     tracking_samples: int = 256
     limit_seed: int = 0
     depth_check: bool = True
