@@ -12,6 +12,7 @@ histories (:mod:`~limitsolver.histories`) → hidden layer on the parameter grid
 stand on their own.
 """
 
+from ._version import __version__ as __version__
 from .activations import Activation, activation
 from .chains import (
     ChainProtocol,
@@ -42,8 +43,6 @@ from .problem import Problem
 from .simulation import SimulationResult, simulate
 from .studies import PowerLawFit, fit_power_law
 from .targets import LinearMemory, StateFunction, Target, TeacherRNN, WindowFunction, make_target
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Activation", "activation",

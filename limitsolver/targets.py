@@ -202,13 +202,9 @@ def _lambdify_state(expression: str, dim: int | None) -> tuple[Callable, int]:
     names = {"x": x}
     if dim is not None:
         names.update({f"x{j}": sp.Symbol(f"x{j}", real=True) for j in range(1, dim + 1)})
-    try:
-        expr = sp.parse_expr(expression, local_dict=names)
-    except Exception as exc:  # sympy raises many kinds here
-        raise ConfigError(
-            f"`f` {expression!r} could not be parsed as an expression in `x` (d = 1) or "
-            f"`x1, ..., xd`: {exc}"
-        ) from exc
+    from .expressions import parse_expression
+
+    expr = parse_expression(expression, names, argument="f", accept=lambda n: True)
     if not isinstance(expr, sp.Expr):
         raise ConfigError(f"`f` {expression!r} is not a scalar expression.")
     used = {s.name for s in expr.free_symbols}

@@ -31,13 +31,19 @@ def test_converge_writes_parsable_outputs_and_resumes(tmp_path, capsys):
     assert "fit:" in printed and "limit discretisation error" in printed
     summary = json.loads((out / "summary.json").read_text())
     assert summary["n_units"] == [32, 64, 128]
-    for metric in ("sup_l2", "tracking", "loss_gap"):
-        m = summary["metrics"][metric]
-        assert len(m["mean"]) == 3 and all(v > 0 for v in m["mean"])
-        assert m["rate_ci"][0] <= m["rate_ci"][1]
     with np.load(out / "errors.npz") as z:
         assert z["error_sup_l2"].shape == (3, 2)
         first = z["error_sup_l2"].copy()
+        raw = {metric: z[f"error_{metric}"].copy() for metric in ("sup_l2", "tracking",
+                                                                 "loss_gap")}
+    # the summary is the raw per-seed errors digested: means, standard errors over the two
+    # seeds and the least-squares slope of log(mean) on log(N), recomputed here
+    for metric, e in raw.items():
+        m = summary["metrics"][metric]
+        np.testing.assert_allclose(m["mean"], e.mean(axis=1), rtol=1e-12)
+        np.testing.assert_allclose(m["stderr"], e.std(axis=1, ddof=1) / np.sqrt(2), rtol=1e-12)
+        slope = np.polyfit(np.log([32, 64, 128]), np.log(e.mean(axis=1)), 1)[0]
+        assert m["rate"] == pytest.approx(-slope, rel=1e-9)
     for png in ("convergence.png", "loss_curves.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(list((out / "runs").glob("*.npz"))) == 6
@@ -106,8 +112,9 @@ def test_simulate_and_poisson_commands(tmp_path, capsys):
 
 def test_set_can_switch_the_chain_kind(tmp_path, capsys):
     out = tmp_path / "ar1"
+    # exit 0: the batch-means check of the solution passes (exit 1 would mean it failed)
     assert main(["poisson", "--out", str(out), "--quiet", "--set", 'chain.kind="ar1"',
-                 "--set", "chain.a=0.8", "--set", "check.n_steps=20000"]) in (0, 1)
+                 "--set", "chain.a=0.8", "--set", "check.n_steps=20000"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     # AR(1) with F = x: sigma^2 = (1 + a) / (1 - a)
     assert summary["asymptotic_variance"] == pytest.approx(1.8 / 0.2, rel=1e-8)

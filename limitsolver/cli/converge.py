@@ -14,11 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 from ..config import problem_from_config
 from ..headline import headline_study, headline_table
-from ..io import write_json, write_npz
 from . import add_jobs_argument
 from ._options import StudyOptions, defaults_of, options
 
@@ -46,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="metric shown first in the table (all are computed)")
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="run the finite networks on a Dask cluster, e.g. tcp://host:8786 "
-                             "(needs `pip install \"limitsolver[dask]\"`)")
+                             "(needs `pip install \"dask[distributed]\"`)")
 
 
 def study_from_config(config: dict, seed: int):
@@ -135,14 +132,10 @@ def run(config: dict, args: argparse.Namespace) -> int:
         print()
     print(f"limit solved in {result.limit_time:.1f} s; study wall time {wall:.1f} s; "
           f"results in {args.out}")
-    summary = result.summary()
-    summary["config"] = config
-    summary["wall_time_total_s"] = wall
-    write_json(args.out / "summary.json", summary)
-    write_npz(args.out / "errors.npz", n_units=np.asarray(study.n_units),
-              seeds=np.asarray(study.seeds), times=result.times, limit_loss=result.limit_loss,
-              finite_loss=result.finite_loss, wall_times=result.wall_times,
-              **{f"error_{m}": e for m, e in result.errors.items()})
+    if result.compile_time > 0:
+        print(f"step-loop compilation {result.compile_time:.1f} s in total over the worker "
+              f"processes (not in the wall s/run column)")
+    result.save(args.out, extra={"config": config, "wall_time_total_s": wall})
     save_figure(plot_convergence(result), args.out / "convergence.png")
     save_figure(plot_loss_curves(result), args.out / "loss_curves.png")
     return 0

@@ -82,13 +82,10 @@ def check(config: dict, args: argparse.Namespace):
 
 
 def _function(text: str):
+    from ..expressions import parse_expression
+
     x = sp.Symbol("x", real=True)
-    try:
-        expr = sp.parse_expr(str(text), local_dict={"x": x})
-    except Exception as exc:  # sympy raises many kinds here
-        raise ConfigError(f"`F` = {text!r} is not an expression in x: {exc}") from exc
-    if expr.free_symbols - {x}:
-        raise ConfigError(f"`F` = {text!r} may only use the variable x.")
+    expr = parse_expression(str(text), {"x": x}, argument="F")
     f = sp.lambdify(x, expr, modules=["scipy", "numpy"])
     return lambda v: np.broadcast_to(np.asarray(f(np.asarray(v, dtype=float)), dtype=float),
                                      np.shape(v)).copy()
