@@ -51,7 +51,6 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DivergenceError, StudyError
-from ..headline import DEFAULT_GRID
 from ..problem import Problem
 from ..progress import progress as progress_bar
 from .executors import blas_threads as _blas
@@ -355,7 +354,7 @@ class ConvergenceStudy:
     seeds: tuple[int, ...] = tuple(range(8))
     n_times: int = 11
     histories: Any = "exact"
-    grid: dict = field(default_factory=lambda: dict(DEFAULT_GRID))
+    grid: dict = field(default_factory=lambda: {"n_w": 64, "n_b": 16, "kind": "legendre"})
     tracking_samples: int = 256
     limit_seed: int = 0
     depth_check: bool = True
