@@ -52,14 +52,14 @@ class ChainProtocol(Protocol):
 
     dim: int
 
-    def sample(self, n_steps: int, rng, *, n_paths: int = 1, start=None) -> np.ndarray:
+    def sample(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
         r"""Draw ``n_paths`` independent paths :math:`(X_0, \dots, X_{n\_steps-1})`.
 
         Parameters
         ----------
         n_steps : int
             Number of states per path, :math:`X_0` included.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
         n_paths : int, optional
             Number of independent paths.
@@ -74,14 +74,14 @@ class ChainProtocol(Protocol):
         """
         ...
 
-    def sample_stationary(self, n: int, rng) -> np.ndarray:
+    def sample_stationary(self, n: int, seed) -> np.ndarray:
         r"""Draw ``n`` independent states from :math:`\pi_X`; shape ``(n, d)``.
 
         Parameters
         ----------
         n : int
             Number of draws.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
 
         Returns
@@ -129,8 +129,8 @@ def check_chain(obj, name: str = "chain") -> ChainProtocol:
         listed = ", ".join(f"`{m}`" for m in missing)
         raise ConfigError(
             f"`{name}` does not implement the chain protocol (ChainProtocol): it has no {listed}; "
-            "a chain needs an integer `dim` and methods `sample(n_steps, rng, *, n_paths, "
-            "start)` and `sample_stationary(n, rng)`."
+            "a chain needs an integer `dim` and methods `sample(n_steps, seed, *, n_paths, "
+            "start)` and `sample_stationary(n, seed)`."
         )
     dim = obj.dim
     if not isinstance(dim, numbers.Integral) or isinstance(dim, bool) or dim < 1:
@@ -170,8 +170,8 @@ def _count(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def _prepare(n_steps, rng, n_paths) -> tuple[int, np.random.Generator, int]:
-    return _count(n_steps, "n_steps"), as_generator(rng), _count(n_paths, "n_paths")
+def _prepare(n_steps, seed, n_paths) -> tuple[int, np.random.Generator, int]:
+    return _count(n_steps, "n_steps"), as_generator(seed, "seed"), _count(n_paths, "n_paths")
 
 
 def _vector_start(start, n_paths: int, d: int) -> np.ndarray:
