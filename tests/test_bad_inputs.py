@@ -332,3 +332,19 @@ def test_api_bad_input_raises_the_class_of_its_kind_naming_the_argument(call, ex
 
 def test_there_are_at_least_120_cases():
     assert len(CLI_CASES) + len(API_CASES) >= 120
+
+
+def test_cli_refuses_an_unwritable_out_before_any_work(tmp_path, capsys, monkeypatch):
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    # as root, permissions do not bind: make the writability probe fail instead
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(locked)
+                        else real_access(p, mode))
+    for out in (locked, locked / "sub" / "dir"):
+        assert main(["poisson", "--out", str(out), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "`--out`" in err[0] and "writable" in err[0]
+    assert list(locked.iterdir()) == []
