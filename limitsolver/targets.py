@@ -48,6 +48,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import sympy as sp
 
+from ._deprecation import renamed_argument
 from ._random import as_generator
 from ._schema import build, check_state, check_table, check_value
 from .activations import Activation, activation
@@ -759,20 +760,21 @@ class TeacherRNN:
         object.__setattr__(self, "scale", float(self.scale))
 
     @classmethod
+    @renamed_argument("rng", "seed")
     def from_prior(
         cls,
         n_units: int,
         prior: Prior,
         activation: Activation | str,
         dim: int,
-        rng,
+        seed,
         scale: float | None = None,
         memory_tol: float = 1e-10,
     ) -> TeacherRNN:
         r"""Draw a teacher with parameters i.i.d. from ``prior``.
 
         ``scale`` defaults to :math:`n^{-1/2}`, so the output is of order one.
-        The draws come from ``rng`` (seed or Generator) through ``prior.sample``.
+        The draws come from ``seed`` (seed or Generator) through ``prior.sample``.
 
         Parameters
         ----------
@@ -785,8 +787,8 @@ class TeacherRNN:
             :math:`\sigma`.
         dim : int
             State dimension :math:`d`.
-        rng : int, SeedSequence or Generator
-            Source of randomness (same seed, same teacher).
+        seed : int, SeedSequence or Generator
+            Source of randomness (same seed, same teacher); ``rng`` is its former name.
         scale : float, optional
             Output scale :math:`a`; default :math:`n^{-1/2}`.
         memory_tol : float
@@ -802,7 +804,7 @@ class TeacherRNN:
         ContractionError
             If :math:`\gamma = \max_i|b^i|\sup|\sigma'| \ge 1`.
         """
-        params = prior.sample(n_units, dim, as_generator(rng))
+        params = prior.sample(n_units, dim, as_generator(seed, "seed"))
         if scale is None:
             scale = 1.0 / math.sqrt(n_units)
         return cls(params.c, params.w, params.b, activation, scale, memory_tol)

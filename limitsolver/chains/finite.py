@@ -39,6 +39,7 @@ import numpy as np
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
+from .._deprecation import renamed_argument
 from .._random import as_generator
 from ..errors import ConfigError, DimensionError, NotErgodicError, NotStochasticError
 from .base import _count, _prepare
@@ -101,7 +102,7 @@ class FiniteChain:
     >>> chain = FiniteChain.two_state(0.1, 0.3)
     >>> chain.stationary
     array([0.75, 0.25])
-    >>> chain.sample(4, rng=0, n_paths=2).shape
+    >>> chain.sample(4, seed=0, n_paths=2).shape
     (2, 4, 1)
     """
 
@@ -233,7 +234,8 @@ class FiniteChain:
         return cls([[1.0 - p, p], [q, 1.0 - q]], states=states)
 
     @classmethod
-    def random(cls, n: int, rng, *, dim: int = 1) -> FiniteChain:
+    @renamed_argument("rng", "seed")
+    def random(cls, n: int, seed, *, dim: int = 1) -> FiniteChain:
         r"""A random ergodic chain: rows i.i.d. Dirichlet(1, ..., 1), states i.i.d. :math:`N(0, I_d)`.
 
         Every entry of :math:`P` is positive (almost surely), so the chain is
@@ -243,14 +245,14 @@ class FiniteChain:
         ----------
         n : int
             Number of states.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
         dim : int, optional
             Dimension :math:`d` of the state vectors.
         """
         n = _count(n, "n")
         dim = _count(dim, "dim")
-        gen = as_generator(rng)
+        gen = as_generator(seed, "seed")
         P = gen.dirichlet(np.ones(n), size=n)
         states = gen.standard_normal((n, dim))
         return cls(P, states)
@@ -498,10 +500,11 @@ class FiniteChain:
         idx = np.searchsorted(cdf, gen.random(size), side="right")
         return np.minimum(idx, self.n_states - 1 - np.argmax(pi[::-1] > 0))
 
-    def sample_indices(self, n_steps: int, rng, *, n_paths: int = 1, start=None) -> np.ndarray:
+    @renamed_argument("rng", "seed")
+    def sample_indices(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
         r"""Paths of state indices :math:`(X_0, \dots, X_{n\_steps-1})`, shape ``(n_paths, n_steps)``.
 
-        Each step draws ``rng.random(n_paths)`` and inverts the cumulative row
+        Each step draws ``Generator.random(n_paths)`` and inverts the cumulative row
         of the current state (vectorised over paths). Cost
         :math:`O(n_{\rm paths}\, n_{\rm steps} \log n)` after an :math:`O(n^2)` set-up.
 
@@ -509,7 +512,7 @@ class FiniteChain:
         ----------
         n_steps : int
             Number of states per path, :math:`X_0` included.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
         n_paths : int, optional
             Number of independent paths.
@@ -521,7 +524,7 @@ class FiniteChain:
         -------
         numpy.ndarray of int64, shape (n_paths, n_steps)
         """
-        n_steps, gen, n_paths = _prepare(n_steps, rng, n_paths)
+        n_steps, gen, n_paths = _prepare(n_steps, seed, n_paths)
         if start is None:
             x = self._stationary_indices(n_paths, gen)
         else:
@@ -543,7 +546,8 @@ class FiniteChain:
             out[:, k] = x
         return out
 
-    def sample(self, n_steps: int, rng, *, n_paths: int = 1, start=None) -> np.ndarray:
+    @renamed_argument("rng", "seed")
+    def sample(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
         r"""Paths of states, ``states[sample_indices(...)]``, shape ``(n_paths, n_steps, d)``.
 
         Here ``start`` is a state INDEX (or an array of indices, one per path),
@@ -553,7 +557,7 @@ class FiniteChain:
         ----------
         n_steps : int
             Number of states per path, :math:`X_0` included.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
         n_paths : int, optional
             Number of independent paths.
@@ -572,16 +576,17 @@ class FiniteChain:
             If ``n_steps`` or ``n_paths`` is not a positive integer, or ``start`` is
             not a valid state index or array of indices.
         """
-        return self.states[self.sample_indices(n_steps, rng, n_paths=n_paths, start=start)]
+        return self.states[self.sample_indices(n_steps, seed, n_paths=n_paths, start=start)]
 
-    def sample_stationary(self, n: int, rng) -> np.ndarray:
+    @renamed_argument("rng", "seed")
+    def sample_stationary(self, n: int, seed) -> np.ndarray:
         r"""``n`` independent draws from :math:`\pi`, shape ``(n, d)``.
 
         Parameters
         ----------
         n : int
             Number of draws.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
 
         Returns
@@ -595,5 +600,5 @@ class FiniteChain:
             If ``n`` is not a positive integer.
         """
         n = _count(n, "n")
-        return self.states[self._stationary_indices(n, as_generator(rng))]
+        return self.states[self._stationary_indices(n, as_generator(seed, "seed"))]
 
