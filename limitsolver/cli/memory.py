@@ -208,6 +208,81 @@ def plateau_config(config: dict, seed: int) -> PlateauConfig:
     return cfg
 
 
+def _write_text(path: Path, text: str) -> None:
+    from ..io import _atomic
+
+    _atomic(path, lambda fh: fh.write((text + "\n").encode()))
+
+
+def _csv(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    keys = list(rows[0])
+
+    def cell(v):
+        if isinstance(v, float):
+            return repr(v)
+        if isinstance(v, str):
+            return '"' + v.replace('"', "'") + '"'
+        return str(v)
+
+    return "\n".join([",".join(keys)] + [",".join(cell(r[k]) for k in keys) for r in rows])
+
+
+def write_approximation(result, out) -> None:
+    """Write ``approximation.{txt,csv,json,npz,png}`` of an approximation study under ``out``.
+
+    Parameters
+    ----------
+    result : ApproximationStudyResult
+        The study's result.
+    out : path-like
+        Output directory (files are written atomically).
+    """
+    from ..io import save_figure, write_json, write_npz
+    from ..plotting import plot_approximation
+
+    out = Path(out)
+    _write_text(out / "approximation.txt", result.table())
+    _write_text(out / "approximation.csv", _csv(result.rows()))
+    write_json(out / "approximation.json", result.summary())
+    arrays = {}
+    for i, c in enumerate(result.curves):
+        arrays[f"m_{i}"] = c.m_values
+        arrays[f"error_{i}"] = c.errors
+        arrays[f"relative_error_{i}"] = c.relative_errors
+    write_npz(out / "approximation.npz", **arrays)
+    save_figure(plot_approximation(result), out / "approximation.png")
+
+
+def write_plateau(result, out) -> None:
+    """Write ``plateau.{txt,csv,json,npz}``, ``plateau_loss.png`` and ``plateau_fit.png`` under ``out``.
+
+    Parameters
+    ----------
+    result : PlateauStudyResult
+        The study's result.
+    out : path-like
+        Output directory (files are written atomically).
+    """
+    from ..io import save_figure, write_json, write_npz
+    from ..plotting import plot_flow_losses, plot_plateau_fit
+
+    out = Path(out)
+    _write_text(out / "plateau.txt", result.table())
+    _write_text(out / "plateau.csv", _csv(result.rows()))
+    write_json(out / "plateau.json", result.summary())
+    arrays = {"memory_values": result.memory_values, "durations": result.durations,
+              "initial_loss": result.initial_loss, "final_loss": result.final_loss}
+    for s, runs in enumerate(result.flows):
+        for k, fr in enumerate(runs):
+            arrays[f"t_{s}_{k}"] = fr.t
+            arrays[f"loss_{s}_{k}"] = fr.loss
+    write_npz(out / "plateau.npz", **arrays)
+    save_figure(plot_flow_losses(result), out / "plateau_loss.png")
+    save_figure(plot_plateau_fit(result), out / "plateau_fit.png")
+
+
 def run(config: dict, args: argparse.Namespace) -> int:
     """Run the requested studies, write outputs under ``args.out``, print tables; return 0.
 
@@ -240,9 +315,11 @@ def run(config: dict, args: argparse.Namespace) -> int:
         todo.append(("plateau", plateau_config(config, int(args.seed))))
     for name, cfg in todo:
         if name == "approximation":
-            res = approximation_study(cfg, out_dir=out, show_progress=show)
+            res = approximation_study(cfg, show_progress=show)
+            write_approximation(res, out)
         else:
-            res = plateau_study(cfg, out_dir=out, show_progress=show)
+            res = plateau_study(cfg, show_progress=show)
+            write_plateau(res, out)
         print(res.table())
         print()
     print(f"outputs written to {out}")

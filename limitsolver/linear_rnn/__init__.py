@@ -10,8 +10,8 @@ Modules, following the data walk *target -> loss -> approximation / flow / SGD -
 * :mod:`.approximation` -- best ``m``-unit error ``E_m`` by variable projection, rate fits.
 * :mod:`.gradient_flow` -- stiff gradient flow from small initialisation, plateau detection.
 * :mod:`.sgd` -- online SGD on white-noise / AR(1) inputs against the gradient flow.
-* :mod:`.study` -- :func:`approximation_study`, :func:`plateau_study` (tables, JSON, NPZ, PNG).
-* :mod:`.plots` -- figures.
+* :mod:`.study` -- :func:`approximation_study`, :func:`plateau_study` (their figures are in
+  :mod:`limitsolver.plotting.memory`, their files written by ``limitsolver memory``).
 """
 
 from .approximation import (

@@ -10,22 +10,20 @@ r"""Curse-of-memory studies (``THEORY.md`` §6--7): approximation rates and trai
   seeds, with the standard error of ``b``, the one-sided ``t``-statistic for
   ``b > 0`` and its p-value (exponential growth is the claim being checked).
 
-With ``out_dir`` each study writes, atomically, a text table (``.txt``), a CSV
-table, a JSON summary, an NPZ file of arrays and PNG plots.
+Both return results; ``limitsolver memory`` (:mod:`limitsolver.cli.memory`) writes
+their tables, CSV, JSON, NPZ and figures.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
 from .._random import spawn_generators
 from ..errors import ConfigError, LimitSolverError
-from ..io import save_figure, write_json, write_npz
 from .approximation import ApproximationCurve, approximation_curve
 from .gradient_flow import FlowResult, FlowSpec, Plateau, gradient_flow
 from .targets import AiryTarget, DelayedBump, PowerLaw, Target
@@ -210,34 +208,10 @@ class ApproximationStudyResult:
         }
 
 
-def _write_table(path: Path, text: str) -> None:
-    from ..io import _atomic
-
-    _atomic(path, lambda fh: fh.write((text + "\n").encode()))
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        return _write_table(path, "")
-    keys = list(rows[0])
-    lines = [",".join(keys)] + [
-        ",".join(
-            repr(r[k])
-            if isinstance(r[k], float)
-            else '"' + str(r[k]).replace('"', "'") + '"'
-            if isinstance(r[k], str)
-            else str(r[k])
-            for k in keys
-        )
-        for r in rows
-    ]
-    _write_table(path, "\n".join(lines))
-
-
 def approximation_study(
-    config: ApproximationConfig, out_dir=None, show_progress: bool | None = False
+    config: ApproximationConfig, show_progress: bool | None = False
 ) -> ApproximationStudyResult:
-    r"""Run the approximation study; write ``approximation.{txt,csv,json,npz,png}`` to ``out_dir``.
+    r"""Run the approximation study (``limitsolver memory`` writes its files and figures).
 
     For each target, :func:`~.approximation.approximation_curve` computes
 
@@ -252,8 +226,6 @@ def approximation_study(
     ----------
     config : ApproximationConfig
         Targets, ``m`` values, starts, rate box and seed.
-    out_dir : str or path-like or None, default None
-        Directory for the table, CSV, JSON, NPZ and PNG outputs (nothing is written if None).
     show_progress : bool or None, default False
         Show a progress bar (``None``: only when standard error is a terminal).
 
@@ -269,22 +241,7 @@ def approximation_study(
         )
         for t, g in zip(config.targets, gens, strict=True)
     )
-    res = ApproximationStudyResult(config, curves)
-    if out_dir is not None:
-        from .plots import plot_approximation
-
-        out = Path(out_dir)
-        _write_table(out / "approximation.txt", res.table())
-        _write_csv(out / "approximation.csv", res.rows())
-        write_json(out / "approximation.json", res.summary())
-        arrays = {}
-        for i, c in enumerate(curves):
-            arrays[f"m_{i}"] = c.m_values
-            arrays[f"error_{i}"] = c.errors
-            arrays[f"relative_error_{i}"] = c.relative_errors
-        write_npz(out / "approximation.npz", **arrays)
-        save_figure(plot_approximation(res), out / "approximation.png")
-    return res
+    return ApproximationStudyResult(config, curves)
 
 
 # --------------------------------------------------------------------------- plateaus
@@ -537,9 +494,9 @@ def _duration(pl: list[Plateau], how: str) -> float:
 
 
 def plateau_study(
-    config: PlateauConfig, out_dir=None, show_progress: bool | None = False
+    config: PlateauConfig, show_progress: bool | None = False
 ) -> PlateauStudyResult:
-    r"""Run the plateau study; write ``plateau.{txt,csv,json,npz}`` and two PNGs to ``out_dir``.
+    r"""Run the plateau study (``limitsolver memory`` writes its files and figures).
 
     For each memory parameter ``M`` and initialisation, the gradient flow
     ``dp/dt = -grad J(p)`` of the white-noise loss against the target of memory ``M``
@@ -555,8 +512,6 @@ def plateau_study(
     ----------
     config : PlateauConfig
         Family, memory values, flow specification, plateau criterion and seeds.
-    out_dir : str or path-like or None, default None
-        Directory for the table, CSV, JSON, NPZ and PNG outputs (nothing is written if None).
     show_progress : bool or None, default False
         Show a progress bar (``None``: only when standard error is a terminal).
 
@@ -608,20 +563,4 @@ def plateau_study(
     bar.close()
     mem = np.asarray(config.memory_values, dtype=float)
     fit = _fit_growth(np.broadcast_to(mem, D.shape), D)
-    res = PlateauStudyResult(config, mem, D, tuple(plateaus), J1, J0, fit, tuple(flows))
-    if out_dir is not None:
-        from .plots import plot_loss_curves, plot_plateau_fit
-
-        out = Path(out_dir)
-        _write_table(out / "plateau.txt", res.table())
-        _write_csv(out / "plateau.csv", res.rows())
-        write_json(out / "plateau.json", res.summary())
-        arrays = {"memory_values": mem, "durations": D, "initial_loss": J0, "final_loss": J1}
-        for s in range(n_s):
-            for k in range(n_m):
-                arrays[f"t_{s}_{k}"] = flows[s][k].t
-                arrays[f"loss_{s}_{k}"] = flows[s][k].loss
-        write_npz(out / "plateau.npz", **arrays)
-        save_figure(plot_loss_curves(res), out / "plateau_loss.png")
-        save_figure(plot_plateau_fit(res), out / "plateau_fit.png")
-    return res
+    return PlateauStudyResult(config, mem, D, tuple(plateaus), J1, J0, fit, tuple(flows))

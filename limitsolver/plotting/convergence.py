@@ -1,13 +1,10 @@
-"""Figures of convergence studies and limit solutions (matplotlib, Agg-safe).
-
-Plotting imports the core, never the reverse: every function takes a result
-object and returns a :class:`matplotlib.figure.Figure` for the caller to show or
-save (:func:`limitsolver.io.save_figure`).
-"""
+"""Figures of convergence studies (finite networks against the kernel limit)."""
 
 from __future__ import annotations
 
 import numpy as np
+
+from ._axes import finish, panel, panels
 
 __all__ = ["plot_convergence", "plot_loss_curves"]
 
@@ -18,7 +15,7 @@ _LABELS = {
 }
 
 
-def plot_convergence(result, metrics=("sup_l2", "tracking", "loss_gap")):
+def plot_convergence(result, metrics=("sup_l2", "tracking", "loss_gap"), *, axes=None):
     r"""Log–log error against width with error bars, the fitted line and its band.
 
     Each panel shows the errors of every seed (grey dots), their mean over seeds
@@ -34,16 +31,17 @@ def plot_convergence(result, metrics=("sup_l2", "tracking", "loss_gap")):
     metrics : sequence of str
         Metrics to draw, one panel each (those absent from ``result.errors``
         are skipped).
+    axes : sequence of matplotlib.axes.Axes, optional
+        One axes per metric drawn; default a new figure.
 
     Returns
     -------
     matplotlib.figure.Figure
         One row of panels, one per metric drawn.
     """
-    import matplotlib.pyplot as plt
-
     metrics = [m for m in metrics if m in result.errors]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 4.0), squeeze=False)
+    own = axes is None
+    fig, axes = panels(axes, (1, len(metrics)), (4.6 * len(metrics), 4.0))
     n = result.n_units.astype(float)
     nn = np.geomspace(n.min() / 1.3, n.max() * 1.3, 100)
     for ax, m in zip(axes[0], metrics, strict=True):
@@ -65,12 +63,13 @@ def plot_convergence(result, metrics=("sup_l2", "tracking", "loss_gap")):
         ax.set_ylabel(_LABELS.get(m, m))
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("finite networks against the kernel limit")
-    fig.tight_layout()
+    if own:
+        fig.suptitle("finite networks against the kernel limit")
+    finish(fig, own)
     return fig
 
 
-def plot_loss_curves(result, n_seeds: int = 3):
+def plot_loss_curves(result, n_seeds: int = 3, *, ax=None):
     r"""Loss curves :math:`L_t` of the limit and :math:`L^N_t` of finite networks.
 
     :math:`L_t = \tfrac12 \int (g - h_t)^2\, d\pi` against training time
@@ -82,6 +81,8 @@ def plot_loss_curves(result, n_seeds: int = 3):
         A study's result with its time grid and loss curves.
     n_seeds : int, default 3
         Number of seeds drawn per width (the first ones).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default a new figure.
 
     Returns
     -------
@@ -90,7 +91,8 @@ def plot_loss_curves(result, n_seeds: int = 3):
     """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    own = ax is None
+    fig, ax = panel(ax, (6, 4))
     cmap = plt.get_cmap("viridis")
     nN = len(result.study.n_units)
     for i, n in enumerate(result.study.n_units):
@@ -103,5 +105,5 @@ def plot_loss_curves(result, n_seeds: int = 3):
     ax.set_ylabel(r"loss $\frac{1}{2}\|g - h_t\|^2_{L^2(\pi)}$")
     ax.legend(fontsize=8, ncol=2)
     ax.grid(True, alpha=0.3)
-    fig.tight_layout()
+    finish(fig, own)
     return fig
