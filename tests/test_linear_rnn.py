@@ -326,3 +326,47 @@ def test_sgd_mean_drift_is_the_gradient():
     samples = r * inputs.dt * (X @ E)
     se = samples.std(ddof=1) / math.sqrt(n)
     assert abs(samples.mean() - g_b[0]) < 4 * se
+
+
+def test_ar1_input_is_the_scaled_gaussian_ar1_chain():
+    """Same draws as the chain GaussianAR1(phi), scaled by sigma/sqrt(dt); the recursion by hand."""
+    from limitsolver.chains import GaussianAR1
+
+    inputs = AR1Input(dt=0.1, phi=0.5, sigma=2.0)
+    x = inputs.sample(50, 7)
+    chain_path = GaussianAR1(0.5).sample(50, np.random.default_rng(7))[0, :, 0]
+    np.testing.assert_array_equal(x, inputs.scale * chain_path)
+    xi = np.random.default_rng(7).standard_normal(50)
+    s = 2.0 / np.sqrt(0.1)
+    ref = np.empty(50)
+    ref[0] = s * xi[0]
+    for k in range(1, 50):
+        ref[k] = 0.5 * ref[k - 1] + np.sqrt(0.75) * s * xi[k]
+    np.testing.assert_allclose(x, ref, rtol=1e-13, atol=1e-13 * s)
+    np.testing.assert_allclose(inputs.autocovariance(4), 4.0 * 0.5 ** np.arange(4) / 0.1, rtol=1e-15)
+    from limitsolver.errors import ConfigError, NotErgodicError
+
+    with pytest.raises(NotErgodicError, match="`a`"):
+        AR1Input(phi=1.0)
+    with pytest.raises(ConfigError, match="`dt`"):
+        AR1Input(dt=0.0)
+
+
+def test_memory_kernel_keeps_its_old_name_with_a_warning():
+    import limitsolver.linear_rnn as lr
+
+    assert issubclass(PowerLaw, lr.MemoryKernel)
+    with pytest.warns(DeprecationWarning, match="MemoryKernel"):
+        old = lr.Target
+    assert old is lr.MemoryKernel
+
+
+def test_errors_by_kind():
+    from limitsolver.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="`m`"):
+        FlowSpec(m=0)
+    with pytest.raises(DimensionError, match="`p0`"):
+        gradient_flow(PowerLaw(omega=1.0), FlowSpec(m=2), p0=np.ones(5))
+    with pytest.raises(ConfigError, match="`omega`"):
+        PowerLaw(omega=-1.0)

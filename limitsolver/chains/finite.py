@@ -36,6 +36,7 @@ import numbers
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
@@ -58,6 +59,38 @@ def _listing(items: list[str]) -> str:
     return ", ".join(items)
 
 
+def _sparse_stochastic(P, atol: float) -> csr_array:
+    """Validate a sparse stochastic matrix on its stored entries; return it as a CSR copy."""
+    arr = csr_array(P, dtype=float, copy=True)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
+        raise DimensionError(
+            f"`P` must be a non-empty square matrix of shape (n, n), got shape {arr.shape}."
+        )
+    arr.sum_duplicates()
+    arr.sort_indices()
+    rows = np.repeat(np.arange(arr.shape[0]), np.diff(arr.indptr))
+    bad = np.flatnonzero(~np.isfinite(arr.data))
+    if bad.size:
+        pos = _listing([f"({rows[k]}, {arr.indices[k]})" for k in bad])
+        raise NotStochasticError(
+            f"`P` must be finite; it has NaN or infinite entries at positions {pos}."
+        )
+    neg = np.flatnonzero(arr.data < 0)
+    if neg.size:
+        ent = _listing([f"P[{rows[k]}, {arr.indices[k]}] = {arr.data[k]:.6g}" for k in neg])
+        raise NotStochasticError(f"`P` must have non-negative entries; found {ent}.")
+    arr.eliminate_zeros()
+    sums = np.asarray(arr.sum(axis=1)).ravel()
+    off = np.flatnonzero(np.abs(sums - 1.0) > atol)
+    if off.size:
+        listed = _listing([f"row {i} sums to {sums[i]:.12g}" for i in off])
+        raise NotStochasticError(
+            f"The rows of `P` must sum to 1 (within atol={atol:g}); {listed}. "
+            "Normalise each row by its sum."
+        )
+    return arr
+
+
 class FiniteChain:
     r"""A Markov chain on finitely many states :math:`x \in \{0,\dots,n-1\}` of :math:`\mathbb R^d`.
 
@@ -67,9 +100,12 @@ class FiniteChain:
 
     Parameters
     ----------
-    P : array_like, shape (n, n)
+    P : array_like or scipy.sparse matrix, shape (n, n)
         Row-stochastic transition matrix: finite, :math:`P_{xy} \ge 0`,
-        :math:`|\sum_y P_{xy} - 1| \le` ``atol``. A copy is stored, read-only.
+        :math:`|\sum_y P_{xy} - 1| \le` ``atol``. A copy is stored, read-only. A
+        sparse matrix is validated on its stored entries and kept sparse (CSR), as
+        QuantEcon's ``MarkovChain`` does; its stationary law comes from a sparse LU
+        solve and sampling uses the rows' stored entries only.
     states : array_like, shape (n, d) or (n,), optional
         The vector of :math:`\mathbb R^d` observed in each state; a 1-D array
         of length ``n`` means :math:`d = 1`. Default: ``arange(n)`` as an
@@ -79,8 +115,8 @@ class FiniteChain:
 
     Attributes
     ----------
-    P : numpy.ndarray, shape (n, n)
-        The transition matrix (read-only float copy).
+    P : numpy.ndarray or scipy.sparse.csr_array, shape (n, n)
+        The transition matrix (read-only float copy; CSR when given sparse).
     states : numpy.ndarray, shape (n, d)
         The state vectors (read-only float copy).
     n_states : int
@@ -106,6 +142,10 @@ class FiniteChain:
     """
 
     def __init__(self, P, states=None, *, atol: float = 1e-10):
+        if sp.issparse(P):
+            arr = _sparse_stochastic(P, atol)
+            self._init_states(arr, arr.shape[0], states)
+            return
         try:
             arr = np.array(P, dtype=float)
         except (TypeError, ValueError) as exc:
@@ -134,7 +174,9 @@ class FiniteChain:
                 f"The rows of `P` must sum to 1 (within atol={atol:g}); {rows}. "
                 "Normalise with `P / P.sum(axis=1, keepdims=True)`."
             )
-        n = arr.shape[0]
+        self._init_states(arr, arr.shape[0], states)
+
+    def _init_states(self, arr, n: int, states) -> None:
         if states is None:
             st = np.arange(n, dtype=float)[:, None]
         else:
@@ -148,9 +190,9 @@ class FiniteChain:
                 )
             if not np.all(np.isfinite(st)):
                 raise DimensionError("`states` must be finite vectors.")
-        arr.flags.writeable = False
+        (arr.data if sp.issparse(arr) else arr).flags.writeable = False
         st.flags.writeable = False
-        self.P: np.ndarray = arr
+        self.P = arr
         self.states: np.ndarray = st
         self.n_states: int = n
         self.dim: int = st.shape[1]
@@ -206,8 +248,19 @@ class FiniteChain:
     # ------------------------------------------------------------------------------------------
     # Structure
 
+    @property
+    def is_sparse(self) -> bool:
+        """Whether ``P`` is stored sparse (CSR)."""
+        return sp.issparse(self.P)
+
+    def _dense_P(self) -> np.ndarray:
+        return self.P.toarray() if self.is_sparse else self.P
+
     @functools.cached_property
     def _graph(self) -> csr_array:
+        if self.is_sparse:
+            return csr_array(((self.P.data > 0).astype(np.int8), self.P.indices, self.P.indptr),
+                             shape=self.P.shape)
         return csr_array((self.P > 0).astype(np.int8))
 
     @functools.cached_property
@@ -246,7 +299,7 @@ class FiniteChain:
         level = np.zeros(self.n_states, dtype=np.int64)
         for v in order[1:]:
             level[v] = level[pred[v]] + 1
-        src, dst = np.nonzero(self.P > 0)
+        src, dst = self._graph.nonzero()
         return int(np.gcd.reduce(np.abs(level[src] + 1 - level[dst])))
 
     @property
@@ -306,6 +359,18 @@ class FiniteChain:
         """
         self._require_irreducible("the stationary distribution to be unique")
         n = self.n_states
+        if self.is_sparse:
+            import scipy.sparse.linalg as spla
+
+            A = (self.P.T - sp.identity(n, format="csr")).tolil()
+            A[n - 1, :] = np.ones(n)
+            b = np.zeros(n)
+            b[-1] = 1.0
+            pi = np.asarray(spla.spsolve(A.tocsc(), b))
+            pi = np.clip(pi, 0.0, None)
+            pi = pi / pi.sum()
+            pi.flags.writeable = False
+            return pi
         A = (np.eye(n) - self.P).T.copy()
         A[-1, :] = 1.0
         b = np.zeros(n)
@@ -319,7 +384,7 @@ class FiniteChain:
     @functools.cached_property
     def eigenvalues(self) -> np.ndarray:
         """Eigenvalues of ``P`` sorted by decreasing modulus (read-only). Cost :math:`O(n^3)`."""
-        lam = np.linalg.eigvals(self.P)
+        lam = np.linalg.eigvals(self._dense_P())
         lam = lam[np.argsort(-np.abs(lam), kind="stable")]
         lam.flags.writeable = False
         return lam
@@ -374,10 +439,11 @@ class FiniteChain:
         self.check_ergodic()
         if self._tv_to_stationary(np.eye(self.n_states)) <= eps:
             return 0
-        powers = [self.P]  # powers[j] = P^(2^j)
+        P = self._dense_P()
+        powers = [P]  # powers[j] = P^(2^j)
         while self._tv_to_stationary(powers[-1]) > eps:
             if 2 ** len(powers) > max_time and self._tv_to_stationary(
-                np.linalg.matrix_power(self.P, int(max_time))
+                np.linalg.matrix_power(P, int(max_time))
             ) > eps:
                 raise NotErgodicError(
                     f"The chain has not mixed to `eps`={eps:g} by time {max_time} "
@@ -427,6 +493,16 @@ class FiniteChain:
         # rounding up to x + 1; states of probability zero are never chosen.
         n = self.n_states
         P = self.P
+        if self.is_sparse:
+            # the same flattened layout on the stored entries of each row
+            data, indptr = P.data, P.indptr
+            rows = np.repeat(np.arange(n), np.diff(indptr))
+            cdf = np.empty_like(data)
+            for x in range(n):  # every stored entry is positive (zeros were eliminated)
+                c = np.cumsum(data[indptr[x]:indptr[x + 1]])
+                cdf[indptr[x]:indptr[x + 1]] = c / c[-1]
+                cdf[indptr[x + 1] - 1] = 1.0
+            return cdf + rows, indptr[1:] - 1
         cdf = np.cumsum(P, axis=1) / P.sum(axis=1, keepdims=True)
         cdf[:, -1] = 1.0
         flat = (cdf + np.arange(n, dtype=float)[:, None]).ravel()
@@ -435,6 +511,9 @@ class FiniteChain:
 
     def _inverse_cdf(self, current: np.ndarray, u: np.ndarray) -> np.ndarray:
         flat, last_pos = self._sampler
+        if self.is_sparse:
+            k = np.searchsorted(flat, current + u, side="right")
+            return self.P.indices[np.minimum(k, last_pos[current])].astype(np.int64)
         n = self.n_states
         idx = np.searchsorted(flat, current + u, side="right") - current * n
         return np.minimum(idx, last_pos[current])

@@ -3,9 +3,9 @@
 Modules, following the data walk *target -> loss -> approximation / flow / SGD -> study*:
 
 * :mod:`.model` -- :class:`LinearRNN` ``(W, U, c)``, kernel ``rho_hat(s)^T = c^T e^{W s} U``.
-* :mod:`.targets` -- target kernels (:class:`ExponentialSum`, :class:`PowerLaw`,
-  :class:`DelayedBump`, :class:`AiryTarget`, :class:`CallableTarget`), Laplace transforms,
-  :func:`memory_time`.
+* :mod:`.targets` -- memory kernels of the targets (:class:`MemoryKernel`:
+  :class:`ExponentialSum`, :class:`PowerLaw`, :class:`DelayedBump`, :class:`AiryTarget`,
+  :class:`CallableTarget`), Laplace transforms, :func:`memory_time`.
 * :mod:`.loss` -- white-noise loss ``1/2 ||rho_hat - rho||^2`` and gradient (diagonal ``W``).
 * :mod:`.approximation` -- best ``m``-unit error ``E_m`` by variable projection, rate fits.
 * :mod:`.gradient_flow` -- stiff gradient flow from small initialisation, plateau detection.
@@ -41,8 +41,8 @@ from .targets import (
     CallableTarget,
     DelayedBump,
     ExponentialSum,
+    MemoryKernel,
     PowerLaw,
-    Target,
     memory_time,
     target_from_dict,
 )
@@ -52,8 +52,16 @@ __all__ = [
     "ApproximationStudyResult", "BestApproximation", "CallableTarget", "DelayedBump",
     "DiscreteLoss", "ExponentialSum", "FlowResult", "FlowSpec", "LinearRNN", "Plateau",
     "PlateauConfig", "PlateauFit", "PlateauStudyResult", "PowerLaw", "RateFit", "SGDComparison",
-    "Target", "WhiteNoiseInput", "approximation_curve", "approximation_study",
+    "MemoryKernel", "WhiteNoiseInput", "approximation_curve", "approximation_study",
     "best_approximation", "detect_plateaus", "diagonal_kernel", "fit_rate", "gradient_flow",
     "gram", "loss_and_gradient", "memory_time", "online_sgd", "optimal_coefficients",
     "plateau_study", "sgd_vs_flow", "target_from_dict", "target_with_memory", "white_noise_loss",
 ]
+
+
+def __getattr__(name: str):
+    if name == "Target":
+        from . import targets
+
+        return targets.__getattr__(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -23,10 +23,11 @@ import numpy as np
 from scipy import stats
 
 from .._random import spawn_generators
-from ..errors import ConfigError, LimitSolverError
+from ..errors import ConfigError
+from ..studies.fit import fit_line
 from .approximation import ApproximationCurve, approximation_curve
 from .gradient_flow import FlowResult, FlowSpec, Plateau, gradient_flow
-from .targets import AiryTarget, DelayedBump, PowerLaw, Target
+from .targets import AiryTarget, DelayedBump, MemoryKernel, PowerLaw
 
 __all__ = [
     "ApproximationConfig",
@@ -44,8 +45,8 @@ __all__ = [
 MEMORY_FAMILIES = {"delayed_bump": "t0", "airy": "t0", "power_law": "1/omega"}
 
 
-def target_with_memory(family: str, memory: float, **params) -> Target:
-    """Target of ``family`` with memory parameter ``memory`` (``t0``, or ``omega = 1/memory``).
+def target_with_memory(family: str, memory: float, **params) -> MemoryKernel:
+    """MemoryKernel of ``family`` with memory parameter ``memory`` (``t0``, or ``omega = 1/memory``).
 
     Parameters
     ----------
@@ -59,22 +60,22 @@ def target_with_memory(family: str, memory: float, **params) -> Target:
 
     Returns
     -------
-    Target
+    MemoryKernel
         :class:`DelayedBump`, :class:`AiryTarget` or :class:`PowerLaw`.
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``family`` is unknown or ``memory <= 0``.
     TypeError
         If ``params`` holds a parameter the family does not have.
     """
     if family not in MEMORY_FAMILIES:
-        raise LimitSolverError(
+        raise ConfigError(
             f"`family` must be one of {sorted(MEMORY_FAMILIES)}; got {family!r}."
         )
     if not memory > 0:
-        raise LimitSolverError(f"`memory` must be positive; got {memory}.")
+        raise ConfigError(f"`memory` must be positive; got {memory}.")
     if family == "power_law":
         return PowerLaw(omega=1.0 / memory, **params)
     cls = DelayedBump if family == "delayed_bump" else AiryTarget
@@ -88,7 +89,7 @@ class ApproximationConfig:
 
     Parameters
     ----------
-    targets : tuple of Target
+    targets : tuple of MemoryKernel
         The kernels ``rho`` to approximate (at least one).
     m_values : tuple of int, default (1, 2, 3, 4, 5, 6)
         Numbers of units ``m`` (positive).
@@ -101,11 +102,11 @@ class ApproximationConfig:
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``targets`` is empty or ``m_values`` is empty or holds an ``m < 1``.
     """
 
-    targets: tuple[Target, ...]
+    targets: tuple[MemoryKernel, ...]
     m_values: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
     n_starts: int = 2
     rate_bounds: tuple[float, float] = (1e-4, 1e2)
@@ -113,9 +114,9 @@ class ApproximationConfig:
 
     def __post_init__(self):
         if not self.targets:
-            raise LimitSolverError("`targets` must hold at least one target.")
+            raise ConfigError("`targets` must hold at least one target.")
         if not self.m_values or min(self.m_values) < 1:
-            raise LimitSolverError("`m_values` must be a non-empty list of positive integers.")
+            raise ConfigError("`m_values` must be a non-empty list of positive integers.")
 
 
 @dataclass(frozen=True)
@@ -275,7 +276,7 @@ class PlateauConfig:
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``family``, ``memory_values``, ``duration`` or ``n_seeds`` is invalid.
     """
 
@@ -292,17 +293,17 @@ class PlateauConfig:
 
     def __post_init__(self):
         if self.family not in MEMORY_FAMILIES:
-            raise LimitSolverError(
+            raise ConfigError(
                 f"`family` must be one of {sorted(MEMORY_FAMILIES)}; got {self.family!r}."
             )
         if len(self.memory_values) < 2 or min(self.memory_values) <= 0:
-            raise LimitSolverError("`memory_values` must hold at least two positive values.")
+            raise ConfigError("`memory_values` must hold at least two positive values.")
         if self.duration not in ("total", "first", "longest"):
-            raise LimitSolverError(
+            raise ConfigError(
                 f"`duration` must be 'total', 'first' or 'longest'; got {self.duration!r}."
             )
         if int(self.n_seeds) != self.n_seeds or self.n_seeds < 1:
-            raise LimitSolverError(f"`n_seeds` must be a positive integer; got {self.n_seeds}.")
+            raise ConfigError(f"`n_seeds` must be a positive integer; got {self.n_seeds}.")
 
 
 @dataclass(frozen=True)
@@ -350,16 +351,13 @@ def _fit_growth(memory, durations) -> PlateauFit:
     n = len(y)
     if n < 2 or np.ptp(M) == 0:
         return PlateauFit(math.nan, math.nan, math.nan, math.nan, math.nan, n)
-    X = np.column_stack([np.ones(n), M])
-    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    f = fit_line(M, y, stderr=n >= 3)
     if n < 3:
-        return PlateauFit(float(coef[0]), float(coef[1]), math.nan, math.nan, math.nan, n)
-    resid = y - X @ coef
-    s2 = float(resid @ resid) / (n - 2)
-    se = math.sqrt(s2 * np.linalg.inv(X.T @ X)[1, 1])
-    tstat = coef[1] / se if se > 0 else math.copysign(math.inf, coef[1])
+        return PlateauFit(f.intercept, f.slope, math.nan, math.nan, math.nan, n)
+    se = f.slope_stderr
+    tstat = f.slope / se if se > 0 else math.copysign(math.inf, f.slope)
     p = float(stats.t.sf(tstat, n - 2))
-    return PlateauFit(float(coef[0]), float(coef[1]), se, float(tstat), p, n)
+    return PlateauFit(f.intercept, f.slope, se, float(tstat), p, n)
 
 
 @dataclass(frozen=True)

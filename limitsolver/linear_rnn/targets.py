@@ -1,4 +1,4 @@
-r"""Target linear functionals for the curse-of-memory studies (``THEORY.md`` §6).
+r"""Target linear functionals for the curse-of-memory studies (``THEORY.md`` §6): their memory kernels.
 
 A target is the kernel ``rho`` of the linear functional
 
@@ -52,7 +52,7 @@ from ..errors import ConfigError, LimitSolverError
 from ._special import gauss_legendre_halfline, gauss_legendre_panels, scaled_expint
 
 __all__ = [
-    "Target",
+    "MemoryKernel",
     "ExponentialSum",
     "PowerLaw",
     "DelayedBump",
@@ -64,18 +64,32 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str):
+    if name == "Target":
+        import warnings
+
+        warnings.warn("`limitsolver.linear_rnn.Target` is deprecated; it is the memory kernel "
+                      "of a target functional, now `MemoryKernel`.", DeprecationWarning,
+                      stacklevel=2)
+        return MemoryKernel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _rates(lam) -> np.ndarray:
     lam = np.asarray(lam, dtype=float)
     if np.any(~np.isfinite(lam)) or np.any(lam <= 0):
-        raise LimitSolverError(
+        raise ConfigError(
             "`lam` must be finite and positive (W = -diag(lam) must be Hurwitz); "
             f"got min {np.min(lam) if lam.size else 'n/a'}."
         )
     return lam
 
 
-class Target:
-    """Base class of target kernels; subclasses are frozen dataclasses.
+class MemoryKernel:
+    """Base class of memory kernels ``rho`` of target functionals; subclasses are frozen dataclasses.
+
+    (Called ``Target`` before; that name is kept as a deprecated alias. It is not
+    :class:`limitsolver.targets.Target`, the target function of a kernel-limit problem.)
 
     Subclasses implement ``rho``, and either closed-form ``laplace`` /
     ``laplace_moment`` / ``norm2`` or a ``_rule`` (nodes, weights) on which those
@@ -141,7 +155,7 @@ class Target:
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
@@ -168,7 +182,7 @@ class Target:
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
@@ -219,7 +233,7 @@ class Target:
 
 
 @dataclass(frozen=True)
-class ExponentialSum(Target):
+class ExponentialSum(MemoryKernel):
     """``rho(t) = sum_k a_k e^{-mu_k t}`` (short memory), ``mu_k > 0``.
 
     Closed forms: ``L(lam) = sum_k a_k/(lam + mu_k)``,
@@ -235,7 +249,7 @@ class ExponentialSum(Target):
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If the lengths differ, are zero, or some rate is not positive and finite.
     """
 
@@ -247,12 +261,12 @@ class ExponentialSum(Target):
         a = tuple(float(v) for v in np.atleast_1d(self.coefficients))
         mu = tuple(float(v) for v in np.atleast_1d(self.rates))
         if len(a) != len(mu) or not a:
-            raise LimitSolverError(
+            raise ConfigError(
                 "`coefficients` and `rates` must be non-empty and of equal length; "
                 f"got {len(a)} and {len(mu)}."
             )
         if any(not (m > 0 and math.isfinite(m)) for m in mu):
-            raise LimitSolverError(
+            raise ConfigError(
                 f"`rates` must be positive and finite for rho to be in L^2; got {mu}."
             )
         object.__setattr__(self, "coefficients", a)
@@ -296,7 +310,7 @@ class ExponentialSum(Target):
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
@@ -319,7 +333,7 @@ class ExponentialSum(Target):
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
@@ -332,7 +346,7 @@ class ExponentialSum(Target):
 
 
 @dataclass(frozen=True)
-class PowerLaw(Target):
+class PowerLaw(MemoryKernel):
     """``rho(t) = A (1 + t)^{-(1 + omega)}``, ``omega > 0`` (long memory; smaller = longer).
 
     ``L(lam) = A e^lam E_{1+omega}(lam)``, ``T(lam) = A e^lam (E_omega(lam) - E_{1+omega}(lam))``,
@@ -347,7 +361,7 @@ class PowerLaw(Target):
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``omega`` is not positive and finite.
     """
 
@@ -357,7 +371,7 @@ class PowerLaw(Target):
 
     def __post_init__(self):
         if not (self.omega > 0 and math.isfinite(self.omega)):
-            raise LimitSolverError(
+            raise ConfigError(
                 f"`omega` must be positive for rho to be integrable; got {self.omega}."
             )
 
@@ -399,7 +413,7 @@ class PowerLaw(Target):
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
@@ -424,7 +438,7 @@ class PowerLaw(Target):
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
@@ -438,7 +452,7 @@ class PowerLaw(Target):
 
 
 @dataclass(frozen=True)
-class DelayedBump(Target):
+class DelayedBump(MemoryKernel):
     """``rho(t) = A exp(-(t - t0)^2 / (2 w^2))``: memory concentrated at delay ``t0``.
 
     With ``z = (lam w^2 - t0)/(w sqrt 2)``:
@@ -457,7 +471,7 @@ class DelayedBump(Target):
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``width`` is not positive or ``t0`` is negative (or either is not finite).
     """
 
@@ -468,9 +482,9 @@ class DelayedBump(Target):
 
     def __post_init__(self):
         if not (self.width > 0 and math.isfinite(self.width)):
-            raise LimitSolverError(f"`width` must be positive; got {self.width}.")
+            raise ConfigError(f"`width` must be positive; got {self.width}.")
         if not (self.t0 >= 0 and math.isfinite(self.t0)):
-            raise LimitSolverError(f"`t0` must be a non-negative delay; got {self.t0}.")
+            raise ConfigError(f"`t0` must be a non-negative delay; got {self.t0}.")
 
     def rho(self, t) -> np.ndarray:
         r"""The kernel ``rho(t) = A exp(-(t - t0)^2 / (2 w^2))`` at times ``t``.
@@ -524,7 +538,7 @@ class DelayedBump(Target):
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
@@ -549,7 +563,7 @@ class DelayedBump(Target):
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
@@ -564,7 +578,7 @@ class DelayedBump(Target):
 
 
 @dataclass(frozen=True)
-class AiryTarget(Target):
+class AiryTarget(MemoryKernel):
     """``rho(t) = A Ai(s0 (t - t0))``: oscillatory memory with its mass at delay ``t0``.
 
     ``L`` and ``T`` by a composite 16-point Gauss--Legendre rule on ``[0, t0 + 14/s0]``
@@ -583,7 +597,7 @@ class AiryTarget(Target):
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``s0`` is not positive or ``t0`` is negative (or either is not finite).
     """
 
@@ -594,9 +608,9 @@ class AiryTarget(Target):
 
     def __post_init__(self):
         if not (self.s0 > 0 and math.isfinite(self.s0)):
-            raise LimitSolverError(f"`s0` must be positive; got {self.s0}.")
+            raise ConfigError(f"`s0` must be positive; got {self.s0}.")
         if not (self.t0 >= 0 and math.isfinite(self.t0)):
-            raise LimitSolverError(f"`t0` must be a non-negative delay; got {self.t0}.")
+            raise ConfigError(f"`t0` must be a non-negative delay; got {self.t0}.")
 
     def rho(self, t) -> np.ndarray:
         r"""The kernel ``rho(t) = A Ai(s0 (t - t0))`` at times ``t``.
@@ -637,7 +651,7 @@ class AiryTarget(Target):
 
 
 @dataclass(frozen=True)
-class CallableTarget(Target):
+class CallableTarget(MemoryKernel):
     """A user kernel ``rho = func(t)`` (vectorised callable).
 
     ``support``: finite time beyond which ``rho`` vanishes (composite Gauss--Legendre on
@@ -661,7 +675,7 @@ class CallableTarget(Target):
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``func`` is not callable or ``support_time`` is not positive.
     """
 
@@ -675,9 +689,9 @@ class CallableTarget(Target):
 
     def __post_init__(self):
         if not callable(self.func):
-            raise LimitSolverError("`func` must be a callable t -> rho(t).")
+            raise ConfigError("`func` must be a callable t -> rho(t).")
         if not self.support_time > 0:
-            raise LimitSolverError(f"`support_time` must be positive; got {self.support_time}.")
+            raise ConfigError(f"`support_time` must be positive; got {self.support_time}.")
 
     def rho(self, t) -> np.ndarray:
         r"""The kernel ``rho(t) = func(t)`` at times ``t``.
@@ -726,7 +740,7 @@ class CallableTarget(Target):
         }
 
 
-def memory_time(target: Target, fraction: float = 0.9) -> float:
+def memory_time(target: MemoryKernel, fraction: float = 0.9) -> float:
     r"""Memory measure: the time ``T`` with ``int_0^T |rho| = fraction int_0^inf |rho|``.
 
     .. math:: \int_0^T |\rho(t)|\,dt = \text{fraction} \int_0^\infty |\rho(t)|\,dt.
@@ -737,7 +751,7 @@ def memory_time(target: Target, fraction: float = 0.9) -> float:
 
     Parameters
     ----------
-    target : Target
+    target : MemoryKernel
         The kernel ``rho``.
     fraction : float, default 0.9
         Fraction in ``(0, 1)`` of the total mass.
@@ -749,11 +763,11 @@ def memory_time(target: Target, fraction: float = 0.9) -> float:
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``fraction`` is not in ``(0, 1)`` or ``rho`` is identically zero.
     """
     if not 0.0 < fraction < 1.0:
-        raise LimitSolverError(f"`fraction` must lie in (0, 1); got {fraction}.")
+        raise ConfigError(f"`fraction` must lie in (0, 1); got {fraction}.")
     if isinstance(target, PowerLaw):
         return float((1.0 - fraction) ** (-1.0 / target.omega) - 1.0)
 
@@ -763,7 +777,7 @@ def memory_time(target: Target, fraction: float = 0.9) -> float:
     upper = target.support
     total = integrate.quad(absrho, 0.0, upper, limit=500)[0]
     if total == 0.0:
-        raise LimitSolverError("`target` is identically zero; its memory time is undefined.")
+        raise ConfigError("`target` is identically zero; its memory time is undefined.")
 
     def excess(T):
         return integrate.quad(absrho, 0.0, T, limit=500)[0] - fraction * total
@@ -782,10 +796,10 @@ TARGET_FAMILIES: dict[str, type] = {
 }
 
 
-def target_from_dict(spec: dict[str, Any], key: str = "target") -> Target:
+def target_from_dict(spec: dict[str, Any], key: str = "target") -> MemoryKernel:
     """Build a target from ``{"family": name, **parameters}`` (e.g. a TOML table).
 
-    Inverse of :meth:`Target.to_dict` for the families of ``TARGET_FAMILIES``
+    Inverse of :meth:`MemoryKernel.to_dict` for the families of ``TARGET_FAMILIES``
     (lists are turned into tuples).
 
     Parameters
@@ -797,7 +811,7 @@ def target_from_dict(spec: dict[str, Any], key: str = "target") -> Target:
 
     Returns
     -------
-    Target
+    MemoryKernel
         The target of that family.
 
     Raises
