@@ -36,7 +36,7 @@ def test_converge_writes_parsable_outputs_and_resumes(tmp_path, capsys):
     with np.load(out / "errors.npz") as z:
         assert z["error_sup_l2"].shape == (3, 2)
         first = z["error_sup_l2"].copy()
-    for png in ("convergence.png", "loss_curves.png"):
+    for png in ("convergence.png", "loss_curves.png", "trajectories.png", "errors_in_time.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(list((out / "runs").glob("*.npz"))) == 6
     # a second call finds every run on disk and reproduces the numbers exactly

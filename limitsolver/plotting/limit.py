@@ -77,6 +77,7 @@ def plot_limit(sol, n_histories: int = 6, *, axes=None):
     spec, floor, n_zero = positive_spectrum(sol.spectrum)
     if spec.size:
         ax[2].semilogy(np.arange(1, spec.size + 1), spec, ".")
+        ax[2].set_ylim(bottom=max(floor, spec[-1] / 3), top=spec[0] * 3)
     ax[2].set(xlabel="index", ylabel="eigenvalue", title=r"spectrum of $W^{1/2}AW^{1/2}$")
     if n_zero:
         ax[2].text(0.97, 0.95, f"{n_zero} of {spec.size + n_zero} eigenvalues\n"

@@ -139,7 +139,7 @@ class ConvergenceStudy:
 
 @dataclass(frozen=True)
 class ConvergenceResult:
-    """Errors per width and seed, their fits, the limit and the cost.
+    r"""Errors per width and seed, their fits, the limit and the cost.
 
     Built by :func:`run_convergence`; the fields are:
 
@@ -166,6 +166,16 @@ class ConvergenceResult:
         Loss curves :math:`L^N_t` of the finite networks.
     limit_discretisation : dict
         The limit's own discretisation parameters and error estimates.
+    error_curves : ndarray (len(n_units), len(seeds), n_times), optional
+        :math:`\|h^N_t - h_t\|_{L^2(\pi)}` at each time of the grid (``sup_l2`` is
+        its maximum over time).
+    finite_h : ndarray (len(n_units), len(seeds), n_times, M), optional
+        :math:`h^N_t` of every run on the evaluation histories.
+    limit_h : ndarray (n_times, M) or (len(n_units), len(seeds), n_times, M), optional
+        :math:`h_t` on the histories; one per run when each limit starts from its
+        run's :math:`h^N_0` (:math:`\beta = 1/2` without doubling).
+    history_weights : ndarray (M,), optional
+        Weights :math:`\omega_m` of the evaluation histories.
     """
 
     study: ConvergenceStudy
@@ -178,6 +188,10 @@ class ConvergenceResult:
     limit_loss: np.ndarray
     finite_loss: np.ndarray
     limit_discretisation: dict
+    error_curves: np.ndarray | None = field(default=None, repr=False)
+    finite_h: np.ndarray | None = field(default=None, repr=False)
+    limit_h: np.ndarray | None = field(default=None, repr=False)
+    history_weights: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_units(self) -> np.ndarray:
@@ -412,6 +426,9 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
     finite_loss = np.full((nN, nS, times.size), np.nan)
     net = problem.network
     own_start = net.beta == 0.5 and not net.prior.doubled
+    curves = np.full((nN, nS, times.size), np.nan)
+    finite_h = np.full((nN, nS, times.size, omega.size), np.nan)
+    limit_h = np.full_like(finite_h, np.nan) if own_start else sol.h
     for i, n in enumerate(study.n_units):
         for j, s in enumerate(study.seeds):
             r = done[(n, s)]
@@ -419,7 +436,11 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
             # at beta = 1/2 without doubling the limit starts from this network's h^N_0
             sol_s = sol.propagate(hN[0]) if own_start else sol
             h_limit = sol_s.h
-            errors["sup_l2"][i, j] = np.sqrt(((hN - h_limit) ** 2) @ omega).max()
+            curves[i, j] = np.sqrt(((hN - h_limit) ** 2) @ omega)
+            errors["sup_l2"][i, j] = curves[i, j].max()
+            finite_h[i, j] = hN
+            if own_start:
+                limit_h[i, j] = h_limit
             finite_loss[i, j] = 0.5 * ((g[None, :] - hN) ** 2) @ omega
             errors["loss_gap"][i, j] = np.abs(finite_loss[i, j] - sol_s.loss).max()
             t_track = r["steps"] / n
@@ -434,4 +455,5 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
     return ConvergenceResult(study=study, errors=errors, fits=fits, wall_times=walls,
                              limit_error=limit_error, limit_time=limit_time, times=times,
                              limit_loss=sol.loss, finite_loss=finite_loss,
-                             limit_discretisation=disc)
+                             limit_discretisation=disc, error_curves=curves, finite_h=finite_h,
+                             limit_h=limit_h, history_weights=omega)
