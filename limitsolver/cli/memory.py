@@ -14,6 +14,8 @@ import argparse
 import math
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import ConfigError, LimitSolverError
 from ..linear_rnn.gradient_flow import FlowSpec
 from ..linear_rnn.study import (
@@ -91,13 +93,14 @@ def _number(table: dict, key: str, name: str, *, positive=True, integer=False):
     return int(v) if integer else float(v)
 
 
-def _list(table: dict, key: str, name: str, *, integer=False, length=None) -> tuple:
+def _list(table: dict, key: str, name: str, *, integer=False, length=None,
+          positive=True) -> tuple:
     v = table.get(name)
     if not isinstance(v, (list, tuple)) or not v:
         raise ConfigError(f"`{key}.{name}` must be a non-empty list.")
     if length is not None and len(v) != length:
         raise ConfigError(f"`{key}.{name}` must have {length} entries; got {len(v)}.")
-    return tuple(_number({name: x}, key, name, integer=integer) for x in v)
+    return tuple(_number({name: x}, key, name, integer=integer, positive=positive) for x in v)
 
 
 def approximation_config(config: dict, seed: int) -> ApproximationConfig:
@@ -147,7 +150,9 @@ def plateau_config(config: dict, seed: int) -> PlateauConfig:
         The whole configuration; its ``plateau`` table has ``family``, ``target_params``,
         ``memory_values``, the flow entries ``m``, ``init_scale``, ``rate_range``,
         ``t_max``, ``method`` and the plateau entries ``n_seeds``, ``rate_threshold``,
-        ``loss_factor``, ``duration``, as in :data:`DEFAULTS`.
+        ``loss_factor``, ``duration``, as in :data:`DEFAULTS`; optionally the plateau
+        theorem's setup: ``factorised`` (default true), ``initial_point = {a0 = [...],
+        w0 = [...]}`` (needs ``factorised = false``) and ``exit_delta``.
     seed : int
         Master seed of the study.
 
@@ -189,12 +194,23 @@ def plateau_config(config: dict, seed: int) -> PlateauConfig:
     lf = _number(t, key, "loss_factor")
     if lf < 1:
         raise ConfigError(f"`{key}.loss_factor` must be >= 1; got {lf}.")
+    factorised = t.get("factorised", True)
+    if not isinstance(factorised, bool):
+        raise ConfigError(f"`{key}.factorised` must be true or false; got {factorised!r}.")
+    point = t.get("initial_point")
+    if point is not None:
+        if not isinstance(point, dict) or set(point) != {"a0", "w0"}:
+            raise ConfigError(f"`{key}.initial_point` must be a table {{a0 = [...], w0 = [...]}}.")
+        point = (_list(point, f"{key}.initial_point", "a0", positive=False),
+                 _list(point, f"{key}.initial_point", "w0"))
+    delta = _number(t, key, "exit_delta") if "exit_delta" in t else None
     try:
         flow = FlowSpec(m=_number(t, key, "m", integer=True),
                         init_scale=_number(t, key, "init_scale"), rate_range=(lo, hi),
-                        t_max=_number(t, key, "t_max"), method=method)
+                        t_max=_number(t, key, "t_max"), method=method, factorised=factorised)
         cfg = PlateauConfig(fam, mem, dict(params), flow,
-                            _number(t, key, "n_seeds", integer=True), thr, lf, 0.0, duration, seed)
+                            _number(t, key, "n_seeds", integer=True), thr, lf, 0.0, duration, seed,
+                            initial_point=point, exit_delta=delta)
         # validate the family parameters now, not halfway through the study
         from ..linear_rnn.study import target_with_memory
 
@@ -251,7 +267,9 @@ def write_approximation(result, out) -> None:
         arrays[f"m_{i}"] = c.m_values
         arrays[f"error_{i}"] = c.errors
         arrays[f"relative_error_{i}"] = c.relative_errors
-    write_npz(out / "approximation.npz", **arrays)
+    from ..linear_rnn.loss import ERROR_CONVENTION
+
+    write_npz(out / "approximation.npz", error_convention=np.array(ERROR_CONVENTION), **arrays)
     save_figure(plot_approximation(result), out / "approximation.png")
 
 
@@ -273,7 +291,11 @@ def write_plateau(result, out) -> None:
     _write_text(out / "plateau.csv", _csv(result.rows()))
     write_json(out / "plateau.json", result.summary())
     arrays = {"memory_values": result.memory_values, "durations": result.durations,
-              "initial_loss": result.initial_loss, "final_loss": result.final_loss}
+              "initial_loss": result.initial_loss, "final_loss": result.final_loss,
+              "loss_convention": np.array(result.loss_convention)}
+    if result.exit_times is not None:
+        arrays["tau0"] = result.exit_times
+        arrays["tau0_loss"] = result.loss_exit_times
     for s, runs in enumerate(result.flows):
         for k, fr in enumerate(runs):
             arrays[f"t_{s}_{k}"] = fr.t

@@ -4,7 +4,8 @@ Modules, following the data walk *target -> loss -> approximation / flow / SGD -
 
 * :mod:`.model` -- :class:`LinearRNN` ``(W, U, c)``, kernel ``rho_hat(s)^T = c^T e^{W s} U``.
 * :mod:`.targets` -- memory kernels of the targets (:class:`MemoryKernel`:
-  :class:`ExponentialSum`, :class:`PowerLaw`, :class:`DelayedBump`, :class:`AiryTarget`,
+  :class:`ExponentialSum`, :class:`PowerLaw`, :class:`DelayedBump`, :class:`ExponentialBump`,
+  :class:`AiryTarget`,
   :class:`CallableTarget`), Laplace transforms, :func:`memory_time`.
 * :mod:`.loss` -- white-noise loss ``1/2 ||rho_hat - rho||^2`` and gradient (diagonal ``W``).
 * :mod:`.approximation` -- best ``m``-unit error ``E_m`` by variable projection, rate fits.
@@ -22,8 +23,22 @@ from .approximation import (
     best_approximation,
     fit_rate,
 )
-from .gradient_flow import FlowResult, FlowSpec, Plateau, detect_plateaus, gradient_flow
-from .loss import gram, loss_and_gradient, optimal_coefficients, white_noise_loss
+from .gradient_flow import (
+    FlowResult,
+    FlowSpec,
+    Plateau,
+    detect_plateaus,
+    first_exit_time,
+    gradient_flow,
+)
+from .loss import (
+    ERROR_CONVENTION,
+    LOSS_CONVENTION,
+    gram,
+    loss_and_gradient,
+    optimal_coefficients,
+    white_noise_loss,
+)
 from .model import LinearRNN, diagonal_kernel
 from .sgd import AR1Input, DiscreteLoss, SGDComparison, WhiteNoiseInput, online_sgd, sgd_vs_flow
 from .study import (
@@ -40,6 +55,7 @@ from .targets import (
     AiryTarget,
     CallableTarget,
     DelayedBump,
+    ExponentialBump,
     ExponentialSum,
     MemoryKernel,
     PowerLaw,
@@ -48,9 +64,9 @@ from .targets import (
 )
 
 __all__ = [
-    "AR1Input", "AiryTarget", "ApproximationConfig", "ApproximationCurve",
+    "ERROR_CONVENTION", "LOSS_CONVENTION", "first_exit_time", "AR1Input", "AiryTarget", "ApproximationConfig", "ApproximationCurve",
     "ApproximationStudyResult", "BestApproximation", "CallableTarget", "DelayedBump",
-    "DiscreteLoss", "ExponentialSum", "FlowResult", "FlowSpec", "LinearRNN", "Plateau",
+    "DiscreteLoss", "ExponentialBump", "ExponentialSum", "FlowResult", "FlowSpec", "LinearRNN", "Plateau",
     "PlateauConfig", "PlateauFit", "PlateauStudyResult", "PowerLaw", "RateFit", "SGDComparison",
     "MemoryKernel", "WhiteNoiseInput", "approximation_curve", "approximation_study",
     "best_approximation", "detect_plateaus", "diagonal_kernel", "fit_rate", "gradient_flow",

@@ -49,6 +49,7 @@ __all__ = [
     "initial_parameters",
     "gradient_flow",
     "detect_plateaus",
+    "first_exit_time",
 ]
 
 
@@ -229,6 +230,41 @@ class FlowResult:
     spec: FlowSpec
     target: MemoryKernel = field(repr=False)
 
+    def exit_time(self, delta: float) -> float:
+        r"""First exit of the parameters from their start: :math:`\tau_0 = \inf\{t : |\theta_t - \theta_0| > \delta\}`.
+
+        :math:`\theta` is the trained parameter vector (``params``: :math:`(c, u, \lambda)`,
+        or :math:`(a, w) = (b, \lambda)` when not factorised), :math:`|\cdot|` the
+        Euclidean norm; see :func:`first_exit_time`.
+
+        Parameters
+        ----------
+        delta : float
+            Radius :math:`\delta > 0`.
+
+        Returns
+        -------
+        float
+            :math:`\tau_0` (``inf`` if the run never leaves the ball).
+        """
+        return first_exit_time(self.t, self.params, delta)
+
+    def loss_exit_time(self, delta: float) -> float:
+        r"""First exit of the loss from its start: :math:`\tau_0' = \inf\{t : |J_t - J_0| > \delta\}`.
+
+        Parameters
+        ----------
+        delta : float
+            Threshold :math:`\delta > 0`.
+
+        Returns
+        -------
+        float
+            :math:`\tau_0'` (``inf`` if :math:`J` never moves by more than :math:`\delta`);
+            see :func:`first_exit_time`.
+        """
+        return first_exit_time(self.t, self.loss, delta)
+
     def plateaus(
         self,
         rate_threshold: float = 0.05,
@@ -328,6 +364,57 @@ def detect_plateaus(
         else:
             i += 1
     return out
+
+
+def first_exit_time(t, values, delta: float) -> float:
+    r"""First time the values leave the ball of radius ``delta`` around their start.
+
+    .. math:: \tau = \inf\{t : |v_t - v_0| > \delta\},
+
+    with :math:`|\cdot|` the Euclidean norm over the last axis (the absolute value for
+    scalars). Between grid points the distance :math:`|v_t - v_0|` is interpolated
+    linearly, so :math:`\tau` is where the piecewise-linear distance first exceeds
+    :math:`\delta` (exact for values linear in :math:`t` between grid points; on the
+    refined grid of a flow the error is of the order of the squared step). Cost
+    :math:`O(n)`.
+
+    Parameters
+    ----------
+    t : (n,) array_like
+        Increasing times.
+    values : (n,) or (n, k) array_like
+        The trajectory :math:`v_t` (e.g. a flow's ``loss`` or ``params``).
+    delta : float
+        Radius :math:`\delta > 0`.
+
+    Returns
+    -------
+    float
+        :math:`\tau`; ``inf`` if the distance never exceeds :math:`\delta` on the grid.
+
+    Raises
+    ------
+    DimensionError
+        If ``values`` does not have one row per time.
+    ConfigError
+        If ``delta`` is not positive and finite.
+    """
+    t = np.asarray(t, dtype=float)
+    v = np.asarray(values, dtype=float)
+    if t.ndim != 1 or v.ndim not in (1, 2) or v.shape[0] != t.size:
+        raise DimensionError(
+            f"`values` must have one row per time, shape ({t.size},) or ({t.size}, k); "
+            f"got {v.shape}."
+        )
+    if not (delta > 0 and math.isfinite(delta)):
+        raise ConfigError(f"`delta` must be positive and finite; got {delta}.")
+    d = v - v[0]
+    dist = np.abs(d) if d.ndim == 1 else np.sqrt(np.sum(d * d, axis=1))
+    out = np.flatnonzero(dist > delta)
+    if out.size == 0:
+        return math.inf
+    k = int(out[0])  # k >= 1 since dist[0] = 0
+    return float(t[k - 1] + (delta - dist[k - 1]) / (dist[k] - dist[k - 1]) * (t[k] - t[k - 1]))
 
 
 def gradient_flow(

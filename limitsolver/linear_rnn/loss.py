@@ -37,7 +37,14 @@ __all__ = [
     "loss_and_gradient",
     "optimal_coefficients",
     "RELATIVE_ERROR_FLOOR",
+    "LOSS_CONVENTION",
+    "ERROR_CONVENTION",
 ]
+
+#: How the loss of the gradient flow and of the plateau study is normalised (stated in outputs).
+LOSS_CONVENTION = "J = 1/2 ||rho_hat - rho||^2_{L^2(0,inf)} (with the factor 1/2)"
+#: How the approximation study's errors are measured (stated in outputs).
+ERROR_CONVENTION = "E_m = inf ||rho_hat - rho||_{L^2(0,inf)} (a norm: not squared, no 1/2)"
 
 #: Smallest relative error ``||rho_hat - rho|| / ||rho||`` the Gram-metric formulas resolve.
 RELATIVE_ERROR_FLOOR = 3e-8

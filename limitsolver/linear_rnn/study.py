@@ -23,11 +23,12 @@ import numpy as np
 from scipy import stats
 
 from .._random import spawn_generators
-from ..errors import ConfigError
+from ..errors import ConfigError, DimensionError
 from ..studies.fit import fit_line
 from .approximation import ApproximationCurve, approximation_curve
 from .gradient_flow import FlowResult, FlowSpec, Plateau, gradient_flow
-from .targets import AiryTarget, DelayedBump, MemoryKernel, PowerLaw
+from .loss import ERROR_CONVENTION, LOSS_CONVENTION
+from .targets import AiryTarget, DelayedBump, ExponentialBump, MemoryKernel, PowerLaw
 
 __all__ = [
     "ApproximationConfig",
@@ -42,7 +43,8 @@ __all__ = [
 ]
 
 #: Families with a scalar memory parameter, and how the parameter enters.
-MEMORY_FAMILIES = {"delayed_bump": "t0", "airy": "t0", "power_law": "1/omega"}
+MEMORY_FAMILIES = {"delayed_bump": "t0", "exponential_bump": "t0", "airy": "t0",
+                   "power_law": "1/omega"}
 
 
 def target_with_memory(family: str, memory: float, **params) -> MemoryKernel:
@@ -78,7 +80,8 @@ def target_with_memory(family: str, memory: float, **params) -> MemoryKernel:
         raise ConfigError(f"`memory` must be positive; got {memory}.")
     if family == "power_law":
         return PowerLaw(omega=1.0 / memory, **params)
-    cls = DelayedBump if family == "delayed_bump" else AiryTarget
+    cls = {"delayed_bump": DelayedBump, "exponential_bump": ExponentialBump,
+           "airy": AiryTarget}[family]
     return cls(t0=float(memory), **params)
 
 
@@ -140,10 +143,12 @@ class ApproximationStudyResult:
         Returns
         -------
         list of dict
-            Rows with keys ``target``, ``m``, ``error``, ``relative_error``.
+            Rows with keys ``target``, ``m``, ``error``, ``relative_error`` and
+            ``error_convention`` (:data:`~.loss.ERROR_CONVENTION`).
         """
         return [
-            {"target": c.target.label, "m": int(m), "error": float(e), "relative_error": float(r)}
+            {"target": c.target.label, "m": int(m), "error": float(e), "relative_error": float(r),
+             "error_convention": ERROR_CONVENTION}
             for c in self.curves
             for m, e, r in zip(c.m_values, c.errors, c.relative_errors, strict=True)
         ]
@@ -159,7 +164,7 @@ class ApproximationStudyResult:
         """
         ms = self.curves[0].m_values
         lines = [
-            "E_m / ||rho|| (best m-unit relative error)",
+            f"E_m / ||rho|| (best m-unit relative error; {ERROR_CONVENTION})",
             f"{'target':<48}" + "".join(f"{'m=' + str(m):>11}" for m in ms) + "  best rate",
         ]
         for c in self.curves:
@@ -185,6 +190,7 @@ class ApproximationStudyResult:
         """
         return {
             "study": "approximation",
+            "error_convention": ERROR_CONVENTION,
             "config": {
                 "targets": [t.to_dict() for t in self.config.targets],
                 "m_values": list(self.config.m_values),
@@ -248,7 +254,7 @@ def approximation_study(
 # --------------------------------------------------------------------------- plateaus
 @dataclass(frozen=True)
 class PlateauConfig:
-    """Plateau study specification.
+    r"""Plateau study specification.
 
     Parameters
     ----------
@@ -273,11 +279,30 @@ class PlateauConfig:
         Duration ``D`` of a run: the first plateau's, the sum of all, or the longest.
     seed : int, default 0
         Master seed.
+    initial_point : tuple of two sequences, optional
+        The plateau theorem's explicit start :math:`(a_0, w_0)`: the flow starts from
+        :math:`\hat\rho_0(t) = \sum_i a_{0,i} e^{-w_{0,i} t}` with the trained parameters
+        :math:`(a, w)` (``flow.factorised`` must be False; ``len(a_0) = len(w_0) = flow.m``,
+        ``w_0 > 0``; one run per memory value, so ``n_seeds`` must be 1). Default: random
+        small initialisations drawn from ``seed``.
+    exit_delta : float, optional
+        If given, every run records the first-exit times
+        :math:`\tau_0 = \inf\{t : |\theta_t - \theta_0| > \delta\}` and
+        :math:`\tau_0' = \inf\{t : |J_t - J_0| > \delta\}`
+        (:func:`~.gradient_flow.first_exit_time`) for :math:`\delta` = ``exit_delta``.
+
+    Notes
+    -----
+    The loss is :data:`~.loss.LOSS_CONVENTION`:
+    :math:`J = \tfrac12\|\hat\rho - \rho\|^2_{L^2(0,\infty)}`, with the factor 1/2.
 
     Raises
     ------
     ConfigError
-        If ``family``, ``memory_values``, ``duration`` or ``n_seeds`` is invalid.
+        If ``family``, ``memory_values``, ``duration``, ``n_seeds``, ``initial_point`` or
+        ``exit_delta`` is invalid.
+    DimensionError
+        If ``initial_point`` does not hold ``flow.m`` coefficients and rates.
     """
 
     family: str = "delayed_bump"
@@ -290,6 +315,8 @@ class PlateauConfig:
     t_min: float = 0.0
     duration: str = "first"
     seed: int = 0
+    initial_point: tuple | None = None
+    exit_delta: float | None = None
 
     def __post_init__(self):
         if self.family not in MEMORY_FAMILIES:
@@ -304,6 +331,41 @@ class PlateauConfig:
             )
         if int(self.n_seeds) != self.n_seeds or self.n_seeds < 1:
             raise ConfigError(f"`n_seeds` must be a positive integer; got {self.n_seeds}.")
+        if self.initial_point is not None:
+            object.__setattr__(self, "initial_point", self._check_point(self.initial_point))
+        if self.exit_delta is not None and not (
+                isinstance(self.exit_delta, (int, float)) and math.isfinite(self.exit_delta)
+                and self.exit_delta > 0):
+            raise ConfigError(f"`exit_delta` must be positive and finite; got {self.exit_delta!r}.")
+
+    def _check_point(self, point) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        try:
+            a0, w0 = point
+            a0 = tuple(float(v) for v in np.atleast_1d(a0))
+            w0 = tuple(float(v) for v in np.atleast_1d(w0))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"`initial_point` must be a pair (a0, w0) of sequences of numbers; got {point!r}."
+            ) from exc
+        if self.flow.factorised:
+            raise ConfigError(
+                "`initial_point` (a0, w0) sets the coefficients a and rates w of "
+                "rho_hat = sum_i a_i e^{-w_i t}; train them directly with "
+                "`flow = FlowSpec(..., factorised=False)`."
+            )
+        if len(a0) != self.flow.m or len(w0) != self.flow.m:
+            raise DimensionError(
+                f"`initial_point` must hold m = {self.flow.m} coefficients and rates; got "
+                f"{len(a0)} and {len(w0)}."
+            )
+        if not all(math.isfinite(v) for v in a0 + w0) or min(w0) <= 0:
+            raise ConfigError(f"`initial_point` must be finite with rates w0 > 0; got {w0}.")
+        if self.n_seeds != 1:
+            raise ConfigError(
+                f"`n_seeds` must be 1 with an explicit `initial_point` (every seed would run "
+                f"the same flow); got {self.n_seeds}."
+            )
+        return a0, w0
 
 
 @dataclass(frozen=True)
@@ -362,7 +424,7 @@ def _fit_growth(memory, durations) -> PlateauFit:
 
 @dataclass(frozen=True)
 class PlateauStudyResult:
-    """Result of :func:`plateau_study`.
+    r"""Result of :func:`plateau_study`.
 
     Parameters
     ----------
@@ -382,6 +444,13 @@ class PlateauStudyResult:
         Fit of ``log D`` against ``M``.
     flows : tuple
         The :class:`~.gradient_flow.FlowResult` of each run, ``flows[s][k]``.
+    exit_times : numpy.ndarray or None
+        :math:`\tau_0 = \inf\{t : |\theta_t - \theta_0| > \delta\}` of each run, shape
+        ``(n_seeds, n_mem)`` (``inf`` if never; None without ``config.exit_delta``).
+    loss_exit_times : numpy.ndarray or None
+        :math:`\tau_0' = \inf\{t : |J_t - J_0| > \delta\}` of each run, likewise.
+    loss_convention : str
+        :data:`~.loss.LOSS_CONVENTION`, written into every output.
     """
 
     config: PlateauConfig
@@ -392,6 +461,9 @@ class PlateauStudyResult:
     initial_loss: np.ndarray
     fit: PlateauFit
     flows: tuple = field(repr=False)
+    exit_times: np.ndarray | None = None
+    loss_exit_times: np.ndarray | None = None
+    loss_convention: str = LOSS_CONVENTION
 
     def rows(self) -> list[dict]:
         """One row per run: seed index, memory, duration, number of plateaus, losses.
@@ -400,20 +472,26 @@ class PlateauStudyResult:
         -------
         list of dict
             Rows with keys ``seed``, ``memory``, ``duration``, ``n_plateaus``,
-            ``initial_loss``, ``final_loss``.
+            ``initial_loss``, ``final_loss`` (then ``tau0`` and ``tau0_loss`` when exit
+            times were recorded) and ``loss_convention``.
         """
-        return [
-            {
-                "seed": s,
-                "memory": float(M),
-                "duration": float(self.durations[s, k]),
-                "n_plateaus": len(self.plateaus[s][k]),
-                "initial_loss": float(self.initial_loss[s, k]),
-                "final_loss": float(self.final_loss[s, k]),
-            }
-            for s in range(self.durations.shape[0])
-            for k, M in enumerate(self.memory_values)
-        ]
+        rows = []
+        for s in range(self.durations.shape[0]):
+            for k, M in enumerate(self.memory_values):
+                row = {
+                    "seed": s,
+                    "memory": float(M),
+                    "duration": float(self.durations[s, k]),
+                    "n_plateaus": len(self.plateaus[s][k]),
+                    "initial_loss": float(self.initial_loss[s, k]),
+                    "final_loss": float(self.final_loss[s, k]),
+                }
+                if self.exit_times is not None:
+                    row["tau0"] = float(self.exit_times[s, k])
+                    row["tau0_loss"] = float(self.loss_exit_times[s, k])
+                row["loss_convention"] = self.loss_convention
+                rows.append(row)
+        return rows
 
     def table(self) -> str:
         """Plain-text table of durations and the growth fit.
@@ -424,17 +502,23 @@ class PlateauStudyResult:
             One line per run and a last line with the fit of ``log D = a + b M``.
         """
         f = self.fit
+        exits = self.exit_times is not None
         lines = [
             f"plateau durations, family {self.config.family} "
-            f"(memory = {MEMORY_FAMILIES[self.config.family]})",
+            f"(memory = {MEMORY_FAMILIES[self.config.family]}); loss {self.loss_convention}",
             f"{'seed':>4} {'memory':>8} {'duration':>11} {'plateaus':>8} "
-            f"{'J(0)':>10} {'J(end)':>10}",
+            f"{'J(0)':>10} {'J(end)':>10}"
+            + (f" {'tau0':>10} {'tau0_J':>10}" if exits else ""),
         ]
         for r in self.rows():
             lines.append(
                 f"{r['seed']:>4} {r['memory']:>8.3g} {r['duration']:>11.4g} "
                 f"{r['n_plateaus']:>8d} {r['initial_loss']:>10.4g} {r['final_loss']:>10.4g}"
+                + (f" {r['tau0']:>10.4g} {r['tau0_loss']:>10.4g}" if exits else "")
             )
+        if exits:
+            lines.append(f"tau0 = first t with |theta_t - theta_0| > delta, tau0_J = first t "
+                         f"with |J_t - J_0| > delta, delta = {self.config.exit_delta:g}")
         lines.append(
             f"fit log D = a + b M: b = {f.slope:.4g} +- {f.slope_stderr:.2g} "
             f"(t = {f.t_statistic:.3g}, one-sided p = {f.p_value:.3g}, n = {f.n_points})"
@@ -465,7 +549,11 @@ class PlateauStudyResult:
                 "t_min": c.t_min,
                 "duration": c.duration,
                 "seed": c.seed,
+                "initial_point": None if c.initial_point is None else
+                {"a0": list(c.initial_point[0]), "w0": list(c.initial_point[1])},
+                "exit_delta": c.exit_delta,
             },
+            "loss_convention": self.loss_convention,
             "memory_values": self.memory_values,
             "durations": self.durations,
             "plateaus": [
@@ -478,6 +566,8 @@ class PlateauStudyResult:
             "initial_loss": self.initial_loss,
             "final_loss": self.final_loss,
             "fit": {**self.fit.__dict__, "significant": self.fit.significant},
+            "exit_times": self.exit_times,
+            "loss_exit_times": self.loss_exit_times,
         }
 
 
@@ -540,19 +630,25 @@ def plateau_study(
         raise ConfigError(f"`target_params` do not fit family {config.family!r}: {exc}") from exc
     gens = spawn_generators(config.seed, config.n_seeds, "seed")
     init_seeds = [int(g.integers(2**63)) for g in gens]
+    p0 = None if config.initial_point is None else np.concatenate(config.initial_point)
     n_s, n_m = config.n_seeds, len(targets)
     D = np.zeros((n_s, n_m))
     J0 = np.zeros((n_s, n_m))
     J1 = np.zeros((n_s, n_m))
+    tau = np.full((n_s, n_m), np.nan)
+    tau_J = np.full((n_s, n_m), np.nan)
     plateaus, flows = [], []
     bar = progress(total=n_s * n_m, desc="plateau study", show=show_progress)
     for s in range(n_s):
         pls, fls = [], []
         for k, tgt in enumerate(targets):
-            fr: FlowResult = gradient_flow(tgt, config.flow, seed=init_seeds[s])
+            fr: FlowResult = gradient_flow(tgt, config.flow, seed=init_seeds[s], p0=p0)
             pl = fr.plateaus(config.rate_threshold, config.loss_factor, config.t_min)
             D[s, k] = _duration(pl, config.duration)
             J0[s, k], J1[s, k] = fr.loss[0], fr.loss[-1]
+            if config.exit_delta is not None:
+                tau[s, k] = fr.exit_time(config.exit_delta)
+                tau_J[s, k] = fr.loss_exit_time(config.exit_delta)
             pls.append(pl)
             fls.append(fr)
             bar.update(1)
@@ -561,4 +657,6 @@ def plateau_study(
     bar.close()
     mem = np.asarray(config.memory_values, dtype=float)
     fit = _fit_growth(np.broadcast_to(mem, D.shape), D)
-    return PlateauStudyResult(config, mem, D, tuple(plateaus), J1, J0, fit, tuple(flows))
+    exits = config.exit_delta is not None
+    return PlateauStudyResult(config, mem, D, tuple(plateaus), J1, J0, fit, tuple(flows),
+                              tau if exits else None, tau_J if exits else None)

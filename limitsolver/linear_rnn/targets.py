@@ -24,6 +24,7 @@ family                   ``rho(t)``                               Laplace transf
 :class:`ExponentialSum`  ``sum_k a_k e^{-mu_k t}``                 ``sum_k a_k / (lam + mu_k)``
 :class:`PowerLaw`        ``A (1 + t)^{-(1 + omega)}``              ``A e^lam E_{1+omega}(lam)``
 :class:`DelayedBump`     ``A exp(-(t - t0)^2 / (2 w^2))``          erfcx closed form
+:class:`ExponentialBump` ``a e^{-mu t}`` + a delayed bump            sum of the two closed forms
 :class:`AiryTarget`      ``A Ai(s0 (t - t0))``                     composite Gauss--Legendre
 :class:`CallableTarget`  user function                            Gauss--Legendre (mapped)
 =======================  =======================================  ==============================
@@ -56,6 +57,7 @@ __all__ = [
     "ExponentialSum",
     "PowerLaw",
     "DelayedBump",
+    "ExponentialBump",
     "AiryTarget",
     "CallableTarget",
     "memory_time",
@@ -578,6 +580,143 @@ class DelayedBump(MemoryKernel):
 
 
 @dataclass(frozen=True)
+class ExponentialBump(MemoryKernel):
+    r"""``rho(t) = a e^{-mu t} + A exp(-(t - t0)^2 / (2 w^2))``: short memory plus a delayed bump.
+
+    The target family of the plateau theorem: an exponential, which a linear RNN
+    learns quickly, and a Gaussian bump at delay ``t0``, whose memory makes the
+    gradient flow stall. The transforms add those of :class:`ExponentialSum` and
+    :class:`DelayedBump`; with :math:`L_{\rm bump}` the bump's transform,
+
+    .. math::
+
+        \mathcal L\rho(\lambda) = \frac{a}{\lambda + \mu} + L_{\rm bump}(\lambda), \qquad
+        T(\lambda) = \frac{a}{(\lambda + \mu)^2} + T_{\rm bump}(\lambda),
+
+        \|\rho\|^2 = \frac{a^2}{2\mu} + \|\rho_{\rm bump}\|^2 + 2 a L_{\rm bump}(\mu),
+
+    the cross term being :math:`2\int_0^\infty a e^{-\mu t}\rho_{\rm bump}(t)\,dt`.
+    ``memory = t0``.
+
+    Parameters
+    ----------
+    t0 : float
+        Delay ``t0 >= 0`` of the bump (the memory parameter).
+    width : float, default 1.0
+        Width ``w > 0`` of the bump.
+    amplitude : float, default 1.0
+        Amplitude ``A`` of the bump.
+    coefficient : float, default 1.0
+        Amplitude ``a`` of the exponential.
+    rate : float, default 1.0
+        Decay rate ``mu > 0`` of the exponential.
+
+    Raises
+    ------
+    ConfigError
+        If ``width`` or ``rate`` is not positive, or ``t0`` is negative (or any is not finite).
+    """
+
+    t0: float
+    width: float = 1.0
+    amplitude: float = 1.0
+    coefficient: float = 1.0
+    rate: float = 1.0
+    family = "exponential_bump"
+
+    def __post_init__(self):
+        if not (self.rate > 0 and math.isfinite(self.rate)):
+            raise ConfigError(f"`rate` must be positive for rho to be in L^2; got {self.rate}.")
+        if not (math.isfinite(self.coefficient) and math.isfinite(self.amplitude)):
+            raise ConfigError("`coefficient` and `amplitude` must be finite.")
+        self._parts  # noqa: B018 -- validates `t0` and `width` through the bump
+
+    @cached_property
+    def _parts(self) -> tuple[ExponentialSum, DelayedBump]:
+        return (ExponentialSum((self.coefficient,), (self.rate,)),
+                DelayedBump(self.t0, self.width, self.amplitude))
+
+    def rho(self, t) -> np.ndarray:
+        r"""The kernel ``rho(t) = a e^{-mu t} + A exp(-(t - t0)^2 / (2 w^2))`` at times ``t``.
+
+        Parameters
+        ----------
+        t : array_like
+            Times ``t >= 0``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``rho(t)``, same shape as ``t``.
+        """
+        e, b = self._parts
+        return e.rho(t) + b.rho(t)
+
+    @property
+    def memory(self) -> float:
+        return self.t0
+
+    @property
+    def support(self) -> float:
+        return max(self.t0 + 9.0 * self.width, 37.0 / self.rate)
+
+    def laplace(self, lam) -> np.ndarray:
+        r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
+
+        .. math:: \mathcal L\rho(\lambda) = \frac{a}{\lambda + \mu} + A w \sqrt{\pi/2}\,
+            e^{-t_0^2/(2w^2)}\,\operatorname{erfcx}(z), \qquad z = \frac{\lambda w^2 - t_0}{w\sqrt2}.
+
+        Parameters
+        ----------
+        lam : array_like
+            Positive, finite rates.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``L(lam)``, same shape as ``lam``.
+
+        Raises
+        ------
+        ConfigError
+            If some ``lam`` is not positive and finite.
+        """
+        e, b = self._parts
+        return e.laplace(lam) + b.laplace(lam)
+
+    def laplace_moment(self, lam) -> np.ndarray:
+        r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
+
+        .. math:: T(\lambda) = \frac{a}{(\lambda + \mu)^2} + T_{\rm bump}(\lambda)
+
+        (:meth:`DelayedBump.laplace_moment`).
+
+        Parameters
+        ----------
+        lam : array_like
+            Positive, finite rates.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``T(lam)``, same shape as ``lam``.
+
+        Raises
+        ------
+        ConfigError
+            If some ``lam`` is not positive and finite.
+        """
+        e, b = self._parts
+        return e.laplace_moment(lam) + b.laplace_moment(lam)
+
+    @cached_property
+    def norm2(self) -> float:
+        e, b = self._parts
+        cross = 2.0 * self.coefficient * float(b.laplace(np.array([self.rate]))[0])
+        return e.norm2 + b.norm2 + cross
+
+
+@dataclass(frozen=True)
 class AiryTarget(MemoryKernel):
     """``rho(t) = A Ai(s0 (t - t0))``: oscillatory memory with its mass at delay ``t0``.
 
@@ -792,6 +931,7 @@ TARGET_FAMILIES: dict[str, type] = {
     "exponential_sum": ExponentialSum,
     "power_law": PowerLaw,
     "delayed_bump": DelayedBump,
+    "exponential_bump": ExponentialBump,
     "airy": AiryTarget,
 }
 
