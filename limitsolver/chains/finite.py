@@ -69,26 +69,31 @@ def _sparse_stochastic(P, atol: float) -> csr_array:
     arr.sum_duplicates()
     arr.sort_indices()
     rows = np.repeat(np.arange(arr.shape[0]), np.diff(arr.indptr))
-    bad = np.flatnonzero(~np.isfinite(arr.data))
+    _check_entries(rows, arr.indices, arr.data, lambda: np.asarray(arr.sum(axis=1)).ravel(),
+                   atol, "Normalise each row by its sum.")
+    arr.eliminate_zeros()
+    return arr
+
+
+def _check_entries(rows, cols, values, row_sums, atol: float, hint: str) -> None:
+    """Entries ``P[rows[k], cols[k]] = values[k]`` finite and non-negative, ``row_sums()`` one."""
+    bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
-        pos = _listing([f"({rows[k]}, {arr.indices[k]})" for k in bad])
+        pos = _listing([f"({rows[k]}, {cols[k]})" for k in bad])
         raise NotStochasticError(
             f"`P` must be finite; it has NaN or infinite entries at positions {pos}."
         )
-    neg = np.flatnonzero(arr.data < 0)
+    neg = np.flatnonzero(values < 0)
     if neg.size:
-        ent = _listing([f"P[{rows[k]}, {arr.indices[k]}] = {arr.data[k]:.6g}" for k in neg])
+        ent = _listing([f"P[{rows[k]}, {cols[k]}] = {values[k]:.6g}" for k in neg])
         raise NotStochasticError(f"`P` must have non-negative entries; found {ent}.")
-    arr.eliminate_zeros()
-    sums = np.asarray(arr.sum(axis=1)).ravel()
+    sums = row_sums()
     off = np.flatnonzero(np.abs(sums - 1.0) > atol)
     if off.size:
         listed = _listing([f"row {i} sums to {sums[i]:.12g}" for i in off])
         raise NotStochasticError(
-            f"The rows of `P` must sum to 1 (within atol={atol:g}); {listed}. "
-            "Normalise each row by its sum."
+            f"The rows of `P` must sum to 1 (within atol={atol:g}); {listed}. {hint}"
         )
-    return arr
 
 
 class FiniteChain:
@@ -156,24 +161,9 @@ class FiniteChain:
             raise DimensionError(
                 f"`P` must be a non-empty square matrix of shape (n, n), got shape {arr.shape}."
             )
-        bad = np.argwhere(~np.isfinite(arr))
-        if bad.size:
-            pos = _listing([f"({i}, {j})" for i, j in bad])
-            raise NotStochasticError(
-                f"`P` must be finite; it has NaN or infinite entries at positions {pos}."
-            )
-        neg = np.argwhere(arr < 0)
-        if neg.size:
-            ent = _listing([f"P[{i}, {j}] = {arr[i, j]:.6g}" for i, j in neg])
-            raise NotStochasticError(f"`P` must have non-negative entries; found {ent}.")
-        sums = arr.sum(axis=1)
-        off = np.flatnonzero(np.abs(sums - 1.0) > atol)
-        if off.size:
-            rows = _listing([f"row {i} sums to {sums[i]:.12g}" for i in off])
-            raise NotStochasticError(
-                f"The rows of `P` must sum to 1 (within atol={atol:g}); {rows}. "
-                "Normalise with `P / P.sum(axis=1, keepdims=True)`."
-            )
+        rows, cols = np.indices(arr.shape).reshape(2, -1)
+        _check_entries(rows, cols, arr.ravel(), lambda: arr.sum(axis=1), atol,
+                       "Normalise with `P / P.sum(axis=1, keepdims=True)`.")
         self._init_states(arr, arr.shape[0], states)
 
     def _init_states(self, arr, n: int, states) -> None:

@@ -245,6 +245,16 @@ def _csv(rows: list[dict]) -> str:
     return "\n".join([",".join(keys)] + [",".join(cell(r[k]) for k in keys) for r in rows])
 
 
+def _write_tables(result, out, stem: str) -> Path:
+    from ..io import write_json
+
+    out = Path(out)
+    _write_text(out / f"{stem}.txt", result.table())
+    _write_text(out / f"{stem}.csv", _csv(result.rows()))
+    write_json(out / f"{stem}.json", result.summary())
+    return out
+
+
 def write_approximation(result, out) -> None:
     """Write ``approximation.{txt,csv,json,npz,png}`` of an approximation study under ``out``.
 
@@ -255,13 +265,10 @@ def write_approximation(result, out) -> None:
     out : path-like
         Output directory (files are written atomically).
     """
-    from ..io import save_figure, write_json, write_npz
+    from ..io import save_figure, write_npz
     from ..plotting import plot_approximation
 
-    out = Path(out)
-    _write_text(out / "approximation.txt", result.table())
-    _write_text(out / "approximation.csv", _csv(result.rows()))
-    write_json(out / "approximation.json", result.summary())
+    out = _write_tables(result, out, "approximation")
     arrays = {}
     for i, c in enumerate(result.curves):
         arrays[f"m_{i}"] = c.m_values
@@ -283,13 +290,10 @@ def write_plateau(result, out) -> None:
     out : path-like
         Output directory (files are written atomically).
     """
-    from ..io import save_figure, write_json, write_npz
+    from ..io import save_figure, write_npz
     from ..plotting import plot_flow_losses, plot_plateau_fit
 
-    out = Path(out)
-    _write_text(out / "plateau.txt", result.table())
-    _write_text(out / "plateau.csv", _csv(result.rows()))
-    write_json(out / "plateau.json", result.summary())
+    out = _write_tables(result, out, "plateau")
     arrays = {"memory_values": result.memory_values, "durations": result.durations,
               "initial_loss": result.initial_loss, "final_loss": result.final_loss,
               "loss_convention": np.array(result.loss_convention)}
