@@ -198,7 +198,7 @@ def plot_error_in_time(result, *, ax=None):
         ax.axhline(eps, **_FLOOR_STYLE, label="discretisation floor")
     ax.set(xlabel="training time $t$", ylabel=r"$\|h^N_t - h_t\|_{L^2(\pi)}$", yscale="log",
            title="error over time (mean over seeds, ±2 s.e.)")
-    ax.grid(True, which="both", alpha=0.3)
+    ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small", ncol=2)
     finish(fig, own)
     return fig
