@@ -212,7 +212,7 @@ def test_tracking_by_lookup_on_exact_histories_equals_the_nystrom_evaluation(dou
     args = dict(n_units=64, seed=1, outputs=r["outputs"], limit=limit, steps=r["steps"],
                 predictions=r["predictions"], windows=r["windows"], track_h0=r["track_h0"],
                 own_start=own)
-    by_lookup = RunData(**args, pairs=_TrainingPairs(sol._flow)).online_limit
+    by_lookup = RunData(**args, pairs=_TrainingPairs(sol.flow)).online_limit
     by_nystrom = RunData(**args).online_limit
     assert not np.array_equal(by_nystrom, np.zeros_like(by_nystrom))
     np.testing.assert_allclose(by_lookup, by_nystrom, rtol=1e-11, atol=1e-14)

@@ -151,7 +151,7 @@ class _TrainingPairs:
         self.rows = rows if flow.extension is None else rows @ flow.extension
 
     def __call__(self, sol, idx: np.ndarray, times: np.ndarray, h0: np.ndarray) -> np.ndarray:
-        if sol._flow is not self.flow:
+        if sol.flow is not self.flow:
             raise ConfigError("these pairs belong to another limit solution.")
         coeffs = self.flow.coefficients(sol.g - sol.h0, times)
         out = h0 + np.einsum("ij,ij->i", coeffs, self.rows[idx])
@@ -296,7 +296,6 @@ def evaluate_pairs(sol, windows, times, h0_new=None) -> np.ndarray:
     ndarray, shape (K,)
     """
     from ..histories import Histories
-    from ..limit.hidden_layer import features
     from ..limit.ode import check_times
 
     hist = Histories.from_array(np.asarray(windows, dtype=float))
@@ -304,10 +303,11 @@ def evaluate_pairs(sol, windows, times, h0_new=None) -> np.ndarray:
     if t.shape != (hist.M,):
         raise ConfigError(f"`times` must have one entry per history ({hist.M}), got {t.shape}.")
     h0n = sol._initial_on(hist, h0_new)
-    flow = sol._flow
+    flow = sol.flow
     coeffs = flow.coefficients(sol.g - sol.h0, t)
     right = coeffs if flow.extension is None else coeffs @ flow.extension.T
-    rows = sol._rows(features(hist, sol.grid, sol.problem.network.activation))
+    rows = flow.rows(sol.feature_map, sol.feature_map.features(hist, training=False),
+                     sol.training_features)
     out = h0n + np.einsum("ij,ij->i", right, rows)
     if not np.all(np.isfinite(out)):
         raise DivergenceError("the Nyström extension produced NaN or infinite values.")
@@ -1013,7 +1013,7 @@ def _run_study(study: ConvergenceStudy, store, meta: dict, jobs, progress, execu
     finite_loss = np.full((nN, nS, times.size), np.nan)
     net = problem.network
     own_start = net.beta == 0.5 and not net.prior.doubled
-    pairs = _TrainingPairs(sol._flow) if H.indices is not None else None
+    pairs = _TrainingPairs(sol.flow) if H.indices is not None else None
     for i, n in enumerate(study.n_units):
         for j, s in enumerate(study.seeds):
             r = done[(n, s)]
