@@ -24,6 +24,7 @@ TINY_STUDY = TINY_PROBLEM + [
 ]
 
 
+@pytest.mark.slow
 def test_converge_writes_parsable_outputs_and_resumes(tmp_path, capsys):
     out = tmp_path / "conv"
     assert main(["converge", "--out", str(out), "--jobs", "1", "--quiet", *TINY_STUDY]) == 0

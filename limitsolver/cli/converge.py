@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="run the finite networks on a Dask cluster, e.g. tcp://host:8786 "
                              "(needs `pip install \"dask[distributed]\"`)")
+    parser.add_argument("--scheduler-timeout", metavar="SECONDS", type=float, default=10.0,
+                        help="seconds to keep trying to reach the scheduler (default 10)")
 
 
 def study_from_config(config: dict, seed: int):
@@ -125,7 +127,7 @@ def run(config: dict, args: argparse.Namespace) -> int:
     if getattr(args, "scheduler", None):
         from ..studies.executors import connect
 
-        client = connect(args.scheduler)
+        client = connect(args.scheduler, timeout=getattr(args, "scheduler_timeout", 10.0))
     t0 = time.perf_counter()
     try:
         result = run_convergence(study, jobs=args.jobs, out=args.out, progress=args.progress,
