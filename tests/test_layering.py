@@ -18,11 +18,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "limitsolver"
 
 # Edges that other work in progress removes; each is expected to fail until then.
-PENDING: dict[tuple[str, str], str] = {
-    ("limitsolver.limit.solution", "limitsolver.limit.solver"):
-        "LimitSolution.evaluate imports the private _check_depth of the solver (issue 11, "
-        "item 1: the feature map kept on the solution removes it)",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: Path, root: Path = PACKAGE) -> str:
