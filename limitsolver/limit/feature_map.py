@@ -183,7 +183,9 @@ class FeatureMap:
         Memory: the memory state and the features, :math:`8MG(d+1)` bytes each, plus
         :math:`\chi` in truncated mode. Work: the memory recursion over windows of
         length :math:`L` compares suffixes level by level, about
-        :math:`d L^2 (M + 10^3)/2` operations, plus :math:`MGLd` for the steps.
+        :math:`d L^2 (M + 10^3)/2` operations (quadratic in the depth: windows of length
+        5000 take minutes even for one history); the steps themselves, linear in
+        :math:`L`, are not limited.
 
         Parameters
         ----------
@@ -204,7 +206,7 @@ class FeatureMap:
         nbytes = 8.0 * M * G * (d + 1) * n_arrays
         check_memory(nbytes, f"the features on {M} histories x {G} nodes", budget=memory_budget,
                      fix="use fewer histories or nodes")
-        ops = 0.5 * d * depth * depth * (M + 1e3) + float(M) * G * depth * d
+        ops = 0.5 * d * depth * depth * (M + 1e3)
         check_work(ops, f"the memory recursion over {M} windows of length {depth}",
                    budget=work_budget,
                    fix="raise the network's `memory_tol` or lower `b_max` (shallower windows)")
