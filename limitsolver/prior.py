@@ -28,6 +28,7 @@ from ._deprecation import renamed_argument
 from ._random import as_generator
 from ._schema import build, check_fields
 from .activations import Activation, activation
+from .contraction import contraction_factor
 from .errors import ConfigError, ContractionError, DimensionError
 
 __all__ = ["Prior", "UnitParameters"]
@@ -181,7 +182,7 @@ class Prior:
         float
             :math:`\gamma`; the memory recursion contracts when :math:`\gamma < 1`.
         """
-        return float(self.b_max * activation(act).sup_dsigma)
+        return contraction_factor(self.b_max, act)
 
     def check_contraction(self, act: Activation | str) -> float:
         r"""Return :math:`\gamma` or raise :class:`ContractionError` when :math:`\gamma \ge 1`.

@@ -52,6 +52,7 @@ from ._deprecation import renamed_argument
 from ._random import as_generator
 from ._schema import build, check_state, check_table, check_value
 from .activations import Activation, activation
+from .contraction import contraction_factor
 from .errors import ConfigError, ContractionError, DimensionError, DivergenceError
 from .memory import MemoryState, memory_on_histories, memory_step
 from .prior import Prior
@@ -747,7 +748,7 @@ class TeacherRNN:
             raise ConfigError(f"`memory_tol` must lie in (0, 1), got {self.memory_tol}.")
         act = activation(self.activation)
         b_max = float(np.max(np.abs(b)))
-        gamma = b_max * act.sup_dsigma
+        gamma = contraction_factor(b_max, act)
         if not gamma < 1.0:
             raise ContractionError(
                 f"the teacher's memory does not contract: max|`b`| * sup|sigma'| = {b_max:g} * "
@@ -916,7 +917,7 @@ class TeacherRNN:
     @property
     def gamma(self) -> float:
         r"""Contraction factor :math:`\gamma = \max_i|b^i|\sup|\sigma'|`."""
-        return float(np.max(np.abs(self.b)) * self.activation.sup_dsigma)
+        return contraction_factor(np.max(np.abs(self.b)), self.activation)
 
     @functools.cached_property
     def window(self) -> int:

@@ -36,6 +36,7 @@ import numbers
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
@@ -59,6 +60,43 @@ def _listing(items: list[str]) -> str:
     return ", ".join(items)
 
 
+def _sparse_stochastic(P, atol: float) -> csr_array:
+    """Validate a sparse stochastic matrix on its stored entries; return it as a CSR copy."""
+    arr = csr_array(P, dtype=float, copy=True)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
+        raise DimensionError(
+            f"`P` must be a non-empty square matrix of shape (n, n), got shape {arr.shape}."
+        )
+    arr.sum_duplicates()
+    arr.sort_indices()
+    rows = np.repeat(np.arange(arr.shape[0]), np.diff(arr.indptr))
+    _check_entries(rows, arr.indices, arr.data, lambda: np.asarray(arr.sum(axis=1)).ravel(),
+                   atol, "Normalise each row by its sum.")
+    arr.eliminate_zeros()
+    return arr
+
+
+def _check_entries(rows, cols, values, row_sums, atol: float, hint: str) -> None:
+    """Entries ``P[rows[k], cols[k]] = values[k]`` finite and non-negative, ``row_sums()`` one."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        pos = _listing([f"({rows[k]}, {cols[k]})" for k in bad])
+        raise NotStochasticError(
+            f"`P` must be finite; it has NaN or infinite entries at positions {pos}."
+        )
+    neg = np.flatnonzero(values < 0)
+    if neg.size:
+        ent = _listing([f"P[{rows[k]}, {cols[k]}] = {values[k]:.6g}" for k in neg])
+        raise NotStochasticError(f"`P` must have non-negative entries; found {ent}.")
+    sums = row_sums()
+    off = np.flatnonzero(np.abs(sums - 1.0) > atol)
+    if off.size:
+        listed = _listing([f"row {i} sums to {sums[i]:.12g}" for i in off])
+        raise NotStochasticError(
+            f"The rows of `P` must sum to 1 (within atol={atol:g}); {listed}. {hint}"
+        )
+
+
 class FiniteChain(SavedChain):
     r"""A Markov chain on finitely many states :math:`x \in \{0,\dots,n-1\}` of :math:`\mathbb R^d`.
 
@@ -68,9 +106,12 @@ class FiniteChain(SavedChain):
 
     Parameters
     ----------
-    P : array_like, shape (n, n)
+    P : array_like or scipy.sparse matrix, shape (n, n)
         Row-stochastic transition matrix: finite, :math:`P_{xy} \ge 0`,
-        :math:`|\sum_y P_{xy} - 1| \le` ``atol``. A copy is stored, read-only.
+        :math:`|\sum_y P_{xy} - 1| \le` ``atol``. A copy is stored, read-only. A
+        sparse matrix is validated on its stored entries and kept sparse (CSR), as
+        QuantEcon's ``MarkovChain`` does; its stationary law comes from a sparse LU
+        solve and sampling uses the rows' stored entries only.
     states : array_like, shape (n, d) or (n,), optional
         The vector of :math:`\mathbb R^d` observed in each state; a 1-D array
         of length ``n`` means :math:`d = 1`. Default: ``arange(n)`` as an
@@ -80,8 +121,8 @@ class FiniteChain(SavedChain):
 
     Attributes
     ----------
-    P : numpy.ndarray, shape (n, n)
-        The transition matrix (read-only float copy).
+    P : numpy.ndarray or scipy.sparse.csr_array, shape (n, n)
+        The transition matrix (read-only float copy; CSR when given sparse).
     states : numpy.ndarray, shape (n, d)
         The state vectors (read-only float copy).
     n_states : int
@@ -109,6 +150,10 @@ class FiniteChain(SavedChain):
     kind: str = "finite"
 
     def __init__(self, P: np.ndarray, states: np.ndarray | None = None, *, atol: float = 1e-10):
+        if sp.issparse(P):
+            arr = _sparse_stochastic(P, atol)
+            self._init_states(arr, arr.shape[0], states)
+            return
         try:
             arr = np.array(P, dtype=float)
         except (TypeError, ValueError) as exc:
@@ -119,25 +164,12 @@ class FiniteChain(SavedChain):
             raise DimensionError(
                 f"`P` must be a non-empty square matrix of shape (n, n), got shape {arr.shape}."
             )
-        bad = np.argwhere(~np.isfinite(arr))
-        if bad.size:
-            pos = _listing([f"({i}, {j})" for i, j in bad])
-            raise NotStochasticError(
-                f"`P` must be finite; it has NaN or infinite entries at positions {pos}."
-            )
-        neg = np.argwhere(arr < 0)
-        if neg.size:
-            ent = _listing([f"P[{i}, {j}] = {arr[i, j]:.6g}" for i, j in neg])
-            raise NotStochasticError(f"`P` must have non-negative entries; found {ent}.")
-        sums = arr.sum(axis=1)
-        off = np.flatnonzero(np.abs(sums - 1.0) > atol)
-        if off.size:
-            rows = _listing([f"row {i} sums to {sums[i]:.12g}" for i in off])
-            raise NotStochasticError(
-                f"The rows of `P` must sum to 1 (within atol={atol:g}); {rows}. "
-                "Normalise with `P / P.sum(axis=1, keepdims=True)`."
-            )
-        n = arr.shape[0]
+        rows, cols = np.indices(arr.shape).reshape(2, -1)
+        _check_entries(rows, cols, arr.ravel(), lambda: arr.sum(axis=1), atol,
+                       "Normalise with `P / P.sum(axis=1, keepdims=True)`.")
+        self._init_states(arr, arr.shape[0], states)
+
+    def _init_states(self, arr, n: int, states) -> None:
         if states is None:
             st = np.arange(n, dtype=float)[:, None]
         else:
@@ -151,15 +183,24 @@ class FiniteChain(SavedChain):
                 )
             if not np.all(np.isfinite(st)):
                 raise DimensionError("`states` must be finite vectors.")
-        arr.flags.writeable = False
+        (arr.data if sp.issparse(arr) else arr).flags.writeable = False
         st.flags.writeable = False
-        self.P: np.ndarray = arr
+        self.P = arr
         self.states: np.ndarray = st
         self.n_states: int = n
         self.dim: int = st.shape[1]
 
     def __repr__(self) -> str:
         return f"FiniteChain(n_states={self.n_states}, dim={self.dim})"
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, FiniteChain):
+            return NotImplemented
+        return (self.P.shape == other.P.shape and self.states.shape == other.states.shape
+                and bool(np.all(self._dense_P() == other._dense_P()))
+                and bool(np.all(self.states == other.states)))
+
+    __hash__ = None  # mutable caches aside, equality is by value: not hashable
 
     def to_state(self) -> dict:
         """The chain as a JSON-able table: ``kind = "finite"``, ``P`` and ``states`` in full.
@@ -171,9 +212,10 @@ class FiniteChain(SavedChain):
         Returns
         -------
         dict
-            ``{"kind": "finite", "P": [[...], ...], "states": [[...], ...]}``.
+            ``{"kind": "finite", "P": [[...], ...], "states": [[...], ...]}`` (a sparse ``P``
+            is written in full).
         """
-        return {"kind": self.kind, "P": self.P.tolist(), "states": self.states.tolist()}
+        return {"kind": self.kind, "P": self._dense_P().tolist(), "states": self.states.tolist()}
 
 
     # ------------------------------------------------------------------------------------------
@@ -225,8 +267,19 @@ class FiniteChain(SavedChain):
     # ------------------------------------------------------------------------------------------
     # Structure
 
+    @property
+    def is_sparse(self) -> bool:
+        """Whether ``P`` is stored sparse (CSR)."""
+        return sp.issparse(self.P)
+
+    def _dense_P(self) -> np.ndarray:
+        return self.P.toarray() if self.is_sparse else self.P
+
     @functools.cached_property
     def _graph(self) -> csr_array:
+        if self.is_sparse:
+            return csr_array(((self.P.data > 0).astype(np.int8), self.P.indices, self.P.indptr),
+                             shape=self.P.shape)
         return csr_array((self.P > 0).astype(np.int8))
 
     @functools.cached_property
@@ -265,7 +318,7 @@ class FiniteChain(SavedChain):
         level = np.zeros(self.n_states, dtype=np.int64)
         for v in order[1:]:
             level[v] = level[pred[v]] + 1
-        src, dst = np.nonzero(self.P > 0)
+        src, dst = self._graph.nonzero()
         return int(np.gcd.reduce(np.abs(level[src] + 1 - level[dst])))
 
     @property
@@ -325,6 +378,18 @@ class FiniteChain(SavedChain):
         """
         self._require_irreducible("the stationary distribution to be unique")
         n = self.n_states
+        if self.is_sparse:
+            import scipy.sparse.linalg as spla
+
+            A = (self.P.T - sp.identity(n, format="csr")).tolil()
+            A[n - 1, :] = np.ones(n)
+            b = np.zeros(n)
+            b[-1] = 1.0
+            pi = np.asarray(spla.spsolve(A.tocsc(), b))
+            pi = np.clip(pi, 0.0, None)
+            pi = pi / pi.sum()
+            pi.flags.writeable = False
+            return pi
         A = (np.eye(n) - self.P).T.copy()
         A[-1, :] = 1.0
         b = np.zeros(n)
@@ -338,7 +403,7 @@ class FiniteChain(SavedChain):
     @functools.cached_property
     def eigenvalues(self) -> np.ndarray:
         """Eigenvalues of ``P`` sorted by decreasing modulus (read-only). Cost :math:`O(n^3)`."""
-        lam = np.linalg.eigvals(self.P)
+        lam = np.linalg.eigvals(self._dense_P())
         lam = lam[np.argsort(-np.abs(lam), kind="stable")]
         lam.flags.writeable = False
         return lam
@@ -393,10 +458,11 @@ class FiniteChain(SavedChain):
         self.check_ergodic()
         if self._tv_to_stationary(np.eye(self.n_states)) <= eps:
             return 0
-        powers = [self.P]  # powers[j] = P^(2^j)
+        P = self._dense_P()
+        powers = [P]  # powers[j] = P^(2^j)
         while self._tv_to_stationary(powers[-1]) > eps:
             if 2 ** len(powers) > max_time and self._tv_to_stationary(
-                np.linalg.matrix_power(self.P, int(max_time))
+                np.linalg.matrix_power(P, int(max_time))
             ) > eps:
                 raise NotErgodicError(
                     f"The chain has not mixed to `eps`={eps:g} by time {max_time} "
@@ -446,6 +512,16 @@ class FiniteChain(SavedChain):
         # rounding up to x + 1; states of probability zero are never chosen.
         n = self.n_states
         P = self.P
+        if self.is_sparse:
+            # the same flattened layout on the stored entries of each row
+            data, indptr = P.data, P.indptr
+            rows = np.repeat(np.arange(n), np.diff(indptr))
+            cdf = np.empty_like(data)
+            for x in range(n):  # every stored entry is positive (zeros were eliminated)
+                c = np.cumsum(data[indptr[x]:indptr[x + 1]])
+                cdf[indptr[x]:indptr[x + 1]] = c / c[-1]
+                cdf[indptr[x + 1] - 1] = 1.0
+            return cdf + rows, indptr[1:] - 1
         cdf = np.cumsum(P, axis=1) / P.sum(axis=1, keepdims=True)
         cdf[:, -1] = 1.0
         flat = (cdf + np.arange(n, dtype=float)[:, None]).ravel()
@@ -454,6 +530,9 @@ class FiniteChain(SavedChain):
 
     def _inverse_cdf(self, current: np.ndarray, u: np.ndarray) -> np.ndarray:
         flat, last_pos = self._sampler
+        if self.is_sparse:
+            k = np.searchsorted(flat, current + u, side="right")
+            return self.P.indices[np.minimum(k, last_pos[current])].astype(np.int64)
         n = self.n_states
         idx = np.searchsorted(flat, current + u, side="right") - current * n
         return np.minimum(idx, last_pos[current])
