@@ -22,12 +22,12 @@ import numpy as np
 
 from .._deprecation import renamed_argument
 from ..errors import DimensionError, NotErgodicError
-from .base import _count, _prepare, _vector_start
+from .base import SavedChain, _count, _prepare, _vector_start
 
 __all__ = ["GaussianAR1"]
 
 
-class GaussianAR1:
+class GaussianAR1(SavedChain):
     r"""Gaussian AR(1): :math:`X_{k+1} = a X_k + \sqrt{1-a^2}\,\xi_k`, invariant law :math:`N(0, I_d)`.
 
     Parameters
@@ -66,14 +66,6 @@ class GaussianAR1:
     def __repr__(self) -> str:
         return f"GaussianAR1(a={self.a!r}, dim={self.dim})"
 
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, GaussianAR1):
-            return NotImplemented
-        return self.to_state() == other.to_state()
-
-    def __hash__(self) -> int:
-        return hash(tuple(self.to_state().items()))
-
     def to_state(self) -> dict:
         """The chain as a JSON-able table (``kind = "ar1"`` and its parameters, exact).
 
@@ -85,33 +77,6 @@ class GaussianAR1:
         """
         return {"kind": self.kind, "a": self.a, "dim": self.dim}
 
-    @classmethod
-    def from_state(cls, state: dict, where: str = "chain") -> GaussianAR1:
-        """Rebuild the chain from :meth:`to_state` or a configuration table.
-
-        Parameters
-        ----------
-        state : dict
-            Its parameters and optionally ``kind = "ar1"``.
-        where : str
-            Name of the table in error messages.
-
-        Returns
-        -------
-        GaussianAR1
-            The chain.
-
-        Raises
-        ------
-        ConfigError
-            For a wrong kind, an unknown key or a value of the wrong type.
-        NotErgodicError
-            If the parameters do not give an ergodic chain.
-        """
-        from .._schema import build, check_state
-
-        check_state(state, cls.kind, ("a", "dim"), where)
-        return build(cls, state, where)
 
     @property
     def spectral_gap(self) -> float:

@@ -29,7 +29,7 @@ import numpy as np
 
 from .._deprecation import renamed_argument
 from ..errors import DimensionError, DivergenceError, NotErgodicError
-from .base import _prepare
+from .base import SavedChain, _prepare
 
 __all__ = ["CircleWalk"]
 
@@ -44,7 +44,7 @@ def _wrap(phi: np.ndarray) -> np.ndarray:
     return np.where(out >= _TWO_PI, 0.0, out)
 
 
-class CircleWalk:
+class CircleWalk(SavedChain):
     r"""Random walk on the circle: :math:`\varphi_{k+1} = \varphi_k + \kappa\xi_k \bmod 2\pi`.
 
     Observed as :math:`X_k = (\cos\varphi_k, \sin\varphi_k)`; invariant law uniform.
@@ -79,14 +79,6 @@ class CircleWalk:
     def __repr__(self) -> str:
         return f"CircleWalk(kappa={self.kappa!r})"
 
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, CircleWalk):
-            return NotImplemented
-        return self.to_state() == other.to_state()
-
-    def __hash__(self) -> int:
-        return hash(tuple(self.to_state().items()))
-
     def to_state(self) -> dict:
         """The chain as a JSON-able table (``kind = "circle"`` and its parameters, exact).
 
@@ -98,33 +90,6 @@ class CircleWalk:
         """
         return {"kind": self.kind, "kappa": self.kappa}
 
-    @classmethod
-    def from_state(cls, state: dict, where: str = "chain") -> CircleWalk:
-        """Rebuild the chain from :meth:`to_state` or a configuration table.
-
-        Parameters
-        ----------
-        state : dict
-            Its parameters and optionally ``kind = "circle"``.
-        where : str
-            Name of the table in error messages.
-
-        Returns
-        -------
-        CircleWalk
-            The chain.
-
-        Raises
-        ------
-        ConfigError
-            For a wrong kind, an unknown key or a value of the wrong type.
-        NotErgodicError
-            If the parameters do not give an ergodic chain.
-        """
-        from .._schema import build, check_state
-
-        check_state(state, cls.kind, ("kappa",), where)
-        return build(cls, state, where)
 
     def fourier_multiplier(self, m):
         r"""Eigenvalue :math:`e^{-\kappa^2 m^2/2}` of the kernel on the mode :math:`e^{im\varphi}`.

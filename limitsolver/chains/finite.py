@@ -43,7 +43,7 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components
 from .._deprecation import renamed_argument
 from .._random import as_generator
 from ..errors import ConfigError, DimensionError, NotErgodicError, NotStochasticError
-from .base import _count, _prepare
+from .base import SavedChain, _count, _prepare
 
 __all__ = ["FiniteChain"]
 
@@ -97,7 +97,7 @@ def _check_entries(rows, cols, values, row_sums, atol: float, hint: str) -> None
         )
 
 
-class FiniteChain:
+class FiniteChain(SavedChain):
     r"""A Markov chain on finitely many states :math:`x \in \{0,\dots,n-1\}` of :math:`\mathbb R^d`.
 
     :math:`\mathbb P(X_{k+1} = \mathrm{states}[y] \mid X_k = \mathrm{states}[x]) = P_{xy}`.
@@ -217,33 +217,6 @@ class FiniteChain:
         """
         return {"kind": self.kind, "P": self._dense_P().tolist(), "states": self.states.tolist()}
 
-    @classmethod
-    def from_state(cls, state: dict, where: str = "chain") -> FiniteChain:
-        """Rebuild a finite chain from :meth:`to_state` or a configuration table.
-
-        Parameters
-        ----------
-        state : dict
-            ``P`` (required), ``states`` and ``atol`` (optional), ``kind = "finite"``.
-        where : str
-            Name of the table in error messages.
-
-        Returns
-        -------
-        FiniteChain
-            The chain (not checked for ergodicity; :class:`~limitsolver.problem.Problem` does).
-
-        Raises
-        ------
-        ConfigError
-            For a wrong kind, an unknown or missing key or a value of the wrong type.
-        NotStochasticError, DimensionError
-            If ``P`` or ``states`` is invalid.
-        """
-        from .._schema import build, check_state
-
-        check_state(state, cls.kind, ("P", "states", "atol"), where)
-        return build(cls, state, where)
 
     # ------------------------------------------------------------------------------------------
     # Constructors

@@ -33,16 +33,6 @@ DEFAULTS: dict = {
 """The headline chain (:mod:`limitsolver.headline`), ``F = x`` and :class:`CheckOptions`."""
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options beyond the common ones.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The subcommand's parser.
-    """
-
-
 def check(config: dict, args: argparse.Namespace):
     """Build the chain, ``F`` and the check options before any work.
 

@@ -28,16 +28,6 @@ DEFAULTS: dict = {
 """The headline problem (:mod:`limitsolver.headline`) and :class:`SolveOptions`."""
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options beyond the common ones.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The subcommand's parser.
-    """
-
-
 def check(config: dict, args: argparse.Namespace):
     """Build the problem and the options, refusing a bad configuration before any work.
 
