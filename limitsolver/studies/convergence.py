@@ -788,28 +788,18 @@ def _problem_from(summary: dict, state: dict, out: Path) -> Problem:
     raise ConfigError(f"the result in {out} does not say how to rebuild its problem.")
 
 
-def _warm_step_loop(problem: Problem, n: int, backend: str) -> None:
-    """Compile the step loop ``simulate`` will use for width ``n`` (a no-op once compiled)."""
-    try:
-        from ..simulation.simulate import _resolve_backend
-    except ImportError:  # pragma: no cover - the simulator's layout changed: time with compilation
-        return
-    _resolve_backend(backend, problem.network, problem.dim, n, 1)
-
-
 def _finite_run(problem: Problem, times: np.ndarray, eval_values: np.ndarray, n_track: int,
                 backend: str, n: int, seed: int) -> dict:
     """One finite-network run: outputs on the evaluation histories and sampled online predictions.
 
-    ``compile`` is the time spent compiling the step loop before the run (zero
-    when this process had compiled it), ``wall`` the time of the run itself.
+    ``compile`` is the time :func:`~limitsolver.simulation.simulate` spent
+    compiling or loading the step loop (zero once this process has it), ``wall``
+    the time of the run without it.
     """
     from ..histories import path_windows
     from ..simulation import simulate
 
     t0 = time.perf_counter()
-    _warm_step_loop(problem, n, backend)
-    t1 = time.perf_counter()
     res = simulate(problem, n, [seed], snapshot_times=times, progress=False, backend=backend)
     if res.status == "interrupted":  # Ctrl-C inside the step loop: stop the study, not this run
         raise KeyboardInterrupt(f"run N={n}, seed={seed}: {res.message}")
@@ -823,7 +813,8 @@ def _finite_run(problem: Problem, times: np.ndarray, eval_values: np.ndarray, n_
     track_windows = windows[steps + offset]
     return {"outputs": outputs, "steps": steps, "predictions": res.predictions[0, steps],
             "windows": track_windows, "track_h0": res.output(track_windows, time=0.0)[0],
-            "n_steps": K, "wall": time.perf_counter() - t1, "compile": t1 - t0}
+            "n_steps": K, "wall": time.perf_counter() - t0 - res.compile_time,
+            "compile": float(res.compile_time)}
 
 
 def _solve(study: ConvergenceStudy, show, problem: Problem | None = None,
