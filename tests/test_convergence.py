@@ -258,3 +258,19 @@ def test_a_result_saved_from_python_loads_back_from_the_state_of_its_problem(tmp
         np.testing.assert_array_equal(back.errors[m], res.errors[m])
         assert back.fits[m].ci == res.fits[m].ci
     assert back.table("tracking") == res.table("tracking")
+
+
+def test_a_simulation_result_as_a_data_frame_and_a_dataset():
+    from limitsolver import simulate
+
+    res = simulate(_problem(), 8, [3, 5], snapshot_times=[0.0, 0.5], backend="numpy")
+    pd = pytest.importorskip("pandas")
+    df = res.to_dataframe()
+    assert isinstance(df, pd.DataFrame) and len(df) == 2 * res.n_steps
+    row = df[(df.seed == 5) & (df.step == 2)].iloc[0]
+    assert row["prediction"] == res.predictions[1, 2] and row["time"] == 2 / 8
+    np.testing.assert_array_equal(df["error"], df["target"] - df["prediction"])
+    pytest.importorskip("xarray")
+    ds = res.to_xarray()
+    assert ds["w"].dims == ("seed", "time", "unit", "dim") and ds.attrs["n_units"] == 8
+    np.testing.assert_array_equal(ds["c"].sel(seed=3, time=0.5).values, res.snapshots.c[0, 1])

@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DivergenceError, StudyError
+from ..io import optional_import
 from ..problem import Problem
 from ..progress import progress as progress_bar
 from .executors import blas_threads as _blas
@@ -685,7 +686,7 @@ class ConvergenceResult:
         ImportError
             If pandas is not installed.
         """
-        pd = _optional("pandas", "to_dataframe")
+        pd = optional_import("pandas", "to_dataframe")
         n, s = np.meshgrid(self.study.n_units, self.study.seeds, indexing="ij")
         data = {"width": n.ravel(), "seed": s.ravel()}
         data.update({m: e.ravel() for m, e in self.errors.items()})
@@ -716,7 +717,7 @@ class ConvergenceResult:
 
         from ..io import to_jsonable
 
-        xr = _optional("xarray", "to_xarray")
+        xr = optional_import("xarray", "to_xarray")
         dims = ("width", "seed")
         data = {m: (dims, e) for m, e in self.errors.items()}
         data["wall_time_s"] = (dims, self.wall_times)
@@ -760,18 +761,6 @@ class ConvergenceResult:
             "timings_s": self.timings, "overhead": self.overhead,
             "provenance": self.provenance,
         }
-
-
-def _optional(module: str, what: str):
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(
-            f"`{what}` needs {module}; install it with `pip install {module}` (or, from a "
-            f"checkout of limitsolver, `pip install -e \".[xarray]\"`)."
-        ) from exc
 
 
 def _problem_from(summary: dict, state: dict, out: Path) -> Problem:
