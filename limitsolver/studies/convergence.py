@@ -31,9 +31,15 @@ takes any others as :class:`Metric` objects::
     study = ConvergenceStudy(problem, metrics=("sup_l2", Metric("sup_linf", sup_linf)))
 
 Each metric is fitted as :math:`e\approx C N^{-p}` with a bootstrap interval over
-seeds (:func:`~limitsolver.studies.fit.fit_power_law`). Finite-network runs are
-independent tasks executed by a process pool; each finished run is written
-atomically under ``out/runs`` so an interrupted study resumes where it stopped.
+seeds (:func:`~limitsolver.studies.fit.fit_power_law`); the fit's means and
+standard errors over seeds are the ones every table, summary and figure shows.
+Finite-network runs are independent tasks executed here, by a process pool or on
+Dask (:mod:`~limitsolver.studies.executors`); each finished run is written
+atomically to the study's :class:`~limitsolver.store.RunStore` under
+``out/runs``, so an interrupted study (Ctrl-C, ``kill -9``) resumes where it
+stopped, reusing only run files that carry this study's fingerprint and their
+own ``(N, seed)``. Ctrl-C stops the study and keeps what finished. The time of
+each run excludes compilation of the step loop (:attr:`ConvergenceResult.compile_times`).
 When the initial output is not zero (:math:`\beta = 1/2` without doubling) the
 limit of each seed starts from that seed's :math:`h^N_0` on the histories.
 """
