@@ -274,3 +274,16 @@ def test_a_simulation_result_as_a_data_frame_and_a_dataset():
     ds = res.to_xarray()
     assert ds["w"].dims == ("seed", "time", "unit", "dim") and ds.attrs["n_units"] == 8
     np.testing.assert_array_equal(ds["c"].sel(seed=3, time=0.5).values, res.snapshots.c[0, 1])
+
+
+@pytest.mark.slow
+def test_two_worker_processes_give_the_numbers_of_one(result, tmp_path):
+    study = result.study
+    two = run_convergence(study, jobs=2, out=tmp_path, progress=False)
+    for m in result.errors:
+        np.testing.assert_array_equal(two.errors[m], result.errors[m])
+    np.testing.assert_array_equal(two.finite_loss, result.finite_loss)
+    # and a resumed study (every run read back from disk) gives them again
+    again = run_convergence(study, jobs=1, out=tmp_path, progress=False)
+    for m in result.errors:
+        np.testing.assert_array_equal(again.errors[m], result.errors[m])
