@@ -121,6 +121,11 @@ class RunData:
         return self.limit.histories.weights
 
     @cached_property
+    def error_curve(self) -> np.ndarray:
+        r""":math:`\|h^N_t - h_t\|_{L^2(\pi)} = \big(\sum_m \omega_m (h^N_t - h_t)^2(\xi_m)\big)^{1/2}` at each time."""
+        return np.sqrt(((self.outputs - self.limit.h) ** 2) @ self.weights)
+
+    @cached_property
     def finite_loss(self) -> np.ndarray:
         r""":math:`L^N_t = \tfrac12\sum_m\omega_m (g(\xi_m) - h^N_t(\xi_m))^2` at the study's times."""
         return 0.5 * ((self.limit.g[None, :] - self.outputs) ** 2) @ self.weights
@@ -229,7 +234,7 @@ def sup_l2(run: RunData) -> float:
     -------
     float
     """
-    return float(np.sqrt(((run.outputs - run.limit.h) ** 2) @ run.weights).max())
+    return float(run.error_curve.max())
 
 
 def tracking(run: RunData) -> float:
@@ -1044,8 +1049,7 @@ def _run_study(study: ConvergenceStudy, store, meta: dict, jobs, progress, execu
             for m in metrics:
                 errors[m.name][i, j] = m(run)
             finite_loss[i, j] = run.finite_loss
-            # per time, the L2(pi) distance whose sup over time is `sup_l2`
-            curves[i, j] = np.sqrt(((run.outputs - limit.h) ** 2) @ omega)
+            curves[i, j] = run.error_curve
             finite_h[i, j] = run.outputs
             if own_start:
                 limit_h[i, j] = limit.h
