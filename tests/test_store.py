@@ -258,3 +258,26 @@ def test_out_under_a_file_is_a_config_error(tmp_path):
     f.write_text("x")
     with pytest.raises(ConfigError, match="cannot be written"):
         RunStore(f / "conv", FP).__enter__()
+
+
+def test_a_target_wrapping_a_python_function_is_fingerprinted_by_its_code():
+    from limitsolver.targets import StateFunction
+
+    def problem(f):
+        return _problem().replace(target=StateFunction(f, dim=1))
+
+    a = problem_fingerprint(problem(lambda x: np.sin(x[..., 0])))
+    assert a == problem_fingerprint(problem(lambda x: np.sin(x[..., 0])))
+    assert a != problem_fingerprint(problem(lambda x: np.cos(x[..., 0])))
+    assert a != problem_fingerprint(problem(lambda x: np.sin(2.0 * x[..., 0])))
+
+
+def test_a_closure_over_a_module_and_a_value_is_fingerprinted_quickly():
+    from limitsolver.targets import StateFunction
+
+    def problem(k):
+        lib = np
+        return _problem().replace(target=StateFunction(lambda x: lib.sin(k * x[..., 0]), dim=1))
+
+    assert problem_fingerprint(problem(1.0)) != problem_fingerprint(problem(2.0))
+    assert problem_fingerprint(problem(1.0)) == problem_fingerprint(problem(1.0))
