@@ -281,3 +281,24 @@ def test_a_closure_over_a_module_and_a_value_is_fingerprinted_quickly():
 
     assert problem_fingerprint(problem(1.0)) != problem_fingerprint(problem(2.0))
     assert problem_fingerprint(problem(1.0)) == problem_fingerprint(problem(1.0))
+
+
+@pytest.mark.parametrize("command, files", [
+    (["solve", "--set", "problem.network.memory_tol=0.05", "--set", "problem.horizon=0.5",
+      "--set", 'solve.grid={n_w = 8, n_b = 4, kind = "legendre"}'],
+     ("summary.json", "solution.npz")),
+    (["poisson"], ("summary.json", "poisson.npz")),
+])
+def test_the_files_of_other_commands_record_their_provenance(tmp_path, command, files, capsys):
+    import json
+
+    from limitsolver.cli import main
+    from limitsolver.io import read_npz_meta
+
+    assert main([command[0], "--out", str(tmp_path), "--quiet", "--seed", "7",
+                 *command[1:]]) in (0, 1)
+    js = json.loads((tmp_path / files[0]).read_text())["provenance"]
+    npz = read_npz_meta(tmp_path / files[1])
+    for meta in (js, npz):
+        assert meta["seeds"] == [7] and meta["created_utc"].endswith("+00:00")
+        assert meta["dependencies"]["numpy"] == np.__version__ and meta["argv"]
