@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["write_json", "read_json", "write_npz", "read_npz_meta", "save_figure", "to_jsonable"]
+__all__ = ["write_json", "read_json", "write_npz", "read_npz_meta", "save_figure", "to_jsonable",
+           "optional_import"]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -175,6 +176,36 @@ def read_npz_meta(path) -> dict | None:
         if "_provenance" not in z.files:
             return None
         return json.loads(str(z["_provenance"]))
+
+
+def optional_import(module: str, what: str):
+    """Import an optional dependency, or raise an ImportError saying how to install it.
+
+    Parameters
+    ----------
+    module : str
+        The module (``"pandas"``, ``"xarray"``).
+    what : str
+        The feature that needs it, named in the message (e.g. ``"to_xarray"``).
+
+    Returns
+    -------
+    module
+
+    Raises
+    ------
+    ImportError
+        If the module is not installed.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"`{what}` needs {module}; install it with `pip install {module}` (or, from a "
+            f"checkout of limitsolver, `pip install -e \".[xarray]\"`)."
+        ) from exc
 
 
 def save_figure(fig, path, dpi: int = 120) -> Path:

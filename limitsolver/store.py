@@ -38,6 +38,7 @@ import json
 import os
 import platform
 import sys
+import types
 import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -78,13 +79,19 @@ def _array_state(a: np.ndarray) -> dict:
             "shape": list(a.shape)}
 
 
+def _code_state(code) -> dict:
+    """Bytecode, names and constants of a code object (nested code objects included)."""
+    return {"code": hashlib.sha256(code.co_code).hexdigest(), "names": list(code.co_names),
+            "consts": [_code_state(c) if hasattr(c, "co_code") else _state(c)
+                       for c in code.co_consts]}
+
+
 def _callable_state(fn) -> dict:
     code = getattr(fn, "__code__", None)
     out: dict[str, Any] = {"callable": f"{getattr(fn, '__module__', '?')}."
                                        f"{getattr(fn, '__qualname__', type(fn).__name__)}"}
     if code is not None:
-        out["code"] = hashlib.sha256(code.co_code).hexdigest()
-        out["consts"] = [_state(c) for c in code.co_consts if not hasattr(c, "co_code")]
+        out.update(_code_state(code))
         cells = getattr(fn, "__closure__", None) or ()
         out["closure"] = [_state(c.cell_contents) for c in cells]
     return out
@@ -120,6 +127,8 @@ def _state(obj, depth: int = 0) -> Any:
         return [_state(v, depth + 1) for v in obj]
     if isinstance(obj, Path):
         return str(obj)
+    if isinstance(obj, types.ModuleType):
+        return {"module": obj.__name__}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         fields = {f.name: _state(getattr(obj, f.name), depth + 1)
                   for f in dataclasses.fields(obj) if not f.name.startswith("_")}

@@ -73,7 +73,9 @@ def run(config: dict, args: argparse.Namespace) -> int:
     for seed, v in zip(seeds, final, strict=True):
         print(f"{seed:>6d}  {v:>18.6e}")
     result.save(args.out / "simulation")
-    write_json(args.out / "summary.json", {
+    from ..store import provenance
+
+    write_json(args.out / "summary.json", meta=provenance(problem=problem, seeds=seeds), obj={
         "config": config, "problem_state": problem.to_state(), "n_units": n_units,
         "seeds": seeds, "n_steps": result.n_steps,
         "status": result.status, "backend": result.backend, "wall_time_s": result.wall_time,

@@ -334,6 +334,63 @@ class SimulationResult:
             compile_time=float(meta.get("compile_time", 0.0)),
         )
 
+    def to_dataframe(self):
+        """One row per seed and training step: the online prediction, target and error.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``seed``, ``step`` (:math:`k`), ``time`` (:math:`k/N`),
+            ``prediction`` (:math:`f^N_k`), ``target`` (:math:`Y_k`) and ``error``
+            (:math:`e_k`).
+
+        Raises
+        ------
+        ImportError
+            If pandas is not installed.
+        """
+        from ..io import optional_import
+
+        pd = optional_import("pandas", "to_dataframe")
+        S, K = self.predictions.shape
+        return pd.DataFrame({
+            "seed": np.repeat(np.asarray(self.seeds), K), "step": np.tile(np.arange(K), S),
+            "time": np.tile(np.arange(K) / self.n_units, S),
+            "prediction": self.predictions.ravel(), "target": self.targets.ravel(),
+            "error": self.errors.ravel()})
+
+    def to_xarray(self):
+        """The result as an ``xarray.Dataset`` (dimensions ``seed``, ``step``, ``time``, ``unit``).
+
+        Returns
+        -------
+        xarray.Dataset
+            ``prediction``, ``target``, ``error`` (seed, step); the snapshot
+            parameters ``c``, ``b`` (seed, time, unit) and ``w`` (seed, time,
+            unit, dim); attributes ``n_units``, ``backend``, ``status``,
+            ``wall_time`` and ``compile_time``.
+
+        Raises
+        ------
+        ImportError
+            If xarray is not installed.
+        """
+        from ..io import optional_import
+
+        xr = optional_import("xarray", "to_xarray")
+        snap = self.snapshots
+        data = {"prediction": (("seed", "step"), self.predictions),
+                "target": (("seed", "step"), self.targets),
+                "error": (("seed", "step"), self.errors),
+                "c": (("seed", "time", "unit"), snap.c), "b": (("seed", "time", "unit"), snap.b),
+                "w": (("seed", "time", "unit", "dim"), snap.w)}
+        K = self.predictions.shape[1]
+        return xr.Dataset(data, coords={"seed": list(self.seeds), "step": np.arange(K),
+                                        "time": self.times},
+                          attrs={"n_units": self.n_units, "backend": self.backend,
+                                 "status": self.status, "wall_time": self.wall_time,
+                                 "compile_time": self.compile_time})
+
     def __repr__(self) -> str:
         return (f"SimulationResult(N={self.n_units}, seeds={len(self.seeds)}, "
                 f"steps={self.steps_done}/{self.n_steps}, status={self.status!r}, "

@@ -31,9 +31,15 @@ takes any others as :class:`Metric` objects::
     study = ConvergenceStudy(problem, metrics=("sup_l2", Metric("sup_linf", sup_linf)))
 
 Each metric is fitted as :math:`e\approx C N^{-p}` with a bootstrap interval over
-seeds (:func:`~limitsolver.studies.fit.fit_power_law`). Finite-network runs are
-independent tasks executed by a process pool; each finished run is written
-atomically under ``out/runs`` so an interrupted study resumes where it stopped.
+seeds (:func:`~limitsolver.studies.fit.fit_power_law`); the fit's means and
+standard errors over seeds are the ones every table, summary and figure shows.
+Finite-network runs are independent tasks executed here, by a process pool or on
+Dask (:mod:`~limitsolver.studies.executors`); each finished run is written
+atomically to the study's :class:`~limitsolver.store.RunStore` under
+``out/runs``, so an interrupted study (Ctrl-C, ``kill -9``) resumes where it
+stopped, reusing only run files that carry this study's fingerprint and their
+own ``(N, seed)``. Ctrl-C stops the study and keeps what finished. The time of
+each run excludes compilation of the step loop (:attr:`ConvergenceResult.compile_times`).
 When the initial output is not zero (:math:`\beta = 1/2` without doubling) the
 limit of each seed starts from that seed's :math:`h^N_0` on the histories.
 """
@@ -51,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DivergenceError, StudyError
+from ..io import optional_import
 from ..problem import Problem
 from ..progress import progress as progress_bar
 from .executors import blas_threads as _blas
@@ -112,6 +119,11 @@ class RunData:
     def weights(self) -> np.ndarray:
         r"""Weights :math:`\omega_m` of the evaluation histories."""
         return self.limit.histories.weights
+
+    @cached_property
+    def error_curve(self) -> np.ndarray:
+        r""":math:`\|h^N_t - h_t\|_{L^2(\pi)} = \big(\sum_m \omega_m (h^N_t - h_t)^2(\xi_m)\big)^{1/2}` at each time."""
+        return np.sqrt(((self.outputs - self.limit.h) ** 2) @ self.weights)
 
     @cached_property
     def finite_loss(self) -> np.ndarray:
@@ -222,7 +234,7 @@ def sup_l2(run: RunData) -> float:
     -------
     float
     """
-    return float(np.sqrt(((run.outputs - run.limit.h) ** 2) @ run.weights).max())
+    return float(run.error_curve.max())
 
 
 def tracking(run: RunData) -> float:
@@ -707,7 +719,7 @@ class ConvergenceResult:
         ImportError
             If pandas is not installed.
         """
-        pd = _optional("pandas", "to_dataframe")
+        pd = optional_import("pandas", "to_dataframe")
         n, s = np.meshgrid(self.study.n_units, self.study.seeds, indexing="ij")
         data = {"width": n.ravel(), "seed": s.ravel()}
         data.update({m: e.ravel() for m, e in self.errors.items()})
@@ -738,7 +750,7 @@ class ConvergenceResult:
 
         from ..io import to_jsonable
 
-        xr = _optional("xarray", "to_xarray")
+        xr = optional_import("xarray", "to_xarray")
         dims = ("width", "seed")
         data = {m: (dims, e) for m, e in self.errors.items()}
         data["wall_time_s"] = (dims, self.wall_times)
@@ -784,18 +796,6 @@ class ConvergenceResult:
         }
 
 
-def _optional(module: str, what: str):
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(
-            f"`{what}` needs {module}; install it with `pip install {module}` (or, from a "
-            f"checkout of limitsolver, `pip install -e \".[xarray]\"`)."
-        ) from exc
-
-
 def _problem_from(summary: dict, state: dict, out: Path) -> Problem:
     """The problem of a saved study: from its state, or from the CLI configuration."""
     problem_state = state.get("problem")
@@ -810,28 +810,18 @@ def _problem_from(summary: dict, state: dict, out: Path) -> Problem:
     raise ConfigError(f"the result in {out} does not say how to rebuild its problem.")
 
 
-def _warm_step_loop(problem: Problem, n: int, backend: str) -> None:
-    """Compile the step loop ``simulate`` will use for width ``n`` (a no-op once compiled)."""
-    try:
-        from ..simulation.simulate import _resolve_backend
-    except ImportError:  # pragma: no cover - the simulator's layout changed: time with compilation
-        return
-    _resolve_backend(backend, problem.network, problem.dim, n, 1)
-
-
 def _finite_run(problem: Problem, times: np.ndarray, eval_values: np.ndarray, n_track: int,
                 backend: str, n: int, seed: int) -> dict:
     """One finite-network run: outputs on the evaluation histories and sampled online predictions.
 
-    ``compile`` is the time spent compiling the step loop before the run (zero
-    when this process had compiled it), ``wall`` the time of the run itself.
+    ``compile`` is the time :func:`~limitsolver.simulation.simulate` spent
+    compiling or loading the step loop (zero once this process has it), ``wall``
+    the time of the run without it.
     """
     from ..histories import path_windows
     from ..simulation import simulate
 
     t0 = time.perf_counter()
-    _warm_step_loop(problem, n, backend)
-    t1 = time.perf_counter()
     res = simulate(problem, n, [seed], snapshot_times=times, progress=False, backend=backend)
     if res.status == "interrupted":  # Ctrl-C inside the step loop: stop the study, not this run
         raise KeyboardInterrupt(f"run N={n}, seed={seed}: {res.message}")
@@ -845,7 +835,8 @@ def _finite_run(problem: Problem, times: np.ndarray, eval_values: np.ndarray, n_
     track_windows = windows[steps + offset]
     return {"outputs": outputs, "steps": steps, "predictions": res.predictions[0, steps],
             "windows": track_windows, "track_h0": res.output(track_windows, time=0.0)[0],
-            "n_steps": K, "wall": time.perf_counter() - t1, "compile": t1 - t0}
+            "n_steps": K, "wall": time.perf_counter() - t0 - res.compile_time,
+            "compile": float(res.compile_time)}
 
 
 def _solve(study: ConvergenceStudy, show, problem: Problem | None = None,
@@ -1058,8 +1049,7 @@ def _run_study(study: ConvergenceStudy, store, meta: dict, jobs, progress, execu
             for m in metrics:
                 errors[m.name][i, j] = m(run)
             finite_loss[i, j] = run.finite_loss
-            # per time, the L2(pi) distance whose sup over time is `sup_l2`
-            curves[i, j] = np.sqrt(((run.outputs - limit.h) ** 2) @ omega)
+            curves[i, j] = run.error_curve
             finite_h[i, j] = run.outputs
             if own_start:
                 limit_h[i, j] = limit.h
