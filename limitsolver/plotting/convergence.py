@@ -335,9 +335,14 @@ def plot_rate(result, metric: str = "sup_l2", *, axes=None):
     bottom.axhline(0.5, color="0.35", ls="--", lw=1, label="1/2")
     bottom.plot(mid, -observed_orders(n, fit.mean_errors), "o-", color="C0",
                 label="local order of successive widths")
-    if n_floor is not None and nn[0] <= n_floor <= nn[-1]:
-        for a in (top, bottom):
-            a.axvline(n_floor, **_FLOOR_STYLE)
+    if n_floor is not None:
+        if nn[0] <= n_floor <= nn[-1]:
+            for a in (top, bottom):
+                a.axvline(n_floor, **_FLOOR_STYLE)
+            bottom.plot([], [], **_FLOOR_STYLE, label="width where the fit meets the floor")
+        else:  # beyond the widths drawn: say where
+            bottom.plot([], [], **_FLOOR_STYLE,
+                        label=f"the fit meets the floor at N ≈ {n_floor:.2g}")
     bottom.set_xscale("log", base=2)
     bottom.set_xlim(top.get_xlim())
     bottom.set(xlabel="width $N$", ylabel="observed order $p$")
@@ -384,7 +389,7 @@ def plot_loss_curves(result, n_seeds: int = 3, *, axes=None):
     :math:`L_t = \tfrac12\sum_m \omega_m (g(\xi_m) - h_t(\xi_m))^2` as a thin dashed
     line drawn over them (the widest networks lie on it). Right: the gap
     :math:`L^N_t - L_t`, mean over seeds with :math:`\pm 2` standard errors per width,
-    within the discretisation floor of the loss (shaded).
+    within the discretisation floor of the loss (shaded in both panels).
 
     Parameters
     ----------
@@ -413,10 +418,14 @@ def plot_loss_curves(result, n_seeds: int = 3, *, axes=None):
         right.fill_between(result.times, mean - 2 * se, mean + 2 * se, color=c, alpha=0.07, lw=0)
         right.plot(result.times, mean, "o-", color=c, ms=3, label=f"N = {n}")
     left.plot(result.times, result.limit_loss, "k--", lw=1, label="limit $L_t$", zorder=5)
+    floor = discretisation_floor(result, "loss_gap")
+    if floor > 0:
+        left.fill_between(result.times, result.limit_loss - floor, result.limit_loss + floor,
+                          color="C3", alpha=0.25, lw=0, zorder=4,
+                          label=r"$L_t \pm$ discretisation floor")
     left.set(xlabel="training time $t = k/N$",
              ylabel=r"loss $\frac{1}{2}\|g - h\|^2_{L^2(\pi)}$",
              title=r"finite networks $L^N_t$ and the limit $L_t$")
-    floor = discretisation_floor(result, "loss_gap")
     if floor > 0:
         right.axhspan(-floor, floor, color="C3", alpha=0.12, lw=0, label="discretisation floor")
     right.axhline(0.0, color="k", lw=0.8)
