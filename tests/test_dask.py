@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from limitsolver.cli._defaults import problem_defaults
 from limitsolver.config import problem_from_config
 from limitsolver.errors import StudyError
+from limitsolver.headline import headline_table as problem_defaults
 from limitsolver.studies import ConvergenceStudy, run_convergence
 from limitsolver.studies.executors import execute
 

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from limitsolver.cli._defaults import problem_defaults
 from limitsolver.config import problem_from_config
+from limitsolver.headline import headline_table as problem_defaults
 from limitsolver.studies.refinement import (
     refine_depth,
     refine_histories,
