@@ -14,6 +14,10 @@ import pytest
 from limitsolver import FiniteChain, LinearMemory, NetworkSpec, Prior, Problem
 from limitsolver.studies import ConvergenceStudy, run_convergence
 
+#: Every test here starts processes (a CLI subprocess, a worker pool): one that hangs fails
+#: after this many seconds (the waits inside each test are shorter).
+pytestmark = pytest.mark.timeout(420)
+
 STUDY = [
     "--set", "problem.network.memory_tol=0.05", "--set", "problem.horizon=2.0",
     "--set", "study.n_units=[32, 16384]", "--set", "study.n_seeds=2",
