@@ -14,7 +14,15 @@ stand on their own.
 
 from ._version import __version__ as __version__
 from .activations import Activation, activation
-from .chains import CircleWalk, FiniteChain, GaussianAR1, MarkovChain, check_chain
+from .chains import (
+    ChainProtocol,
+    CircleWalk,
+    FiniteChain,
+    GaussianAR1,
+    MarkovChain,
+    as_chain,
+    check_chain,
+)
 from .errors import (
     ActivationError,
     ConfigError,
@@ -38,7 +46,7 @@ from .targets import LinearMemory, StateFunction, Target, TeacherRNN, WindowFunc
 
 __all__ = [
     "Activation", "activation",
-    "MarkovChain", "check_chain", "FiniteChain", "GaussianAR1", "CircleWalk",
+    "ChainProtocol", "MarkovChain", "as_chain", "check_chain", "FiniteChain", "GaussianAR1", "CircleWalk",
     "Target", "StateFunction", "LinearMemory", "TeacherRNN", "WindowFunction", "make_target",
     "Prior", "UnitParameters", "NetworkSpec", "Problem",
     "Histories", "exact_histories", "sample_histories", "path_windows",

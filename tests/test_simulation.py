@@ -502,7 +502,7 @@ def test_numpy_and_numba_agree_with_the_vector_activations(act, mode, problem_of
 def test_vector_tanh_polynomial_matches_its_defining_function():
     import mpmath
 
-    from limitsolver.simulation import _kernels as kern
+    from limitsolver.simulation import _simd as kern
 
     coef = [kern._P1, kern._P2, kern._P3, kern._P4, kern._P5]
     with mpmath.workdps(40):
