@@ -31,16 +31,31 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
 
 from .errors import ActivationError
+
+if TYPE_CHECKING:  # sympy loads on first use of a formula, not with the package
+    import sympy as sp
 
 __all__ = ["Activation", "ActivationSpec", "activation", "activation_spec", "ACTIVATIONS",
            "NAMED_ACTIVATIONS"]
 
-U = sp.Symbol("u", real=True)
+
+def _u():
+    """The real symbol ``u`` of activation formulas (equal on every call)."""
+    import sympy as sp
+
+    return sp.Symbol("u", real=True)
+
+
+def __getattr__(name: str):
+    # ``U``, the symbol of formulas, without importing sympy with the module
+    if name == "U":
+        return _u()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -195,10 +210,12 @@ def activation_spec(name: str) -> ActivationSpec:
     return ACTIVATIONS[key]
 
 
-_FORBIDDEN = (sp.DiracDelta, sp.Heaviside, sp.sign, sp.Subs, sp.Derivative)
 
 
 def _parse(expression) -> sp.Expr:
+    import sympy as sp
+
+    U = _u()
     if isinstance(expression, sp.Basic):
         expr = expression
         # accept a user's own symbol named u, whatever its assumptions
@@ -251,8 +268,12 @@ class Activation:
 
     @functools.cached_property
     def _derivatives(self) -> tuple[sp.Expr, sp.Expr]:
+        import sympy as sp
+
+        U = _u()
         d1 = sp.diff(self.sympy_expr, U)
         d2 = sp.diff(d1, U)
+        _FORBIDDEN = (sp.DiracDelta, sp.Heaviside, sp.sign, sp.Subs, sp.Derivative)
         for order, d in ((1, d1), (2, d2)):
             bad = [f for f in _FORBIDDEN if d.has(f)]
             if bad:
@@ -302,6 +323,9 @@ class Activation:
             sp_ = self.spec
             return tuple(_float_input(f) for f in (sp_.sigma, sp_.dsigma, sp_.d2sigma,
                                                    sp_.sigma_dsigma))  # type: ignore[return-value]
+        import sympy as sp
+
+        U = _u()
         d1, d2 = self._derivatives
         modules = ["scipy", "numpy"]
         fs = tuple(
@@ -451,8 +475,10 @@ def _broadcasting(f: Callable) -> Callable:
 
 def _sup_abs(expr: sp.Expr, d: sp.Expr, f: Callable, label: str, text: str) -> float:
     """sup |d(u)| over the real line: sympy limits at +-oo, then a grid refined by minimisation."""
+    import sympy as sp
     from scipy.optimize import minimize_scalar
 
+    U = _u()
     tails = []
     for direction in (sp.oo, -sp.oo):
         try:

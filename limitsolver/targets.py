@@ -46,7 +46,6 @@ from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
-import sympy as sp
 
 from ._random import as_generator
 from ._schema import build, check_state, check_table, check_value
@@ -198,6 +197,8 @@ _XJ = re.compile(r"^x([1-9][0-9]*)$")
 
 def _lambdify_state(expression: str, dim: int | None) -> tuple[Callable, int]:
     """Parse ``expression`` in ``x`` (d = 1) or ``x1..xd``; return a function of (..., d) and d."""
+    import sympy as sp
+
     x = sp.Symbol("x", real=True)
     names = {"x": x}
     if dim is not None:

@@ -34,14 +34,16 @@ from __future__ import annotations
 import functools
 import numbers
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from .._random import as_generator
 from ..errors import ConfigError, DimensionError, NotErgodicError, NotStochasticError
 from .base import _count, _prepare
+
+if TYPE_CHECKING:  # scipy.sparse loads when a chain's graph is first needed
+    from scipy.sparse import csr_array
 
 __all__ = ["FiniteChain"]
 
@@ -260,6 +262,8 @@ class FiniteChain:
 
     @functools.cached_property
     def _graph(self) -> csr_array:
+        from scipy.sparse import csr_array
+
         return csr_array((self.P > 0).astype(np.int8))
 
     @functools.cached_property
@@ -269,6 +273,8 @@ class FiniteChain:
         Classes are the strongly connected components of the graph
         :math:`x \to y \iff P_{xy} > 0`, listed by their smallest state.
         """
+        from scipy.sparse.csgraph import connected_components
+
         n_comp, labels = connected_components(self._graph, directed=True, connection="strong")
         classes = [np.flatnonzero(labels == c) for c in range(n_comp)]
         classes.sort(key=lambda c: int(c[0]))
@@ -294,6 +300,8 @@ class FiniteChain:
             If the chain is reducible (the period is then a property of each class).
         """
         self._require_irreducible("the period to be defined")
+        from scipy.sparse.csgraph import breadth_first_order
+
         order, pred = breadth_first_order(self._graph, 0, directed=True)
         level = np.zeros(self.n_states, dtype=np.int64)
         for v in order[1:]:
