@@ -218,7 +218,7 @@ def provenance(*, problem=None, seeds: Sequence[int] | None = None,
         :data:`DEPENDENCIES`, None when absent), ``python``, ``platform``,
         ``argv``, ``created_utc`` (ISO 8601), and ``seeds`` / ``problem`` when given.
     """
-    from . import __version__
+    from ._version import __version__
 
     out: dict[str, Any] = {
         "limitsolver": __version__,
