@@ -41,8 +41,6 @@ def test_heavy_libraries_load_on_first_use():
     assert {"sympy"} <= _loaded_after("import limitsolver\nlimitsolver.activation('u/(1+u**2)').sigma(0.5)")
 
 
-@pytest.mark.xfail(reason="cli/memory.py imports limitsolver.linear_rnn (scipy) at module level "
-                          "until the curse-of-memory modules land their restructuring")
 def test_command_line_help_loads_no_heavy_library():
     code = ("import contextlib, io\nfrom limitsolver.cli import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"

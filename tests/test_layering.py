@@ -18,14 +18,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "limitsolver"
 
 # Edges that other work in progress removes; each is expected to fail until then.
-PENDING: dict[tuple[str, str], str] = {
-    ("limitsolver.chains.base", "limitsolver.chains.finite"):
-        "MarkovChain.__new__ (the QuantEcon-style constructor in chains/base.py) imports "
-        "FiniteChain, which imports chains/base.py: MarkovChain belongs beside FiniteChain",
-    ("limitsolver.problem", "limitsolver.config"):
-        "Problem.from_state calls config.problem_from_config, and config imports problem: "
-        "the builder belongs to one of the two",
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def module_name(path: Path, root: Path = PACKAGE) -> str:

@@ -13,21 +13,15 @@ from __future__ import annotations
 import argparse
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 
 from .._schema import Above, AtLeast, check_table, check_value
 from ..errors import ConfigError, LimitSolverError
-from ..linear_rnn.gradient_flow import FlowSpec
-from ..linear_rnn.study import (
-    MEMORY_FAMILIES,
-    ApproximationConfig,
-    PlateauConfig,
-    approximation_study,
-    plateau_study,
-)
-from ..linear_rnn.targets import target_from_dict
+
+if TYPE_CHECKING:  # the studies (and scipy) load when a study runs, not for --help
+    from ..linear_rnn.study import ApproximationConfig, PlateauConfig
 
 NAME = "memory"
 HELP = "curse-of-memory studies: approximation rates and training plateaus of linear RNNs"
@@ -129,6 +123,9 @@ def approximation_config(config: dict, seed: int) -> ApproximationConfig:
     ConfigError
         Naming the offending entry when a target, list or number is missing or invalid.
     """
+    from ..linear_rnn.study import ApproximationConfig
+    from ..linear_rnn.targets import target_from_dict
+
     key = "approximation"
     t = _table(config, key)
     targets = t.get("targets")
@@ -172,6 +169,9 @@ def plateau_config(config: dict, seed: int) -> PlateauConfig:
         Naming the offending entry when an entry is missing or invalid, or
         ``target_params`` do not fit the family.
     """
+    from ..linear_rnn.gradient_flow import FlowSpec
+    from ..linear_rnn.study import MEMORY_FAMILIES, PlateauConfig
+
     key = "plateau"
     t = _table(config, key)
     fam = t.get("family")
@@ -377,6 +377,8 @@ def run(config: dict, args: argparse.Namespace) -> int:
     ConfigError
         If ``study`` or a study table is invalid.
     """
+    from ..linear_rnn.study import approximation_study, plateau_study
+
     out = Path(args.out)
     show = False if args.quiet else None
     for name, cfg in check(config, args):
