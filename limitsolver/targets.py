@@ -43,7 +43,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -55,6 +55,9 @@ from .contraction import contraction_factor
 from .errors import ConfigError, ContractionError, DimensionError, DivergenceError
 from .memory import MemoryState, memory_on_histories, memory_step
 from .prior import Prior
+
+if TYPE_CHECKING:
+    from ._random import SeedLike
 
 __all__ = [
     "Target",
@@ -769,7 +772,7 @@ class TeacherRNN:
         prior: Prior,
         activation: Activation | str,
         dim: int,
-        seed,
+        seed: SeedLike,
         scale: float | None = None,
         memory_tol: float = 1e-10,
     ) -> TeacherRNN:

@@ -20,6 +20,9 @@ import numpy as np
 from .._schema import Above, AtLeast, check_table, check_value
 from ..errors import ConfigError, LimitSolverError
 
+if TYPE_CHECKING:
+    from ..linear_rnn.study import ApproximationStudyResult, PlateauStudyResult
+
 if TYPE_CHECKING:  # the studies (and scipy) load when a study runs, not for --help
     from ..linear_rnn.study import ApproximationConfig, PlateauConfig
 
@@ -259,7 +262,7 @@ def _write_tables(result, out, stem: str) -> Path:
     return out
 
 
-def write_approximation(result, out) -> None:
+def write_approximation(result: ApproximationStudyResult, out: str | Path) -> None:
     """Write ``approximation.{txt,csv,json,npz,png}`` of an approximation study under ``out``.
 
     Parameters
@@ -284,7 +287,7 @@ def write_approximation(result, out) -> None:
     save_figure(plot_approximation(result), out / "approximation.png")
 
 
-def write_plateau(result, out) -> None:
+def write_plateau(result: PlateauStudyResult, out: str | Path) -> None:
     """Write ``plateau.{txt,csv,json,npz}``, ``plateau_loss.png`` and ``plateau_fit.png`` under ``out``.
 
     Parameters
