@@ -31,16 +31,31 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
 
 from .errors import ActivationError
+
+if TYPE_CHECKING:  # sympy loads on first use of a formula, not with the package
+    import sympy as sp
 
 __all__ = ["Activation", "ActivationSpec", "activation", "activation_spec", "ACTIVATIONS",
            "NAMED_ACTIVATIONS"]
 
-U = sp.Symbol("u", real=True)
+
+def _u():
+    """The real symbol ``u`` of activation formulas (equal on every call)."""
+    import sympy as sp
+
+    return sp.Symbol("u", real=True)
+
+
+def __getattr__(name: str):
+    # ``U``, the symbol of formulas, without importing sympy with the module
+    if name == "U":
+        return _u()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -195,13 +210,13 @@ def activation_spec(name: str) -> ActivationSpec:
     return ACTIVATIONS[key]
 
 
-# functions whose presence in sigma, sigma' or sigma'' means sigma is not (known to be) C^2
-_NONSMOOTH = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta, sp.Max, sp.Min,
-              sp.floor, sp.ceiling, sp.frac, sp.Subs, sp.Derivative)
-
-
 def _check_smooth_expr(expr: sp.Expr, text: str, order: int = 0) -> None:
     """Raise unless ``expr`` (sigma or its derivative of ``order``) is free of non-smooth functions."""
+    import sympy as sp
+
+    # functions whose presence in sigma, sigma' or sigma'' means sigma is not (known to be) C^2
+    _NONSMOOTH = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta, sp.Max, sp.Min,
+                  sp.floor, sp.ceiling, sp.frac, sp.Subs, sp.Derivative)
     bad = sorted({type(a).__name__ for a in expr.atoms(sp.Function, sp.Piecewise, sp.Max, sp.Min)
                   if isinstance(a, _NONSMOOTH)})
     if not bad:
@@ -215,6 +230,9 @@ def _check_smooth_expr(expr: sp.Expr, text: str, order: int = 0) -> None:
 
 
 def _parse(expression) -> sp.Expr:
+    import sympy as sp
+
+    U = _u()
     if isinstance(expression, sp.Basic):
         expr = expression
         # accept a user's own symbol named u, whatever its assumptions
@@ -267,6 +285,9 @@ class Activation:
 
     @functools.cached_property
     def _derivatives(self) -> tuple[sp.Expr, sp.Expr]:
+        import sympy as sp
+
+        U = _u()
         d1 = sp.diff(self.sympy_expr, U)
         d2 = sp.diff(d1, U)
         _check_smooth_expr(self.sympy_expr, self.expression)
@@ -314,6 +335,9 @@ class Activation:
             return tuple(_float_input(f) for f in (sp_.sigma, sp_.dsigma, sp_.d2sigma,
                                                    sp_.sigma_dsigma))  # type: ignore[return-value]
         d1, d2 = self._derivatives
+        import sympy as sp
+
+        U = _u()
         modules = ["scipy", "numpy"]
         fs = tuple(
             _broadcasting(sp.lambdify(U, e, modules=modules)) for e in (self.sympy_expr, d1, d2)
@@ -462,8 +486,10 @@ def _broadcasting(f: Callable) -> Callable:
 
 def _sup_abs(expr: sp.Expr, d: sp.Expr, f: Callable, label: str, text: str) -> float:
     """sup |d(u)| over the real line: sympy limits at +-oo, then a grid refined by minimisation."""
+    import sympy as sp
     from scipy.optimize import minimize_scalar
 
+    U = _u()
     tails = []
     for direction in (sp.oo, -sp.oo):
         try:

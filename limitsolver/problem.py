@@ -85,7 +85,7 @@ class Problem:
                 f"{self.chain.dim}; build the target for d = {self.chain.dim}."
             )
 
-    def replace(self, **changes) -> Problem:
+    def replace(self, **changes: Any) -> Problem:
         """Return a copy with the given fields changed.
 
         Parameters

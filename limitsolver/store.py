@@ -43,12 +43,15 @@ import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import ConfigError, StudyError
 from .io import read_json, to_jsonable, write_json, write_npz
+
+if TYPE_CHECKING:
+    from .problem import Problem
 
 __all__ = ["RunStore", "StaleRunWarning", "fingerprint", "problem_state",
            "problem_fingerprint", "provenance", "RUN_FORMAT"]
@@ -141,7 +144,7 @@ def _state(obj, depth: int = 0) -> Any:
     return repr(obj)
 
 
-def problem_state(problem) -> Any:
+def problem_state(problem: Any) -> Any:
     """The full state of a problem (or any spec) as JSON-ready data.
 
     The object's ``to_state()`` (:meth:`~limitsolver.problem.Problem.to_state`,
@@ -184,7 +187,7 @@ def fingerprint(state: Any) -> str:
     return canonical_fingerprint(state)
 
 
-def problem_fingerprint(problem) -> str:
+def problem_fingerprint(problem: Problem) -> str:
     """:func:`fingerprint` of :func:`problem_state`.
 
     Parameters
@@ -213,7 +216,7 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def provenance(*, problem=None, seeds: Sequence[int] | None = None,
+def provenance(*, problem: Problem | None = None, seeds: Sequence[int] | None = None,
                argv: Sequence[str] | None = None) -> dict:
     """What produced a file: versions, command line, UTC time, seeds and the problem's state.
 
@@ -330,7 +333,8 @@ class RunStore:
     array([0., 1., 2.])
     """
 
-    def __init__(self, root, study_fingerprint: str, *, key_names: Sequence[str] = ("N", "seed"),
+    def __init__(self, root: str | os.PathLike, study_fingerprint: str, *,
+                 key_names: Sequence[str] = ("N", "seed"),
                  state: Any = None, meta: dict | None = None):
         self.root = Path(root)
         self.fingerprint = str(study_fingerprint)

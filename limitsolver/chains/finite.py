@@ -33,17 +33,19 @@ from __future__ import annotations
 
 import functools
 import numbers
+import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from .._deprecation import renamed_argument
 from .._random import as_generator
 from ..errors import ConfigError, DimensionError, NotErgodicError, NotStochasticError
 from .base import SavedChain, _count, _prepare
+
+if TYPE_CHECKING:  # scipy.sparse loads with the first sparse P or chain graph
+    from scipy.sparse import csr_array
 
 __all__ = ["FiniteChain"]
 
@@ -60,8 +62,16 @@ def _listing(items: list[str]) -> str:
     return ", ".join(items)
 
 
+def _issparse(P) -> bool:
+    """Whether ``P`` is a scipy.sparse array or matrix (none exists unless scipy.sparse is loaded)."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(P)
+
+
 def _sparse_stochastic(P, atol: float) -> csr_array:
     """Validate a sparse stochastic matrix on its stored entries; return it as a CSR copy."""
+    from scipy.sparse import csr_array
+
     arr = csr_array(P, dtype=float, copy=True)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
         raise DimensionError(
@@ -150,7 +160,7 @@ class FiniteChain(SavedChain):
     kind: str = "finite"
 
     def __init__(self, P: np.ndarray, states: np.ndarray | None = None, *, atol: float = 1e-10):
-        if sp.issparse(P):
+        if _issparse(P):
             arr = _sparse_stochastic(P, atol)
             self._init_states(arr, arr.shape[0], states)
             return
@@ -183,7 +193,7 @@ class FiniteChain(SavedChain):
                 )
             if not np.all(np.isfinite(st)):
                 raise DimensionError("`states` must be finite vectors.")
-        (arr.data if sp.issparse(arr) else arr).flags.writeable = False
+        (arr.data if _issparse(arr) else arr).flags.writeable = False
         st.flags.writeable = False
         self.P = arr
         self.states: np.ndarray = st
@@ -270,13 +280,15 @@ class FiniteChain(SavedChain):
     @property
     def is_sparse(self) -> bool:
         """Whether ``P`` is stored sparse (CSR)."""
-        return sp.issparse(self.P)
+        return _issparse(self.P)
 
     def _dense_P(self) -> np.ndarray:
         return self.P.toarray() if self.is_sparse else self.P
 
     @functools.cached_property
     def _graph(self) -> csr_array:
+        from scipy.sparse import csr_array
+
         if self.is_sparse:
             return csr_array(((self.P.data > 0).astype(np.int8), self.P.indices, self.P.indptr),
                              shape=self.P.shape)
@@ -289,6 +301,8 @@ class FiniteChain(SavedChain):
         Classes are the strongly connected components of the graph
         :math:`x \to y \iff P_{xy} > 0`, listed by their smallest state.
         """
+        from scipy.sparse.csgraph import connected_components
+
         n_comp, labels = connected_components(self._graph, directed=True, connection="strong")
         classes = [np.flatnonzero(labels == c) for c in range(n_comp)]
         classes.sort(key=lambda c: int(c[0]))
@@ -314,6 +328,8 @@ class FiniteChain(SavedChain):
             If the chain is reducible (the period is then a property of each class).
         """
         self._require_irreducible("the period to be defined")
+        from scipy.sparse.csgraph import breadth_first_order
+
         order, pred = breadth_first_order(self._graph, 0, directed=True)
         level = np.zeros(self.n_states, dtype=np.int64)
         for v in order[1:]:
@@ -379,6 +395,7 @@ class FiniteChain(SavedChain):
         self._require_irreducible("the stationary distribution to be unique")
         n = self.n_states
         if self.is_sparse:
+            import scipy.sparse as sp
             import scipy.sparse.linalg as spla
 
             A = (self.P.T - sp.identity(n, format="csr")).tolil()

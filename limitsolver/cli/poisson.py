@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import sympy as sp
 
 from .._schema import check_value
 from ..config import chain_from_config
@@ -72,6 +71,8 @@ def check(config: dict, args: argparse.Namespace):
 
 
 def _function(text: str):
+    import sympy as sp
+
     from ..expressions import parse_expression
 
     x = sp.Symbol("x", real=True)

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from findiff import Diff
+from numpy.typing import ArrayLike
 
 from ..activations import Activation, activation
 from ..contraction import contraction_factor
@@ -378,7 +379,7 @@ class HiddenLayer:
     # ------------------------------------------------------------------------------------------
     # Interpolation
 
-    def interpolate(self, w, b, *, method: str = "barycentric") -> np.ndarray:
+    def interpolate(self, w: ArrayLike, b: ArrayLike, *, method: str = "barycentric") -> np.ndarray:
         r"""Values :math:`S(\theta;\xi)` at off-grid parameters, shape (M, n_new).
 
         Parameters

@@ -32,8 +32,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import linalg
 
 from .._random import as_generator, spawn_generators
@@ -43,6 +45,9 @@ from ..studies.fit import fit_line
 from .approximation import RateFit
 from .gradient_flow import FlowSpec, _unpack, gradient_flow, initial_parameters
 from .targets import MemoryKernel
+
+if TYPE_CHECKING:
+    from .._random import SeedLike
 
 __all__ = [
     "WhiteNoiseInput",
@@ -93,7 +98,7 @@ class WhiteNoiseInput:
         c[0] = 1.0 / self.dt
         return c
 
-    def sample(self, n: int, seed) -> np.ndarray:
+    def sample(self, n: int, seed: SeedLike) -> np.ndarray:
         """``n`` consecutive inputs from a Generator built from ``seed``.
 
         Parameters
@@ -170,7 +175,7 @@ class AR1Input:
         """
         return self.sigma**2 * self.chain.autocovariance(np.arange(L)) / self.dt
 
-    def sample(self, n: int, seed) -> np.ndarray:
+    def sample(self, n: int, seed: SeedLike) -> np.ndarray:
         """``n`` consecutive inputs, started from the stationary law ``N(0, sigma^2/dt)``.
 
         Parameters
@@ -224,7 +229,7 @@ class DiscreteLoss:
         If ``horizon`` does not exceed ``dt`` (fewer than two lags).
     """
 
-    def __init__(self, target: MemoryKernel, inputs, horizon: float):
+    def __init__(self, target: MemoryKernel, inputs: WhiteNoiseInput | AR1Input, horizon: float):
         self.dt = float(inputs.dt)
         self.L = int(math.ceil(horizon / self.dt))
         if self.L < 2:
@@ -233,7 +238,7 @@ class DiscreteLoss:
         self.rho = np.asarray(target.rho(self.s), dtype=float)
         self.C = linalg.toeplitz(inputs.autocovariance(self.L))
 
-    def __call__(self, b, lam):
+    def __call__(self, b: ArrayLike, lam: ArrayLike):
         b = np.asarray(b, dtype=float)
         lam = np.asarray(lam, dtype=float)
         E = np.exp(-np.multiply.outer(lam, self.s))  # (m, L)
@@ -267,7 +272,8 @@ class SGDResult:
 
 
 def online_sgd(
-    target: MemoryKernel, inputs, spec: FlowSpec, eta: float, t_grid, p0, seed, horizon: float = 10.0
+    target: MemoryKernel, inputs: WhiteNoiseInput | AR1Input, spec: FlowSpec, eta: float,
+    t_grid: ArrayLike, p0: ArrayLike, seed: SeedLike, horizon: float = 10.0
 ) -> SGDResult:
     r"""Run online SGD, one step per input, and record the parameters at flow times ``t_grid``.
 
@@ -395,11 +401,11 @@ def _fit_power(etas, gaps) -> RateFit:
 
 def sgd_vs_flow(
     target: MemoryKernel,
-    inputs,
+    inputs: WhiteNoiseInput | AR1Input,
     spec: FlowSpec,
-    etas,
+    etas: ArrayLike,
     t_end: float,
-    seed,
+    seed: SeedLike,
     n_seeds: int = 4,
     n_grid: int = 20,
     horizon: float = 10.0,

@@ -16,6 +16,7 @@ code the limit solver uses).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..activations import Activation, activation
 from ..errors import DimensionError
@@ -27,7 +28,7 @@ __all__ = ["network_output"]
 _BYTES_BUDGET = 200e6
 
 
-def network_output(params: UnitParameters, histories, act: Activation | str, beta: float, *,
+def network_output(params: UnitParameters, histories: ArrayLike, act: Activation | str, beta: float, *,
                    max_bytes: float = _BYTES_BUDGET) -> np.ndarray:
     r"""Evaluate :math:`f(\xi) = N^{-\beta}\sum_i c^i\sigma(w^i\cdot x + b^i S(\theta^i;\xi_{-1}))`.
 
