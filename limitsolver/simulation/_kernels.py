@@ -329,4 +329,10 @@ def _warm(name: str, expression: str, multi: bool, parallel: bool, mode: str):
                   np.zeros((S, N, d)), np.zeros((S, N))]
         kernel(X, Y, *arrays, 0.0, 1.0, carries(mode), True, np.zeros((S, K)),
                np.zeros((S, K)), np.full(S, -1, dtype=np.int64))
+    # the evaluation of h^N_t on histories (SimulationResult.output) uses the same module
+    act = activation(name if name != "custom" else expression)
+    tree_outputs = kernel_module(act, "rtrl").tree_outputs
+    tree_outputs(np.ones((1, N)), np.ones((1, N, d)), np.zeros((1, N)), np.zeros((2, d)),
+                 np.zeros(2, dtype=np.intp), np.zeros((1, d)), np.ones(1, dtype=np.intp), 64,
+                 np.zeros((1, 1, 1)))
     return kernel

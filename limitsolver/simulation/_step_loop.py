@@ -152,3 +152,61 @@ def seeds_serial(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out, bad):
         if k >= 0:
             bad[q] = k
     return 0
+
+
+@_jit
+def _dot(a, b):
+    """``sum_g a[g] b[g]``, reassociated (vectorised) like the step loop's sum over units."""
+    acc = 0.0
+    for g in range(a.size):
+        acc += a[g] * b[g]
+    return acc
+
+
+@numba.njit(parallel=True, nogil=True, cache=True, fastmath={"contract"}, error_model="numpy")
+def tree_outputs(c, w, b, tx, up, x0, leaf, block, part):
+    r"""``part[q, k, m] = sum_{i in block k} c_qi sigma(w_qi . x0_m + b_qi S_qi(leaf_m))``.
+
+    ``S`` runs down the suffix tree (``tx``, ``up``; node 0 is the root with
+    ``S = 0``) once per unit, for blocks of ``block`` units at a time (every
+    inner loop runs over a block's units, contiguous); the (network, block)
+    pairs run in parallel, each writing its own row of ``part``.
+    """
+    S, N, d = w.shape
+    U = tx.shape[0]
+    M = x0.shape[0]
+    n_blocks = part.shape[1]
+    for job in numba.prange(S * n_blocks):
+        q = job // n_blocks
+        lo = (job % n_blocks) * block
+        G = min(block, N - lo)
+        cl = np.empty(G)
+        bl = np.empty(G)
+        wl = np.empty((d, G))
+        for g in range(G):
+            cl[g] = c[q, lo + g]
+            bl[g] = b[q, lo + g]
+            for j in range(d):
+                wl[j, g] = w[q, lo + g, j]
+        sbuf = np.zeros((U, G))
+        ubuf = np.empty(G)
+        for k in range(1, U + M):
+            if k < U:
+                p = up[k]
+                x = tx[k]
+            else:
+                p = leaf[k - U]
+                x = x0[k - U]
+            for g in range(G):
+                ubuf[g] = bl[g] * sbuf[p, g]
+            for j in range(d):
+                xj = x[j]
+                for g in range(G):
+                    ubuf[g] += wl[j, g] * xj
+            if k < U:
+                for g in range(G):
+                    sbuf[k, g], _ = sigma_dsigma(ubuf[g])
+            else:
+                for g in range(G):
+                    ubuf[g], _ = sigma_dsigma(ubuf[g])
+                part[q, job % n_blocks, k - U] = _dot(cl, ubuf)
