@@ -17,6 +17,12 @@ on one core (one seed runs on one core in both backends).
 
 Run ``python -m benchmarks.bench_simulator [--quick] [--repeat R]``; prints a
 table and writes ``benchmarks/results/simulator.json``.
+
+``--blocks`` instead measures one seed on several cores: the units of every
+step split into blocks run in parallel (``simulate(..., unit_blocks=B)``), at
+:math:`N = 65536` and :math:`262144`, against the serial loop in the same run
+(target: at least 1.7x with 2 blocks on 2 cores), and writes
+``benchmarks/results/simulator_blocks.json``.
 """
 
 from __future__ import annotations
@@ -108,12 +114,46 @@ def package_rate(N, K, backend):
     return N * (res.n_steps + res.warmup) / res.wall_time
 
 
+def blocks_rate(N, K, blocks):
+    """Unit-steps per second of one seed with the units of a step in ``blocks`` parallel blocks."""
+    problem = Problem(GaussianAR1(0.5), StateFunction("sin(2*x)"), NetworkSpec(),
+                      horizon=K / N)
+    res = simulate(problem, N, 0, backend="numba", progress=False, unit_blocks=blocks)
+    return N * (res.n_steps + res.warmup) / res.wall_time
+
+
+def main_blocks(repeat: int):
+    """Speed-up of parallel unit blocks over the serial loop, one seed, same run."""
+    blocks = max(2, min(os.cpu_count() or 2, 8))
+    blocks_rate(64, 4, blocks)  # compile both loops outside the timings
+    blocks_rate(64, 4, 1)
+    rows = []
+    print(f"{'N':>7} {'steps':>6} {'serial':>11} {f'{blocks} blocks':>11} {'speed-up':>9}"
+          "   (unit-steps/s)")
+    for N in (65536, 262144):
+        K = int(max(20, 4e7 // N))
+        serial = max(blocks_rate(N, K, 1) for _ in range(repeat))
+        par = max(blocks_rate(N, K, blocks) for _ in range(repeat))
+        rows.append({"N": N, "steps": K, "serial": serial, "blocks": blocks, "parallel": par,
+                     "speed_up": par / serial})
+        print(f"{N:>7} {K:>6} {serial:>11.3g} {par:>11.3g} {par / serial:>8.2f}x")
+    summary = {"target_speed_up": 1.7, "targets_met": all(r["speed_up"] >= 1.7 for r in rows),
+               "cpu_count": os.cpu_count(),
+               "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
+    write_json(RESULTS.with_name("simulator_blocks.json"), {"rows": rows, "summary": summary})
+    return rows, summary
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes and steps")
     parser.add_argument("--repeat", type=int, default=3, help="runs per rate (>= 1); best kept")
+    parser.add_argument("--blocks", action="store_true",
+                        help="one seed on several cores: parallel unit blocks against serial")
     args = parser.parse_args(argv)
     args.repeat = max(1, args.repeat)
+    if args.blocks:
+        return main_blocks(args.repeat)
 
     def best(f, *fargs):
         return max(f(*fargs) for _ in range(args.repeat))
