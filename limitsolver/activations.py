@@ -18,10 +18,19 @@ name          :math:`\sigma(u)`                 :math:`\sup|\sigma'|`  :math:`\s
 ``linear``    :math:`u`                         1                      :math:`\infty`
 ============  ================================  =====================  ====================
 
-Any other expression in the variable ``u`` (a string or a sympy expression) is
-differentiated symbolically; its constants are then computed numerically
-(grid search refined by bounded minimisation, and the limits at
-:math:`\pm\infty` by sympy).
+Each named activation is one :class:`ActivationSpec` in the registry
+:data:`ACTIVATIONS`: its formula, these constants, its numpy forms of
+:math:`\sigma, \sigma', \sigma''` and the fused :math:`(\sigma, \sigma')`, the
+scalar source compiled into the numba step loop and the name of its SIMD form
+(if any). Adding an activation is adding one entry there.
+
+Any other expression in the variable ``u`` (a string, read by
+:func:`limitsolver.expressions.parse_expression`, which never runs the text, or
+a sympy expression) is differentiated symbolically; it must be smooth (no
+``Abs``, ``Max``, ``Piecewise``, ...) with bounded :math:`\sigma'`. Its constants
+are then computed numerically (grid search on :math:`[-60, 60]` refined by
+bounded minimisation, the limits at :math:`\pm\infty` by sympy, and a check
+that :math:`|\sigma'|` does not grow out to :math:`|u| = 10^6`).
 """
 
 from __future__ import annotations

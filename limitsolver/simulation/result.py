@@ -243,6 +243,35 @@ class SimulationResult:
         return network_output(self.parameters(time), histories, self.network.activation,
                               self.network.beta)
 
+    def outputs(self, histories, times=None) -> np.ndarray:
+        r"""The frozen-parameter outputs :math:`h^N_t(\xi)` at several snapshots in one pass.
+
+        The same numbers as :meth:`output` at each time, with the suffix tree
+        of the histories built once for all seeds and times.
+
+        Parameters
+        ----------
+        histories : array_like, shape (M, L, d)
+            ``histories[:, 0]`` current state, ``histories[:, j]`` ``j`` steps back.
+        times : sequence, optional
+            Snapshot times or indices as in :meth:`parameters` (default: all
+            stored snapshots).
+
+        Returns
+        -------
+        ndarray, shape (S, n_times, M)
+            :math:`h^N_{t_j}(\xi^{(m)})` for each seed, time and history.
+        """
+        times = list(range(len(self.times))) if times is None else list(times)
+        snaps = [self.parameters(t) for t in times]
+        S, N = self.final.c.shape
+        d = self.final.w.shape[-1]
+        stacked = UnitParameters(np.stack([p.c for p in snaps], axis=1).reshape(-1, N),
+                                 np.stack([p.w for p in snaps], axis=1).reshape(-1, N, d),
+                                 np.stack([p.b for p in snaps], axis=1).reshape(-1, N))
+        out = network_output(stacked, histories, self.network.activation, self.network.beta)
+        return out.reshape(S, len(times), -1)
+
     # -- storage -----------------------------------------------------------------------------
     def save(self, path) -> tuple[Path, Path]:
         """Write ``<path>.npz`` (arrays) and ``<path>.json`` (metadata) atomically.

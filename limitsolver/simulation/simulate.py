@@ -275,7 +275,7 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
              backend: Literal["auto", "numba", "numpy"] = "auto",
              progress: bool | None = None,
              callback: Callable[[SimulationProgress], bool | None] | None = None,
-             chunk_steps: int | None = None) -> SimulationResult:
+             chunk_steps: int | None = None, unit_blocks: int = 1) -> SimulationResult:
     r"""Train finite networks online on the problem's chain, one network per seed.
 
     Runs the system of ``THEORY.md`` §2 (see the module docstring): warm-up of
@@ -310,6 +310,13 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
         ``False`` stops the run cleanly (status ``"stopped by callback"``).
     chunk_steps : int, optional
         Steps per chunk (default: about :math:`2^{23}` unit-steps per chunk).
+    unit_blocks : int, default 1
+        With one seed and the numba backend, split the units of every step
+        into this many blocks run in parallel (a reduction per step); the
+        numbers equal the serial loop's to rounding (the sum over units is
+        added block by block). It pays only when one step's work outweighs
+        waking the threads every step: on a loaded machine it does not (see
+        ``benchmarks/bench_simulator.py --blocks``).
 
     Returns
     -------
@@ -359,6 +366,10 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
         chunk_steps = max(1, min(max(K, 1), 2**23 // (N * len(seeds))))
     elif not (isinstance(chunk_steps, numbers.Integral) and chunk_steps >= 1):
         raise ConfigError(f"`chunk_steps` must be a positive integer, got {chunk_steps!r}.")
+    if not (isinstance(unit_blocks, numbers.Integral) and not isinstance(unit_blocks, bool)
+            and unit_blocks >= 1):
+        raise ConfigError(f"`unit_blocks` must be a positive integer, got {unit_blocks!r}.")
+    blocks = int(unit_blocks) if len(seeds) == 1 else 1
 
     # -- draws: parameters and paths, one pair of streams per seed -----------------------------
     cs, ws, bs, paths, ys = [], [], [], [], []
@@ -408,7 +419,7 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
             e = np.empty((S, k1 - k0))
             bad = np.full(S, -1, dtype=np.int64)
             kernel(xs, yv, params.c, params.w, params.b, state.s, state.jw, state.jb, lr, scale,
-                   network.gradient == "rtrl", train, f, e, bad)
+                   network.gradient == "rtrl", train, f, e, bad, blocks)
         return f, e, bad
 
     # the kernel works in place: own the arrays

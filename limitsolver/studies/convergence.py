@@ -825,7 +825,7 @@ def _finite_run(problem: Problem, times: np.ndarray, eval_values: np.ndarray, n_
     res = simulate(problem, n, [seed], snapshot_times=times, progress=False, backend=backend)
     if res.status == "interrupted":  # Ctrl-C inside the step loop: stop the study, not this run
         raise KeyboardInterrupt(f"run N={n}, seed={seed}: {res.message}")
-    outputs = np.stack([res.output(eval_values, time=t)[0] for t in times])   # (n_times, M)
+    outputs = res.outputs(eval_values, times)[0]                              # (n_times, M)
     K = res.n_steps
     steps = np.unique(np.linspace(0, K - 1, min(n_track, K)).astype(int))
     depth = eval_values.shape[1]
