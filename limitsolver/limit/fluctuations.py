@@ -98,7 +98,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from .._random import spawn_generators
-from ..errors import ConfigError, DimensionError, DiscretisationError
+from ..errors import ConfigError, DiscretisationError
 from ..progress import progress as progress_bar
 
 __all__ = [
@@ -168,7 +168,7 @@ def lifted_transition(histories, chain) -> sp.csr_matrix:
     ------
     ConfigError
         If the histories carry no state indices (sampled or given arrays).
-    DiscretisationError
+    ConfigError
         If a successor window is missing (the set is not the complete exact set).
     """
     idx = getattr(histories, "indices", None)
@@ -195,9 +195,10 @@ def lifted_transition(histories, chain) -> sp.csr_matrix:
         pos = np.searchsorted(sorted_codes, code)
         pos = np.minimum(pos, M - 1)
         if not np.all(sorted_codes[pos] == code):
-            raise DiscretisationError(
-                "a successor window of the lifted chain is missing from `histories`; the "
-                "data-noise term needs the complete exact set (`exact_histories`)."
+            raise ConfigError(
+                "a successor window of the lifted chain is missing from `histories`: the "
+                "data-noise term needs the exact histories of a finite chain (the complete "
+                "set, `histories='exact'`), or `terms=('kernel',)` for the kernel term alone."
             )
         rows.append(np.flatnonzero(keep))
         cols.append(order[pos])
@@ -423,7 +424,7 @@ def predict_fluctuations(
     times=None,
     histories="exact",
     grid=None,
-    data_noise: bool = True,
+    terms=("kernel", "data"),
     n_samples: int = 512,
     substeps: int = 8,
     seed=0,
@@ -443,9 +444,10 @@ def predict_fluctuations(
         ``linspace(0, T, 6)``). Must start at 0.
     histories, grid
         Passed to :func:`~limitsolver.limit.solve_limit` when ``source`` is a problem.
-    data_noise : bool
-        Include the data-noise term :math:`D_t` (needs the exact histories of a finite
-        chain). ``False`` predicts the kernel term alone, for any histories.
+    terms : sequence of {"kernel", "data"}
+        The sources included: ``"kernel"`` (:math:`K_t`, any histories) and ``"data"``
+        (:math:`D_t`, which needs the exact histories of a finite chain). Leaving one out
+        predicts the other alone (its entries are zeros).
     n_samples : int
         Sample paths of the Gaussian process for the constants of the sup metrics.
     substeps : int
@@ -463,8 +465,8 @@ def predict_fluctuations(
     ------
     ConfigError
         :math:`\beta \ne 1/2` (the prediction is the leading order at the kernel scaling),
-        bad ``n_samples``/``substeps``/``times``, or ``data_noise`` with histories that
-        are not the exact histories of a finite chain.
+        bad ``n_samples``/``substeps``/``times``/``terms``, or ``"data"`` with histories
+        that are not the exact histories of a finite chain.
 
     Notes
     -----
@@ -481,6 +483,13 @@ def predict_fluctuations(
     if isinstance(substeps, bool) or not isinstance(substeps, (int, np.integer)) \
             or substeps < 1:
         raise ConfigError(f"`substeps` must be a positive integer, got {substeps!r}.")
+    terms = (terms,) if isinstance(terms, str) else tuple(terms)
+    unknown = [x for x in terms if x not in ("kernel", "data")]
+    if unknown or not terms:
+        raise ConfigError(
+            f"`terms` must be a non-empty subset of ('kernel', 'data'), got {terms!r}."
+        )
+    kernel_noise, data_noise = "kernel" in terms, "data" in terms
     if isinstance(source, LimitSolution):
         sol = source
         problem = sol.problem
@@ -589,22 +598,11 @@ def predict_fluctuations(
                 t_d += _time.perf_counter() - t1
             # (K): exact linear response at t[i]
             t1 = _time.perf_counter()
-            E = divided_exponential(lam, lam, t[i], alpha)
-            ell_phi = alpha * Fh[:, 0, :] * (E @ (Fh[:, 0, :] * rho0[:, None]))
-            ell_psi = np.zeros_like(ell_phi)
-            for blk in range(1, nb):
-                ell_psi += alpha * Fh[:, blk, :] * (E @ (Fh[:, blk, :] * rho0[:, None]))
-            ell = (ell_phi + ell_psi) / sq[None, :]
-            LA = alpha * lam * t[i] * np.exp(-alpha * lam * t[i]) * rho0
-            sumq = float(sq @ sq)
-            second = float(np.sum(ell**2)) - (2.0 - sumq) * float(LA @ LA)
-            if var_c2 > 0:
-                second += kappa**2 * float(np.sum((ell_psi / sq[None, :]) ** 2))
-            K[i] = ratio * second
-            yK = ell @ zeta - np.outer(LA, sq @ zeta)
-            if zeta_c is not None:
-                yK += kappa * (ell_psi / sq[None, :]) @ zeta_c
-            yK *= math.sqrt(ratio)
+            if not kernel_noise:
+                yK = 0.0
+            else:
+                K[i], yK = _kernel_term(Fh, sq, lam, rho0, t[i], alpha, ratio, kappa, zeta,
+                                        zeta_c)
             t_k += _time.perf_counter() - t1
             D[i] = float(cD.sum())
             y = yK + yD
@@ -623,7 +621,7 @@ def predict_fluctuations(
     constants_se = {"sup_l2": float(sup_norm.std(ddof=1) / root),
                     "loss_gap": float(sup_loss.std(ddof=1) / root)}
     diag = {"mode": net.gradient, "M": M, "G": G, "rank": k, "n_samples": S,
-            "substeps": substeps if data_noise else 0, "data_noise": bool(data_noise),
+            "substeps": substeps if data_noise else 0, "terms": terms,
             "c_second_moment": c2, "c2_variance": var_c2, "timing": timing}
     return FluctuationPrediction(times=t.copy(), kernel=K, data=D, per_history=per_hist,
                                  constants=constants, constants_se=constants_se,
@@ -637,3 +635,29 @@ def _phi1(x: np.ndarray) -> np.ndarray:
     small = x < 1e-8
     safe = np.where(small, 1.0, x)
     return np.where(small, 1.0 - 0.5 * x, -np.expm1(-safe) / safe)
+
+
+def _kernel_term(Fh, sq, lam, rho0, t, alpha, ratio, kappa, zeta, zeta_c):
+    r"""(K) at time ``t``: :math:`K_t` and the sample paths' kernel part, shape (k, S).
+
+    ``Fh`` is the projected factor, shape (k, d + 2, G); ``sq`` the square roots of the
+    quadrature weights; ``zeta`` (and ``zeta_c`` for Gaussian :math:`c`) the standard
+    normal draws of the random kernel, shape (G, S).
+    """
+    E = divided_exponential(lam, lam, t, alpha)
+    nb = Fh.shape[1]
+    ell_phi = alpha * Fh[:, 0, :] * (E @ (Fh[:, 0, :] * rho0[:, None]))
+    ell_psi = np.zeros_like(ell_phi)
+    for blk in range(1, nb):
+        ell_psi += alpha * Fh[:, blk, :] * (E @ (Fh[:, blk, :] * rho0[:, None]))
+    ell = (ell_phi + ell_psi) / sq[None, :]              # sqrt(q_g) L_t[a_g]
+    LA = alpha * lam * t * np.exp(-alpha * lam * t) * rho0  # L_t[A] = sum_g L_t[q_g a_g]
+    sumq = float(sq @ sq)
+    # sum_g q_g |L_t[a_g] - L_t[A]|^2 with sum_g sqrt(q_g) ell_g = L_t[A]
+    second = float(np.sum(ell**2)) - (2.0 - sumq) * float(LA @ LA)
+    yK = ell @ zeta - np.outer(LA, sq @ zeta)
+    if zeta_c is not None:
+        ell_c = ell_psi / sq[None, :]
+        second += kappa**2 * float(np.sum(ell_c**2))
+        yK += kappa * (ell_c @ zeta_c)
+    return ratio * second, math.sqrt(ratio) * yK
