@@ -7,7 +7,7 @@ Usage, from the repository root::
     python benchmarks/run.py --quick --skip simulator limit
 
 Options: ``--quick``; ``--skip NAME ...`` (``simulator``, ``limit``, ``scaling``,
-``headline``); ``--summary PATH`` (a ``limitsolver converge`` summary for the
+``headline``, ``study``); ``--summary PATH`` (a ``limitsolver converge`` summary for the
 headline's accuracy context, default ``results/converge/summary.json``);
 ``--out DIR`` (default ``benchmarks/results``); ``--blas-threads K`` (default 1:
 the simulator runs one seed on one core, and the limit's linear algebra gets one
@@ -33,6 +33,9 @@ The suite runs, in order:
     :mod:`benchmarks.bench_headline`: the limit solve of the default convergence
     study (with its error estimates) against one finite-network run at the study's
     largest width, with the accuracy at which they are compared.
+``study``
+    :mod:`benchmarks.bench_study`: the share of the headline study's wall time
+    spent outside its training runs (limit, depth check, metrics, fits).
 
 Every number in the table is a ratio (or a fitted exponent) of times measured
 in this run; no reference time is stored in the code. The run writes
@@ -70,7 +73,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 #: Benchmarks of the suite, in running order.
-BENCHMARKS = ("simulator", "limit", "scaling", "headline")
+BENCHMARKS = ("simulator", "limit", "scaling", "headline", "study")
 _EXTERNAL = {"simulator": "bench_simulator", "limit": "bench_limit"}
 _BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _THREAD_VARS = (*_BLAS_VARS, "NUMBA_NUM_THREADS")
@@ -220,6 +223,12 @@ def _rows_headline(res: dict) -> list[dict]:
     return rows
 
 
+def _rows_study(res: dict) -> list[dict]:
+    return [{"benchmark": "study", "quantity": "study overhead / study wall time (target < 0.1)",
+             "value": res["overhead"], "unit": "",
+             "note": ", ".join(f"{k} {v:.2f}" for k, v in res["fractions"].items())}]
+
+
 def format_table(rows: Sequence[dict], notes: dict | None = None) -> str:
     """The suite's table: benchmark | quantity | value | note, then skipped benchmarks."""
     width = max([len(r["quantity"]) for r in rows] + [8])
@@ -237,7 +246,8 @@ def format_table(rows: Sequence[dict], notes: dict | None = None) -> str:
 def run_suite(*, quick: bool = True, skip: Sequence[str] = (),
               out_dir: str | Path = RESULTS,
               summary_path: str | Path | None = None,
-              scaling_options: dict | None = None, headline_options: dict | None = None
+              scaling_options: dict | None = None, headline_options: dict | None = None,
+              study_options: dict | None = None
               ) -> tuple[dict, Path]:
     """Run the suite, print the table and write ``suite-<UTC timestamp>.json``.
 
@@ -255,6 +265,8 @@ def run_suite(*, quick: bool = True, skip: Sequence[str] = (),
     scaling_options, headline_options : dict, optional
         Keyword arguments passed on to :func:`benchmarks.bench_scaling.scaling`
         (e.g. ``sizes``, ``backend``) and :func:`benchmarks.bench_headline.headline`.
+    study_options : dict, optional
+        Keyword arguments of :func:`benchmarks.bench_study.study_overhead`.
 
     Returns
     -------
@@ -299,6 +311,11 @@ def run_suite(*, quick: bool = True, skip: Sequence[str] = (),
             opts.update(scaling_options or {})
             res = bench_scaling.scaling(**opts)
             new = _rows_scaling(res)
+        elif name == "study":
+            from benchmarks import bench_study
+
+            res = bench_study.study_overhead(quick=quick, **(study_options or {}))
+            new = _rows_study(res)
         else:
             opts = {"repeat": 1 if quick else 3,
                     "summary_path": bench_headline.DEFAULT_SUMMARY if summary_path is None

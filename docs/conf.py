@@ -1,7 +1,8 @@
 """Sphinx configuration of the limitsolver documentation.
 
 Build with ``python -m sphinx -W --keep-going -b html docs docs/_build/html``.
-No extension reaches the network (intersphinx is off).
+No extension reaches the network (intersphinx is off), and the built pages need
+none: MathJax is served from ``_static`` (``mathjax_path`` below).
 """
 
 import sys
@@ -9,10 +10,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from limitsolver._version import __version__ as release  # noqa: E402  (written once)
+
 project = "limitsolver"
 author = "limitsolver developers"
 copyright = "limitsolver developers"
-release = "0.1.0"
 version = release
 
 extensions = [
@@ -46,7 +48,11 @@ plot_html_show_formats = False
 plot_formats = [("png", 90)]
 
 html_theme = "alabaster"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+# Equations are rendered by a copy of MathJax 3 shipped in docs/_static/mathjax (see
+# its README): the pages show them without a network, on any machine, with no
+# LaTeX installation and no extra build dependency.
+mathjax_path = "mathjax/tex-svg-full.js"
 html_theme_options = {
     "description": "Kernel limits of RNNs trained online on ergodic data",
     "fixed_sidebar": True,

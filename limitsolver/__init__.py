@@ -12,8 +12,17 @@ histories (:mod:`~limitsolver.histories`) → hidden layer on the parameter grid
 stand on their own.
 """
 
+from ._version import __version__ as __version__
 from .activations import Activation, activation
-from .chains import CircleWalk, FiniteChain, GaussianAR1, MarkovChain, check_chain
+from .chains import (
+    ChainProtocol,
+    CircleWalk,
+    FiniteChain,
+    GaussianAR1,
+    MarkovChain,
+    as_chain,
+    check_chain,
+)
 from .errors import (
     ActivationError,
     ConfigError,
@@ -35,11 +44,9 @@ from .simulation import SimulationResult, simulate
 from .studies import PowerLawFit, fit_power_law
 from .targets import LinearMemory, StateFunction, Target, TeacherRNN, WindowFunction, make_target
 
-__version__ = "0.1.0"
-
 __all__ = [
     "Activation", "activation",
-    "MarkovChain", "check_chain", "FiniteChain", "GaussianAR1", "CircleWalk",
+    "ChainProtocol", "MarkovChain", "as_chain", "check_chain", "FiniteChain", "GaussianAR1", "CircleWalk",
     "Target", "StateFunction", "LinearMemory", "TeacherRNN", "WindowFunction", "make_target",
     "Prior", "UnitParameters", "NetworkSpec", "Problem",
     "Histories", "exact_histories", "sample_histories", "path_windows",

@@ -11,6 +11,8 @@ import numbers
 
 import numpy as np
 
+from .errors import ConfigError
+
 SeedLike = int | np.random.Generator | np.random.SeedSequence
 
 
@@ -26,9 +28,9 @@ def as_generator(seed, name: str = "rng") -> np.random.Generator:
         return np.random.default_rng(seed)
     if isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
         if seed < 0:
-            raise ValueError(f"`{name}` must be a non-negative integer seed, got {seed}.")
+            raise ConfigError(f"`{name}` must be a non-negative integer seed, got {seed}.")
         return np.random.default_rng(int(seed))
-    raise TypeError(
+    raise ConfigError(
         f"`{name}` must be an integer seed, a numpy.random.SeedSequence or a "
         f"numpy.random.Generator (got {type(seed).__name__}); pass e.g. `{name}=0`."
     )

@@ -28,26 +28,72 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 import sympy as sp
 
 from .errors import ActivationError
 
-__all__ = ["Activation", "activation", "NAMED_ACTIVATIONS"]
+__all__ = ["Activation", "ActivationSpec", "activation", "activation_spec", "ACTIVATIONS",
+           "NAMED_ACTIVATIONS"]
 
 U = sp.Symbol("u", real=True)
 
-# name -> (expression, sup|sigma'|, sup|sigma|)
-NAMED_ACTIVATIONS: dict[str, tuple[str, float, float]] = {
-    "tanh": ("tanh(u)", 1.0, 1.0),
-    "sigmoid": ("1/(1 + exp(-u))", 0.25, 1.0),
-    "erf": ("erf(u)", 2.0 / math.sqrt(math.pi), 1.0),
-    "softplus": ("log(1 + exp(u))", 1.0, math.inf),
-    "linear": ("u", 1.0, math.inf),
-}
+
+@dataclass(frozen=True)
+class ActivationSpec:
+    r"""Everything the package knows about one named activation, in one place.
+
+    Parameters
+    ----------
+    name : str
+        The registered name.
+    expression : str
+        :math:`\sigma(u)` as a formula in ``u`` (read by
+        :func:`limitsolver.expressions.parse_expression`).
+    sup_dsigma : float
+        :math:`\sup_u|\sigma'(u)|` in closed form (the contraction constant's factor).
+    sup_sigma : float
+        :math:`\sup_u|\sigma(u)|` (``inf`` when unbounded).
+    sigma, dsigma, d2sigma : callable
+        Numerically stable numpy forms of :math:`\sigma, \sigma', \sigma''` on float arrays.
+    sigma_dsigma : callable
+        The fused form ``u -> (sigma(u), sigma'(u))``, bit for bit the pair
+        ``(sigma(u), dsigma(u))`` at the cost of one evaluation of the shared part.
+    kernel_source : str
+        The body of a scalar function ``sigma_dsigma(u)`` using :mod:`math` only,
+        returning :math:`(\sigma(u), \sigma'(u))`; compiled into the numba step loop.
+    simd : str or None
+        The name of a branch-free (SIMD) form of ``sigma_dsigma`` in
+        :mod:`limitsolver.simulation._simd` that the compiled loop uses instead
+        of ``kernel_source`` (LLVM cannot vectorise the libm call), or ``None``.
+    auto_numba : bool
+        Whether ``backend="auto"`` always picks the compiled loop (faster at
+        every width because it is SIMD code, measured by
+        ``benchmarks/bench_simulator.py``).
+
+    Notes
+    -----
+    To add an activation, add one entry to :data:`ACTIVATIONS`; tests compare
+    every entry with its sympy expression (values, derivatives, constants and
+    the compiled source).
+    """
+
+    name: str
+    expression: str
+    sup_dsigma: float
+    sup_sigma: float
+    sigma: Callable
+    dsigma: Callable
+    d2sigma: Callable
+    sigma_dsigma: Callable
+    kernel_source: str
+    simd: str | None = None
+    auto_numba: bool = False
+
 
 # Numerically stable numpy forms of the named activations and their derivatives.
 def _sigmoid(u):
@@ -60,33 +106,94 @@ def _erf(u):
     return erf(u)
 
 
-_NUMPY_FORMS: dict[str, tuple[Callable, Callable, Callable]] = {
-    "tanh": (
-        np.tanh,
-        lambda u: 1.0 - np.tanh(u) ** 2,
-        lambda u: -2.0 * np.tanh(u) * (1.0 - np.tanh(u) ** 2),
-    ),
-    "sigmoid": (
-        _sigmoid,
-        lambda u: _sigmoid(u) * (1.0 - _sigmoid(u)),
-        lambda u: _sigmoid(u) * (1.0 - _sigmoid(u)) * (1.0 - 2.0 * _sigmoid(u)),
-    ),
-    "erf": (
-        _erf,
-        lambda u: (2.0 / math.sqrt(math.pi)) * np.exp(-np.square(u)),
-        lambda u: (-4.0 / math.sqrt(math.pi)) * u * np.exp(-np.square(u)),
-    ),
-    "softplus": (
-        lambda u: np.logaddexp(0.0, u),
-        _sigmoid,
-        lambda u: _sigmoid(u) * (1.0 - _sigmoid(u)),
-    ),
-    "linear": (
-        lambda u: np.asarray(u, dtype=float) * 1.0,
-        lambda u: np.ones_like(np.asarray(u, dtype=float)),
-        lambda u: np.zeros_like(np.asarray(u, dtype=float)),
-    ),
-}
+def _tanh_sd(u):
+    t = np.tanh(u)
+    return t, 1.0 - t**2
+
+
+def _sigmoid_sd(u):
+    t = _sigmoid(u)
+    return t, t * (1.0 - t)
+
+
+def _erf_d1(u):
+    return (2.0 / math.sqrt(math.pi)) * np.exp(-np.square(u))
+
+
+def _softplus(u):
+    return np.logaddexp(0.0, u)
+
+
+def _linear(u):
+    return np.asarray(u, dtype=float) * 1.0
+
+
+def _ones(u):
+    return np.ones_like(np.asarray(u, dtype=float))
+
+
+def _zeros(u):
+    return np.zeros_like(np.asarray(u, dtype=float))
+
+
+#: The registry of named activations: name -> :class:`ActivationSpec`.
+ACTIVATIONS: Mapping[str, ActivationSpec] = MappingProxyType({spec.name: spec for spec in (
+    ActivationSpec(
+        "tanh", "tanh(u)", 1.0, 1.0,
+        np.tanh, lambda u: 1.0 - np.tanh(u) ** 2,
+        lambda u: -2.0 * np.tanh(u) * (1.0 - np.tanh(u) ** 2), _tanh_sd,
+        "t = math.tanh(u)\n    return t, 1.0 - t * t", simd="tanh_sd", auto_numba=True),
+    ActivationSpec(
+        "sigmoid", "1/(1 + exp(-u))", 0.25, 1.0,
+        _sigmoid, lambda u: _sigmoid(u) * (1.0 - _sigmoid(u)),
+        lambda u: _sigmoid(u) * (1.0 - _sigmoid(u)) * (1.0 - 2.0 * _sigmoid(u)), _sigmoid_sd,
+        "t = 0.5 * (1.0 + math.tanh(0.5 * u))\n    return t, t * (1.0 - t)", simd="sigmoid_sd",
+        auto_numba=True),
+    ActivationSpec(
+        "erf", "erf(u)", 2.0 / math.sqrt(math.pi), 1.0,
+        _erf, _erf_d1, lambda u: (-4.0 / math.sqrt(math.pi)) * u * np.exp(-np.square(u)),
+        lambda u: (_erf(u), _erf_d1(u)),
+        "return math.erf(u), 1.1283791670955126 * math.exp(-u * u)"),
+    ActivationSpec(
+        "softplus", "log(1 + exp(u))", 1.0, math.inf,
+        _softplus, _sigmoid, lambda u: _sigmoid(u) * (1.0 - _sigmoid(u)),
+        lambda u: (_softplus(u), _sigmoid(u)),
+        "sp = max(u, 0.0) + math.log1p(math.exp(-abs(u)))\n"
+        "    return sp, 0.5 * (1.0 + math.tanh(0.5 * u))"),
+    ActivationSpec(
+        "linear", "u", 1.0, math.inf, _linear, _ones, _zeros,
+        lambda u: (_linear(u), _ones(u)), "return u * 1.0, 1.0", auto_numba=True),
+)})
+
+#: The registered names (the same mapping as :data:`ACTIVATIONS`).
+NAMED_ACTIVATIONS = ACTIVATIONS
+
+
+def activation_spec(name: str) -> ActivationSpec:
+    """The registered :class:`ActivationSpec` called ``name`` (case and spaces ignored).
+
+    Parameters
+    ----------
+    name : str
+        A registered name, e.g. ``"tanh"``.
+
+    Returns
+    -------
+    ActivationSpec
+
+    Raises
+    ------
+    ActivationError
+        If no activation of that name is registered; the message lists the names.
+    """
+    key = str(name).strip().lower()
+    if key not in ACTIVATIONS:
+        raise ActivationError(
+            f"unknown activation {name!r}; registered: {', '.join(ACTIVATIONS)} (or write a "
+            f"formula in `u`, e.g. 'u/sqrt(1+u**2)')."
+        )
+    return ACTIVATIONS[key]
+
 
 _FORBIDDEN = (sp.DiracDelta, sp.Heaviside, sp.sign, sp.Subs, sp.Derivative)
 
@@ -97,12 +204,10 @@ def _parse(expression) -> sp.Expr:
         # accept a user's own symbol named u, whatever its assumptions
         expr = expr.subs({s: U for s in expr.free_symbols if s.name == "u"})
     elif isinstance(expression, str):
-        try:
-            expr = sp.parse_expr(expression, local_dict={"u": U})
-        except Exception as exc:  # sympy raises many kinds here
-            raise ActivationError(
-                f"`expression` {expression!r} could not be parsed as a sympy expression in `u`: {exc}"
-            ) from exc
+        from .expressions import parse_expression
+
+        expr = parse_expression(expression, {"u": U}, argument="expression",
+                                accept=lambda name: True, error=ActivationError)
     else:
         raise ActivationError(
             f"`expression` must be a name, a string or a sympy expression, got {type(expression).__name__}."
@@ -158,17 +263,73 @@ class Activation:
                 )
         return d1, d2
 
+    # -- what is registered about it ----------------------------------------
+    @property
+    def spec(self) -> ActivationSpec | None:
+        """The registry entry of a named activation (:data:`ACTIVATIONS`), ``None`` for a formula."""
+        return ACTIVATIONS.get(self.name)
+
+    @functools.cached_property
+    def kernel_source(self) -> str:
+        r"""Body of a scalar ``sigma_dsigma(u) -> (sigma(u), sigma'(u))`` using :mod:`math` only.
+
+        Named activations use hand-written stable forms (the formulas of their
+        numpy forms); a formula is printed by :func:`sympy.printing.pycode.pycode`
+        from the parsed expression and its derivative, never copied from the
+        user's text.
+        """
+        if self.spec is not None:
+            return self.spec.kernel_source
+        from sympy.printing.pycode import pycode
+
+        d1 = self._derivatives[0]
+        return f"return float({pycode(self.sympy_expr)}), float({pycode(d1)})"
+
+    @property
+    def simd(self) -> str | None:
+        """Name of the branch-free (SIMD) kernel form in :mod:`limitsolver.simulation._simd`, if any."""
+        return None if self.spec is None else self.spec.simd
+
+    @property
+    def auto_numba(self) -> bool:
+        """Whether ``backend="auto"`` always compiles the step loop for this activation."""
+        return False if self.spec is None else self.spec.auto_numba
+
     # -- numeric ------------------------------------------------------------
     @functools.cached_property
-    def _numpy(self) -> tuple[Callable, Callable, Callable]:
-        if self.name in _NUMPY_FORMS:
-            return tuple(_float_input(f) for f in _NUMPY_FORMS[self.name])  # type: ignore[return-value]
+    def _numpy(self) -> tuple[Callable, Callable, Callable, Callable]:
+        if self.spec is not None:
+            sp_ = self.spec
+            return tuple(_float_input(f) for f in (sp_.sigma, sp_.dsigma, sp_.d2sigma,
+                                                   sp_.sigma_dsigma))  # type: ignore[return-value]
         d1, d2 = self._derivatives
         modules = ["scipy", "numpy"]
         fs = tuple(
             _broadcasting(sp.lambdify(U, e, modules=modules)) for e in (self.sympy_expr, d1, d2)
         )
-        return fs  # type: ignore[return-value]
+
+        def fused(u):
+            return fs[0](u), fs[1](u)
+
+        return (*fs, fused)  # type: ignore[return-value]
+
+    def sigma_dsigma(self, u):
+        r"""The pair :math:`(\sigma(u), \sigma'(u))`, elementwise, in one pass.
+
+        Bit for bit ``(self.sigma(u), self.dsigma(u))``; the shared part (e.g.
+        :math:`\tanh u`) is evaluated once.
+
+        Parameters
+        ----------
+        u : float or array_like
+            Pre-activations.
+
+        Returns
+        -------
+        tuple of (float or numpy.ndarray)
+            :math:`\sigma(u)` and :math:`\sigma'(u)`, each with the shape of ``u``.
+        """
+        return self._numpy[3](u)
 
     def __call__(self, u):
         r""":math:`\sigma(u)`, elementwise."""
@@ -247,15 +408,15 @@ class Activation:
     @functools.cached_property
     def sup_dsigma(self) -> float:
         r""":math:`\sup_u |\sigma'(u)|`, the Lipschitz constant used for contraction checks."""
-        if self.name in NAMED_ACTIVATIONS:
-            return NAMED_ACTIVATIONS[self.name][1]
+        if self.spec is not None:
+            return self.spec.sup_dsigma
         return _sup_abs(self.sympy_expr, self._derivatives[0], self.dsigma, "sigma'", self.expression)
 
     @functools.cached_property
     def sup_sigma(self) -> float:
         r""":math:`\sup_u |\sigma(u)|` (``inf`` for unbounded activations)."""
-        if self.name in NAMED_ACTIVATIONS:
-            return NAMED_ACTIVATIONS[self.name][2]
+        if self.spec is not None:
+            return self.spec.sup_sigma
         try:
             return _sup_abs(self.sympy_expr, self.sympy_expr, self.sigma, "sigma", self.expression)
         except ActivationError:
@@ -340,8 +501,10 @@ def activation(spec="tanh") -> Activation:
     Raises
     ------
     ActivationError
-        If the expression cannot be parsed, depends on symbols other than ``u``,
-        or is not twice differentiable with bounded first derivative.
+        If ``spec`` is a name that is not registered (the message lists the
+        registered ones), or the expression cannot be parsed, depends on symbols
+        other than ``u``, or is not twice differentiable with bounded first
+        derivative.
 
     Examples
     --------
@@ -351,9 +514,14 @@ def activation(spec="tanh") -> Activation:
     """
     if isinstance(spec, Activation):
         return spec
-    if isinstance(spec, str) and spec.strip().lower() in NAMED_ACTIVATIONS:
+    if isinstance(spec, str):
+        from .expressions import is_identifier
+
         name = spec.strip().lower()
-        return Activation(name, NAMED_ACTIVATIONS[name][0])
+        if name in ACTIVATIONS:
+            return Activation(name, ACTIVATIONS[name].expression)
+        if is_identifier(spec) and spec.strip() != "u":
+            activation_spec(spec)  # raises, listing the registered names
     expr = _parse(spec)
     act = Activation("custom", str(expr))
     act.check_smooth()

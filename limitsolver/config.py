@@ -1,14 +1,14 @@
-"""Building problems from plain dictionaries (the tables of a TOML file).
+"""Building specs from plain tables, saving them and fingerprinting them.
 
-The command line and users who keep their settings in files describe a problem
-as nested tables::
+The command line, configuration files and saved results describe a problem as
+nested tables (the tables of a TOML file); one format serves all three::
 
     [chain]                # kind = "finite" | "ar1" | "circle"
     kind = "finite"
     P = [[0.9, 0.1], [0.2, 0.8]]
     states = [-1.0, 1.0]
 
-    [target]               # see limitsolver.targets.make_target
+    [target]               # kind = "state" | "linear_memory" | "teacher"
     kind = "state"
     expression = "sin(2*x)"
 
@@ -27,47 +27,236 @@ as nested tables::
 
     horizon = 1.0          # top level of the problem table
 
-Every builder refuses unknown keys with a :class:`~limitsolver.errors.ConfigError`
-that names the key and lists the valid ones.
+The kinds live in one registry, :data:`SPEC_CLASSES` (``kind`` -> class); each
+class reads its own table in its ``from_state`` with keys and types taken from
+its constructor's signature and type hints, so a key is documented once, on
+the class. Every builder refuses an unknown key, a key of the wrong type
+(``doubled = "no"``, ``n_units = "ten"``) or a scalar where a table belongs
+with a one-line :class:`~limitsolver.errors.ConfigError` that names the key and
+lists the valid ones.
+
+Every spec also writes its table: ``spec.to_state()`` is JSON-able and exact
+(floats are written as the shortest repr that reads back to the same double;
+a finite chain's ``P`` is kept in full), :func:`spec_from_state` rebuilds the
+spec from it, and :func:`fingerprint` is a digest of it that tells apart any two
+specs differing in one bit.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+import numbers
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
+from ._schema import check_keys, check_table, check_value
+from .chains import CircleWalk, FiniteChain, GaussianAR1
 from .errors import ConfigError
 from .network import NetworkSpec
 from .prior import Prior
 from .problem import Problem
+from .targets import TARGET_CLASSES, make_target
 
-__all__ = ["chain_from_config", "network_from_config", "problem_from_config"]
+__all__ = [
+    "CHAIN_CLASSES",
+    "SPEC_CLASSES",
+    "spec_class",
+    "spec_from_state",
+    "fingerprint",
+    "canonical_json",
+    "exclusive_keys",
+    "chain_from_config",
+    "network_from_config",
+    "problem_from_config",
+]
 
-_CHAIN_KEYS = {
-    "finite": {"kind", "P", "states"},
-    "ar1": {"kind", "a", "dim"},
-    "circle": {"kind", "kappa"},
-}
+CHAIN_CLASSES: Mapping[str, type] = MappingProxyType(
+    {cls.kind: cls for cls in (FiniteChain, GaussianAR1, CircleWalk)}
+)
+"""Chain kinds buildable from a table: ``kind`` -> class."""
+
+SPEC_CLASSES: Mapping[str, type] = MappingProxyType({
+    **CHAIN_CLASSES,
+    **TARGET_CLASSES,
+    Prior.kind: Prior,
+    NetworkSpec.kind: NetworkSpec,
+    Problem.kind: Problem,
+})
+"""Every kind of saved state: ``kind`` -> class with ``to_state``/``from_state``."""
+
+_PROBLEM_KEYS = ("chain", "target", "network", "horizon")
 
 
-def _check_keys(table: dict, allowed: set, where: str) -> None:
-    extra = set(table) - allowed
-    if extra:
+def spec_class(kind: Any, where: str = "kind", registry: Mapping[str, type] = SPEC_CLASSES) -> type:
+    """The class registered under ``kind``.
+
+    Parameters
+    ----------
+    kind : str
+        A registered kind (``"finite"``, ``"linear_memory"``, ``"problem"`` ...).
+    where : str
+        The key holding ``kind``, for the message.
+    registry : Mapping, optional
+        The registry to look in (default :data:`SPEC_CLASSES`).
+
+    Returns
+    -------
+    type
+        The class.
+
+    Raises
+    ------
+    ConfigError
+        If ``kind`` is not registered; the message lists the registered kinds.
+    """
+    if not isinstance(kind, str) or kind not in registry:
         raise ConfigError(
-            f"unknown key(s) {sorted(extra)} in `{where}`; valid keys: {sorted(allowed)}."
+            f"`{where}` must be one of {', '.join(sorted(registry))}, got {kind!r}."
         )
+    return registry[kind]
 
 
-def chain_from_config(table: dict[str, Any]):
+def exclusive_keys(kind: Any) -> tuple[tuple[str, ...], ...]:
+    """Groups of keys of a kind that exclude each other (``()`` for most kinds).
+
+    A configuration that gives a key of one group drops the keys it inherits
+    from the defaults that share no group with it: ``tol`` of a linear-memory
+    target replaces a default ``n_terms``.
+
+    Parameters
+    ----------
+    kind : str
+        A kind of :data:`SPEC_CLASSES` (anything else: no groups).
+
+    Returns
+    -------
+    tuple of tuple of str
+        The groups.
+    """
+    cls = SPEC_CLASSES.get(kind) if isinstance(kind, str) else None
+    return tuple(getattr(cls, "exclusive_keys", ()))
+
+
+def spec_from_state(state: Mapping[str, Any], where: str = "state") -> Any:
+    """Rebuild any spec from its ``to_state()``, dispatching on ``state["kind"]``.
+
+    Parameters
+    ----------
+    state : Mapping
+        A saved state (``FiniteChain``, ``GaussianAR1``, ``CircleWalk``,
+        ``StateFunction``, ``LinearMemory``, ``TeacherRNN``, ``Prior``,
+        ``NetworkSpec`` or ``Problem``).
+    where : str
+        Name of the state in error messages.
+
+    Returns
+    -------
+    object
+        The spec, equal to the one saved (arrays bit for bit).
+
+    Raises
+    ------
+    ConfigError
+        If the state is not a table, its ``kind`` is not registered (the message
+        lists the kinds) or a key or value is invalid.
+    """
+    state = check_table(state, where, "a saved state (a table with a `kind`)")
+    cls = spec_class(state.get("kind"), f"{where}.kind")
+    return cls.from_state(state, where)
+
+
+def _canonical(obj: Any) -> Any:
+    if isinstance(obj, (bool, np.bool_)) or obj is None or isinstance(obj, str):
+        return bool(obj) if isinstance(obj, np.bool_) else obj
+    if isinstance(obj, numbers.Integral):
+        return int(obj)
+    if isinstance(obj, numbers.Real):
+        return {"float": float(obj).hex()}
+    if isinstance(obj, Mapping):
+        return {str(k): _canonical(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, np.ndarray)):
+        return [_canonical(v) for v in (obj.tolist() if isinstance(obj, np.ndarray) else obj)]
+    if callable(getattr(obj, "to_state", None)):
+        return _canonical(obj.to_state())
+    raise ConfigError(
+        f"a state must hold tables, lists, strings, numbers and booleans only; got "
+        f"{type(obj).__name__}."
+    )
+
+
+def canonical_json(state: Any) -> str:
+    """The canonical JSON text of a state: sorted keys, no spaces, floats as exact hex.
+
+    Every float becomes ``{"float": float.hex()}``, so ``0.7`` and the double
+    next to it, or ``0.0`` and ``-0.0``, give different texts; integers stay
+    integers.
+
+    Parameters
+    ----------
+    state : Mapping or spec
+        A state (or any object with ``to_state()``).
+
+    Returns
+    -------
+    str
+        The canonical text.
+
+    Raises
+    ------
+    ConfigError
+        If the state holds something other than tables, lists, strings,
+        numbers, booleans and ``None``.
+    """
+    return json.dumps(_canonical(state), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=True, allow_nan=False)
+
+
+def fingerprint(state: Any) -> str:
+    """SHA-256 digest (hex) of :func:`canonical_json` of a state or a spec.
+
+    Two specs have the same fingerprint exactly when their states agree to the
+    last bit: ``P = [[0.69, 0.31], [0.4, 0.6]]`` and ``[[0.7, 0.3], [0.4, 0.6]]``
+    differ, and so do two chains whose ``P`` differ by one ulp.
+
+    Parameters
+    ----------
+    state : Mapping or spec
+        A state, or a spec (its ``to_state()`` is used).
+
+    Returns
+    -------
+    str
+        64 hexadecimal digits.
+
+    Examples
+    --------
+    >>> from limitsolver import FiniteChain
+    >>> a = FiniteChain([[0.69, 0.31], [0.4, 0.6]])
+    >>> b = FiniteChain([[0.7, 0.3], [0.4, 0.6]])
+    >>> fingerprint(a) == fingerprint(b)
+    False
+    """
+    return hashlib.sha256(canonical_json(state).encode("ascii")).hexdigest()
+
+
+def chain_from_config(table: Mapping[str, Any], where: str = "chain"):
     """Build a chain from ``{"kind": "finite" | "ar1" | "circle", ...}``.
 
     Parameters
     ----------
-    table : dict
+    table : Mapping
         ``kind = "finite"`` with ``P`` (required) and ``states``;
         ``kind = "ar1"`` with ``a`` (default 0.5) and ``dim`` (default 1);
-        ``kind = "circle"`` with ``kappa`` (default 0.5).
+        ``kind = "circle"`` with ``kappa`` (default 0.5) — the arguments of
+        :class:`~limitsolver.chains.FiniteChain`, :class:`~limitsolver.chains.GaussianAR1`
+        and :class:`~limitsolver.chains.CircleWalk`.
+    where : str
+        Name of the table in error messages.
 
     Returns
     -------
@@ -77,43 +266,31 @@ def chain_from_config(table: dict[str, Any]):
     Raises
     ------
     ConfigError
-        If ``kind`` is missing or unknown, a key is unknown or missing, or the
-        chain's own validation fails (its message is kept).
+        If ``kind`` is missing or unknown, a key is unknown or missing, or a value
+        has the wrong type.
+    NotStochasticError, NotErgodicError, DimensionError
+        If the chain's own validation fails.
     """
-    from .chains import CircleWalk, FiniteChain, GaussianAR1
-
-    if not isinstance(table, dict) or "kind" not in table:
-        raise ConfigError("`chain` must be a table with a `kind` (finite, ar1 or circle).")
-    kind = table["kind"]
-    if kind not in _CHAIN_KEYS:
-        raise ConfigError(f"`chain.kind` must be one of {sorted(_CHAIN_KEYS)}, got {kind!r}.")
-    _check_keys(table, _CHAIN_KEYS[kind], "chain")
-    try:
-        if kind == "finite":
-            if "P" not in table:
-                raise ConfigError("`chain.P` (the transition matrix) is required for a finite chain.")
-            chain = FiniteChain(np.asarray(table["P"], dtype=float), table.get("states"))
-            chain.check_ergodic()
-            return chain
-        if kind == "ar1":
-            return GaussianAR1(float(table.get("a", 0.5)), int(table.get("dim", 1)))
-        return CircleWalk(float(table.get("kappa", 0.5)))
-    except ConfigError:
-        raise
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"`chain`: {exc}") from exc
+    table = check_table(table, where, f"a table with a `kind` ({', '.join(CHAIN_CLASSES)})")
+    cls = spec_class(table.get("kind"), f"{where}.kind", CHAIN_CLASSES)
+    chain = cls.from_state(table, where)
+    if isinstance(chain, FiniteChain):
+        chain.check_ergodic()
+    return chain
 
 
-def network_from_config(table: dict[str, Any]) -> NetworkSpec:
+def network_from_config(table: Mapping[str, Any], where: str = "network") -> NetworkSpec:
     """Build a :class:`NetworkSpec` from a table with an optional ``prior`` sub-table.
 
     Parameters
     ----------
-    table : dict
+    table : Mapping
         Keys ``activation``, ``beta``, ``alpha``, ``gradient``, ``memory_tol``
         (fields of :class:`NetworkSpec`, defaults where absent) and ``prior``, a
         table of :class:`~limitsolver.prior.Prior` fields (``sigma_w``, ``b_max``,
         ``c_law``, ``sigma_c``, ``doubled``).
+    where : str
+        Name of the table in error messages.
 
     Returns
     -------
@@ -124,30 +301,28 @@ def network_from_config(table: dict[str, Any]) -> NetworkSpec:
     ------
     ConfigError
         If a key is unknown or a value is refused by :class:`NetworkSpec` or
-        :class:`~limitsolver.prior.Prior` (e.g. a prior that does not contract).
+        :class:`~limitsolver.prior.Prior`.
+    ContractionError
+        If the prior does not make the memory contract.
     """
-    allowed = {"activation", "beta", "alpha", "gradient", "memory_tol", "prior"}
-    _check_keys(table, allowed, "network")
-    prior_table = dict(table.get("prior", {}))
-    _check_keys(prior_table, {"sigma_w", "b_max", "c_law", "sigma_c", "doubled"}, "network.prior")
-    try:
-        prior = Prior(**prior_table)
-        kwargs = {k: v for k, v in table.items() if k != "prior"}
-        return NetworkSpec(prior=prior, **kwargs)
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"`network`: {exc}") from exc
+    return NetworkSpec.from_state(table, where)
 
 
-def problem_from_config(table: dict[str, Any]) -> Problem:
+def problem_from_config(table: Mapping[str, Any], where: str = "problem") -> Problem:
     """Build a :class:`Problem` from tables ``chain``, ``target``, ``network`` and ``horizon``.
+
+    The same table is what :meth:`Problem.to_state` writes, so
+    ``problem_from_config(problem.to_state())`` equals ``problem``.
 
     Parameters
     ----------
-    table : dict
+    table : Mapping
         ``chain`` (see :func:`chain_from_config`) and ``target`` (see
         :func:`~limitsolver.targets.make_target`) are required; ``network`` (see
         :func:`network_from_config`) and ``horizon`` (training time :math:`T`,
-        default 1.0) are optional.
+        default 1.0) are optional; ``kind = "problem"`` is allowed.
+    where : str
+        Name of the table in error messages.
 
     Returns
     -------
@@ -160,16 +335,17 @@ def problem_from_config(table: dict[str, Any]) -> Problem:
         If a key is unknown, ``chain`` or ``target`` is missing, or a table's
         values are refused by the object it builds.
     """
-    from .targets import make_target
-
-    _check_keys(table, {"chain", "target", "network", "horizon"}, "problem")
+    table = check_table(table, where)
+    if table.get("kind", Problem.kind) != Problem.kind:
+        raise ConfigError(f"`{where}.kind` must be 'problem', got {table['kind']!r}.")
+    check_keys({k: v for k, v in table.items() if k != "kind"}, _PROBLEM_KEYS, where)
     for key in ("chain", "target"):
         if key not in table:
-            raise ConfigError(f"`{key}` table is required to define a problem.")
-    chain = chain_from_config(table["chain"])
-    target = make_target(table["target"], chain.dim)
-    network = network_from_config(table.get("network", {}))
-    try:
-        return Problem(chain, target, network, float(table.get("horizon", 1.0)))
-    except (ValueError, TypeError) as exc:
-        raise ConfigError(f"`problem`: {exc}") from exc
+            raise ConfigError(f"`{where}.{key}` table is required to define a problem.")
+    chain = chain_from_config(table["chain"], f"{where}.chain")
+    target = make_target(table["target"], chain.dim, f"{where}.target")
+    network = network_from_config(table.get("network", {}), f"{where}.network")
+    horizon = check_value(table.get("horizon", 1.0), float, f"{where}.horizon")
+    if not (math.isfinite(horizon) and horizon > 0):
+        raise ConfigError(f"`{where}.horizon` must be positive and finite, got {horizon}.")
+    return Problem(chain, target, network, horizon)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._random import as_generator
+from .budget import check_memory
 from .errors import DimensionError, DiscretisationError
 
 __all__ = ["Histories", "exact_histories", "sample_histories", "path_windows"]
@@ -181,7 +182,8 @@ def _depth(depth) -> int:
     return int(depth)
 
 
-def exact_histories(chain, depth: int, *, max_histories: int = 2**20) -> Histories:
+def exact_histories(chain, depth: int, *, max_histories: int = 2**20,
+                    memory_budget=None) -> Histories:
     r"""All windows of length :math:`L` of a finite chain with their stationary probabilities.
 
     :math:`\omega(x_{k-L+1},\dots,x_k) = \pi(x_{k-L+1})\prod_j P(x_j, x_{j+1})`; windows
@@ -197,6 +199,9 @@ def exact_histories(chain, depth: int, *, max_histories: int = 2**20) -> Histori
         Window length :math:`L \ge 1`.
     max_histories : int
         Refuse to build more windows than this.
+    memory_budget : int or str, optional
+        Refuse windows whose arrays (:math:`M L (d + 1)` numbers) exceed this many bytes
+        (default: :func:`limitsolver.budget.memory_budget`).
 
     Returns
     -------
@@ -208,7 +213,8 @@ def exact_histories(chain, depth: int, *, max_histories: int = 2**20) -> Histori
     DimensionError
         If ``chain`` is not a finite chain (no transition matrix ``P``).
     DiscretisationError
-        If more than ``max_histories`` windows have positive probability.
+        If more than ``max_histories`` windows have positive probability, or their
+        arrays exceed the memory budget (checked level by level, before allocating).
 
     Notes
     -----
@@ -224,9 +230,13 @@ def exact_histories(chain, depth: int, *, max_histories: int = 2**20) -> Histori
     pi = np.asarray(chain.stationary, dtype=float)
     n = P.shape[0]
     keep = np.flatnonzero(pi > 0)
+    d = int(np.asarray(chain.states).reshape(n, -1).shape[1])
     idx = keep[:, None]  # (M, j) oldest first
     prob = pi[keep]
     for _ in range(1, L):
+        check_memory(8.0 * idx.shape[0] * n * (1 + L * (d + 1)),
+                     f"exact histories of depth {L} ({n} states)", budget=memory_budget,
+                     fix="lower the depth (`memory_tol`) or use `sample_histories`")
         trans = prob[:, None] * P[idx[:, -1]]  # (M, n)
         m, nxt = np.nonzero(trans > 0)
         if m.size > max_histories:
@@ -242,12 +252,14 @@ def exact_histories(chain, depth: int, *, max_histories: int = 2**20) -> Histori
             f"exact enumeration needs {idx.shape[0]} windows > `max_histories` = {max_histories}."
         )
     idx = idx[:, ::-1]  # current state first
+    check_memory(8.0 * idx.shape[0] * L * (d + 2), f"exact histories of depth {L} ({n} states)",
+                 budget=memory_budget, fix="lower the depth (`memory_tol`) or use `sample_histories`")
     prob = prob / prob.sum()
     states = np.asarray(chain.states, dtype=float)
     return Histories(states[idx], prob, idx)
 
 
-def sample_histories(chain, depth: int, n: int, rng) -> Histories:
+def sample_histories(chain, depth: int, n: int, rng, *, memory_budget=None) -> Histories:
     r"""``n`` independent stationary windows of length :math:`L`, weights :math:`1/n`.
 
     Each window is a path :math:`(X_0,\dots,X_{L-1})` with :math:`X_0\sim\pi_X`
@@ -265,6 +277,10 @@ def sample_histories(chain, depth: int, n: int, rng) -> Histories:
         Number of histories :math:`M`.
     rng : int, SeedSequence or Generator
         Source of randomness (same seed, same histories).
+    memory_budget : int or str, optional
+        Refuse, before sampling, windows whose arrays (the paths, their reversal and
+        the state indices, about :math:`8 n L (2d + 1)` bytes) exceed this many bytes
+        (default: :func:`limitsolver.budget.memory_budget`).
 
     Returns
     -------
@@ -276,6 +292,8 @@ def sample_histories(chain, depth: int, n: int, rng) -> Histories:
     DimensionError
         If ``depth`` or ``n`` is not a positive integer, or ``chain.sample`` returns
         an array of the wrong shape.
+    DiscretisationError
+        If the windows would exceed the memory budget.
 
     Notes
     -----
@@ -285,6 +303,10 @@ def sample_histories(chain, depth: int, n: int, rng) -> Histories:
     if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
         raise DimensionError(f"`n` must be a positive integer (number of histories), got {n!r}.")
     n = int(n)
+    d = int(getattr(chain, "dim", 1))
+    check_memory(8.0 * n * L * (2 * d + 1), f"{n} Monte Carlo histories of depth {L}",
+                 budget=memory_budget,
+                 fix="sample fewer histories or lower the depth (a larger `memory_tol`)")
     gen = as_generator(rng)
     if hasattr(chain, "sample_indices") and hasattr(chain, "states"):
         idx = np.asarray(chain.sample_indices(L, gen, n_paths=n))[:, ::-1]
@@ -299,7 +321,7 @@ def sample_histories(chain, depth: int, n: int, rng) -> Histories:
     return Histories(path[:, ::-1], np.full(n, 1.0 / n))
 
 
-def path_windows(path: np.ndarray, depth: int) -> np.ndarray:
+def path_windows(path: np.ndarray, depth: int, *, memory_budget=None) -> np.ndarray:
     r"""Sliding windows of one path, newest state first.
 
     ``out[i, j] = path[i + L - 1 - j]``: window :math:`i` is the history
@@ -311,6 +333,9 @@ def path_windows(path: np.ndarray, depth: int) -> np.ndarray:
         One path in chronological order (a 1-D path means :math:`d = 1`).
     depth : int
         Window length :math:`L \le` ``n_steps``.
+    memory_budget : int or str, optional
+        Refuse windows larger than this many bytes (default:
+        :func:`limitsolver.budget.memory_budget`).
 
     Returns
     -------
@@ -321,6 +346,8 @@ def path_windows(path: np.ndarray, depth: int) -> np.ndarray:
     ------
     DimensionError
         If ``path`` is not of shape (n_steps, d) or is shorter than ``depth``.
+    DiscretisationError
+        If the windows would exceed the memory budget.
     """
     L = _depth(depth)
     p = np.asarray(path, dtype=float)
@@ -332,5 +359,8 @@ def path_windows(path: np.ndarray, depth: int) -> np.ndarray:
         raise DimensionError(
             f"`path` has {p.shape[0]} steps, fewer than the window length `depth` = {L}."
         )
+    check_memory(8.0 * (p.shape[0] - L + 1) * L * p.shape[1], f"the windows of depth {L} of a "
+                 f"path of {p.shape[0]} steps", budget=memory_budget,
+                 fix="use a shorter path or a smaller depth")
     win = np.lib.stride_tricks.sliding_window_view(p, L, axis=0)  # (n-L+1, d, L)
     return np.ascontiguousarray(np.moveaxis(win, -1, 1)[:, ::-1, :])

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["write_json", "read_json", "write_npz", "save_figure", "to_jsonable"]
+__all__ = ["write_json", "read_json", "write_npz", "read_npz_meta", "save_figure", "to_jsonable"]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -55,24 +55,35 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def _atomic(path: Path, write) -> Path:
+    """Write through ``write(fh)`` to a temporary sibling, then move it onto ``path``.
+
+    The temporary file is removed whatever stops the write (an exception, a
+    ``KeyboardInterrupt``, a ``SystemExit``): only a completed file is ever moved
+    into place, and no temporary file is left behind.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = None
+    moved = False
     try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "wb") as fh:
             write(fh)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        moved = True
+    finally:
+        if tmp is not None and not moved:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
     return path
 
 
-def write_json(path, obj: Any) -> Path:
+def write_json(path, obj: Any, *, meta: dict | None = None) -> Path:
     """Write ``obj`` (converted by :func:`to_jsonable`) as indented JSON, atomically.
 
     The bytes go to a temporary file in the same directory, which then replaces
@@ -85,12 +96,19 @@ def write_json(path, obj: Any) -> Path:
         Destination file.
     obj : object
         The value to write.
+    meta : dict, optional
+        Provenance (:func:`limitsolver.store.provenance`), stored under the key
+        ``"provenance"`` of ``obj`` (which must then be a dict).
 
     Returns
     -------
     pathlib.Path
         ``path``.
     """
+    if meta is not None:
+        if not isinstance(obj, dict):
+            raise TypeError("`meta` needs a dict `obj` to be stored in.")
+        obj = {**obj, "provenance": meta}
     text = json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n"
     return _atomic(path, lambda fh: fh.write(text.encode()))
 
@@ -113,7 +131,7 @@ def read_json(path) -> Any:
         return json.load(fh)
 
 
-def write_npz(path, **arrays) -> Path:
+def write_npz(path, *, meta: dict | None = None, **arrays) -> Path:
     """Write arrays to a compressed ``.npz`` file, atomically.
 
     The bytes go to a temporary file in the same directory, which then replaces
@@ -124,6 +142,9 @@ def write_npz(path, **arrays) -> Path:
     ----------
     path : str or os.PathLike
         Destination file (written as given; no ``.npz`` suffix is added).
+    meta : dict, optional
+        Provenance (:func:`limitsolver.store.provenance`), stored as the JSON
+        string array ``_provenance`` (read it back with :func:`read_npz_meta`).
     **arrays
         The arrays, stored under their keyword names
         (:func:`numpy.savez_compressed`).
@@ -133,7 +154,27 @@ def write_npz(path, **arrays) -> Path:
     pathlib.Path
         ``path``.
     """
+    if meta is not None:
+        arrays["_provenance"] = np.asarray(json.dumps(to_jsonable(meta), sort_keys=True))
     return _atomic(path, lambda fh: np.savez_compressed(fh, **arrays))
+
+
+def read_npz_meta(path) -> dict | None:
+    """The provenance stored in an ``.npz`` file by :func:`write_npz` (None if absent).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file (loaded with ``allow_pickle=False``).
+
+    Returns
+    -------
+    dict or None
+    """
+    with np.load(path, allow_pickle=False) as z:
+        if "_provenance" not in z.files:
+            return None
+        return json.loads(str(z["_provenance"]))
 
 
 def save_figure(fig, path, dpi: int = 120) -> Path:

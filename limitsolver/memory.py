@@ -35,7 +35,8 @@ import numpy as np
 from .activations import Activation
 from .errors import ConfigError, DimensionError
 
-__all__ = ["MemoryState", "memory_step", "memory_on_histories", "GRADIENT_MODES"]
+__all__ = ["MemoryState", "memory_step", "memory_on_histories", "sensitivity", "carries",
+           "GRADIENT_MODES"]
 
 GRADIENT_MODES = ("rtrl", "truncated")
 
@@ -65,6 +66,63 @@ def check_mode(mode: str) -> str:
     if mode not in GRADIENT_MODES:
         raise ConfigError(f"`gradient` must be one of {GRADIENT_MODES}, got {mode!r}.")
     return mode
+
+
+def carries(mode: str) -> bool:
+    r"""The coefficient :math:`\kappa` of the carried term :math:`b J` in ``mode``: rtrl 1, truncated 0.
+
+    Parameters
+    ----------
+    mode : {"rtrl", "truncated"}
+        Sensitivity recursion.
+
+    Returns
+    -------
+    bool
+        ``True`` (:math:`\kappa = 1`) for rtrl, ``False`` (:math:`\kappa = 0`) for truncated.
+
+    Raises
+    ------
+    ConfigError
+        If ``mode`` is neither.
+    """
+    if mode not in GRADIENT_MODES:
+        raise ConfigError(f"`mode` must be one of {GRADIENT_MODES}, got {mode!r}.")
+    return mode == "rtrl"
+
+
+def sensitivity(du, z, b, j, carry: bool):
+    r"""One coordinate of the sensitivity recursion, :math:`J' = \sigma'(u)\,(z + \kappa\, b J)`.
+
+    The unit step of both modes, written once: :math:`z = X^j_k` for
+    :math:`J^{w_j}` and :math:`z = s_k` for :math:`J^b`, and :math:`\kappa =`
+    ``carry`` (1 in rtrl, 0 in truncated mode, see :func:`carries`). With
+    :math:`\kappa = 0` the term is left out, not multiplied by zero, so an
+    infinite or NaN :math:`J` does not leak into the truncated recursion. It runs
+    on numpy arrays (broadcasting, in :func:`memory_step`) and, compiled with the
+    mode as a constant, on scalars in the numba step loop of the simulator.
+
+    Parameters
+    ----------
+    du : float or ndarray
+        :math:`\sigma'(u_k)`.
+    z : float or ndarray
+        The input of this coordinate: :math:`X^j_k` or :math:`s_k`.
+    b : float or ndarray
+        The self-recurrence :math:`b`.
+    j : float or ndarray
+        The sensitivity :math:`J_k` of this coordinate.
+    carry : bool
+        :math:`\kappa`: whether the term :math:`b J_k` is carried (rtrl).
+
+    Returns
+    -------
+    float or ndarray
+        :math:`J_{k+1}`.
+    """
+    if carry:
+        return du * (z + b * j)
+    return du * z
 
 
 def memory_step(
@@ -128,18 +186,13 @@ def memory_step(
     if wx is None:
         wx = np.einsum("...gd,...d->...g", w, x)
     u = wx + b * s
-    s_new = act.sigma(u)
     if state.jw is None:
-        return MemoryState(s_new, None, None)
-    du = act.dsigma(u)
-    if mode == "rtrl":
-        jw = du[..., None] * (x[..., None, :] + b[..., None] * state.jw)
-        jb = du * (s + b * state.jb)
-    elif mode == "truncated":
-        jw = du[..., None] * np.broadcast_to(x[..., None, :], state.jw.shape)
-        jb = du * s
-    else:
-        raise ConfigError(f"`mode` must be one of {GRADIENT_MODES}, got {mode!r}.")
+        return MemoryState(act.sigma(u), None, None)
+    carry = carries(mode)
+    s_new, du = act.sigma_dsigma(u)
+    jw = sensitivity(du[..., None], np.broadcast_to(x[..., None, :], state.jw.shape),
+                     b[..., None], state.jw, carry)
+    jb = sensitivity(du, s, b, state.jb, carry)
     return MemoryState(s_new, jw, jb)
 
 

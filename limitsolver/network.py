@@ -16,11 +16,15 @@ holds everything both need and nothing that depends on :math:`N`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any, ClassVar
 
+from ._schema import build, check_fields, check_table, check_value
 from .activations import Activation, activation
+from .errors import ActivationError, ConfigError
 from .memory import check_mode
-from .prior import Prior
+from .prior import Prior, _check_kind
 
 __all__ = ["NetworkSpec"]
 
@@ -43,31 +47,98 @@ class NetworkSpec:
         Forward sensitivities used for training.
     memory_tol : float
         Tolerance :math:`\gamma^{L-1}\sup|\sigma|` that fixes the memory window
-        (warm-up length of the network, history depth of the limit).
+        (warm-up length of the network, history depth of the limit), in :math:`(0, 1)`.
 
     Raises
     ------
+    ConfigError
+        If a field has the wrong type or ``beta``, ``alpha``, ``gradient`` or
+        ``memory_tol`` is out of range.
     ContractionError
         If :math:`b_{\max}\sup|\sigma'|\ge 1`.
     """
 
-    activation: Activation = field(default_factory=lambda: activation("tanh"))
+    activation: Activation | str = field(default_factory=lambda: activation("tanh"))
     prior: Prior = field(default_factory=Prior)
     beta: float = 0.5
     alpha: float = 1.0
     gradient: str = "rtrl"
     memory_tol: float = 1e-8
 
+    kind: ClassVar[str] = "network"
+
     def __post_init__(self):
+        if not isinstance(self.activation, Activation):
+            check_value(self.activation, str, "activation")
         object.__setattr__(self, "activation", activation(self.activation))
         if not isinstance(self.prior, Prior):
-            raise TypeError(f"`prior` must be a limitsolver.Prior, got {type(self.prior).__name__}.")
+            raise ConfigError(
+                f"`prior` must be a limitsolver.Prior, got {type(self.prior).__name__}; "
+                "build it with `Prior(...)`."
+            )
+        check_fields(self, ("beta", "alpha", "gradient", "memory_tol"))
         if not (0.5 <= self.beta < 1.0):
-            raise ValueError(f"`beta` must lie in [1/2, 1), got {self.beta}.")
+            raise ConfigError(f"`beta` must lie in [1/2, 1), got {self.beta}.")
         if not (math.isfinite(self.alpha) and self.alpha > 0):
-            raise ValueError(f"`alpha` must be positive and finite, got {self.alpha}.")
+            raise ConfigError(f"`alpha` must be positive and finite, got {self.alpha}.")
+        if not (0.0 < self.memory_tol < 1.0):
+            raise ConfigError(
+                f"`memory_tol` must lie in (0, 1), got {self.memory_tol}; it bounds the "
+                "memory-truncation error, e.g. 1e-8."
+            )
         check_mode(self.gradient)
         self.prior.check_contraction(self.activation)
+
+    def to_state(self) -> dict[str, Any]:
+        """The network as a JSON-able table (``kind = "network"``, the prior as a sub-table).
+
+        The activation is saved by name (``"tanh"``) or, for an expression, as the
+        expression in ``u``.
+
+        Returns
+        -------
+        dict
+            Every field, exact; :meth:`from_state` rebuilds an equal spec.
+        """
+        act = self.activation
+        return {"kind": self.kind,
+                "activation": act.name if act.name != "custom" else act.expression,
+                "prior": self.prior.to_state(), "beta": self.beta, "alpha": self.alpha,
+                "gradient": self.gradient, "memory_tol": self.memory_tol}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], where: str = "network") -> NetworkSpec:
+        """Rebuild a network from :meth:`to_state` or a configuration table.
+
+        Parameters
+        ----------
+        state : Mapping
+            Fields of :class:`NetworkSpec` (all optional); ``prior`` is a table of
+            :class:`~limitsolver.prior.Prior` fields; optionally ``kind = "network"``.
+        where : str
+            Name of the table in error messages.
+
+        Returns
+        -------
+        NetworkSpec
+            The network.
+
+        Raises
+        ------
+        ConfigError
+            For an unknown key, a wrong kind or a value of the wrong type.
+        ContractionError
+            If the prior does not make the memory contract.
+        """
+        _check_kind(state, cls.kind, where)
+        state = check_table(state, where)
+        prior = state.get("prior", {})
+        if not isinstance(prior, Prior):
+            prior = Prior.from_state(check_table(prior, f"{where}.prior"), f"{where}.prior")
+        try:
+            return build(cls, state, where, skip=("prior",), extra={"prior": prior})
+        except ActivationError as exc:
+            raise ActivationError(f"`{where}.activation`: {exc}") from None
 
     def replace(self, **changes) -> NetworkSpec:
         """Return a copy with the given fields changed.
@@ -145,9 +216,9 @@ class NetworkSpec:
 
         Raises
         ------
-        ValueError
+        ConfigError
             If ``horizon`` is negative or not finite.
         """
         if not (math.isfinite(horizon) and horizon >= 0):
-            raise ValueError(f"`horizon` must be non-negative and finite, got {horizon}.")
+            raise ConfigError(f"`horizon` must be non-negative and finite, got {horizon}.")
         return int(math.floor(n_units * horizon + 1e-9))

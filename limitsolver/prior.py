@@ -20,15 +20,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 
 from ._random import as_generator
+from ._schema import build, check_fields
 from .activations import Activation, activation
 from .errors import ConfigError, ContractionError, DimensionError
 
 __all__ = ["Prior", "UnitParameters"]
+
+
+def _check_kind(state, kind: str, where: str) -> None:
+    if isinstance(state, dict) and state.get("kind", kind) != kind:
+        raise ConfigError(f"`{where}.kind` must be {kind!r}, got {state['kind']!r}.")
 
 
 class UnitParameters(NamedTuple):
@@ -72,8 +78,10 @@ class Prior:
     Raises
     ------
     ConfigError
-        If ``sigma_w`` or ``sigma_c`` is not positive and finite, ``b_max`` is
-        negative or not finite, or ``c_law`` is unknown.
+        If a field has the wrong type (``doubled="no"``, ``sigma_w="1"``),
+        ``sigma_w`` or ``sigma_c`` is not positive and finite, ``b_max`` is
+        negative or not finite, ``c_law`` is unknown, or ``sigma_c`` is so
+        large that :math:`\sigma_c^2` overflows.
     """
 
     sigma_w: float = 1.0
@@ -82,15 +90,24 @@ class Prior:
     sigma_c: float = 1.0
     doubled: bool = False
 
+    kind: ClassVar[str] = "prior"
+
     def __post_init__(self):
+        if self.c_law not in ("rademacher", "gaussian"):
+            raise ConfigError(f"`c_law` must be 'rademacher' or 'gaussian', got {self.c_law!r}.")
+        check_fields(self)
         if not (np.isfinite(self.sigma_w) and self.sigma_w > 0):
             raise ConfigError(f"`sigma_w` must be positive and finite, got {self.sigma_w}.")
         if not (np.isfinite(self.b_max) and self.b_max >= 0):
             raise ConfigError(f"`b_max` must be non-negative and finite, got {self.b_max}.")
-        if self.c_law not in ("rademacher", "gaussian"):
-            raise ConfigError(f"`c_law` must be 'rademacher' or 'gaussian', got {self.c_law!r}.")
         if not (np.isfinite(self.sigma_c) and self.sigma_c > 0):
             raise ConfigError(f"`sigma_c` must be positive and finite, got {self.sigma_c}.")
+        if self.sigma_c >= 1e150:
+            # kernels carry sigma_c^2 times sums of O(1) terms: keep a margin below overflow
+            raise ConfigError(
+                f"`sigma_c` must be below 1e150 (sigma_c^2 would overflow floating point), "
+                f"got {self.sigma_c:g}; rescale the target or `alpha` instead."
+            )
 
     def replace(self, **changes) -> Prior:
         """Return a copy with the given fields changed.
@@ -107,6 +124,43 @@ class Prior:
             The modified copy.
         """
         return replace(self, **changes)
+
+    def to_state(self) -> dict[str, Any]:
+        """The prior as a JSON-able table (``kind = "prior"`` and every field, exact).
+
+        Returns
+        -------
+        dict
+            ``{"kind": "prior", "sigma_w": ..., "b_max": ..., "c_law": ...,
+            "sigma_c": ..., "doubled": ...}``; :meth:`from_state` rebuilds an equal prior.
+        """
+        return {"kind": self.kind, "sigma_w": self.sigma_w, "b_max": self.b_max,
+                "c_law": self.c_law, "sigma_c": self.sigma_c, "doubled": self.doubled}
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any], where: str = "prior") -> Prior:
+        """Rebuild a prior from :meth:`to_state` (or a configuration table of its fields).
+
+        Parameters
+        ----------
+        state : dict
+            Fields ``sigma_w``, ``b_max``, ``c_law``, ``sigma_c``, ``doubled`` (all
+            optional) and optionally ``kind = "prior"``.
+        where : str
+            Name of the table in error messages.
+
+        Returns
+        -------
+        Prior
+            The prior.
+
+        Raises
+        ------
+        ConfigError
+            For an unknown key, a wrong kind or a value of the wrong type.
+        """
+        _check_kind(state, cls.kind, where)
+        return build(cls, state, where)
 
     @property
     def c_second_moment(self) -> float:

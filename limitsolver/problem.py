@@ -13,10 +13,12 @@ kernel limit is solved for, so a convergence study compares like with like:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
-from .errors import DimensionError
+from ._schema import check_state, check_value
+from .errors import ConfigError, DimensionError, NotErgodicError
 from .network import NetworkSpec
 
 __all__ = ["Problem"]
@@ -36,6 +38,16 @@ class Problem:
         Network description (defaults to tanh, Rademacher ``c``, beta = 1/2, rtrl).
     horizon : float
         Training time :math:`T > 0`.
+
+    Raises
+    ------
+    ConfigError
+        If ``network`` is not a :class:`NetworkSpec` (e.g. the activation's name was
+        passed in its place) or ``horizon`` is not a positive finite number.
+    NotErgodicError
+        If ``chain`` is a finite chain that is reducible or periodic.
+    DimensionError
+        If ``target`` reads states of another dimension than ``chain``.
     """
 
     chain: Any
@@ -43,9 +55,29 @@ class Problem:
     network: NetworkSpec = field(default_factory=NetworkSpec)
     horizon: float = 1.0
 
+    kind: ClassVar[str] = "problem"
+
     def __post_init__(self):
-        if not (math.isfinite(self.horizon) and self.horizon > 0):
-            raise ValueError(f"`horizon` must be positive and finite, got {self.horizon}.")
+        from .chains import as_chain
+
+        object.__setattr__(self, "chain", as_chain(self.chain, "chain"))
+        if not isinstance(self.network, NetworkSpec):
+            hint = (f"; for the activation write `network=NetworkSpec(activation={self.network!r})`"
+                    if isinstance(self.network, str) else "")
+            raise ConfigError(
+                f"`network` must be a limitsolver.NetworkSpec, got "
+                f"{type(self.network).__name__}{hint}."
+            )
+        horizon = check_value(self.horizon, float, "horizon")
+        if not (math.isfinite(horizon) and horizon > 0):
+            raise ConfigError(f"`horizon` must be positive and finite, got {self.horizon}.")
+        object.__setattr__(self, "horizon", horizon)
+        check_ergodic = getattr(self.chain, "check_ergodic", None)
+        if callable(check_ergodic):
+            try:
+                check_ergodic()
+            except NotErgodicError as exc:
+                raise NotErgodicError(f"`chain`: {exc}") from None
         tdim = getattr(self.target, "dim", None)
         if tdim is not None and tdim != self.chain.dim:
             raise DimensionError(
@@ -68,6 +100,60 @@ class Problem:
             The modified copy.
         """
         return replace(self, **changes)
+
+    def to_state(self) -> dict[str, Any]:
+        """The problem as a JSON-able table: chain, target, network and horizon, exact.
+
+        Returns
+        -------
+        dict
+            ``{"kind": "problem", "chain": ..., "target": ..., "network": ...,
+            "horizon": ...}`` with the states of the parts (a finite chain's ``P``
+            in full); :meth:`from_state` rebuilds an equal problem.
+
+        Raises
+        ------
+        ConfigError
+            If the chain or the target cannot be saved (a user's own class without
+            ``to_state``, or a target wrapping a Python callable).
+        """
+        parts = {}
+        for name in ("chain", "target"):
+            obj = getattr(self, name)
+            if not callable(getattr(obj, "to_state", None)):
+                raise ConfigError(
+                    f"`{name}` of type {type(obj).__name__} cannot be saved: it has no "
+                    "`to_state()`; use a built-in one or give it `to_state`/`from_state`."
+                )
+            parts[name] = obj.to_state()
+        return {"kind": self.kind, **parts, "network": self.network.to_state(),
+                "horizon": self.horizon}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], where: str = "problem") -> Problem:
+        """Rebuild a problem from :meth:`to_state` (see :func:`limitsolver.config.spec_from_state`).
+
+        Parameters
+        ----------
+        state : Mapping
+            As written by :meth:`to_state`.
+        where : str
+            Name of the state in error messages.
+
+        Returns
+        -------
+        Problem
+            The problem.
+
+        Raises
+        ------
+        ConfigError
+            If the state is not one of a problem or a part is invalid.
+        """
+        from .config import problem_from_config
+
+        check_state(state, cls.kind, ("chain", "target", "network", "horizon"), where)
+        return problem_from_config(state, where)
 
     @property
     def dim(self) -> int:

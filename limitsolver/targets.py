@@ -42,12 +42,14 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import sympy as sp
 
 from ._random import as_generator
+from ._schema import build, check_state, check_table, check_value
 from .activations import Activation, activation
 from .errors import ConfigError, ContractionError, DimensionError, DivergenceError
 from .memory import MemoryState, memory_on_histories, memory_step
@@ -60,6 +62,7 @@ __all__ = [
     "TeacherRNN",
     "WindowFunction",
     "make_target",
+    "TARGET_CLASSES",
     "TARGET_KINDS",
 ]
 
@@ -199,13 +202,9 @@ def _lambdify_state(expression: str, dim: int | None) -> tuple[Callable, int]:
     names = {"x": x}
     if dim is not None:
         names.update({f"x{j}": sp.Symbol(f"x{j}", real=True) for j in range(1, dim + 1)})
-    try:
-        expr = sp.parse_expr(expression, local_dict=names)
-    except Exception as exc:  # sympy raises many kinds here
-        raise ConfigError(
-            f"`f` {expression!r} could not be parsed as an expression in `x` (d = 1) or "
-            f"`x1, ..., xd`: {exc}"
-        ) from exc
+    from .expressions import parse_expression
+
+    expr = parse_expression(expression, names, argument="f", accept=lambda n: True)
     if not isinstance(expr, sp.Expr):
         raise ConfigError(f"`f` {expression!r} is not a scalar expression.")
     used = {s.name for s in expr.free_symbols}
@@ -332,6 +331,71 @@ class StateFunction:
     def __getstate__(self):
         # the lambdified function is rebuilt on demand; it does not pickle
         return {k: v for k, v in self.__dict__.items() if k != "_fn"}
+
+    kind = "state"
+    config_keys = MappingProxyType({"expression": None, "dim": None})
+    """Keys of a configuration table of this kind and their defaults."""
+
+    def to_state(self) -> dict[str, Any]:
+        """The target as a JSON-able table: ``kind = "state"``, ``expression`` and ``dim``.
+
+        Returns
+        -------
+        dict
+            ``{"kind": "state", "expression": f, "dim": d}``.
+
+        Raises
+        ------
+        ConfigError
+            If ``f`` is a Python callable: code cannot be saved as data; give ``f``
+            as an expression string to make the target savable.
+        """
+        if not isinstance(self.f, str):
+            raise ConfigError(
+                "`f` of this StateFunction is a Python callable, which cannot be saved; "
+                "give `f` as an expression string (e.g. \"sin(2*x)\") to save the target."
+            )
+        return {"kind": self.kind, "expression": self.f, "dim": self.dim}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], where: str = "target",
+                   dim: int | None = None) -> StateFunction:
+        """Build from :meth:`to_state` or a configuration table ``{"expression": ..., "dim": ...}``.
+
+        Parameters
+        ----------
+        state : Mapping
+            ``expression`` (required, a string in ``x`` or ``x1, ..., xd``) and
+            optionally ``dim`` and ``kind = "state"``.
+        where : str
+            Name of the table in error messages.
+        dim : int, optional
+            State dimension of the chain (must agree with a ``dim`` in the table).
+
+        Returns
+        -------
+        StateFunction
+            The target.
+
+        Raises
+        ------
+        ConfigError
+            For a wrong kind, an unknown or missing key or a value of the wrong type.
+        DimensionError
+            If the table's ``dim`` differs from ``dim``.
+        """
+        state = check_state(state, cls.kind, cls.config_keys, where)
+        if "expression" not in state:
+            raise ConfigError(
+                f"`{where}.expression` is required for a 'state' target: a string in `x` "
+                "(d = 1) or `x1, ..., xd`, e.g. \"sin(2*x)\"."
+            )
+        expression = check_value(state["expression"], str, f"{where}.expression")
+        dim = _state_dim(state, dim, where)
+        try:
+            return cls(expression, dim=dim)
+        except (ConfigError, DimensionError) as exc:
+            raise type(exc)(f"`{where}.expression`: {exc}") from None
 
 
 # -- linear memory -------------------------------------------------------------------------
@@ -490,6 +554,94 @@ class LinearMemory:
             while cls.tail_bound(decay, n_terms, dim, scale) > tol:
                 n_terms += 1
         return cls.geometric(decay, n_terms, dim, scale)
+
+    kind = "linear_memory"
+    config_keys = MappingProxyType(
+        {"decay": 0.5, "n_terms": None, "tol": None, "scale": 1.0, "rho": None})
+    """Keys of a configuration table of this kind and their defaults (see :meth:`from_state`)."""
+    exclusive_keys = (("n_terms", "decay", "scale"), ("tol", "decay", "scale"), ("rho",))
+    """Ways of giving the coefficients: keys of different groups exclude each other."""
+
+    def to_state(self) -> dict[str, Any]:
+        """The target as a JSON-able table: ``kind = "linear_memory"`` and ``rho`` in full.
+
+        Returns
+        -------
+        dict
+            ``{"kind": "linear_memory", "rho": [[...], ...]}`` (``J`` rows of ``d``),
+            exact; :meth:`from_state` rebuilds ``rho`` bit for bit.
+        """
+        return {"kind": self.kind, "rho": self.rho.tolist()}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], where: str = "target",
+                   dim: int | None = None) -> LinearMemory:
+        """Build from :meth:`to_state` or a configuration table.
+
+        The table gives the coefficients in one of three ways: ``rho`` (a list of
+        ``J`` numbers for ``d = 1`` or ``J`` lists of ``d`` numbers), ``n_terms``
+        (:meth:`geometric` with ``decay`` and ``scale``) or ``tol``
+        (:meth:`from_tolerance`); with none of them ``tol = 1e-8``. ``decay``
+        defaults to 0.5 and ``scale`` to 1.
+
+        Parameters
+        ----------
+        state : Mapping
+            Keys ``rho`` | ``n_terms`` | ``tol``, ``decay``, ``scale``, optionally
+            ``kind = "linear_memory"``.
+        where : str
+            Name of the table in error messages.
+        dim : int, optional
+            State dimension of the chain (default: that of ``rho``, or 1).
+
+        Returns
+        -------
+        LinearMemory
+            The target.
+
+        Raises
+        ------
+        ConfigError
+            For a wrong kind, an unknown key, more than one of ``rho``, ``n_terms``,
+            ``tol``, or a value of the wrong type.
+        DimensionError
+            If ``rho`` has rows of another dimension than ``dim``.
+        """
+        state = check_state(state, cls.kind, cls.config_keys, where)
+        given = [k for k in ("n_terms", "tol", "rho") if state.get(k) is not None]
+        if len(given) > 1:
+            raise ConfigError(
+                f"a 'linear_memory' target takes one of 'n_terms', 'tol' or 'rho', got {given} "
+                f"in `{where}`; remove all but one."
+            )
+        if "rho" in given:
+            extra = sorted(set(state) & {"decay", "scale"})
+            if extra:
+                raise ConfigError(
+                    f"`{where}.{extra[0]}` has no meaning with `{where}.rho` (the coefficients "
+                    "are given); remove it."
+                )
+            rho = np.asarray(check_value(state["rho"], np.ndarray, f"{where}.rho"), dtype=float)
+            if rho.ndim == 1 and dim is not None and dim > 1:
+                raise DimensionError(
+                    f"`{where}.rho` of shape {rho.shape} needs rows of dimension {dim}; give a "
+                    f"list of J lists of {dim} numbers."
+                )
+            target = cls(rho)
+            if dim is not None and target.dim != dim:
+                raise DimensionError(
+                    f"`{where}.rho` of shape {rho.shape} has rows of dimension {target.dim} but "
+                    f"`dim` = {dim}."
+                )
+            return target
+        d = 1 if dim is None else dim
+        decay = check_value(state.get("decay", cls.config_keys["decay"]), float, f"{where}.decay")
+        scale = check_value(state.get("scale", cls.config_keys["scale"]), float, f"{where}.scale")
+        if "n_terms" in given:
+            n_terms = check_value(state["n_terms"], int, f"{where}.n_terms")
+            return cls.geometric(decay, n_terms, d, scale)
+        tol = check_value(state.get("tol") if given else 1e-8, float, f"{where}.tol")
+        return cls.from_tolerance(decay, tol, d, scale)
 
     def __call__(self, histories: np.ndarray) -> np.ndarray:
         r""":math:`\sum_{j<J}\rho_j\cdot` ``hist[:, j]``; shape (M,)."""
@@ -660,6 +812,100 @@ class TeacherRNN:
         """State dimension :math:`d`."""
         return int(self.w.shape[1])
 
+    kind = "teacher"
+    config_keys = MappingProxyType({
+        "n_units": 16, "seed": 0, "activation": "tanh", "scale": None, "memory_tol": 1e-10,
+        "sigma_w": 1.0, "b_max": 0.5, "c_law": "rademacher", "sigma_c": 1.0,
+        "c": None, "w": None, "b": None,
+    })
+    """Keys of a configuration table of this kind and their defaults (see :meth:`from_state`)."""
+    exclusive_keys = (("c", "w", "b"), ("n_units", "seed", "sigma_w", "b_max", "c_law", "sigma_c"))
+    """Groups of keys that exclude each other: given weights, or a teacher drawn from a prior."""
+
+    def to_state(self) -> dict[str, Any]:
+        """The teacher as a JSON-able table: ``kind = "teacher"``, its weights in full.
+
+        Returns
+        -------
+        dict
+            ``{"kind": "teacher", "c": [...], "w": [[...], ...], "b": [...],
+            "activation": ..., "scale": ..., "memory_tol": ...}``, exact.
+        """
+        act = self.activation
+        return {"kind": self.kind, "c": self.c.tolist(), "w": self.w.tolist(),
+                "b": self.b.tolist(),
+                "activation": act.name if act.name != "custom" else act.expression,
+                "scale": self.scale, "memory_tol": self.memory_tol}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], where: str = "target",
+                   dim: int | None = None) -> TeacherRNN:
+        """Build from :meth:`to_state` or a configuration table.
+
+        Either the weights ``c``, ``w``, ``b`` are given (as :meth:`to_state` writes
+        them), or the teacher is drawn by :meth:`from_prior` from ``n_units``
+        (default 16), ``seed`` (default 0) and the prior keys ``sigma_w``,
+        ``b_max``, ``c_law``, ``sigma_c``. Both take ``activation`` (default
+        ``"tanh"``), ``scale`` (default :math:`n^{-1/2}` when drawn, 1 when given)
+        and ``memory_tol`` (default 1e-10).
+
+        Parameters
+        ----------
+        state : Mapping
+            As above, optionally with ``kind = "teacher"``.
+        where : str
+            Name of the table in error messages.
+        dim : int, optional
+            State dimension of the chain (required to draw a teacher; must agree
+            with ``w`` when given).
+
+        Returns
+        -------
+        TeacherRNN
+            The target.
+
+        Raises
+        ------
+        ConfigError
+            For a wrong kind, an unknown key, a mix of the two forms or a value
+            of the wrong type.
+        ContractionError
+            If the teacher's memory does not contract.
+        """
+        given, drawn = cls.exclusive_keys
+        state = check_state(state, cls.kind, cls.config_keys, where)
+        if any(k in state for k in given):
+            mixed = sorted(set(state) & set(drawn))
+            if mixed:
+                raise ConfigError(
+                    f"`{where}.{mixed[0]}` draws a teacher but `{where}` also gives its weights "
+                    "`c`, `w`, `b`; give one or the other."
+                )
+            table = {k: v for k, v in state.items() if k != "kind"}
+            teacher = build(cls, table, where)
+            if dim is not None and teacher.dim != dim:
+                raise DimensionError(
+                    f"`{where}.w` has rows of dimension {teacher.dim} but `dim` = {dim}."
+                )
+            return teacher
+        if dim is None:
+            raise DimensionError(f"`dim` is required to draw the teacher of `{where}`.")
+        prior = Prior.from_state({k: state[k] for k in drawn[2:] if k in state}, where)
+        keys = {**cls.config_keys, **state}
+        n_units = check_value(keys["n_units"], int, f"{where}.n_units")
+        if n_units < 1:
+            raise ConfigError(f"`{where}.n_units` must be a positive integer, got {n_units!r}.")
+        seed = check_value(keys["seed"], int, f"{where}.seed")
+        if seed < 0:
+            raise ConfigError(f"`{where}.seed` must be a non-negative integer, got {seed}.")
+        scale = keys["scale"]
+        return cls.from_prior(
+            n_units, prior, check_value(keys["activation"], str, f"{where}.activation"),
+            dim, seed,
+            scale=None if scale is None else check_value(scale, float, f"{where}.scale"),
+            memory_tol=check_value(keys["memory_tol"], float, f"{where}.memory_tol"),
+        )
+
     @property
     def n_units(self) -> int:
         """Number of hidden units :math:`n`."""
@@ -758,6 +1004,22 @@ class WindowFunction:
         object.__setattr__(self, "window", int(self.window))
         object.__setattr__(self, "dim", _check_dim(self.dim))
 
+    kind = "window"
+
+    def to_state(self) -> dict[str, Any]:
+        """Refused: a window function wraps a Python callable, which cannot be saved.
+
+        Raises
+        ------
+        ConfigError
+            Always; use a :class:`LinearMemory`, :class:`TeacherRNN` or an
+            expression :class:`StateFunction` for a target that must be saved.
+        """
+        raise ConfigError(
+            "`f` of a WindowFunction is a Python callable, which cannot be saved as data; "
+            "use a LinearMemory, TeacherRNN or an expression StateFunction to save the target."
+        )
+
     def __call__(self, histories: np.ndarray) -> np.ndarray:
         """``f(hist[:, :window])``; shape (M,)."""
         h = _check_histories(histories, self.window, self.dim, "WindowFunction")
@@ -800,33 +1062,34 @@ class WindowFunction:
 
 # -- configuration -------------------------------------------------------------------------
 
-_PRIOR_KEYS = ("sigma_w", "b_max", "c_law", "sigma_c")
+TARGET_CLASSES: Mapping[str, type] = MappingProxyType(
+    {cls.kind: cls for cls in (StateFunction, LinearMemory, TeacherRNN)}
+)
+"""The registry of target kinds buildable from a table: ``kind`` -> class (with ``from_state``)."""
 
-TARGET_KINDS: dict[str, dict[str, Any]] = {
-    "state": {"expression": None},
-    "linear_memory": {"decay": 0.5, "n_terms": None, "tol": None, "scale": 1.0, "rho": None},
-    "teacher": {
-        "n_units": 16,
-        "seed": 0,
-        "activation": "tanh",
-        "scale": None,
-        "memory_tol": 1e-10,
-        "sigma_w": 1.0,
-        "b_max": 0.5,
-        "c_law": "rademacher",
-        "sigma_c": 1.0,
-    },
-}
-"""Kinds accepted by :func:`make_target` and their keys with defaults (``None``: see there)."""
+TARGET_KINDS: Mapping[str, Mapping[str, Any]] = MappingProxyType(
+    {kind: cls.config_keys for kind, cls in TARGET_CLASSES.items()}
+)
+"""Keys of each kind with their defaults (``None``: see the class's ``from_state``); read-only."""
 
 
-def make_target(spec: Mapping[str, Any] | str | Target, dim: int) -> Target:
+def _state_dim(state: Mapping[str, Any], dim: int | None, where: str) -> int | None:
+    if state.get("dim") is None:
+        return dim
+    d = check_value(state["dim"], int, f"{where}.dim")
+    if dim is not None and d != dim:
+        raise DimensionError(f"`{where}.dim` = {d} but the chain has dimension {dim}.")
+    return d
+
+
+def make_target(spec: Mapping[str, Any] | str | Target, dim: int, where: str = "target") -> Target:
     r"""Build a target from a configuration entry.
 
     Parameters
     ----------
     spec : dict, str or Target
-        A dictionary with a ``"kind"`` and its keys:
+        A dictionary with a ``"kind"`` in :data:`TARGET_CLASSES` and its keys
+        (each class's ``from_state`` documents them):
 
         * ``{"kind": "state", "expression": "sin(2*x)"}`` —
           :class:`StateFunction` (``x`` for ``d = 1``, ``x1..xd`` otherwise);
@@ -837,13 +1100,16 @@ def make_target(spec: Mapping[str, Any] | str | Target, dim: int) -> Target:
           if none is given, ``tol = 1e-8``;
         * ``{"kind": "teacher", "n_units": 16, "seed": 3, "activation": "tanh",
           "scale": None, "memory_tol": 1e-10, "sigma_w": 1.0, "b_max": 0.5,
-          "c_law": "rademacher", "sigma_c": 1.0}`` — :meth:`TeacherRNN.from_prior`.
+          "c_law": "rademacher", "sigma_c": 1.0}`` — :meth:`TeacherRNN.from_prior`;
+          or ``c``, ``w``, ``b`` given (as :meth:`TeacherRNN.to_state` writes them).
 
         A string is either a kind name (its defaults) or an expression for a
         ``"state"`` target. A :class:`Target` is returned unchanged after a
         dimension check.
     dim : int
         State dimension of the chain.
+    where : str
+        Name of the entry in error messages.
 
     Returns
     -------
@@ -854,7 +1120,8 @@ def make_target(spec: Mapping[str, Any] | str | Target, dim: int) -> Target:
     Raises
     ------
     ConfigError
-        For an unknown kind or key, naming it and listing the valid ones.
+        For an unknown kind or key, naming it and listing the valid ones, or a
+        value of the wrong type.
     DimensionError
         If a given target reads states of another dimension.
     """
@@ -864,82 +1131,16 @@ def make_target(spec: Mapping[str, Any] | str | Target, dim: int) -> Target:
     if isinstance(spec, Target) and not isinstance(spec, (str, Mapping)):
         if spec.dim is not None and spec.dim != dim:
             raise DimensionError(
-                f"`spec` reads states of dimension {spec.dim} but `dim` = {dim}."
+                f"`{where}` reads states of dimension {spec.dim} but `dim` = {dim}."
             )
         return spec
     if isinstance(spec, str):
-        spec = {"kind": spec} if spec in TARGET_KINDS else {"kind": "state", "expression": spec}
-    if not isinstance(spec, Mapping):
-        raise ConfigError(
-            f"`spec` must be a dict with a 'kind' in {sorted(TARGET_KINDS)}, a string or a "
-            f"Target, got {type(spec).__name__}."
-        )
+        spec = {"kind": spec} if spec in TARGET_CLASSES else {"kind": "state", "expression": spec}
+    spec = check_table(spec, where, f"a table with a `kind` in {sorted(TARGET_CLASSES)}")
     kind = spec.get("kind")
-    if kind not in TARGET_KINDS:
+    if kind not in TARGET_CLASSES:
         raise ConfigError(
-            f"`kind` {kind!r} is not a target kind; valid kinds are {sorted(TARGET_KINDS)}."
+            f"`{where}.kind` {kind!r} is not a target kind; valid kinds are "
+            f"{sorted(TARGET_CLASSES)}."
         )
-    allowed = TARGET_KINDS[kind]
-    unknown = sorted(set(spec) - set(allowed) - {"kind"})
-    if unknown:
-        raise ConfigError(
-            f"key {unknown[0]!r} is not valid for a {kind!r} target; valid keys are "
-            f"{sorted(allowed)}."
-        )
-    opts = {**allowed, **{k: v for k, v in spec.items() if k != "kind"}}
-    try:
-        return _build_target(kind, opts, dim)
-    except TypeError as exc:  # e.g. a string where a number is expected
-        raise ConfigError(f"invalid value in a {kind!r} target: {exc}") from exc
-
-
-def _build_target(kind: str, opts: dict[str, Any], dim: int) -> Target:
-    if kind == "state":
-        if not isinstance(opts["expression"], str):
-            raise ConfigError(
-                "key 'expression' of a 'state' target must be a string in `x` (d = 1) or "
-                f"`x1, ..., xd`, got {opts['expression']!r}."
-            )
-        return StateFunction(opts["expression"], dim=dim)
-    if kind == "linear_memory":
-        given = [k for k in ("n_terms", "tol", "rho") if opts[k] is not None]
-        if len(given) > 1:
-            raise ConfigError(
-                f"a 'linear_memory' target takes one of 'n_terms', 'tol' or 'rho', got {given}."
-            )
-        if opts["rho"] is not None:
-            rho = np.asarray(opts["rho"], dtype=float)
-            if rho.ndim == 1 and dim > 1:
-                raise DimensionError(
-                    f"key 'rho' of shape {rho.shape} needs rows of dimension {dim}; give a "
-                    f"list of J lists of {dim} numbers."
-                )
-            target = LinearMemory(rho)
-            if target.dim != dim:
-                raise DimensionError(
-                    f"key 'rho' of shape {rho.shape} has rows of dimension {target.dim} but "
-                    f"`dim` = {dim}."
-                )
-            return target
-        if opts["n_terms"] is not None:
-            return LinearMemory.geometric(opts["decay"], opts["n_terms"], dim, opts["scale"])
-        tol = 1e-8 if opts["tol"] is None else opts["tol"]
-        return LinearMemory.from_tolerance(opts["decay"], tol, dim, opts["scale"])
-    # teacher
-    try:
-        prior = Prior(**{k: opts[k] for k in _PRIOR_KEYS})
-    except ValueError as exc:
-        raise ConfigError(f"invalid prior for a 'teacher' target: {exc}") from exc
-    n_units = opts["n_units"]
-    if isinstance(n_units, bool) or not isinstance(n_units, int) or n_units < 1:
-        raise ConfigError(f"key 'n_units' must be a positive integer, got {n_units!r}.")
-    return TeacherRNN.from_prior(
-        n_units,
-        prior,
-        opts["activation"],
-        dim,
-        opts["seed"],
-        scale=opts["scale"],
-        memory_tol=opts["memory_tol"],
-    )
-
+    return TARGET_CLASSES[kind].from_state(spec, where, dim=dim)

@@ -213,3 +213,41 @@ def test_custom_accepts_any_shape_and_constant_derivative():
     lin = custom_activation("u/2")  # derivatives are constants: must still broadcast
     np.testing.assert_array_equal(lin.dsigma(np.zeros((2, 2))), np.full((2, 2), 0.5))
     np.testing.assert_array_equal(lin.d2sigma(np.zeros(3)), np.zeros(3))
+
+
+# -- the registry ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_registry_entry_is_consistent_with_its_sympy_form(name):
+    from limitsolver.activations import ACTIVATIONS, activation_spec
+
+    spec = activation_spec(f" {name.upper()} ")
+    assert spec is ACTIVATIONS[name] and spec.name == name
+    # the registered formula is the independent sympy form of this file
+    assert sp.simplify(activation(name).sympy_expr - SYMPY_FORMS[name]) == 0
+    u = np.concatenate([np.linspace(-40.0, 40.0, 2001), [0.0, -0.0, 1e-300, 700.0, -700.0]])
+    s, ds = activation(name).sigma_dsigma(u)
+    # the fused form is bit for bit the separate forms
+    assert np.array_equal(s, activation(name).sigma(u))
+    assert np.array_equal(ds, activation(name).dsigma(u))
+
+
+def test_custom_fused_form_matches_separate_forms():
+    act = custom_activation("u/sqrt(1+u**2)")
+    u = np.linspace(-5, 5, 11)
+    s, ds = act.sigma_dsigma(u)
+    assert np.array_equal(s, act.sigma(u)) and np.array_equal(ds, act.dsigma(u))
+    assert act.spec is None and act.simd is None and not act.auto_numba
+    assert "math.sqrt" in act.kernel_source
+
+
+def test_unknown_name_lists_the_registered_ones():
+    from limitsolver.activations import ACTIVATIONS
+
+    with pytest.raises(ActivationError, match=r"unknown activation 'relu'; registered: tanh, "
+                                              r"sigmoid, erf, softplus, linear"):
+        activation("relu")
+    with pytest.raises(TypeError):
+        ACTIVATIONS["relu"] = ACTIVATIONS["tanh"]  # the registry is read-only
+    assert activation("u").name == "custom"  # the variable itself is a formula

@@ -109,7 +109,10 @@ def test_suite_smallest_configuration_writes_its_json(tmp_path):
         quick=True, skip=("simulator", "limit"), out_dir=tmp_path, summary_path=summary,
         # the numpy backend keeps numba's compilation out of this smoke test
         scaling_options={"sizes": TINY_SCALING, "backend": "numpy"},
-        headline_options={"n_units": 64, "grid": TINY_GRID, "repeat": 1, "backend": "numpy"})
+        headline_options={"n_units": 64, "grid": TINY_GRID, "repeat": 1, "backend": "numpy"},
+        study_options={"study_options": {"n_units": [32, 64], "n_seeds": 2, "n_times": 3,
+                                         "tracking_samples": 8, "grid": TINY_GRID},
+                       "network_options": {"memory_tol": 0.05}})
     assert path.parent == tmp_path and path.name.startswith("suite-")
     saved = json.loads(path.read_text())
     for key in ("timestamp", "quick", "machine", "benchmarks", "skipped", "table",
@@ -119,7 +122,9 @@ def test_suite_smallest_configuration_writes_its_json(tmp_path):
         assert key in saved["machine"]
     assert {"numpy", "scipy", "numba"} <= set(saved["machine"]["versions"])
     assert set(saved["skipped"]) == {"simulator", "limit"}
-    assert set(saved["benchmarks"]) == {"scaling", "headline"}
+    assert set(saved["benchmarks"]) == {"scaling", "headline", "study"}
+    st = saved["benchmarks"]["study"]
+    assert 0 < st["overhead"] < 1 and sum(st["fractions"].values()) <= 1 + 1e-9
 
     sc = saved["benchmarks"]["scaling"]
     for name in ("finite_network", "limit_M", "limit_G"):

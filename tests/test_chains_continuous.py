@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from numpy.polynomial import hermite_e
 from scipy import integrate, stats
 
-from limitsolver.chains import CircleWalk, GaussianAR1, MarkovChain
+from limitsolver.chains import ChainProtocol, CircleWalk, GaussianAR1
 from limitsolver.errors import DimensionError, DivergenceError, NotErgodicError
 
 # ----------------------------------------------------------------------------------------------
@@ -43,7 +43,7 @@ def test_ar1_errors():
 
 def test_ar1_shapes_seeds_and_start():
     chain = GaussianAR1(-0.3, dim=3)
-    assert isinstance(chain, MarkovChain) and chain.dim == 3
+    assert isinstance(chain, ChainProtocol) and chain.dim == 3
     x = chain.sample(6, rng=2, n_paths=5)
     assert x.shape == (5, 6, 3)
     np.testing.assert_array_equal(x, chain.sample(6, rng=2, n_paths=5))
@@ -191,7 +191,7 @@ def test_circle_angles_in_range_and_states_on_circle(kappa, start, seed):
 
 def test_circle_seeds_start_and_states():
     walk = CircleWalk(0.7)
-    assert isinstance(walk, MarkovChain) and walk.dim == 2
+    assert isinstance(walk, ChainProtocol) and walk.dim == 2
     a = walk.sample(6, rng=5, n_paths=4)
     np.testing.assert_array_equal(a, walk.sample(6, rng=5, n_paths=4))
     assert not np.array_equal(a, walk.sample(6, rng=6, n_paths=4))

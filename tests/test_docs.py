@@ -35,6 +35,13 @@ def test_docs_build_without_warnings(tmp_path):
     theory = (out / "theory.html").read_text(encoding="utf-8")
     for arxiv in ("2308.14555", "2009.07799"):
         assert arxiv in theory
+    # equations render offline: MathJax comes from the build's own _static, no page
+    # loads a script from elsewhere
+    assert 'src="_static/mathjax/tex-svg-full.js' in theory
+    assert (out / "_static" / "mathjax" / "tex-svg-full.js").stat().st_size > 10**6
+    for page in out.rglob("*.html"):
+        remote = re.findall(r'<script[^>]*\bsrc="(?:https?:)?//', page.read_text(encoding="utf-8"))
+        assert remote == [], f"{page.name} loads a script from the network"
     api = (out / "api.html").read_text(encoding="utf-8")
     for name in _automodules():
         assert f'id="module-{name}"' in api, f"{name} is missing from the API page"

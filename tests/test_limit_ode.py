@@ -108,7 +108,7 @@ def test_ivp_agrees_with_exact_to_integrator_tolerance(symmetric):
     # the time integral itself (used by the Nystrom extension) agrees as well
     c_exact = exact.coefficients(g - h0, TIMES)
     if symmetric:
-        c_exact = c_exact @ exact.extension.T  # eigenbasis -> alpha W^1/2 int r ds
+        c_exact = c_exact @ exact.basis.T  # eigenbasis -> alpha W^1/2 int r ds
     np.testing.assert_allclose(ivp.coefficients(g - h0, TIMES), c_exact, rtol=0, atol=1e-8)
 
 

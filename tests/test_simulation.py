@@ -221,8 +221,9 @@ def test_scalar_activation_sources_match_sympy(name, u):
     import sympy as sp
 
     from limitsolver.activations import U
-    s_true = float(act.sympy_expr.subs(U, u).evalf(30))
-    ds_true = float(sp.diff(act.sympy_expr, U).subs(U, u).evalf(30))
+    # substituted at 30 digits: subs(U, u) would round 1 + exp(u) to double first
+    s_true = float(act.sympy_expr.evalf(30, subs={U: sp.Float(u, 30)}))
+    ds_true = float(sp.diff(act.sympy_expr, U).evalf(30, subs={U: sp.Float(u, 30)}))
     assert s == pytest.approx(s_true, rel=1e-14, abs=1e-300)
     # 1 - tanh^2 loses relative accuracy when tanh is close to 1: absolute 1e-15 then
     assert ds == pytest.approx(ds_true, rel=1e-12, abs=4e-16)
@@ -501,7 +502,7 @@ def test_numpy_and_numba_agree_with_the_vector_activations(act, mode, problem_of
 def test_vector_tanh_polynomial_matches_its_defining_function():
     import mpmath
 
-    from limitsolver.simulation import _kernels as kern
+    from limitsolver.simulation import _simd as kern
 
     coef = [kern._P1, kern._P2, kern._P3, kern._P4, kern._P5]
     with mpmath.workdps(40):

@@ -320,23 +320,24 @@ def test_make_target_kinds():
 def test_make_target_errors():
     with pytest.raises(ConfigError, match=r"'ridge'.*valid kinds are \['linear_memory', 'state', 'teacher'\]"):
         make_target({"kind": "ridge"}, 1)
-    with pytest.raises(ConfigError, match=r"key 'decai' is not valid for a 'linear_memory'"):
+    with pytest.raises(ConfigError, match=r"unknown key `target.decai`; valid keys of `target`: "
+                                          r"decay, n_terms, rho, scale, tol"):
         make_target({"kind": "linear_memory", "decai": 0.5}, 1)
     with pytest.raises(ConfigError, match="one of 'n_terms', 'tol' or 'rho'"):
         make_target({"kind": "linear_memory", "n_terms": 3, "tol": 1e-3}, 1)
-    with pytest.raises(ConfigError, match="'n_units' must be a positive integer"):
+    with pytest.raises(ConfigError, match="`target.n_units` must be a positive integer"):
         make_target({"kind": "teacher", "n_units": 0}, 1)
-    with pytest.raises(ConfigError, match="invalid prior"):
+    with pytest.raises(ConfigError, match="`sigma_w` must be positive"):
         make_target({"kind": "teacher", "sigma_w": -1.0}, 1)
     with pytest.raises(ContractionError, match="does not contract"):
         make_target({"kind": "teacher", "b_max": 1.5}, 1)
     with pytest.raises(DimensionError, match="dimension 2 but `dim` = 1"):
         make_target(LinearMemory(np.ones((2, 2))), 1)
-    with pytest.raises(ConfigError, match="'expression' of a 'state' target"):
+    with pytest.raises(ConfigError, match="`target.expression` is required for a 'state' target"):
         make_target({"kind": "state"}, 1)
-    with pytest.raises(ConfigError, match="invalid value in a 'teacher' target"):
+    with pytest.raises(ConfigError, match="`target.seed` must be an integer, got 1.5"):
         make_target({"kind": "teacher", "seed": 1.5}, 1)
-    with pytest.raises(ConfigError, match="invalid value in a 'linear_memory' target"):
+    with pytest.raises(ConfigError, match="`target.decay` must be a number, got 'half'"):
         make_target({"kind": "linear_memory", "decay": "half", "n_terms": 3}, 1)
 
 

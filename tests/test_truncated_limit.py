@@ -14,8 +14,7 @@ import pytest
 
 from limitsolver.cli._defaults import problem_defaults
 from limitsolver.config import problem_from_config
-from limitsolver.limit import SymmetricFlow, features, solve_limit, tangent_kernel
-from limitsolver.limit.solver import _run
+from limitsolver.limit import SymmetricFlow, solve_limit, tangent_kernel
 from limitsolver.simulation import simulate
 
 
@@ -27,12 +26,12 @@ def test_finite_truncated_networks_follow_the_psi_chi_kernel_not_chi_chi():
     problem = problem_from_config(cfg)
     times = np.linspace(0.0, problem.horizon, 5)
     sol = solve_limit(problem, times=times, error_estimate=False)
-    f = features(sol.histories, sol.grid, problem.network.activation)
+    f = sol.training_features  # truncated mode: psi and chi
     chi_both = dataclasses.replace(f, psi_w=f.chi_w, psi_b=f.chi_b)
     A_wrong = tangent_kernel(chi_both, chi_both, sol.grid, problem.network.prior.c_second_moment,
                              mode="truncated")
-    h_wrong, _ = _run(SymmetricFlow.from_kernel(A_wrong, sol.weights, problem.network.alpha),
-                      sol.h0, sol.g, times)
+    h_wrong, _ = SymmetricFlow.from_kernel(A_wrong, sol.weights, problem.network.alpha).solve(
+        sol.h0, sol.g, times)
     gap = np.sqrt(((h_wrong - sol.h) ** 2) @ sol.weights).max()
 
     def distance(h_ref, N, seeds):

@@ -7,9 +7,12 @@ arrays of shape ``(n_paths, n_steps, d)`` with index 0 the state :math:`X_0`.
 
 Classes
 -------
-:class:`MarkovChain`
+:class:`ChainProtocol`
     The protocol (``dim``, ``sample``, ``sample_stationary``) any user chain
-    implements; :func:`check_chain` validates one.
+    implements; :func:`check_chain` validates one, :func:`as_chain` also accepts a
+    ``quantecon.MarkovChain``.
+:class:`MarkovChain`
+    ``MarkovChain(P, state_values)`` builds a :class:`FiniteChain`, as in QuantEcon.
 :class:`FiniteChain`
     A stochastic matrix :math:`P \in \mathbb R^{n \times n}` and one vector of
     :math:`\mathbb R^d` per state: :math:`\mathbb P(X_{k+1} = y \mid X_k = x) = P_{xy}`.
@@ -46,8 +49,9 @@ multipliers :math:`e^{-\kappa^2 m^2/2}` and gap :math:`1 - e^{-\kappa^2/2}`.
 """
 
 from .ar1 import GaussianAR1
-from .base import MarkovChain, check_chain
+from .base import ChainProtocol, MarkovChain, as_chain, check_chain
 from .circle import CircleWalk
 from .finite import FiniteChain
 
-__all__ = ["MarkovChain", "check_chain", "FiniteChain", "GaussianAR1", "CircleWalk"]
+__all__ = ["ChainProtocol", "MarkovChain", "as_chain", "check_chain", "FiniteChain",
+           "GaussianAR1", "CircleWalk"]

@@ -51,7 +51,9 @@ class GaussianAR1:
         If ``dim`` is not a positive integer.
     """
 
-    def __init__(self, a: float, dim: int = 1):
+    kind: str = "ar1"
+
+    def __init__(self, a: float = 0.5, dim: int = 1):
         if not isinstance(a, numbers.Real) or not math.isfinite(a) or abs(a) >= 1.0:
             raise NotErgodicError(
                 f"`a` must satisfy |a| < 1 for the AR(1) chain to be ergodic, got {a!r}."
@@ -62,6 +64,53 @@ class GaussianAR1:
 
     def __repr__(self) -> str:
         return f"GaussianAR1(a={self.a!r}, dim={self.dim})"
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, GaussianAR1):
+            return NotImplemented
+        return self.to_state() == other.to_state()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.to_state().items()))
+
+    def to_state(self) -> dict:
+        """The chain as a JSON-able table (``kind = "ar1"`` and its parameters, exact).
+
+        Returns
+        -------
+        dict
+            ``{'kind': 'ar1', 'a': a, 'dim': dim}``; :meth:`from_state`
+            rebuilds an equal chain.
+        """
+        return {"kind": self.kind, "a": self.a, "dim": self.dim}
+
+    @classmethod
+    def from_state(cls, state: dict, where: str = "chain") -> GaussianAR1:
+        """Rebuild the chain from :meth:`to_state` or a configuration table.
+
+        Parameters
+        ----------
+        state : dict
+            Its parameters and optionally ``kind = "ar1"``.
+        where : str
+            Name of the table in error messages.
+
+        Returns
+        -------
+        GaussianAR1
+            The chain.
+
+        Raises
+        ------
+        ConfigError
+            For a wrong kind, an unknown key or a value of the wrong type.
+        NotErgodicError
+            If the parameters do not give an ergodic chain.
+        """
+        from .._schema import build, check_state
+
+        check_state(state, cls.kind, ("a", "dim"), where)
+        return build(cls, state, where)
 
     @property
     def spectral_gap(self) -> float:

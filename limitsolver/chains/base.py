@@ -18,18 +18,19 @@ same paths bit for bit.
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from .._random import as_generator
-from ..errors import DimensionError, DivergenceError
+from ..errors import ConfigError, DimensionError, DivergenceError
 
-__all__ = ["MarkovChain", "check_chain"]
+__all__ = ["ChainProtocol", "MarkovChain", "check_chain", "as_chain"]
 
 
 @runtime_checkable
-class MarkovChain(Protocol):
+class ChainProtocol(Protocol):
     r"""The protocol a user implements to plug in their own chain.
 
     Parameters
@@ -92,8 +93,82 @@ class MarkovChain(Protocol):
         ...
 
 
-def check_chain(obj, name: str = "chain") -> MarkovChain:
-    r"""Check that ``obj`` implements :class:`MarkovChain` and return it.
+class _MarkovChainMeta(type):
+    def __instancecheck__(cls, obj) -> bool:
+        warnings.warn("`isinstance(obj, MarkovChain)` is deprecated; test against "
+                      "`limitsolver.chains.ChainProtocol`.", DeprecationWarning, stacklevel=2)
+        return isinstance(obj, ChainProtocol)
+
+
+class MarkovChain(metaclass=_MarkovChainMeta):
+    r"""A finite chain built as QuantEcon builds one: ``MarkovChain(P, state_values)``.
+
+    Returns a :class:`~limitsolver.chains.FiniteChain`, so code written for
+    ``quantecon.MarkovChain`` runs unchanged; a ``quantecon.MarkovChain`` object
+    itself is accepted wherever a chain is expected (see :func:`as_chain`). The
+    protocol a user's own chain implements is :class:`ChainProtocol`.
+
+    Parameters
+    ----------
+    P : array_like, shape (n, n)
+        Row-stochastic transition matrix.
+    state_values : array_like, shape (n,) or (n, d), optional
+        The value observed in each state (default ``0, ..., n-1``).
+
+    Returns
+    -------
+    FiniteChain
+        ``FiniteChain(P, state_values)``.
+    """
+
+    def __new__(cls, P, state_values=None):  # noqa: D102
+        from .finite import FiniteChain
+
+        return FiniteChain(P, state_values)
+
+
+def as_chain(obj, name: str = "chain"):
+    r"""Return ``obj`` as a chain of the package's protocol.
+
+    A chain implementing :class:`ChainProtocol` is returned unchanged; an object
+    with a transition matrix ``P`` and ``state_values`` but no ``sample`` (a
+    ``quantecon.MarkovChain``, duck-typed: quantecon is not needed) becomes the
+    :class:`~limitsolver.chains.FiniteChain` with that matrix and those states.
+
+    Parameters
+    ----------
+    obj : object
+        The candidate chain.
+    name : str, optional
+        Name of the argument, used in error messages.
+
+    Returns
+    -------
+    ChainProtocol
+        ``obj`` or the finite chain built from it.
+
+    Raises
+    ------
+    ConfigError
+        If ``obj`` is neither (the message lists what a chain needs).
+    """
+    if isinstance(obj, ChainProtocol) and isinstance(getattr(obj, "dim", None), numbers.Integral):
+        return obj
+    if hasattr(obj, "P") and hasattr(obj, "state_values"):
+        from .finite import FiniteChain
+
+        P = obj.P
+        P = P.toarray() if hasattr(P, "toarray") else P
+        return FiniteChain(P, obj.state_values)
+    raise ConfigError(
+        f"`{name}` must be a Markov chain (FiniteChain, GaussianAR1, CircleWalk, an object "
+        "with `P` and `state_values` such as a quantecon.MarkovChain, or a class with an "
+        f"integer `dim`, `sample` and `sample_stationary`), got {type(obj).__name__}."
+    )
+
+
+def check_chain(obj, name: str = "chain") -> ChainProtocol:
+    r"""Check that ``obj`` implements :class:`ChainProtocol` and return it.
 
     The check is structural and then behavioural: ``obj`` must have an integer
     attribute ``dim >= 1`` and callable ``sample`` and ``sample_stationary``;
@@ -111,12 +186,12 @@ def check_chain(obj, name: str = "chain") -> MarkovChain:
 
     Returns
     -------
-    MarkovChain
+    ChainProtocol
         ``obj`` itself.
 
     Raises
     ------
-    TypeError
+    ConfigError
         If ``dim``, ``sample`` or ``sample_stationary`` is missing or of the
         wrong kind.
     DimensionError
@@ -127,17 +202,17 @@ def check_chain(obj, name: str = "chain") -> MarkovChain:
     missing = [a for a in ("dim", "sample", "sample_stationary") if not hasattr(obj, a)]
     if missing:
         listed = ", ".join(f"`{m}`" for m in missing)
-        raise TypeError(
-            f"`{name}` does not implement the MarkovChain protocol: it has no {listed}; "
+        raise ConfigError(
+            f"`{name}` does not implement the chain protocol (ChainProtocol): it has no {listed}; "
             "a chain needs an integer `dim` and methods `sample(n_steps, rng, *, n_paths, "
             "start)` and `sample_stationary(n, rng)`."
         )
     dim = obj.dim
     if not isinstance(dim, numbers.Integral) or isinstance(dim, bool) or dim < 1:
-        raise TypeError(f"`{name}.dim` must be a positive integer, got {dim!r}.")
+        raise ConfigError(f"`{name}.dim` must be a positive integer, got {dim!r}.")
     for meth in ("sample", "sample_stationary"):
         if not callable(getattr(obj, meth)):
-            raise TypeError(f"`{name}.{meth}` must be a method, got {getattr(obj, meth)!r}.")
+            raise ConfigError(f"`{name}.{meth}` must be a method, got {getattr(obj, meth)!r}.")
     d = int(dim)
     rng = np.random.default_rng(0)
     path = np.asarray(obj.sample(3, rng, n_paths=2))

@@ -66,8 +66,9 @@ class CircleWalk:
     """
 
     dim: int = 2
+    kind: str = "circle"
 
-    def __init__(self, kappa: float):
+    def __init__(self, kappa: float = 0.5):
         if not isinstance(kappa, numbers.Real) or not math.isfinite(kappa) or kappa <= 0:
             raise NotErgodicError(
                 f"`kappa` must be a finite number > 0 for the circle walk to mix, got {kappa!r}."
@@ -76,6 +77,53 @@ class CircleWalk:
 
     def __repr__(self) -> str:
         return f"CircleWalk(kappa={self.kappa!r})"
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, CircleWalk):
+            return NotImplemented
+        return self.to_state() == other.to_state()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self.to_state().items()))
+
+    def to_state(self) -> dict:
+        """The chain as a JSON-able table (``kind = "circle"`` and its parameters, exact).
+
+        Returns
+        -------
+        dict
+            ``{'kind': 'circle', 'kappa': kappa}``; :meth:`from_state`
+            rebuilds an equal chain.
+        """
+        return {"kind": self.kind, "kappa": self.kappa}
+
+    @classmethod
+    def from_state(cls, state: dict, where: str = "chain") -> CircleWalk:
+        """Rebuild the chain from :meth:`to_state` or a configuration table.
+
+        Parameters
+        ----------
+        state : dict
+            Its parameters and optionally ``kind = "circle"``.
+        where : str
+            Name of the table in error messages.
+
+        Returns
+        -------
+        CircleWalk
+            The chain.
+
+        Raises
+        ------
+        ConfigError
+            For a wrong kind, an unknown key or a value of the wrong type.
+        NotErgodicError
+            If the parameters do not give an ergodic chain.
+        """
+        from .._schema import build, check_state
+
+        check_state(state, cls.kind, ("kappa",), where)
+        return build(cls, state, where)
 
     def fourier_multiplier(self, m):
         r"""Eigenvalue :math:`e^{-\kappa^2 m^2/2}` of the kernel on the mode :math:`e^{im\varphi}`.

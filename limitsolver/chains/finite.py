@@ -105,7 +105,9 @@ class FiniteChain:
     (2, 4, 1)
     """
 
-    def __init__(self, P, states=None, *, atol: float = 1e-10):
+    kind: str = "finite"
+
+    def __init__(self, P: np.ndarray, states: np.ndarray | None = None, *, atol: float = 1e-10):
         try:
             arr = np.array(P, dtype=float)
         except (TypeError, ValueError) as exc:
@@ -157,6 +159,56 @@ class FiniteChain:
 
     def __repr__(self) -> str:
         return f"FiniteChain(n_states={self.n_states}, dim={self.dim})"
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, FiniteChain):
+            return NotImplemented
+        return (self.P.shape == other.P.shape and self.states.shape == other.states.shape
+                and bool(np.all(self.P == other.P)) and bool(np.all(self.states == other.states)))
+
+    __hash__ = None  # mutable caches aside, equality is by value: not hashable
+
+    def to_state(self) -> dict:
+        """The chain as a JSON-able table: ``kind = "finite"``, ``P`` and ``states`` in full.
+
+        Floats are kept exactly (JSON writes the shortest repr that reads back to
+        the same double), so :meth:`from_state` rebuilds ``P`` and ``states`` bit
+        for bit.
+
+        Returns
+        -------
+        dict
+            ``{"kind": "finite", "P": [[...], ...], "states": [[...], ...]}``.
+        """
+        return {"kind": self.kind, "P": self.P.tolist(), "states": self.states.tolist()}
+
+    @classmethod
+    def from_state(cls, state: dict, where: str = "chain") -> FiniteChain:
+        """Rebuild a finite chain from :meth:`to_state` or a configuration table.
+
+        Parameters
+        ----------
+        state : dict
+            ``P`` (required), ``states`` and ``atol`` (optional), ``kind = "finite"``.
+        where : str
+            Name of the table in error messages.
+
+        Returns
+        -------
+        FiniteChain
+            The chain (not checked for ergodicity; :class:`~limitsolver.problem.Problem` does).
+
+        Raises
+        ------
+        ConfigError
+            For a wrong kind, an unknown or missing key or a value of the wrong type.
+        NotStochasticError, DimensionError
+            If ``P`` or ``states`` is invalid.
+        """
+        from .._schema import build, check_state
+
+        check_state(state, cls.kind, ("P", "states", "atol"), where)
+        return build(cls, state, where)
 
     # ------------------------------------------------------------------------------------------
     # Constructors

@@ -9,88 +9,217 @@ Usage::
     limitsolver memory  [config.toml]    # curse-of-memory studies
 
 Every subcommand reads an optional TOML file (``limitsolver <cmd> --print-config``
-shows the documented defaults), accepts ``--set key.sub=value`` overrides,
-``--seed``, ``--jobs`` and ``--out DIR``, writes JSON, NPZ and PNG files
-atomically under ``--out``, and exits with status 2 and a one-line reason on a
-bad configuration.
+prints the effective configuration as TOML that can be edited and read back),
+accepts ``--set key.sub=value`` overrides, ``--seed`` and ``--out DIR``, writes
+JSON, NPZ and PNG files atomically under ``--out``, and exits with status 2 and
+a one-line reason on a bad configuration or option, before any work starts.
+One TOML file may hold the tables of several subcommands.
+
+A subcommand is a module of this package listed in :data:`SUBCOMMANDS` with
+
+* ``NAME``, ``HELP`` and ``DEFAULTS`` (the documented configuration);
+* ``EXAMPLE``, a ``--set`` assignment shown in its help (tests run it);
+* ``add_arguments(parser)`` for its own options;
+* ``check(config, args)`` (optional) validating the configuration without work;
+* ``run(config, args)`` returning the exit status;
+* ``RENAMED`` (optional), old dotted keys -> new ones, read with a warning.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import json
+import os
 import sys
+import warnings
 from pathlib import Path
 
-from ..errors import LimitSolverError
-from ._config import load_config
+from ..errors import ConfigError, LimitSolverError
+from ._config import load_config, to_toml
 
-__all__ = ["main", "SUBCOMMANDS"]
+__all__ = ["main", "SUBCOMMANDS", "build_parser", "check_out"]
 
 SUBCOMMANDS = ("converge", "solve", "simulate", "poisson", "memory")
+"""Modules of :mod:`limitsolver.cli` that are subcommands, in the order of ``--help``."""
 
 
 def _load(name: str):
     return importlib.import_module(f"{__name__}.{name}")
 
 
+def _modules() -> dict:
+    out = {}
+    for name in SUBCOMMANDS:
+        try:
+            out[name] = _load(name)
+        except ModuleNotFoundError:  # a subcommand that is not installed
+            continue
+    return out
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``prog: error: message``), status 2."""
+
+    def error(self, message: str):  # noqa: D102
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`.\n")
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+    return value
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--jobs N`` (worker processes) to a subcommand that runs work in parallel.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser.
+    """
+    parser.add_argument("--jobs", type=_jobs, default=None, metavar="N",
+                        help="worker processes (default: number of cores)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with one sub-parser per available subcommand."""
+    """The argument parser with one sub-parser per available subcommand.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The ``limitsolver`` parser.
+    """
     from .. import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="limitsolver",
         description="Kernel limits of RNNs trained online on ergodic data: solve, simulate, "
                     "measure convergence rates.",
     )
     parser.add_argument("--version", action="version", version=f"limitsolver {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        try:
-            mod = _load(name)
-        except ModuleNotFoundError:
-            continue
-        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP)
+    for name, mod in _modules().items():
+        example = getattr(mod, "EXAMPLE", "")
+        p = sub.add_parser(name, help=mod.HELP, description=mod.HELP,
+                           epilog=f"example: limitsolver {name} --set {example}" if example else None)
         p.add_argument("config", nargs="?", type=Path, help="TOML configuration file (optional)")
         p.add_argument("--set", dest="assignments", action="append", default=[],
-                       metavar="KEY=VALUE", help="override one configuration value, e.g. network.beta=0.6")
-        p.add_argument("--seed", type=int, default=0, help="base random seed (default 0)")
-        p.add_argument("--jobs", type=int, default=None,
-                       help="worker processes (default: number of cores)")
+                       metavar="KEY=VALUE",
+                       help=f"override one configuration value, e.g. {example}" if example
+                       else "override one configuration value")
+        p.add_argument("--seed", type=_seed, default=0,
+                       help="base random seed, a non-negative integer (default 0)")
         p.add_argument("--out", type=Path, default=Path("results") / name,
                        help=f"output directory (default results/{name})")
-        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.add_argument("--quiet", action="store_true",
+                       help="no progress bars (they are shown only on a terminal anyway)")
         p.add_argument("--print-config", action="store_true",
-                       help="print the effective configuration as JSON and exit")
+                       help="print the effective configuration as TOML and exit")
         mod.add_arguments(p)
         p.set_defaults(_module=mod)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``limitsolver`` command; returns the exit status."""
-    import os
+def check_out(out: Path) -> None:
+    """Check that ``out`` is, or can be created as, a writable directory (nothing is created).
 
+    Parameters
+    ----------
+    out : Path
+        The ``--out`` directory.
+
+    Raises
+    ------
+    ConfigError
+        If ``out`` (or the nearest existing parent) is a file or not writable.
+    """
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise ConfigError(f"`--out` {out} is a file; give a directory.")
+        if not os.access(out, os.W_OK | os.X_OK):
+            raise ConfigError(f"`--out` {out} is not writable; choose another directory.")
+        return
+    parent = out.absolute().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"`--out` {out} cannot be created: {parent} is a file.")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(f"`--out` {out} cannot be created: {parent} is not writable.")
+
+
+def _others(modules: dict, name: str) -> dict[str, str]:
+    """Top-level keys of the other subcommands -> the subcommand they belong to."""
+    out: dict[str, str] = {}
+    for other, mod in modules.items():
+        if other != name:
+            for key in mod.DEFAULTS:
+                out.setdefault(key, other)
+    return out
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``limitsolver`` command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 1 when a check failed, 2 for a bad
+        configuration or option (one line on standard error), 130 on Ctrl-C.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its usage line and message
+        return int(exc.code or 0)
     if args.command is None:
         parser.print_help()
         return 1
     mod = args._module
-    if args.jobs is None:
+    if hasattr(args, "jobs") and args.jobs is None:
         args.jobs = os.cpu_count() or 1
-    if args.jobs < 1:
-        print(f"limitsolver {args.command}: error: `--jobs` must be at least 1.", file=sys.stderr)
-        return 2
+    args.progress = False if args.quiet else None  # None: bars only on a terminal
     try:
-        config = load_config(mod.DEFAULTS, args.config, args.assignments)
+        with warnings.catch_warnings():
+            warnings.simplefilter("default", DeprecationWarning)
+            config = load_config(mod.DEFAULTS, args.config, args.assignments,
+                                 others=_others(_modules(), args.command),
+                                 renamed=getattr(mod, "RENAMED", None))
+        check = getattr(mod, "check", None)
+        if check is not None:
+            check(config, args)
         if args.print_config:
-            print(json.dumps(config, indent=2))
+            print(to_toml(config), end="")
             return 0
+        check_out(args.out)
         return int(mod.run(config, args) or 0)
     except LimitSolverError as exc:
-        print(f"limitsolver {args.command}: error: {exc}", file=sys.stderr)
+        print(f"limitsolver {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"limitsolver {args.command}: interrupted; finished results are in {args.out}",

@@ -1,8 +1,10 @@
 """``limitsolver converge``: finite networks against the kernel limit, with fitted rates.
 
-With no arguments it runs the headline study: a two-state chain, a linear
-memory target, tanh, doubled initialisation, beta = 1/2, rtrl, widths 128 to
-32768 and 8 seeds. It prints the table and the fit, and writes under ``--out``:
+With no arguments it runs the headline study, :func:`limitsolver.headline.headline_study`:
+a two-state chain, a linear memory target, tanh, doubled initialisation, beta = 1/2,
+rtrl, widths 128 to 32768 and 8 seeds (:data:`~limitsolver.headline.HEADLINE_STUDY`,
+not the smaller defaults of :class:`~limitsolver.studies.convergence.ConvergenceStudy`).
+It prints the table and the fit, and writes under ``--out``:
 ``summary.json``, ``errors.npz``, ``convergence.png``, ``loss_curves.png`` and
 ``runs/`` (one file per finished run; rerunning resumes).
 """
@@ -12,61 +14,100 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
-
 from ..config import problem_from_config
-from ..errors import ConfigError
-from ..io import write_json, write_npz
-from ._defaults import GRID, problem_defaults
+from ..headline import headline_study, headline_table
+from . import add_jobs_argument
+from ._options import StudyOptions, defaults_of, options
 
 NAME = "converge"
 HELP = "convergence study: finite networks at several widths and seeds against the kernel limit"
+EXAMPLE = "study.n_seeds=4"
 
 DEFAULTS: dict = {
-    "problem": problem_defaults(),
-    "study": {
-        "n_units": [128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768],
-        "n_seeds": 8,
-        "n_times": 6,
-        "histories": "exact",
-        "tracking_samples": 256,
-        "grid": dict(GRID),
-    },
+    "problem": headline_table(),
+    "study": defaults_of(StudyOptions),
 }
+"""The headline study (:mod:`limitsolver.headline`): its problem and :class:`StudyOptions`."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``--jobs``, ``--metric`` and ``--scheduler``.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser.
+    """
+    add_jobs_argument(parser)
     parser.add_argument("--metric", default="sup_l2", choices=("sup_l2", "tracking", "loss_gap"),
                         help="metric shown first in the table (all are computed)")
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="run the finite networks on a Dask cluster, e.g. tcp://host:8786 "
-                             "(needs `pip install \"limitsolver[dask]\"`)")
+                             "(needs `pip install \"dask[distributed]\"`)")
 
 
 def study_from_config(config: dict, seed: int):
-    """Build a :class:`ConvergenceStudy` from the configuration tables."""
-    from ..studies.convergence import ConvergenceStudy
+    """Build the :class:`~limitsolver.studies.convergence.ConvergenceStudy` of a configuration.
 
+    Parameters
+    ----------
+    config : dict
+        Tables ``problem`` and ``study`` (see :data:`DEFAULTS`).
+    seed : int
+        Base seed (``--seed``).
+
+    Returns
+    -------
+    ConvergenceStudy
+        :func:`~limitsolver.headline.headline_study` with the configuration's
+        problem and study keys.
+
+    Raises
+    ------
+    ConfigError
+        For a bad key or value, naming it.
+    """
     problem = problem_from_config(config["problem"])
-    s = config["study"]
-    n_seeds = int(s["n_seeds"])
-    if n_seeds < 2:
-        raise ConfigError(f"`study.n_seeds` must be at least 2, got {n_seeds}.")
-    histories = s["histories"]
-    if not (histories == "exact" or (isinstance(histories, int) and histories > 0)):
-        raise ConfigError(f"`study.histories` must be \"exact\" or a positive integer, got {histories!r}.")
-    try:
-        return ConvergenceStudy(
-            problem=problem, n_units=tuple(s["n_units"]),
-            seeds=tuple(range(seed, seed + n_seeds)), n_times=int(s["n_times"]),
-            histories=histories, grid=dict(s["grid"]),
-            tracking_samples=int(s["tracking_samples"]), limit_seed=seed,
-        )
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"`study`: {exc}") from exc
+    s = options(StudyOptions, config, "study")
+    return headline_study(seed, problem=problem, n_units=s.n_units, n_seeds=s.n_seeds,
+                          n_times=s.n_times, histories=s.histories, grid=s.grid.as_dict(),
+                          tracking_samples=s.tracking_samples)
+
+
+def check(config: dict, args: argparse.Namespace):
+    """Build the study, refusing a bad configuration before any work.
+
+    Parameters
+    ----------
+    config : dict
+        The effective configuration.
+    args : argparse.Namespace
+        The parsed command line (``seed``).
+
+    Returns
+    -------
+    ConvergenceStudy
+        The study.
+    """
+    return study_from_config(config, args.seed)
 
 
 def run(config: dict, args: argparse.Namespace) -> int:
+    """Run the study, print the tables and write the outputs under ``args.out``.
+
+    Parameters
+    ----------
+    config : dict
+        The effective configuration.
+    args : argparse.Namespace
+        The parsed command line (``seed``, ``jobs``, ``out``, ``progress``,
+        ``metric``, ``scheduler``).
+
+    Returns
+    -------
+    int
+        Exit status 0.
+    """
     from ..io import save_figure
     from ..plotting import plot_convergence, plot_loss_curves
     from ..studies.convergence import METRICS, run_convergence
@@ -79,7 +120,7 @@ def run(config: dict, args: argparse.Namespace) -> int:
         client = connect(args.scheduler)
     t0 = time.perf_counter()
     try:
-        result = run_convergence(study, jobs=args.jobs, out=args.out, progress=not args.quiet,
+        result = run_convergence(study, jobs=args.jobs, out=args.out, progress=args.progress,
                                  executor=client)
     finally:
         if client is not None:
@@ -91,14 +132,10 @@ def run(config: dict, args: argparse.Namespace) -> int:
         print()
     print(f"limit solved in {result.limit_time:.1f} s; study wall time {wall:.1f} s; "
           f"results in {args.out}")
-    summary = result.summary()
-    summary["config"] = config
-    summary["wall_time_total_s"] = wall
-    write_json(args.out / "summary.json", summary)
-    write_npz(args.out / "errors.npz", n_units=np.asarray(study.n_units),
-              seeds=np.asarray(study.seeds), times=result.times, limit_loss=result.limit_loss,
-              finite_loss=result.finite_loss, wall_times=result.wall_times,
-              **{f"error_{m}": e for m, e in result.errors.items()})
+    if result.compile_time > 0:
+        print(f"step-loop compilation {result.compile_time:.1f} s in total over the worker "
+              f"processes (not in the wall s/run column)")
+    result.save(args.out, extra={"config": config, "wall_time_total_s": wall})
     save_figure(plot_convergence(result), args.out / "convergence.png")
     save_figure(plot_loss_curves(result), args.out / "loss_curves.png")
     return 0

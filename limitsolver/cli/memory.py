@@ -11,9 +11,11 @@ derived from it.
 from __future__ import annotations
 
 import argparse
-import math
+import warnings
 from pathlib import Path
+from typing import Annotated, Any
 
+from .._schema import Above, AtLeast, check_table, check_value
 from ..errors import ConfigError, LimitSolverError
 from ..linear_rnn.gradient_flow import FlowSpec
 from ..linear_rnn.study import (
@@ -27,9 +29,13 @@ from ..linear_rnn.targets import target_from_dict
 
 NAME = "memory"
 HELP = "curse-of-memory studies: approximation rates and training plateaus of linear RNNs"
+EXAMPLE = "plateau.m=3"
+
+RENAMED = {"study": "memory.study"}
+"""Old keys read with a DeprecationWarning: ``study = "both"`` is now ``[memory] study``."""
 
 DEFAULTS: dict = {
-    "study": "both",
+    "memory": {"study": "both"},
     "approximation": {
         "targets": [
             {"family": "exponential_sum", "coefficients": [1.0, -0.5], "rates": [0.5, 2.0]},
@@ -71,33 +77,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="which study to run (default: the config's `study`, 'both')")
 
 
+_POSITIVE = Annotated[float, Above(0)]
+_POSITIVE_INT = Annotated[int, AtLeast(1)]
+
+
 def _table(config: dict, key: str) -> dict:
-    sub = config.get(key, {})
-    if not isinstance(sub, dict):
-        raise ConfigError(f"`{key}` must be a table.")
-    return sub
+    return check_table(config.get(key, {}), key)
 
 
 def _number(table: dict, key: str, name: str, *, positive=True, integer=False):
     if name not in table:
         raise ConfigError(f"`{key}.{name}` is missing.")
-    v = table[name]
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        raise ConfigError(f"`{key}.{name}` must be a finite number; got {v!r}.")
-    if integer and int(v) != v:
-        raise ConfigError(f"`{key}.{name}` must be an integer; got {v!r}.")
-    if positive and v <= 0:
-        raise ConfigError(f"`{key}.{name}` must be positive; got {v!r}.")
-    return int(v) if integer else float(v)
+    hint: Any = (_POSITIVE_INT if positive else int) if integer else (
+        _POSITIVE if positive else Annotated[float, Above(-float("inf"))])
+    return check_value(table[name], hint, f"{key}.{name}")
 
 
 def _list(table: dict, key: str, name: str, *, integer=False, length=None) -> tuple:
     v = table.get(name)
     if not isinstance(v, (list, tuple)) or not v:
-        raise ConfigError(f"`{key}.{name}` must be a non-empty list.")
+        raise ConfigError(f"`{key}.{name}` must be a non-empty list, got {v!r}.")
     if length is not None and len(v) != length:
         raise ConfigError(f"`{key}.{name}` must have {length} entries; got {len(v)}.")
-    return tuple(_number({name: x}, key, name, integer=integer) for x in v)
+    return check_value(v, tuple[_POSITIVE_INT if integer else _POSITIVE, ...], f"{key}.{name}")
 
 
 def approximation_config(config: dict, seed: int) -> ApproximationConfig:
@@ -208,6 +210,49 @@ def plateau_config(config: dict, seed: int) -> PlateauConfig:
     return cfg
 
 
+def _study(config: dict, args: argparse.Namespace) -> str:
+    study = getattr(args, "study", None)
+    if study is None and isinstance(config.get("study"), str):  # the name before [memory]
+        warnings.warn("`study` is deprecated; write `memory.study`.", DeprecationWarning,
+                      stacklevel=3)
+        study, where = config["study"], "study"
+    else:
+        where = "memory.study"
+        study = study or _table(config, "memory").get("study", "both")
+    if study not in _STUDIES:
+        raise ConfigError(f"`{where}` must be one of {list(_STUDIES)}; got {study!r}.")
+    return study
+
+
+def check(config: dict, args: argparse.Namespace) -> list:
+    """Build the requested studies' specifications, refusing a bad configuration first.
+
+    Parameters
+    ----------
+    config : dict
+        The configuration (see :data:`DEFAULTS`).
+    args : argparse.Namespace
+        Parsed command line: ``seed`` and the optional ``study``.
+
+    Returns
+    -------
+    list of (str, config)
+        ``("approximation", ApproximationConfig)`` and/or ``("plateau", PlateauConfig)``.
+
+    Raises
+    ------
+    ConfigError
+        If ``memory.study`` or a study table is invalid.
+    """
+    study = _study(config, args)
+    todo = []
+    if study in ("approximation", "both"):
+        todo.append(("approximation", approximation_config(config, int(args.seed))))
+    if study in ("plateau", "both"):
+        todo.append(("plateau", plateau_config(config, int(args.seed))))
+    return todo
+
+
 def run(config: dict, args: argparse.Namespace) -> int:
     """Run the requested studies, write outputs under ``args.out``, print tables; return 0.
 
@@ -216,7 +261,8 @@ def run(config: dict, args: argparse.Namespace) -> int:
     config : dict
         The configuration (see :data:`DEFAULTS`).
     args : argparse.Namespace
-        Parsed command line: ``out``, ``seed``, ``quiet`` and the optional ``study``.
+        Parsed command line: ``out``, ``seed``, ``quiet`` and the optional ``study``
+        (which overrides ``memory.study``).
 
     Returns
     -------
@@ -228,17 +274,9 @@ def run(config: dict, args: argparse.Namespace) -> int:
     ConfigError
         If ``study`` or a study table is invalid.
     """
-    study = getattr(args, "study", None) or config.get("study", "both")
-    if study not in _STUDIES:
-        raise ConfigError(f"`study` must be one of {list(_STUDIES)}; got {study!r}.")
     out = Path(args.out)
     show = False if args.quiet else None
-    todo = []
-    if study in ("approximation", "both"):
-        todo.append(("approximation", approximation_config(config, int(args.seed))))
-    if study in ("plateau", "both"):
-        todo.append(("plateau", plateau_config(config, int(args.seed))))
-    for name, cfg in todo:
+    for name, cfg in check(config, args):
         if name == "approximation":
             res = approximation_study(cfg, out_dir=out, show_progress=show)
         else:

@@ -14,63 +14,111 @@ import argparse
 import numpy as np
 import sympy as sp
 
+from .._schema import check_value
 from ..config import chain_from_config
 from ..errors import ConfigError
+from ..headline import headline_table
 from ..io import save_figure, write_json, write_npz
+from ._options import CheckOptions, defaults_of, options
 
 NAME = "poisson"
 HELP = "Poisson equation of a Markov chain: solution, asymptotic variance, batch-means check"
+EXAMPLE = 'F="x**2"'
 
 DEFAULTS: dict = {
-    "chain": {"kind": "finite", "P": [[0.7, 0.3], [0.4, 0.6]], "states": [-1.0, 1.0]},
+    "chain": headline_table()["chain"],
     "F": "x",
-    "check": {"n_steps": 200_000, "n_batches": 50},
+    "check": defaults_of(CheckOptions),
 }
+"""The headline chain (:mod:`limitsolver.headline`), ``F = x`` and :class:`CheckOptions`."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options beyond the common ones."""
+    """No options beyond the common ones.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser.
+    """
+
+
+def check(config: dict, args: argparse.Namespace):
+    """Build the chain, ``F`` and the check options before any work.
+
+    Parameters
+    ----------
+    config : dict
+        The effective configuration.
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    tuple
+        ``(chain, F, CheckOptions)``; ``F`` is the values on the states of a finite
+        chain, else a function.
+
+    Raises
+    ------
+    ConfigError
+        For a bad chain, expression or check option, naming the key.
+    """
+    chain = chain_from_config(config["chain"])
+    f = _function(check_value(config["F"], str, "F"))
+    if config["chain"]["kind"] == "finite":
+        if chain.dim != 1:
+            raise ConfigError("`F` as an expression in x needs a chain of dimension 1.")
+        F = f(chain.states[:, 0])
+    else:
+        F = f
+    c = options(CheckOptions, config, "check")
+    if c.n_steps < 10 * c.n_batches:
+        raise ConfigError(
+            f"`check.n_steps` must be at least 10 batches (10 * `check.n_batches` = "
+            f"{10 * c.n_batches}), got {c.n_steps}."
+        )
+    return chain, F, c
 
 
 def _function(text: str):
+    from ..expressions import parse_expression
+
     x = sp.Symbol("x", real=True)
-    try:
-        expr = sp.parse_expr(str(text), local_dict={"x": x})
-    except Exception as exc:  # sympy raises many kinds here
-        raise ConfigError(f"`F` = {text!r} is not an expression in x: {exc}") from exc
-    if expr.free_symbols - {x}:
-        raise ConfigError(f"`F` = {text!r} may only use the variable x.")
+    expr = parse_expression(str(text), {"x": x}, argument="F")
     f = sp.lambdify(x, expr, modules=["scipy", "numpy"])
     return lambda v: np.broadcast_to(np.asarray(f(np.asarray(v, dtype=float)), dtype=float),
                                      np.shape(v)).copy()
 
 
 def run(config: dict, args: argparse.Namespace) -> int:
+    """Solve, check by batch means, print and write the outputs under ``args.out``.
+
+    Parameters
+    ----------
+    config : dict
+        The effective configuration.
+    args : argparse.Namespace
+        The parsed command line (``seed``, ``out``).
+
+    Returns
+    -------
+    int
+        0 if the batch-means check passed, else 1.
+    """
     import matplotlib.pyplot as plt
 
     from ..poisson import batch_means_check, solve_poisson
 
-    chain = chain_from_config(config["chain"])
-    f = _function(config["F"])
-    kind = config["chain"]["kind"]
-    if kind == "finite":
-        F = f(chain.states[:, 0]) if chain.dim == 1 else None
-        if F is None:
-            raise ConfigError("`F` as an expression in x needs a chain of dimension 1.")
-    else:
-        F = f
+    chain, F, c = check(config, args)
     sol = solve_poisson(chain, F)
-    check = config["check"]
-    n_steps, n_batches = int(check["n_steps"]), int(check["n_batches"])
-    if n_batches < 2 or n_steps < 10 * n_batches:
-        raise ConfigError("`check.n_batches` must be >= 2 and `check.n_steps` >= 10 batches.")
-    bm = batch_means_check(chain, F, n_steps, n_batches, args.seed, solution=sol)
+    bm = batch_means_check(chain, F, c.n_steps, c.n_batches, args.seed, solution=sol)
     print(f"pi(F) = {float(np.ravel(sol.pi_F)[0]):.6g}")
     print(f"asymptotic variance sigma^2(F) = {float(sol.asymptotic_variance):.6g}")
     print(f"batch means: {bm.empirical_variance:.6g} +- {bm.standard_error:.2g} "
           f"(z = {bm.z_score:.2f}, {'passed' if bm.passed else 'FAILED'})")
     write_json(args.out / "summary.json", {
-        "config": config, "pi_F": sol.pi_F, "asymptotic_variance": sol.asymptotic_variance,
+        "config": config, "seed": args.seed, "chain_state": chain.to_state(), "pi_F": sol.pi_F, "asymptotic_variance": sol.asymptotic_variance,
         "residual": sol.residual, "discretisation": sol.discretisation, "batch_means": bm,
     })
     nodes = np.asarray(sol.nodes, dtype=float)

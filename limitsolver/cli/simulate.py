@@ -13,20 +13,59 @@ import numpy as np
 
 from ..config import problem_from_config
 from ..errors import ConfigError
+from ..headline import headline_table
 from ..io import save_figure, write_json
-from ._defaults import problem_defaults
+from ._options import SimulateOptions, defaults_of, options
 
 NAME = "simulate"
 HELP = "simulate finite networks trained online by SGD on the chain (an ensemble of seeds)"
+EXAMPLE = "simulate.n_units=256"
 
 DEFAULTS: dict = {
-    "problem": problem_defaults(),
-    "simulate": {"n_units": 1024, "n_seeds": 4, "n_snapshots": 11, "backend": "auto"},
+    "problem": headline_table(),
+    "simulate": defaults_of(SimulateOptions),
 }
+"""The headline problem (:mod:`limitsolver.headline`) and :class:`SimulateOptions`."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options beyond the common ones."""
+    """No options beyond the common ones.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser.
+    """
+
+
+def check(config: dict, args: argparse.Namespace):
+    """Build the problem and the options, refusing a bad configuration before any work.
+
+    Parameters
+    ----------
+    config : dict
+        The effective configuration.
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    tuple
+        ``(problem, SimulateOptions)``.
+
+    Raises
+    ------
+    ConfigError
+        For a bad key or value, or an odd width with doubled initialisation.
+    """
+    problem = problem_from_config(config["problem"])
+    s = options(SimulateOptions, config, "simulate")
+    if problem.network.prior.doubled and s.n_units % 2:
+        raise ConfigError(
+            f"`simulate.n_units` must be even with doubled initialisation "
+            f"(`problem.network.prior.doubled = true`), got {s.n_units}."
+        )
+    return problem, s
 
 
 def plot_running_loss(result):
@@ -48,15 +87,12 @@ def plot_running_loss(result):
 def run(config: dict, args: argparse.Namespace) -> int:
     from ..simulation import simulate
 
-    problem = problem_from_config(config["problem"])
-    s = config["simulate"]
-    n_units, n_seeds, n_snap = int(s["n_units"]), int(s["n_seeds"]), int(s["n_snapshots"])
-    if n_seeds < 1 or n_snap < 2:
-        raise ConfigError("`simulate.n_seeds` must be >= 1 and `simulate.n_snapshots` >= 2.")
-    seeds = list(range(args.seed, args.seed + n_seeds))
+    problem, s = check(config, args)
+    n_units = s.n_units
+    seeds = list(range(args.seed, args.seed + s.n_seeds))
     result = simulate(problem, n_units, seeds,
-                      snapshot_times=np.linspace(0.0, problem.horizon, n_snap),
-                      backend=s["backend"], progress=not args.quiet)
+                      snapshot_times=np.linspace(0.0, problem.horizon, s.n_snapshots),
+                      backend=s.backend, progress=args.progress)
     print(result)
     final = result.running_loss[:, -1] if result.steps_done else np.full(len(seeds), np.nan)
     print(f"{'seed':>6}  {'final running loss':>18}")
@@ -64,7 +100,8 @@ def run(config: dict, args: argparse.Namespace) -> int:
         print(f"{seed:>6d}  {v:>18.6e}")
     result.save(args.out / "simulation")
     write_json(args.out / "summary.json", {
-        "config": config, "n_units": n_units, "seeds": seeds, "n_steps": result.n_steps,
+        "config": config, "problem_state": problem.to_state(), "n_units": n_units,
+        "seeds": seeds, "n_steps": result.n_steps,
         "status": result.status, "backend": result.backend, "wall_time_s": result.wall_time,
         "final_running_loss": final,
     })

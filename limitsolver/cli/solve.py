@@ -13,22 +13,47 @@ import argparse
 import numpy as np
 
 from ..config import problem_from_config
-from ..errors import ConfigError
+from ..headline import headline_table
 from ..io import save_figure, write_json, write_npz
-from ._defaults import GRID, problem_defaults
+from ._options import SolveOptions, defaults_of, options
 
 NAME = "solve"
 HELP = "solve the kernel limit equation of a problem and report its discretisation errors"
+EXAMPLE = "problem.network.beta=0.6"
 
 DEFAULTS: dict = {
-    "problem": problem_defaults(),
-    "solve": {"histories": "exact", "n_times": 101, "method": "spectral", "grid": dict(GRID),
-              "h0": "auto", "error_estimate": True},
+    "problem": headline_table(),
+    "solve": defaults_of(SolveOptions),
 }
+"""The headline problem (:mod:`limitsolver.headline`) and :class:`SolveOptions`."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options beyond the common ones."""
+    """No options beyond the common ones.
+
+    Parameters
+    ----------
+    parser : argparse.ArgumentParser
+        The subcommand's parser.
+    """
+
+
+def check(config: dict, args: argparse.Namespace):
+    """Build the problem and the options, refusing a bad configuration before any work.
+
+    Parameters
+    ----------
+    config : dict
+        The effective configuration.
+    args : argparse.Namespace
+        The parsed command line.
+
+    Returns
+    -------
+    tuple
+        ``(problem, SolveOptions)``.
+    """
+    return problem_from_config(config["problem"]), options(SolveOptions, config, "solve")
 
 
 def plot_solution(sol, n_histories: int = 6):
@@ -55,21 +80,19 @@ def plot_solution(sol, n_histories: int = 6):
 def run(config: dict, args: argparse.Namespace) -> int:
     from ..limit import solve_limit
 
-    problem = problem_from_config(config["problem"])
-    s = config["solve"]
-    if int(s["n_times"]) < 2:
-        raise ConfigError(f"`solve.n_times` must be at least 2, got {s['n_times']}.")
-    times = np.linspace(0.0, problem.horizon, int(s["n_times"]))
-    sol = solve_limit(problem, histories=s["histories"], times=times, grid=dict(s["grid"]),
-                      h0=s["h0"], seed=args.seed, method=s["method"],
-                      error_estimate=bool(s["error_estimate"]), progress=not args.quiet)
+    problem, s = check(config, args)
+    times = np.linspace(0.0, problem.horizon, s.n_times)
+    sol = solve_limit(problem, histories=s.histories, times=times, grid=s.grid.as_dict(),
+                      h0=s.h0, seed=args.seed, method=s.method,
+                      error_estimate=s.error_estimate, progress=args.progress)
     print(sol)
     print(f"{'t':>8}  {'L_t':>12}")
     for t, loss in list(zip(sol.times, sol.loss, strict=True))[:: max(1, sol.times.size // 10)]:
         print(f"{t:>8.3f}  {loss:>12.6e}")
     print("discretisation:", {k: v for k, v in sol.discretisation.items()})
     write_json(args.out / "summary.json", {
-        "config": config, "times": sol.times, "loss": sol.loss,
+        "config": config, "seed": args.seed, "problem_state": problem.to_state(),
+        "times": sol.times, "loss": sol.loss,
         "discretisation": sol.discretisation, "spectrum_top": sol.spectrum[:20],
         "method": sol.method,
     })

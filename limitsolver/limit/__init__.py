@@ -15,20 +15,38 @@ The data walk, one module per object:
 :mod:`~limitsolver.limit.kernels`
     :func:`tangent_kernel` :math:`A`, :func:`covariance_kernel` :math:`\Sigma` and
     the thin factors of the low-rank route.
+:mod:`~limitsolver.limit.feature_map`
+    :class:`FeatureMap`: one problem's map from histories to features, kernel factors
+    and kernel rows (built once by the solver, kept on the solution).
 :mod:`~limitsolver.limit.ode`
-    Exact (spectral, matrix-exponential, low-rank) and time-stepped flows of
+    :class:`LimitFlow` (the implementer contract, :math:`t = \infty` included) and its
+    exact (spectral, matrix-exponential, low-rank) and time-stepped flows of
     :math:`dh/dt = \alpha A W (g - h)`.
 :mod:`~limitsolver.limit.solution`, :mod:`~limitsolver.limit.solver`
     :class:`LimitSolution` and :func:`solve_limit`.
+
+Imports follow this order (histories, hidden layer, kernels, feature map, flows,
+solution, solver); no module imports one after it.
 """
 
 from ..histories import Histories, exact_histories, path_windows, sample_histories
+from .feature_map import FeatureMap
 from .hidden_layer import Features, HiddenLayer, features, hidden_layer, truncation_bound
 from .kernels import covariance_kernel, kernel_factor, kernel_factors, tangent_kernel
-from .ode import ExponentialFlow, IVPFlow, SymmetricFlow, lowrank_exponential, phi1
+from .ode import (
+    ExponentialFlow,
+    FactorRows,
+    FlowPath,
+    IVPFlow,
+    KernelRows,
+    LimitFlow,
+    SymmetricFlow,
+    lowrank_exponential,
+    phi1,
+)
 from .quadrature import QUADRATURE_KINDS, QuadratureRule, parameter_grid
 from .solution import LimitSolution
-from .solver import LIMIT_METHODS, solve_limit
+from .solver import LIMIT_METHODS, MIN_ESTIMABLE_GRID, build_flow, solve_limit
 
 __all__ = [
     "QUADRATURE_KINDS",
@@ -47,6 +65,11 @@ __all__ = [
     "covariance_kernel",
     "kernel_factor",
     "kernel_factors",
+    "FeatureMap",
+    "LimitFlow",
+    "FlowPath",
+    "KernelRows",
+    "FactorRows",
     "SymmetricFlow",
     "ExponentialFlow",
     "IVPFlow",
@@ -54,5 +77,7 @@ __all__ = [
     "phi1",
     "LimitSolution",
     "LIMIT_METHODS",
+    "MIN_ESTIMABLE_GRID",
+    "build_flow",
     "solve_limit",
 ]

@@ -105,17 +105,18 @@ class Features:
         :math:`\psi_w = \sigma'(u)(x + b\,\partial_w S)` (true gradient).
     psi_b : ndarray, shape (M, G)
         :math:`\psi_b = \sigma'(u)(S + b\,\partial_b S)`.
-    chi_w : ndarray, shape (M, G, d)
-        :math:`\chi_w = \sigma'(u)\,x` (one-step truncated gradient).
-    chi_b : ndarray, shape (M, G)
-        :math:`\chi_b = \sigma'(u)\,S`.
+    chi_w : ndarray, shape (M, G, d), or None
+        :math:`\chi_w = \sigma'(u)\,x` (one-step truncated gradient); ``None`` when
+        not computed (it is only needed in the training slot in truncated mode).
+    chi_b : ndarray, shape (M, G), or None
+        :math:`\chi_b = \sigma'(u)\,S`; ``None`` when not computed.
     """
 
     phi: np.ndarray
     psi_w: np.ndarray
     psi_b: np.ndarray
-    chi_w: np.ndarray
-    chi_b: np.ndarray
+    chi_w: np.ndarray | None = None
+    chi_b: np.ndarray | None = None
 
     @property
     def M(self) -> int:
@@ -129,11 +130,18 @@ class Features:
 
 
 def _features_from_memory(mem: MemoryState, x: np.ndarray, rule: QuadratureRule,
-                          act: Activation) -> Features:
+                          act: Activation, *, chi: bool = True) -> Features:
+    r"""One memory step from :math:`S(\theta;\xi_{k-1})` with :math:`x = X_k`: :math:`\varphi, \psi`
+    and, if ``chi``, :math:`\chi_w = \sigma'(u)x`, :math:`\chi_b = \sigma'(u)S`.
+
+    The memory step runs once; :math:`\chi` re-evaluates only :math:`\sigma'(u)`.
+    """
     wx = x @ rule.w.T
     rtrl = memory_step(mem, x, rule.w, rule.b, act, "rtrl", wx=wx)
-    trunc = memory_step(mem, x, rule.w, rule.b, act, "truncated", wx=wx)
-    return Features(rtrl.s, rtrl.jw, rtrl.jb, trunc.jw, trunc.jb)
+    if not chi:
+        return Features(rtrl.s, rtrl.jw, rtrl.jb)
+    du = act.dsigma(wx + rule.b * mem.s)
+    return Features(rtrl.s, rtrl.jw, rtrl.jb, du[..., None] * x[:, None, :], du * mem.s)
 
 
 def features(histories: Histories | np.ndarray, rule: QuadratureRule,

@@ -115,6 +115,12 @@ def kernel_factor(
         return np.sqrt(c2) * phi * sq
     if slot == "train" and mode == "truncated":
         gw, gb = feat.chi_w, feat.chi_b
+        if gw is None or gb is None:
+            raise DimensionError(
+                "the training slot of the truncated kernel needs the features chi, but `feat` "
+                "was computed without them; use FeatureMap.features(..., training=True) or "
+                "`features`."
+            )
     else:
         gw, gb = feat.psi_w, feat.psi_b
     gw = np.asarray(gw, dtype=float)

@@ -54,6 +54,7 @@ from numpy.polynomial.hermite_e import hermegauss
 from numpy.polynomial.legendre import leggauss
 
 from .._random import as_generator
+from ..budget import check_memory
 from ..errors import DimensionError, DiscretisationError
 from ..prior import Prior
 
@@ -276,6 +277,7 @@ def parameter_grid(
     kind: str = "legendre",
     truncation: float = 8.0,
     rng=None,
+    memory_budget=None,
     _seed: int | None = None,
 ) -> QuadratureRule:
     r"""A quadrature rule for :math:`\mu_0` over :math:`(w, b)\in\mathbb R^d\times\mathbb R`.
@@ -297,6 +299,9 @@ def parameter_grid(
         :math:`[-\tau\sigma_w, \tau\sigma_w]`.
     rng : int, SeedSequence or Generator
         Required for ``"sobol"`` (scrambling); ignored otherwise.
+    memory_budget : int or str, optional
+        Refuse, before building, rules whose node arrays (about :math:`8G(3d + 6)`
+        bytes) exceed this many bytes (default: :func:`limitsolver.budget.memory_budget`).
     _seed : int, optional
         Internal: a Sobol scrambling seed to reuse instead of drawing one from ``rng``
         (set by :meth:`QuadratureRule.refined`); not part of the public interface.
@@ -311,7 +316,8 @@ def parameter_grid(
     DimensionError
         If ``dim > 2`` with a tensor kind (use ``kind="sobol"``).
     DiscretisationError
-        For non-positive node counts or a Sobol size that is not a power of 2.
+        For non-positive node counts, a Sobol size that is not a power of 2, or a rule
+        larger than the memory budget.
 
     Notes
     -----
@@ -329,6 +335,9 @@ def parameter_grid(
     if not (math.isfinite(truncation) and truncation > 0):
         raise DiscretisationError(f"`truncation` must be positive and finite, got {truncation}.")
     sigma_w, b_max = float(prior.sigma_w), float(prior.b_max)
+    G = n_w if kind == "sobol" else n_w**dim * n_b
+    check_memory(8.0 * G * (3 * dim + 6), f"a {kind} rule of {G} nodes (n_w = {n_w}, n_b = {n_b})",
+                 budget=memory_budget, fix="use fewer nodes")
 
     if kind == "sobol":
         if n_w & (n_w - 1):

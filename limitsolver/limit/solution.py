@@ -14,7 +14,12 @@ and answers queries without re-solving:
   extension :math:`h_t(\xi) = h_0(\xi) + \alpha A(\xi,\cdot) W\int_0^t (g - h_s)\,ds`;
 * :meth:`LimitSolution.propagate` — the solution for another :math:`h_0` (the
   flow is affine in :math:`h_0`; the decomposition is reused);
-* :meth:`LimitSolution.loss_at` — :math:`L_t` at any :math:`t \ge 0`.
+* :meth:`LimitSolution.loss_at` — :math:`L_t` at any :math:`t \ge 0` (also :math:`t = \infty`).
+
+It keeps the decomposed flow (:class:`~limitsolver.limit.ode.LimitFlow`, attribute
+``flow``), the feature map that built the kernel (``feature_map``) and the features at
+the training histories (``training_features``), so none of these queries re-runs the
+pipeline.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError, DimensionError, DivergenceError
-from .ode import check_times
+from .feature_map import FeatureMap
+from .hidden_layer import Features
+from .ode import LimitFlow, check_times
 
 __all__ = ["LimitSolution"]
 
@@ -75,12 +82,16 @@ class LimitSolution:
         sample mean :math:`L_t`).
     diagnostics : dict
         Route of the solve, clipped eigenvalues, timings of each phase.
-    _flow : SymmetricFlow, ExponentialFlow or IVPFlow
-        Internal: the decomposed flow, reused by :meth:`evaluate`, :meth:`propagate`,
-        :meth:`loss_at` and :attr:`spectrum`.
-    _features : Features
-        Internal: the features at the training histories (for the kernel rows of
-        new histories).
+    flow : LimitFlow
+        The decomposed flow (:class:`~limitsolver.limit.ode.SymmetricFlow`,
+        :class:`~limitsolver.limit.ode.ExponentialFlow` or
+        :class:`~limitsolver.limit.ode.IVPFlow`), reused by :meth:`evaluate`,
+        :meth:`propagate`, :meth:`loss_at` and :attr:`spectrum`.
+    feature_map : FeatureMap
+        Features, kernel factors and kernel rows at any histories (rule, activation,
+        gradient mode, :math:`\mathbb E[c^2]`, depth).
+    training_features : Features
+        The features at the training histories (for the kernel rows of new histories).
     _h0_fn : callable or None
         Internal: the initial output as a callable of history values when
         ``h0_kind == "callable"``.
@@ -98,8 +109,9 @@ class LimitSolution:
     method: str
     discretisation: dict = field(default_factory=dict)
     diagnostics: dict = field(default_factory=dict)
-    _flow: Any = field(default=None, repr=False)
-    _features: Any = field(default=None, repr=False)
+    flow: LimitFlow | None = field(default=None, repr=False)
+    feature_map: FeatureMap | None = field(default=None, repr=False)
+    training_features: Features | None = field(default=None, repr=False)
     _h0_fn: Callable | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
@@ -123,7 +135,7 @@ class LimitSolution:
         Real and non-negative in rtrl mode; possibly complex in truncated mode,
         where it is computed on first access (:math:`O(M^3)` or :math:`O(r^3)`).
         """
-        return self._flow.spectrum
+        return self.flow.spectrum
 
     def loss_at(self, t) -> np.ndarray:
         r""":math:`L_t` at arbitrary times ``t >= 0`` (sorted), from the flow (no re-solve).
@@ -135,7 +147,7 @@ class LimitSolution:
         Parameters
         ----------
         t : float or array_like
-            Non-decreasing times :math:`t \ge 0`.
+            Non-decreasing times :math:`t \ge 0`; ``np.inf`` gives :math:`L_\infty`.
 
         Returns
         -------
@@ -145,20 +157,10 @@ class LimitSolution:
         Raises
         ------
         ValueError
-            If the times are negative, not finite or not sorted.
+            If the times are negative, NaN or not sorted.
         """
         t = check_times(t)
-        return self._flow.loss(self.g - self.h0, t)
-
-    def _rows(self, feat_new) -> np.ndarray:
-        from .kernels import kernel_factor, tangent_kernel
-
-        net = self.problem.network
-        c2 = net.prior.c_second_moment
-        if self._flow.rows == "factor":
-            return kernel_factor(feat_new, self.grid, c2, slot="eval", mode=net.gradient)
-        A = tangent_kernel(feat_new, self._features, self.grid, c2, mode=net.gradient)
-        return A * np.sqrt(self.weights)[None, :]
+        return self.flow.loss(self.g - self.h0, t)
 
     def evaluate(self, histories_new, times=None, h0_new=None) -> np.ndarray:
         r""":math:`h_t(\xi)` at new histories by the Nyström extension.
@@ -174,7 +176,8 @@ class LimitSolution:
         histories_new : Histories or ndarray, shape (M_new, L, d)
             Histories with window length at least ``problem.depth``.
         times : array_like, optional
-            Times (default: the solution's ``times``).
+            Times (default: the solution's ``times``); ``np.inf`` gives the
+            long-time limit :math:`h_\infty(\xi)`.
         h0_new : ndarray, shape (M_new,), optional
             :math:`h_0` at the new histories. Defaults: zero for ``h0_kind ==
             "zero"``; the callable for ``"callable"``; the stored ``h0`` when the
@@ -198,19 +201,13 @@ class LimitSolution:
         DivergenceError
             If the extension produces non-finite values.
         """
-        from ..histories import Histories
-        from .hidden_layer import features
-
-        hist = histories_new if isinstance(histories_new, Histories) else \
-            Histories.from_array(histories_new)
-        from .solver import _check_depth
-
-        _check_depth(hist, self.problem)
+        hist = self.feature_map.check(histories_new)
         t = self.times if times is None else check_times(times)
         h0n = self._initial_on(hist, h0_new)
-        feat = features(hist, self.grid, self.problem.network.activation)
-        coeffs = self._flow.coefficients(self.g - self.h0, t)
-        out = h0n[None, :] + self._flow.extend(self._rows(feat), coeffs)
+        feat = self.feature_map.features(hist, training=False)
+        coeffs = self.flow.coefficients(self.g - self.h0, t)
+        rows = self.flow.rows(self.feature_map, feat, self.training_features)
+        out = h0n[None, :] + self.flow.extend(rows, coeffs)
         if not np.all(np.isfinite(out)):
             raise DivergenceError("the Nyström extension produced NaN or infinite values.")
         return out
@@ -270,13 +267,7 @@ class LimitSolution:
             raise DimensionError(f"`h0` must have shape ({self.M},), got {h0.shape}.")
         if not np.all(np.isfinite(h0)):
             raise DivergenceError("`h0` contains NaN or infinite values.")
-        r0 = self.g - h0
-        coeffs = self._flow.coefficients(r0, self.times)
-        inc = self._flow.increments(coeffs)
-        h = h0[None, :] + inc
-        loss = self._flow.loss(r0, self.times, inc)
-        if not (np.all(np.isfinite(h)) and np.all(np.isfinite(loss))):
-            raise DivergenceError("the propagated solution contains NaN or infinite values.")
+        h, loss = self.flow.solve(h0, self.g, self.times)
         return replace(self, h=h, loss=loss, h0=h0, h0_kind=kind, _h0_fn=fn)
 
     def to_dict(self) -> dict:

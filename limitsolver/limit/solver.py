@@ -25,35 +25,20 @@ from .._random import spawn_generators
 from ..errors import ConfigError, DimensionError, DiscretisationError, DivergenceError
 from ..histories import Histories, exact_histories, sample_histories
 from ..progress import progress as progress_bar
-from .hidden_layer import features, truncation_bound
-from .kernels import kernel_factor, kernel_factors, tangent_kernel
-from .ode import ExponentialFlow, IVPFlow, SymmetricFlow, check_times
+from .feature_map import FeatureMap
+from .hidden_layer import truncation_bound
+from .ode import ExponentialFlow, IVPFlow, LimitFlow, SymmetricFlow, check_times
 from .quadrature import QuadratureRule, parameter_grid
 from .solution import LimitSolution
 
-__all__ = ["solve_limit", "LIMIT_METHODS"]
+__all__ = ["solve_limit", "build_flow", "LIMIT_METHODS", "MIN_ESTIMABLE_GRID"]
 
 #: Solution routes of :func:`solve_limit`.
 LIMIT_METHODS = ("spectral", "dense", "lowrank", "ivp")
 
 
-def _check_depth(hist: Histories, problem) -> None:
-    need = int(problem.depth)
-    if hist.depth < need:
-        raise DiscretisationError(
-            f"`histories` hold windows of length {hist.depth} but the problem needs depth "
-            f"{need} (memory tolerance {problem.network.memory_tol:g} and target window); "
-            f"pass histories of depth >= {need}."
-        )
-    if hist.dim != problem.dim:
-        raise DimensionError(
-            f"`histories` have states of dimension {hist.dim} but the chain has dimension "
-            f"{problem.dim}."
-        )
-
-
-def _histories(problem, spec, rng) -> tuple[Histories, str]:
-    depth = int(problem.depth)
+def _histories(problem, spec, rng, fmap: FeatureMap) -> tuple[Histories, str]:
+    depth = fmap.depth
     if isinstance(spec, str):
         if spec != "exact":
             raise ConfigError(
@@ -62,18 +47,16 @@ def _histories(problem, spec, rng) -> tuple[Histories, str]:
             )
         return exact_histories(problem.chain, depth), "exact"
     if isinstance(spec, Histories):
-        _check_depth(spec, problem)
-        return spec, "given"
+        return fmap.check(spec), "given"
     if isinstance(spec, (int, np.integer)) and not isinstance(spec, bool):
         if rng is None:
             raise ConfigError(
                 "`seed` is required to sample histories; pass e.g. `seed=0` or `histories='exact'`."
             )
+        fmap.check_size(int(spec), depth)
         return sample_histories(problem.chain, depth, int(spec), rng), "sampled"
     if isinstance(spec, np.ndarray):
-        hist = Histories.from_array(spec)
-        _check_depth(hist, problem)
-        return hist, "given"
+        return fmap.check(Histories.from_array(spec)), "given"
     raise ConfigError(
         "`histories` must be 'exact', an integer number of Monte Carlo histories, a Histories "
         f"or an (M, L, d) array; got {type(spec).__name__}."
@@ -109,8 +92,34 @@ def _grid(problem, spec, rng) -> QuadratureRule:
     )
 
 
-def _initial(problem, h0, hist: Histories, feat, grid, rng) -> tuple[np.ndarray, str,
-                                                                        Callable | None]:
+#: Smallest grids whose refinement estimate of the quadrature error is trusted: below
+#: these the grid and its refinement can agree while both are far from the limit (a 1 x 1
+#: Legendre grid reports 2e-4 for an error of 0.1 in the default problem).
+MIN_ESTIMABLE_GRID = {"n_w": 4, "n_b": 2, "sobol": 16}
+
+
+def _check_estimable(rule: QuadratureRule) -> None:
+    if rule.kind == "sobol":
+        if rule.G < MIN_ESTIMABLE_GRID["sobol"]:
+            raise DiscretisationError(
+                f"`grid` has {rule.G} Sobol points; its refinement estimate of the quadrature "
+                f"error is only reliable from {MIN_ESTIMABLE_GRID['sobol']} points: use a finer "
+                "grid or error_estimate=False."
+            )
+        return
+    small_b = rule.prior.b_max > 0 and rule.n_b < MIN_ESTIMABLE_GRID["n_b"]
+    if rule.n_w < MIN_ESTIMABLE_GRID["n_w"] or small_b:
+        raise DiscretisationError(
+            f"`grid` has n_w = {rule.n_w} nodes per w axis and n_b = {rule.n_b} for b; the "
+            "refinement estimate of the quadrature error is only reliable from n_w >= "
+            f"{MIN_ESTIMABLE_GRID['n_w']} and n_b >= {MIN_ESTIMABLE_GRID['n_b']} (coarser grids "
+            "agree with their refinement while both are far from the limit): use a finer grid "
+            "or error_estimate=False."
+        )
+
+
+def _initial(problem, h0, hist: Histories, feat, fmap: FeatureMap, rng) -> tuple[
+        np.ndarray, str, Callable | None]:
     net = problem.network
     if isinstance(h0, str):
         if h0 == "auto":
@@ -123,8 +132,7 @@ def _initial(problem, h0, hist: Histories, feat, grid, rng) -> tuple[np.ndarray,
                     "`seed` is required for a Gaussian-process initial output (h0='gp', the "
                     "default at beta = 1/2 without doubling); pass e.g. `seed=0`, or h0='zero'."
                 )
-            F = kernel_factor(feat, grid, net.prior.c_second_moment, phi_only=True)
-            return F @ rng.standard_normal(F.shape[1]), "gp", None
+            return fmap.sample_initial_output(feat, rng), "gp", None
         raise ConfigError(f"`h0` must be 'auto', 'zero', 'gp', an array or a callable; got {h0!r}.")
     fn = None
     kind = "array"
@@ -140,41 +148,57 @@ def _initial(problem, h0, hist: Histories, feat, grid, rng) -> tuple[np.ndarray,
     return h0, kind, fn
 
 
-def _flow(method: str, feat, grid, problem, weights):
-    net = problem.network
-    c2, mode, alpha = net.prior.c_second_moment, net.gradient, net.alpha
-    M = weights.shape[0]
-    r = (feat.psi_w.shape[2] + 2) * feat.phi.shape[1]
+def build_flow(method: str, feature_map: FeatureMap, features, weights, alpha: float) -> LimitFlow:
+    r"""The flow of :math:`\dot h = \alpha AW(g - h)` on training histories, by route.
+
+    Parameters
+    ----------
+    method : {"spectral", "factor", "dense", "lowrank", "ivp"}
+        ``"spectral"`` picks the cheapest exact route: rtrl, the thin SVD of the
+        factor (``"factor"``) when :math:`r = (d+2)G < M`, the dense eigendecomposition
+        otherwise; truncated, the :math:`r\times r` exponential (``"lowrank"``) when
+        :math:`r < M`, the dense exponential otherwise. ``"dense"`` always builds the
+        :math:`M\times M` kernel; ``"ivp"`` steps it with ``solve_ivp``.
+    feature_map : FeatureMap
+        Supplies the kernel, its factors and the gradient mode.
+    features : Features
+        Features at the training histories (with :math:`\chi` in truncated mode).
+    weights : array_like, shape (M,)
+        History weights :math:`\omega`.
+    alpha : float
+        :math:`\alpha > 0`.
+
+    Returns
+    -------
+    LimitFlow
+        A :class:`SymmetricFlow`, :class:`ExponentialFlow` or :class:`IVPFlow`.
+
+    Raises
+    ------
+    ConfigError
+        If ``method`` is unknown.
+    """
+    if method not in LIMIT_METHODS + ("factor",):
+        raise ConfigError(f"`method` must be one of {LIMIT_METHODS}, got {method!r}.")
+    mode = feature_map.gradient
+    M = np.shape(weights)[0]
+    r = feature_map.r
     if method == "spectral":
         method = "factor" if r < M else "dense"
         if mode == "truncated":
             method = "lowrank" if r < M else "dense"
     if method == "factor":
-        F = kernel_factor(feat, grid, c2, slot="eval", mode=mode)
-        return SymmetricFlow.from_factor(F, weights, alpha)
+        return SymmetricFlow.from_factor(feature_map.factor(features, slot="eval"), weights,
+                                         alpha)
     if method == "lowrank":
-        U, V = kernel_factors(feat, feat, grid, c2, mode=mode, weights=weights)
+        U, V = feature_map.factors(features, features, weights=weights)
         return ExponentialFlow.from_factors(U, V, weights, alpha)
-    A = tangent_kernel(feat, feat, grid, c2, mode=mode)
+    A = feature_map.kernel(features, features)
     if method == "ivp":
         return IVPFlow(A, weights, alpha)
     if mode == "rtrl":
         return SymmetricFlow.from_kernel(A, weights, alpha)
     return ExponentialFlow.from_kernel(A, weights, alpha)
-
-
-def _run(flow, h0, g, times):
-    r0 = g - h0
-    coeffs = flow.coefficients(r0, times)
-    inc = flow.increments(coeffs)
-    h = h0[None, :] + inc
-    loss = flow.loss(r0, times, inc)
-    if not (np.all(np.isfinite(h)) and np.all(np.isfinite(loss))):
-        bad = int(np.flatnonzero(~np.all(np.isfinite(h), axis=1))[0]) if not np.all(
-            np.isfinite(h)) else None
-        raise DivergenceError("the limit solution contains NaN or infinite values; check the "
-                              "kernel scale (alpha, sigma_w) and the target.", step=bad)
-    return h, loss
 
 
 def solve_limit(
@@ -263,8 +287,11 @@ def solve_limit(
     bar = progress_bar(total=n_phases, desc="limit solve", show=progress, unit="phase")
     try:
         t0 = time.perf_counter()
-        hist, hist_kind = _histories(problem, histories, rng_hist)
         rule = _grid(problem, grid, rng_grid)
+        if error_estimate:
+            _check_estimable(rule)
+        fmap = FeatureMap.from_problem(problem, rule)
+        hist, hist_kind = _histories(problem, histories, rng_hist, fmap)
         g = np.asarray(problem.target(hist.values), dtype=float).reshape(-1)
         if g.shape != (hist.M,) or not np.all(np.isfinite(g)):
             raise DivergenceError("the target must give one finite value per history.")
@@ -272,27 +299,27 @@ def solve_limit(
         bar.update()
 
         t0 = time.perf_counter()
-        feat = features(hist, rule, act)
-        h0v, h0_kind, h0_fn = _initial(problem, h0, hist, feat, rule, rng_h0)
+        feat = fmap.features(hist)
+        h0v, h0_kind, h0_fn = _initial(problem, h0, hist, feat, fmap, rng_h0)
         timing["features"] = time.perf_counter() - t0
         bar.update()
 
         t0 = time.perf_counter()
-        flow = _flow(method, feat, rule, problem, hist.weights)
+        flow = build_flow(method, fmap, feat, hist.weights, net.alpha)
         timing["kernel_and_decomposition"] = time.perf_counter() - t0
         bar.update(2)
 
         t0 = time.perf_counter()
-        h, loss = _run(flow, h0v, g, t)
+        h, loss = flow.solve(h0v, g, t)
         timing["times"] = time.perf_counter() - t0
         bar.update()
 
         quad_err = None
         if error_estimate:
             t0 = time.perf_counter()
-            fine = rule.refined()
-            feat_f = features(hist, fine, act)
-            h_f, _ = _run(_flow(method, feat_f, fine, problem, hist.weights), h0v, g, t)
+            fine = fmap.refined()
+            h_f, _ = build_flow(method, fine, fine.features(hist), hist.weights,
+                                net.alpha).solve(h0v, g, t)
             quad_err = float(np.max(np.sqrt((h - h_f) ** 2 @ hist.weights)))
             timing["refinement"] = time.perf_counter() - t0
             bar.update()
@@ -325,6 +352,6 @@ def solve_limit(
     diag["mode"] = net.gradient
     return LimitSolution(
         times=t, h=h, loss=loss, g=g, h0=h0v, h0_kind=h0_kind, histories=hist, grid=rule,
-        problem=problem, method=method, discretisation=disc, diagnostics=diag, _flow=flow,
-        _features=feat, _h0_fn=h0_fn,
+        problem=problem, method=method, discretisation=disc, diagnostics=diag, flow=flow,
+        feature_map=fmap, training_features=feat, _h0_fn=h0_fn,
     )

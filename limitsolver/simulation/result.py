@@ -110,6 +110,10 @@ class SimulationResult:
     paths : ndarray, shape (S, warmup + K, d)
         The data path of each seed, warm-up included: training step ``k`` read
         ``paths[:, warmup + k]``.
+    compile_time : float
+        Seconds this call spent compiling the numba kernel or loading it from
+        the machine's cache (0 when it was already loaded in this process, and
+        for the numpy backend); not part of ``wall_time``.
     """
 
     problem: Any
@@ -130,6 +134,7 @@ class SimulationResult:
     wall_time: float
     backend: str
     paths: np.ndarray | None = None
+    compile_time: float = 0.0
 
     # -- derived quantities ------------------------------------------------------------------
     @property
@@ -270,6 +275,7 @@ class SimulationResult:
             "n_units": self.n_units, "seeds": list(self.seeds), "n_steps": self.n_steps,
             "warmup": self.warmup, "status": self.status, "message": self.message,
             "wall_time": self.wall_time, "backend": self.backend,
+            "compile_time": self.compile_time,
             "network": {
                 "activation": net.activation.expression, "activation_name": net.activation.name,
                 "prior": to_jsonable(net.prior), "beta": net.beta, "alpha": net.alpha,
@@ -325,6 +331,7 @@ class SimulationResult:
             predictions=a["predictions"], targets=a["targets"], errors=a["errors"],
             status=meta["status"], message=meta["message"], wall_time=float(meta["wall_time"]),
             backend=meta["backend"], paths=a.get("paths"),
+            compile_time=float(meta.get("compile_time", 0.0)),
         )
 
     def __repr__(self) -> str:

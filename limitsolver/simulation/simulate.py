@@ -43,6 +43,7 @@ from typing import Literal, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ..activations import ACTIVATIONS
 from ..errors import ConfigError, DimensionError, DivergenceError
 from ..memory import MemoryState, memory_step
 from ..network import NetworkSpec
@@ -175,32 +176,32 @@ def _snapshot_steps(times, n_units: int, horizon: float) -> tuple[np.ndarray, np
 # Python's per-step overhead dominates the numpy loop: below AUTO_NUMBA_MAX_WORK
 # unit-steps per step (seeds x units).
 AUTO_NUMBA_MAX_WORK = 1024
-AUTO_NUMBA_ALWAYS = ("tanh", "sigmoid", "linear")
+AUTO_NUMBA_ALWAYS = tuple(name for name, spec in ACTIVATIONS.items() if spec.auto_numba)
 
 
 def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0,
                      n_seeds: int = 1):
-    """Return (name, kernel or None); ``work`` is seeds x units per step."""
+    """Return (name, kernel or None, compile seconds); ``work`` is seeds x units per step."""
     if backend not in BACKENDS:
         raise ConfigError(f"`backend` must be one of {BACKENDS}, got {backend!r}.")
     act = network.activation
-    if backend == "numpy" or (backend == "auto" and act.name not in AUTO_NUMBA_ALWAYS
+    if backend == "numpy" or (backend == "auto" and not act.auto_numba
                               and work >= AUTO_NUMBA_MAX_WORK):
-        return "numpy", None
+        return "numpy", None, 0.0
     from ._kernels import numba_available, warm_kernel
 
     if not numba_available():
         if backend == "numba":
             raise ConfigError("`backend` 'numba' requested but numba cannot be imported.")
-        return "numpy", None
+        return "numpy", None, 0.0
     try:
-        kernel = warm_kernel(act.name, act.expression, d, n_seeds > 1)
+        kernel, seconds = warm_kernel(act.name, act.expression, d, n_seeds > 1, network.gradient)
     except Exception as exc:  # numba raises many kinds of typing/lowering errors
         warnings.warn(
             f"activation {act.expression!r} could not be compiled with numba ({type(exc).__name__}); "
             "using the numpy backend.", SimulationWarning, stacklevel=3)
-        return "numpy", None
-    return "numba", kernel
+        return "numpy", None, 0.0
+    return "numba", kernel, seconds
 
 
 class _Interrupt:
@@ -339,7 +340,7 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
     lr = network.learning_rate(N)
     scale = network.output_scale(N)
 
-    name, kernel = _resolve_backend(backend, network, d, S * N, S)
+    name, kernel, compile_time = _resolve_backend(backend, network, d, S * N, S)
     state = MemoryState(np.zeros((S, N)), np.zeros((S, N, d)), np.zeros((S, N)))
     f_all = np.empty((S, K))
     e_all = np.empty((S, K))
@@ -414,5 +415,5 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
         final=UnitParameters(params.c.copy(), params.w.copy(), params.b.copy()),
         predictions=f_all[:, :k_done], targets=Y[:, W:W + k_done].copy(),
         errors=e_all[:, :k_done], status=status, message=message, wall_time=wall, backend=name,
-        paths=X,
+        paths=X, compile_time=compile_time,
     )

@@ -8,7 +8,18 @@
     The limit solver's own discretisation: nodes, depth, histories, time stepping.
 """
 
-from .convergence import METRICS, ConvergenceResult, ConvergenceStudy, depth_error, run_convergence
+from .convergence import (
+    METRICS,
+    TABLE_COLUMNS,
+    Column,
+    ConvergenceResult,
+    ConvergenceStudy,
+    Metric,
+    RunData,
+    depth_error,
+    evaluate_pairs,
+    run_convergence,
+)
 from .fit import PowerLawFit, fit_power_law, observed_orders, richardson_order
 from .refinement import (
     RefinementResult,
@@ -21,6 +32,7 @@ from .refinement import (
 __all__ = [
     "PowerLawFit", "fit_power_law", "observed_orders", "richardson_order",
     "ConvergenceStudy", "ConvergenceResult", "run_convergence", "depth_error", "METRICS",
+    "Metric", "RunData", "Column", "TABLE_COLUMNS", "evaluate_pairs",
     "RefinementResult", "refine_nodes", "refine_depth", "refine_histories",
     "refine_time_stepping",
 ]

@@ -13,10 +13,22 @@ probabilities for a finite chain):
 ``tracking``
     the root mean square over sampled training steps :math:`k` of
     :math:`|f^N_k - h_{k/N}(\xi_k)|`, the online prediction against the limit
-    evaluated (Nyström) on the history the network saw;
+    evaluated (Nyström) on the history the network saw, at the time it saw it
+    (one evaluation per step: the pairs :math:`(k/N, \xi_k)`, not all of
+    :math:`\{k/N\}\times\{\xi_k\}`);
 ``loss_gap``
     :math:`\sup_t |L^N_t - L_t|`, with
     :math:`L_t = \tfrac12\sum_m\omega_m (g(\xi_m) - h_t(\xi_m))^2`.
+
+Metrics are named functions of one finished run (:class:`RunData`, which holds
+:math:`h^N_t`, the limit it is compared with and quantities computed once, such as
+the loss curve :math:`L^N_t`); :data:`METRICS` holds the three above and a study
+takes any others as :class:`Metric` objects::
+
+    def sup_linf(run):   # sup_t max_m |h^N_t(xi_m) - h_t(xi_m)|
+        return float(np.abs(run.outputs - run.limit.h).max())
+
+    study = ConvergenceStudy(problem, metrics=("sup_l2", Metric("sup_linf", sup_linf)))
 
 Each metric is fitted as :math:`e\approx C N^{-p}` with a bootstrap interval over
 seeds (:func:`~limitsolver.studies.fit.fit_power_law`). Finite-network runs are
@@ -28,25 +40,278 @@ limit of each seed starts from that seed's :math:`h^N_0` on the histories.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError, DivergenceError, StudyError
-from ..io import read_json, to_jsonable, write_json, write_npz
 from ..problem import Problem
 from ..progress import progress as progress_bar
+from .executors import blas_threads as _blas
 from .executors import execute
 from .fit import PowerLawFit, fit_power_law
 
-__all__ = ["ConvergenceStudy", "ConvergenceResult", "run_convergence", "depth_error", "METRICS"]
+__all__ = ["ConvergenceStudy", "ConvergenceResult", "run_convergence", "depth_error", "METRICS",
+           "Metric", "RunData", "Column", "TABLE_COLUMNS", "evaluate_pairs"]
 
-METRICS = ("sup_l2", "tracking", "loss_gap")
+
+# ---------------------------------------------------------------------------------------------
+# Metrics: named functions of one finished run
+
+
+@dataclass(frozen=True, eq=False)
+class RunData:
+    r"""One finished run :math:`(N, \mathrm{seed})` and the limit it is compared with.
+
+    What a :class:`Metric` receives. Derived quantities are computed on first use
+    and shared by every metric of the run.
+
+    Parameters
+    ----------
+    n_units, seed : int
+        The run's width :math:`N` and seed.
+    outputs : ndarray, shape (n_times, M)
+        :math:`h^N_t(\xi_m)` on the evaluation histories at the study's times.
+    limit : LimitSolution
+        The limit this run is compared with: the study's solution, or (when the
+        initial output is not zero, :math:`\beta = 1/2` without doubling) the
+        solution propagated from this run's :math:`h^N_0`.
+    steps : ndarray of int
+        Training steps :math:`k` sampled for the online predictions.
+    predictions : ndarray
+        :math:`f^N_k` at those steps.
+    windows : ndarray, shape (len(steps), L, d)
+        The history :math:`\xi_k` the network saw at each sampled step.
+    track_h0 : ndarray
+        :math:`h^N_0(\xi_k)` on those histories.
+    own_start : bool
+        Whether ``limit`` starts from this run's :math:`h^N_0`.
+    pairs : optional
+        Internal: evaluates the limit on its own training histories at given
+        times (shared by the runs of a study).
+    """
+
+    n_units: int
+    seed: int
+    outputs: np.ndarray
+    limit: Any
+    steps: np.ndarray
+    predictions: np.ndarray
+    windows: np.ndarray
+    track_h0: np.ndarray
+    own_start: bool = False
+    pairs: Any = field(default=None, repr=False)
+
+    @property
+    def weights(self) -> np.ndarray:
+        r"""Weights :math:`\omega_m` of the evaluation histories."""
+        return self.limit.histories.weights
+
+    @cached_property
+    def finite_loss(self) -> np.ndarray:
+        r""":math:`L^N_t = \tfrac12\sum_m\omega_m (g(\xi_m) - h^N_t(\xi_m))^2` at the study's times."""
+        return 0.5 * ((self.limit.g[None, :] - self.outputs) ** 2) @ self.weights
+
+    @cached_property
+    def online_limit(self) -> np.ndarray:
+        r""":math:`h_{k/N}(\xi_k)` at the sampled steps.
+
+        For exact histories every window the network saw is one of the limit's
+        training histories, and :math:`h_t` there is read from the flow's
+        training rows (``pairs``); otherwise the limit is Nyström-evaluated on
+        the windows (:func:`evaluate_pairs`). Both give the same numbers to
+        rounding.
+        """
+        t = self.steps / self.n_units
+        h0 = self.track_h0 if self.own_start else None
+        idx = None if self.pairs is None else _history_index(self.limit, self.windows)
+        if idx is None:
+            return evaluate_pairs(self.limit, self.windows, t, h0_new=h0)
+        return self.pairs(self.limit, idx, t, self.limit.h0[idx] if h0 is None else h0)
+
+
+class _TrainingPairs:
+    r""":math:`h_{t_k}(\xi_{i_k})` for pairs of a time and a training history.
+
+    With the flow's coefficients :math:`c(t)` and its training rows :math:`R`
+    and extension :math:`E`, :math:`h_t - h_0 = c(t)\,E^\top R^\top` on the
+    training histories; :math:`RE` is formed once, then each pair costs one
+    inner product.
+    """
+
+    def __init__(self, flow):
+        self.flow = flow
+        rows = np.asarray(flow.training_rows, dtype=float)
+        self.rows = rows if flow.extension is None else rows @ flow.extension
+
+    def __call__(self, sol, idx: np.ndarray, times: np.ndarray, h0: np.ndarray) -> np.ndarray:
+        if sol._flow is not self.flow:
+            raise ConfigError("these pairs belong to another limit solution.")
+        coeffs = self.flow.coefficients(sol.g - sol.h0, times)
+        out = h0 + np.einsum("ij,ij->i", coeffs, self.rows[idx])
+        if not np.all(np.isfinite(out)):
+            raise DivergenceError("the limit at the sampled steps is NaN or infinite.")
+        return out
+
+
+def _history_index(sol, windows: np.ndarray) -> np.ndarray | None:
+    """Index of each window among the limit's exact training histories (None if not all are)."""
+    hist = sol.histories
+    states = getattr(sol.problem.chain, "states", None)
+    if hist.indices is None or states is None:
+        return None
+    states = np.asarray(states, dtype=float)
+    w = np.asarray(windows, dtype=float)[:, :hist.depth]
+    if w.ndim != 3 or w.shape[1] != hist.depth or w.shape[2] != states.shape[1]:
+        return None
+    eq = np.all(w[:, :, None, :] == states[None, None, :, :], axis=-1)   # (K, L, n)
+    if not np.all(eq.sum(axis=-1) == 1):
+        return None
+    return _lookup(eq.argmax(axis=-1), hist.indices)
+
+
+@dataclass(frozen=True)
+class Metric:
+    r"""A named distance between a finite network and the limit, :math:`e = f(\mathrm{run})`.
+
+    Parameters
+    ----------
+    name : str
+        The key of the metric in :attr:`ConvergenceResult.errors` and the tables.
+    fn : callable
+        ``fn(run: RunData) -> float``; a non-negative number, fitted as
+        :math:`e \approx C N^{-p}` over widths and seeds.
+    label : str, optional
+        Axis label of figures (default ``name``).
+    """
+
+    name: str
+    fn: Callable[[RunData], float]
+    label: str = ""
+
+    def __call__(self, run: RunData) -> float:
+        """The metric of one run.
+
+        Parameters
+        ----------
+        run : RunData
+            A finished run and its limit.
+
+        Returns
+        -------
+        float
+        """
+        return float(self.fn(run))
+
+
+def sup_l2(run: RunData) -> float:
+    r""":math:`\sup_{t\in\mathcal T}\big(\sum_m \omega_m (h^N_t(\xi_m) - h_t(\xi_m))^2\big)^{1/2}`.
+
+    Parameters
+    ----------
+    run : RunData
+        A finished run and its limit.
+
+    Returns
+    -------
+    float
+    """
+    return float(np.sqrt(((run.outputs - run.limit.h) ** 2) @ run.weights).max())
+
+
+def tracking(run: RunData) -> float:
+    r""":math:`\big(\frac1K\sum_k (f^N_k - h_{k/N}(\xi_k))^2\big)^{1/2}` over the sampled steps.
+
+    Parameters
+    ----------
+    run : RunData
+        A finished run and its limit.
+
+    Returns
+    -------
+    float
+    """
+    return float(np.sqrt(np.mean((run.predictions - run.online_limit) ** 2)))
+
+
+def loss_gap(run: RunData) -> float:
+    r""":math:`\sup_{t\in\mathcal T} |L^N_t - L_t|`.
+
+    Parameters
+    ----------
+    run : RunData
+        A finished run and its limit.
+
+    Returns
+    -------
+    float
+    """
+    return float(np.abs(run.finite_loss - run.limit.loss).max())
+
+
+#: The built-in metrics by name (read-only; pass others to a study as :class:`Metric`).
+METRICS: Mapping[str, Metric] = MappingProxyType({
+    "sup_l2": Metric("sup_l2", sup_l2, r"$\sup_t \|h^N_t - h_t\|_{L^2(\pi)}$"),
+    "tracking": Metric("tracking", tracking, r"RMS online $|f^N_k - h_{k/N}(\xi_k)|$"),
+    "loss_gap": Metric("loss_gap", loss_gap, r"$\sup_t |L^N_t - L_t|$"),
+})
+
+
+def _metric(m) -> Metric:
+    if isinstance(m, Metric):
+        return m
+    if isinstance(m, str) and m in METRICS:
+        return METRICS[m]
+    raise ConfigError(f"unknown metric {m!r} in `metrics`; registered: {sorted(METRICS)} "
+                      "(or pass a `Metric(name, fn)`).")
+
+
+def evaluate_pairs(sol, windows, times, h0_new=None) -> np.ndarray:
+    r""":math:`h_{t_k}(\xi_k)` for pairs of a time and a history, by the Nyström extension.
+
+    The diagonal of ``sol.evaluate(windows, times)`` at the cost of one kernel
+    row per pair: with the flow's coefficients :math:`c_k` at :math:`t_k` and the
+    kernel row :math:`a_k` of :math:`\xi_k`, :math:`h_{t_k}(\xi_k) = h_0(\xi_k) +
+    \langle c_k, a_k\rangle`.
+
+    Parameters
+    ----------
+    sol : LimitSolution
+        The limit.
+    windows : ndarray, shape (K, L, d)
+        Histories :math:`\xi_k` of depth at least ``sol.problem.depth``.
+    times : array_like, shape (K,)
+        Non-decreasing times :math:`t_k`.
+    h0_new : ndarray, shape (K,), optional
+        :math:`h_0(\xi_k)` (as in :meth:`~limitsolver.limit.LimitSolution.evaluate`).
+
+    Returns
+    -------
+    ndarray, shape (K,)
+    """
+    from ..histories import Histories
+    from ..limit.hidden_layer import features
+    from ..limit.ode import check_times
+
+    hist = Histories.from_array(np.asarray(windows, dtype=float))
+    t = check_times(times)
+    if t.shape != (hist.M,):
+        raise ConfigError(f"`times` must have one entry per history ({hist.M}), got {t.shape}.")
+    h0n = sol._initial_on(hist, h0_new)
+    flow = sol._flow
+    coeffs = flow.coefficients(sol.g - sol.h0, t)
+    right = coeffs if flow.extension is None else coeffs @ flow.extension.T
+    rows = sol._rows(features(hist, sol.grid, sol.problem.network.activation))
+    out = h0n + np.einsum("ij,ij->i", right, rows)
+    if not np.all(np.isfinite(out)):
+        raise DivergenceError("the Nyström extension produced NaN or infinite values.")
+    return out
 
 
 @dataclass(frozen=True)
@@ -79,6 +344,9 @@ class ConvergenceStudy:
     backend : {"auto", "numba", "numpy"}
         Step loop of the finite networks (:func:`~limitsolver.simulation.simulate`);
         both give the same numbers, ``"numpy"`` avoids compilation for tiny studies.
+    metrics : tuple of str or Metric
+        The metrics computed: names of :data:`METRICS` or :class:`Metric`
+        objects (default all three built-in ones).
     """
 
     problem: Problem
@@ -91,6 +359,7 @@ class ConvergenceStudy:
     limit_seed: int = 0
     depth_check: bool = True
     backend: str = "auto"
+    metrics: tuple = tuple(METRICS)
 
     def __post_init__(self):
         n = tuple(int(v) for v in self.n_units)
@@ -105,36 +374,94 @@ class ConvergenceStudy:
         object.__setattr__(self, "seeds", s)
         if self.n_times < 2:
             raise ConfigError(f"`n_times` must be at least 2, got {self.n_times}.")
+        if not (isinstance(self.tracking_samples, int) and self.tracking_samples >= 1):
+            raise ConfigError(f"`tracking_samples` must be a positive integer, got "
+                              f"{self.tracking_samples!r}.")
+        if self.backend not in ("auto", "numba", "numpy"):
+            raise ConfigError(f"`backend` must be 'auto', 'numba' or 'numpy', got "
+                              f"{self.backend!r}.")
+        metrics = tuple(_metric(m) for m in self.metrics)
+        names = [m.name for m in metrics]
+        if not names or len(set(names)) != len(names):
+            raise ConfigError(f"`metrics` needs at least one metric and distinct names, got "
+                              f"{names}.")
+        object.__setattr__(self, "metrics", metrics)
 
     @property
     def times(self) -> np.ndarray:
         """The time grid :math:`\\mathcal T`."""
         return np.linspace(0.0, self.problem.horizon, self.n_times)
 
-    def fingerprint(self) -> str:
-        """A hash of everything that determines the numbers (for resuming).
+    def to_state(self) -> dict:
+        """Everything that determines the numbers of a run, as JSON-ready data.
 
-        Chains and targets are identified by what they do: a short path drawn
-        with a fixed seed and the target's values along it.
+        Returns
+        -------
+        dict
+            The full state of the problem (:func:`~limitsolver.store.problem_state`)
+            and the settings that change a run: ``n_times``,
+            ``histories``, ``grid``, ``tracking_samples``, ``limit_seed`` and
+            ``backend``. The widths and seeds are not part of it: each run file
+            carries its own ``(N, seed)``, so a study with more widths or seeds
+            reuses the runs it shares with this one.
+        """
+        from ..store import problem_state
+
+        return {"problem": problem_state(self.problem), "n_times": int(self.n_times),
+                "histories": self.histories, "grid": dict(self.grid),
+                "tracking_samples": int(self.tracking_samples),
+                "limit_seed": int(self.limit_seed), "backend": self.backend}
+
+    def fingerprint(self) -> str:
+        """A digest of everything that determines the numbers of a run (for resuming).
 
         Returns
         -------
         str
-            The first 16 hexadecimal digits of a SHA-256 digest of the network,
-            horizon, time grid, histories, grid, tracking samples, limit seed and
-            the probe path with the target's values on it.
+            :func:`~limitsolver.store.fingerprint` of :meth:`to_state`: 64
+            hexadecimal digits of a SHA-256 digest, different whenever one bit of
+            the problem (e.g. an entry of the transition matrix) or one setting
+            differs.
         """
-        probe = np.asarray(self.problem.chain.sample(64, 20261121, n_paths=2), dtype=float)
-        values = np.asarray(self.problem.target.along_path(probe), dtype=float)
-        text = json.dumps(to_jsonable({
-            "network": repr(self.problem.network), "horizon": self.problem.horizon,
-            "n_times": self.n_times, "histories": self.histories, "grid": self.grid,
-            "tracking_samples": self.tracking_samples, "limit_seed": self.limit_seed,
-        }), sort_keys=True)
-        digest = hashlib.sha256(text.encode())
-        digest.update(probe.tobytes())
-        digest.update(values.tobytes())
-        return digest.hexdigest()[:16]
+        from ..store import fingerprint
+
+        return fingerprint(self.to_state())
+
+
+@dataclass(frozen=True)
+class Column:
+    r"""One column of :meth:`ConvergenceResult.table`: a header and one value per width.
+
+    Parameters
+    ----------
+    header : str
+        The column's title.
+    values : callable
+        ``values(result, metric) -> sequence`` with one entry per width.
+    fmt : str
+        Format specification of an entry (e.g. ``">11.4e"``); the header is
+        right-aligned to the same width.
+    """
+
+    header: str
+    values: Callable[[Any, str], Any]
+    fmt: str
+
+    @property
+    def width(self) -> int:
+        """Characters of the column (from ``fmt``, at least the header's)."""
+        digits = "".join(c for c in self.fmt.split(".")[0] if c.isdigit())
+        return max(int(digits or 0), len(self.header))
+
+
+#: The columns of :meth:`ConvergenceResult.table`, in order; a caller may pass more.
+TABLE_COLUMNS: tuple[Column, ...] = (
+    Column("N", lambda r, m: r.study.n_units, ">8d"),
+    Column("mean error", lambda r, m: r.fits[m].mean_errors, ">11.4e"),
+    Column("std error", lambda r, m: r.fits[m].standard_errors, ">10.2e"),
+    Column("seeds", lambda r, m: np.isfinite(r.errors[m]).sum(axis=1), ">5d"),
+    Column("wall s/run", lambda r, m: np.nanmean(r.wall_times, axis=1), ">10.2f"),
+)
 
 
 @dataclass(frozen=True)
@@ -150,9 +477,12 @@ class ConvergenceResult:
     errors : dict of str to ndarray (len(n_units), len(seeds))
         Each metric per width (rows) and seed (columns).
     fits : dict of str to PowerLawFit
-        The fit :math:`e \approx C N^{-p}` of each metric over widths and seeds.
+        The fit :math:`e \approx C N^{-p}` of each metric over widths and seeds;
+        its ``mean_errors`` and ``standard_errors`` are the means and standard
+        errors over the finite seeds of each width used everywhere (tables,
+        summaries, figures).
     wall_times : ndarray (len(n_units), len(seeds))
-        Seconds per finite-network run.
+        Seconds per finite-network run, compilation excluded.
     limit_error : float
         Estimated discretisation error of the limit in the ``sup_l2`` metric: the
         sum of its quadrature refinement estimate, its depth estimate
@@ -166,6 +496,16 @@ class ConvergenceResult:
         Loss curves :math:`L^N_t` of the finite networks.
     limit_discretisation : dict
         The limit's own discretisation parameters and error estimates.
+    compile_times : ndarray (len(n_units), len(seeds))
+        Seconds each run spent compiling the step loop before it started (zero
+        once its process had compiled it; NaN for runs read back from disk).
+    provenance : dict
+        Versions, command line, UTC time and seeds (:func:`~limitsolver.store.provenance`).
+    timings : dict
+        Seconds of each phase of :func:`run_convergence`: ``limit_s``,
+        ``depth_check_s`` (when checked), ``resume_s`` (reading finished runs),
+        ``runs_s`` (the finite-network runs, wall clock), ``metrics_s`` (metrics
+        and fits) and ``total_s``.
     """
 
     study: ConvergenceStudy
@@ -178,41 +518,212 @@ class ConvergenceResult:
     limit_loss: np.ndarray
     finite_loss: np.ndarray
     limit_discretisation: dict
+    compile_times: np.ndarray | None = None
+    provenance: dict = field(default_factory=dict)
+    timings: dict = field(default_factory=dict)
 
     @property
     def n_units(self) -> np.ndarray:
         """The widths :math:`N` of the study, in increasing order."""
         return np.asarray(self.study.n_units)
 
-    def table(self, metric: str = "sup_l2") -> str:
+    @property
+    def overhead(self) -> float:
+        r"""Fraction of the study's wall time spent outside the finite-network runs.
+
+        :math:`1 - t_{\mathrm{runs}}/t_{\mathrm{total}}` from :attr:`timings`:
+        the limit, its depth check, resuming, metrics and fits (NaN when not timed).
+        """
+        total = self.timings.get("total_s")
+        if not total:
+            return float("nan")
+        return 1.0 - float(self.timings.get("runs_s", 0.0)) / float(total)
+
+    @property
+    def compile_time(self) -> float:
+        """Seconds of step-loop compilation in the runs of this call (summed over processes)."""
+        if self.compile_times is None:
+            return 0.0
+        return float(np.nansum(self.compile_times))
+
+    def table(self, metric: str = "sup_l2", columns: tuple[Column, ...] = TABLE_COLUMNS) -> str:
         """The table N | mean ± standard error | seeds | wall time, and the fit.
 
         Parameters
         ----------
-        metric : {"sup_l2", "tracking", "loss_gap"}, default "sup_l2"
-            The metric to tabulate (see the module docstring).
+        metric : str, default "sup_l2"
+            The metric to tabulate (a key of :attr:`errors`).
+        columns : tuple of Column, default TABLE_COLUMNS
+            The columns, e.g. ``TABLE_COLUMNS + (Column("predicted", fn, ">11.4e"),)``.
 
         Returns
         -------
         str
-            One line per width (mean over seeds, its standard error, number of
-            finite seeds, mean wall time per run), then the fitted power law and
-            the limit's discretisation error compared with the error at the
-            largest width.
+            One line per width (by default: mean over finite seeds, its standard
+            error, number of finite seeds, mean wall time per run without
+            compilation), then the fitted power law and the limit's
+            discretisation error compared with the mean error at the largest width.
         """
-        e = self.errors[metric]
-        lines = [f"metric: {metric}",
-                 f"{'N':>8}  {'mean error':>11}  {'std error':>10}  {'seeds':>5}  {'wall s/run':>10}"]
-        for i, n in enumerate(self.study.n_units):
-            row = e[i][np.isfinite(e[i])]
-            se = row.std(ddof=1) / np.sqrt(row.size) if row.size > 1 else float("nan")
-            lines.append(f"{n:>8d}  {row.mean():>11.4e}  {se:>10.2e}  {row.size:>5d}  "
-                         f"{np.nanmean(self.wall_times[i]):>10.2f}")
+        if metric not in self.errors:
+            raise ConfigError(f"unknown `metric` {metric!r}; this result has {sorted(self.errors)}.")
+        cols = [(c, list(c.values(self, metric))) for c in columns]
+        lines = [f"metric: {metric}", "  ".join(f"{c.header:>{c.width}}" for c, _ in cols)]
+        for i in range(len(self.study.n_units)):
+            lines.append("  ".join(f"{v[i]:{c.fmt}}" for c, v in cols))
+        last = float(self.fits[metric].mean_errors[-1])
         lines.append(f"fit: {self.fits[metric]}")
         lines.append(f"limit discretisation error ~ {self.limit_error:.2e} "
-                     f"(error at N = {self.study.n_units[-1]}: {np.nanmean(e[-1]):.2e}, "
-                     f"ratio {np.nanmean(e[-1]) / max(self.limit_error, 1e-300):.0f}x)")
+                     f"(error at N = {self.study.n_units[-1]}: {last:.2e}, "
+                     f"ratio {last / max(self.limit_error, 1e-300):.0f}x)")
         return "\n".join(lines)
+
+    # -- files and tables ----------------------------------------------------------------
+    def save(self, out, extra: dict | None = None) -> tuple[Path, Path]:
+        """Write ``summary.json`` and ``errors.npz`` under ``out`` (atomically, with provenance).
+
+        Parameters
+        ----------
+        out : str or os.PathLike
+            Directory (created if missing).
+        extra : dict, optional
+            More entries for ``summary.json`` (the CLI adds its configuration).
+
+        Returns
+        -------
+        tuple of pathlib.Path
+            The two files; :meth:`load` reads them back.
+        """
+        from ..io import write_json, write_npz
+
+        out = Path(out)
+        summary = {**self.summary(), **(extra or {})}
+        meta = summary.pop("provenance")
+        js = write_json(out / "summary.json", summary, meta=meta)
+        arrays = {f"error_{m}": e for m, e in self.errors.items()}
+        npz = write_npz(out / "errors.npz", meta=meta, n_units=np.asarray(self.study.n_units),
+                        seeds=np.asarray(self.study.seeds), times=self.times,
+                        limit_loss=self.limit_loss, finite_loss=self.finite_loss,
+                        wall_times=self.wall_times,
+                        compile_times=(np.full_like(self.wall_times, np.nan)
+                                       if self.compile_times is None else self.compile_times),
+                        **arrays)
+        return js, npz
+
+    @classmethod
+    def load(cls, out) -> ConvergenceResult:
+        """Rebuild a result from the ``summary.json`` and ``errors.npz`` written by :meth:`save`.
+
+        The study is rebuilt from the stored state of its problem (or, for files
+        written by ``limitsolver converge``, from its configuration); the fits
+        are recomputed from the errors with the study's seed, which reproduces
+        them exactly.
+
+        Parameters
+        ----------
+        out : str or os.PathLike
+            The directory ``limitsolver converge --out`` (or :meth:`save`) wrote.
+
+        Returns
+        -------
+        ConvergenceResult
+
+        Raises
+        ------
+        ConfigError
+            If the files are missing or their problem cannot be rebuilt.
+        """
+        from ..io import read_json
+
+        out = Path(out)
+        try:
+            summary = read_json(out / "summary.json")
+            with np.load(out / "errors.npz", allow_pickle=False) as z:
+                arrays = {k: z[k] for k in z.files}
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"`out` {out} does not hold a readable convergence result "
+                              f"(summary.json and errors.npz): {exc}") from exc
+        state = summary.get("study") or {}
+        study = ConvergenceStudy(
+            problem=_problem_from(summary, state, out), n_units=tuple(summary["n_units"]),
+            seeds=tuple(summary["seeds"]), n_times=int(state["n_times"]),
+            histories=state["histories"], grid=dict(state["grid"]),
+            tracking_samples=int(state["tracking_samples"]),
+            limit_seed=int(state["limit_seed"]), backend=state.get("backend", "auto"),
+            depth_check="depth_error" in summary.get("limit_discretisation", {}),
+            metrics=tuple(m for m in summary["metrics"] if m in METRICS))
+        errors = {m: arrays[f"error_{m}"] for m in summary["metrics"]}
+        fits = {m: fit_power_law(study.n_units, e, rng=study.limit_seed)
+                for m, e in errors.items()}
+        return cls(study=study, errors=errors, fits=fits, wall_times=arrays["wall_times"],
+                   limit_error=float(summary["limit_error"]),
+                   limit_time=float(summary["limit_time_s"]), times=arrays["times"],
+                   limit_loss=arrays["limit_loss"], finite_loss=arrays["finite_loss"],
+                   limit_discretisation=dict(summary.get("limit_discretisation", {})),
+                   compile_times=arrays.get("compile_times"),
+                   provenance=dict(summary.get("provenance", {})),
+                   timings=dict(summary.get("timings_s") or {}))
+
+    def to_dataframe(self):
+        """One row per run: width, seed, every metric, wall and compilation time.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``width``, ``seed``, one per metric, ``wall_time_s`` and
+            ``compile_time_s``; ``len(n_units) * len(seeds)`` rows, widths
+            increasing, seeds in study order.
+
+        Raises
+        ------
+        ImportError
+            If pandas is not installed.
+        """
+        pd = _optional("pandas", "to_dataframe")
+        n, s = np.meshgrid(self.study.n_units, self.study.seeds, indexing="ij")
+        data = {"width": n.ravel(), "seed": s.ravel()}
+        data.update({m: e.ravel() for m, e in self.errors.items()})
+        data["wall_time_s"] = self.wall_times.ravel()
+        comp = self.compile_times if self.compile_times is not None else \
+            np.full_like(self.wall_times, np.nan)
+        data["compile_time_s"] = comp.ravel()
+        return pd.DataFrame(data)
+
+    def to_xarray(self):
+        """The result as an ``xarray.Dataset`` with dimensions ``width``, ``seed`` and ``time``.
+
+        Returns
+        -------
+        xarray.Dataset
+            Variables: one per metric and ``wall_time_s`` (width, seed);
+            ``finite_loss`` (width, seed, time); ``limit_loss`` (time); the
+            fitted ``rate``, its interval and ``constant`` per metric in the
+            attributes, with ``limit_error`` and the provenance (as JSON).
+
+        Raises
+        ------
+        ImportError
+            If xarray is not installed (``pip install xarray``, or from a
+            checkout of limitsolver ``pip install -e ".[xarray]"``).
+        """
+        import json
+
+        from ..io import to_jsonable
+
+        xr = _optional("xarray", "to_xarray")
+        dims = ("width", "seed")
+        data = {m: (dims, e) for m, e in self.errors.items()}
+        data["wall_time_s"] = (dims, self.wall_times)
+        data["finite_loss"] = (dims + ("time",), self.finite_loss)
+        data["limit_loss"] = (("time",), self.limit_loss)
+        attrs = {"limit_error": self.limit_error,
+                 "provenance": json.dumps(to_jsonable(self.provenance), sort_keys=True)}
+        for m, f in self.fits.items():
+            attrs[f"{m}_rate"] = f.rate
+            attrs[f"{m}_rate_ci"] = list(f.ci)
+            attrs[f"{m}_constant"] = f.constant
+        return xr.Dataset(data, coords={"width": list(self.study.n_units),
+                                        "seed": list(self.study.seeds), "time": self.times},
+                          attrs=attrs)
 
     def summary(self) -> dict:
         """A JSON-ready summary.
@@ -220,41 +731,81 @@ class ConvergenceResult:
         Returns
         -------
         dict
-            Widths, seeds, the problem's ``repr``, per metric the mean and
-            standard error per width with the fitted rate, its interval and
-            constant, the limit's error, time and discretisation, and the wall
-            times (arrays are left as numpy arrays; :func:`~limitsolver.io.write_json`
+            Widths, seeds, the study's full state (problem included), per
+            metric the mean and standard error per width with the fitted rate,
+            its interval and constant, the limit's error, time and
+            discretisation, the wall and compilation times and the provenance
+            (arrays are left as numpy arrays; :func:`~limitsolver.io.write_json`
             converts them).
         """
         return {
             "n_units": list(self.study.n_units), "seeds": list(self.study.seeds),
-            "problem": repr(self.study.problem),
-            "metrics": {m: {"mean": np.nanmean(e, axis=1), "stderr": _stderr(e),
+            "study": self.study.to_state(),
+            "metrics": {m: {"mean": self.fits[m].mean_errors,
+                            "stderr": self.fits[m].standard_errors,
                             "rate": self.fits[m].rate, "rate_ci": list(self.fits[m].ci),
                             "constant": self.fits[m].constant}
-                        for m, e in self.errors.items()},
+                        for m in self.errors},
             "limit_error": self.limit_error, "limit_time_s": self.limit_time,
             "limit_discretisation": self.limit_discretisation,
             "wall_time_s": self.wall_times,
+            "compile_time_s": self.compile_time,
+            "timings_s": self.timings, "overhead": self.overhead,
+            "provenance": self.provenance,
         }
 
 
-def _stderr(e: np.ndarray) -> np.ndarray:
-    out = []
-    for row in e:
-        r = row[np.isfinite(row)]
-        out.append(r.std(ddof=1) / np.sqrt(r.size) if r.size > 1 else np.nan)
-    return np.asarray(out)
+def _optional(module: str, what: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"`{what}` needs {module}; install it with `pip install {module}` (or, from a "
+            f"checkout of limitsolver, `pip install -e \".[xarray]\"`)."
+        ) from exc
+
+
+def _problem_from(summary: dict, state: dict, out: Path) -> Problem:
+    """The problem of a saved study: from its state, or from the CLI configuration."""
+    problem_state = state.get("problem")
+    from_state = getattr(Problem, "from_state", None)
+    if from_state is not None and problem_state is not None:
+        return from_state(problem_state)
+    config = summary.get("config", {})
+    if "problem" in config:
+        from ..config import problem_from_config
+
+        return problem_from_config(config["problem"])
+    raise ConfigError(f"the result in {out} does not say how to rebuild its problem.")
+
+
+def _warm_step_loop(problem: Problem, n: int, backend: str) -> None:
+    """Compile the step loop ``simulate`` will use for width ``n`` (a no-op once compiled)."""
+    try:
+        from ..simulation.simulate import _resolve_backend
+    except ImportError:  # pragma: no cover - the simulator's layout changed: time with compilation
+        return
+    _resolve_backend(backend, problem.network, problem.dim, n, 1)
 
 
 def _finite_run(problem: Problem, times: np.ndarray, eval_values: np.ndarray, n_track: int,
                 backend: str, n: int, seed: int) -> dict:
-    """One finite-network run: outputs on the evaluation histories and sampled online predictions."""
+    """One finite-network run: outputs on the evaluation histories and sampled online predictions.
+
+    ``compile`` is the time spent compiling the step loop before the run (zero
+    when this process had compiled it), ``wall`` the time of the run itself.
+    """
     from ..histories import path_windows
     from ..simulation import simulate
 
     t0 = time.perf_counter()
+    _warm_step_loop(problem, n, backend)
+    t1 = time.perf_counter()
     res = simulate(problem, n, [seed], snapshot_times=times, progress=False, backend=backend)
+    if res.status == "interrupted":  # Ctrl-C inside the step loop: stop the study, not this run
+        raise KeyboardInterrupt(f"run N={n}, seed={seed}: {res.message}")
     outputs = np.stack([res.output(eval_values, time=t)[0] for t in times])   # (n_times, M)
     K = res.n_steps
     steps = np.unique(np.linspace(0, K - 1, min(n_track, K)).astype(int))
@@ -265,7 +816,7 @@ def _finite_run(problem: Problem, times: np.ndarray, eval_values: np.ndarray, n_
     track_windows = windows[steps + offset]
     return {"outputs": outputs, "steps": steps, "predictions": res.predictions[0, steps],
             "windows": track_windows, "track_h0": res.output(track_windows, time=0.0)[0],
-            "n_steps": K, "wall": time.perf_counter() - t0}
+            "n_steps": K, "wall": time.perf_counter() - t1, "compile": t1 - t0}
 
 
 def _solve(study: ConvergenceStudy, show, problem: Problem | None = None,
@@ -278,19 +829,36 @@ def _solve(study: ConvergenceStudy, show, problem: Problem | None = None,
                        error_estimate=error_estimate)
 
 
+def _lookup(rows: np.ndarray, table: np.ndarray) -> np.ndarray | None:
+    """Index in ``table`` of each row of ``rows`` (integer arrays), or None if one is missing."""
+    def keys(a):
+        a = np.ascontiguousarray(a, dtype=np.int64)
+        return a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
+
+    tk, rk = keys(table), keys(rows)
+    order = np.argsort(tk, kind="stable")
+    pos = np.searchsorted(tk[order], rk)
+    pos = np.minimum(pos, tk.size - 1)
+    idx = order[pos]
+    return idx if np.array_equal(tk[idx], rk) else None
+
+
 def depth_error(study: ConvergenceStudy, sol, show=None) -> float:
     r"""Memory-truncation error of ``sol`` estimated by one more level of depth.
 
     Solves again with the memory tolerance multiplied by :math:`\gamma` (window
     ``L + 1``) and returns :math:`\sup_t \|h^{(L+1)}_t - h^{(L)}_t\|_{L^2(\pi)}`,
     the shallow solution read on the deep histories truncated to ``L`` states.
+    For exact histories every deep window truncated to its ``L`` most recent
+    states is one of the shallow training histories, so :math:`h^{(L)}_t` is
+    read there by index; otherwise it is Nyström-evaluated.
 
     Parameters
     ----------
     study : ConvergenceStudy
         The study whose problem and limit discretisation are used.
     sol : LimitSolution
-        The limit solved at the problem's depth ``L``.
+        The limit solved at the problem's depth ``L`` on the study's times.
     show : bool, optional
         Progress bar for the deeper solve (default: when stderr is a terminal).
 
@@ -307,14 +875,22 @@ def depth_error(study: ConvergenceStudy, sol, show=None) -> float:
         return 0.0
     deep = _solve(study, show, deeper, error_estimate=False)
     L = sol.histories.depth
-    shallow_on_deep = sol.evaluate(deep.histories.values[:, :L], times=study.times)
+    shallow_on_deep = None
+    same_times = sol.times.shape == deep.times.shape and np.array_equal(sol.times, deep.times)
+    if (same_times and sol.histories.indices is not None
+            and deep.histories.indices is not None and sol.h0_kind == "zero"):
+        idx = _lookup(deep.histories.indices[:, :L], sol.histories.indices)
+        if idx is not None:
+            shallow_on_deep = sol.h[:, idx]
+    if shallow_on_deep is None:
+        shallow_on_deep = sol.evaluate(deep.histories.values[:, :L], times=deep.times)
     diff = (deep.h - shallow_on_deep) ** 2 @ deep.histories.weights
     return float(np.sqrt(diff.max()))
 
 
 def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path | None = None,
-                    progress: bool | None = None, executor=None, retries: int = 2
-                    ) -> ConvergenceResult:
+                    progress: bool | None = None, executor=None, retries: int = 2,
+                    blas_threads: int | None = 1) -> ConvergenceResult:
     """Run a convergence study; resume from ``out`` when it holds finished runs.
 
     Parameters
@@ -324,7 +900,12 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
     jobs : int
         Worker processes (ignored when ``executor`` is given).
     out : path, optional
-        Directory for finished runs (``runs/N{N}_seed{seed}.npz``), written atomically.
+        Directory of the study's :class:`~limitsolver.store.RunStore`: finished
+        runs (``runs/N{N}_seed{seed}.npz``) are written atomically as they finish
+        and reused by a later call only when they carry this study's fingerprint
+        and their own ``(N, seed)``, load cleanly and are finite (any other file
+        is recomputed with a :class:`~limitsolver.store.StaleRunWarning`). The
+        directory is locked while the study runs.
     progress : bool, optional
         Progress bar over finished runs (default: when stderr is a terminal).
     executor : concurrent.futures.Executor or dask.distributed.Client, optional
@@ -334,6 +915,12 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
         :func:`~limitsolver.studies.executors.execute`).
     retries : int
         Dask only: retries of a run whose task raised.
+    blas_threads : int or None, default 1
+        BLAS threads of this process while it solves the limit, runs (with
+        ``jobs = 1``) and computes the metrics (:func:`~limitsolver.studies.executors.blas_threads`;
+        None: leave the library's setting). One thread is the fastest on a
+        shared machine: the study's matrices are small and a second thread
+        waits for a busy core. Workers of the default pool always use one.
 
     Returns
     -------
@@ -343,61 +930,72 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
     Raises
     ------
     ConfigError
-        If ``out`` holds runs of a different study (another fingerprint).
+        If ``out`` is a file or its ``study.json`` belongs to a different study.
     DivergenceError
         If finite-network runs diverge (the message names each ``N`` and seed).
     StudyError
-        If runs fail otherwise (named by ``N`` and seed); every finished run is
-        kept in ``out`` and a new call resumes from them.
+        If runs fail otherwise (named by ``N`` and seed; every finished run is
+        kept in ``out`` and a new call resumes from them), or if another process
+        holds the lock of ``out``.
     """
+    from ..store import RunStore, provenance
+
+    if not (isinstance(jobs, int) and jobs >= 1):
+        raise ConfigError(f"`jobs` must be a positive integer, got {jobs!r}.")
+    meta = provenance(seeds=(*study.seeds, study.limit_seed))
+    with _blas(blas_threads):
+        if out is None:
+            return _run_study(study, None, meta, jobs, progress, executor, retries)
+        with RunStore(out, study.fingerprint(), state=study.to_state(), meta=meta) as store:
+            return _run_study(study, store, meta, jobs, progress, executor, retries)
+
+
+def _run_study(study: ConvergenceStudy, store, meta: dict, jobs, progress, executor, retries
+               ) -> ConvergenceResult:
     problem = study.problem
-    t0 = time.perf_counter()
+    t_start = t0 = time.perf_counter()
+    timings: dict[str, float] = {}
     sol = _solve(study, progress)
+    timings["limit_s"] = time.perf_counter() - t0
     disc = dict(sol.discretisation)
     if study.depth_check:
+        t0 = time.perf_counter()
         disc["depth_error"] = depth_error(study, sol, progress)
-    limit_time = time.perf_counter() - t0
+        timings["depth_check_s"] = time.perf_counter() - t0
+    limit_time = time.perf_counter() - t_start
     H = sol.histories
-    omega = H.weights
-    g = sol.g
     times = study.times
 
-    run_dir = None
-    if out is not None:
-        out = Path(out)
-        run_dir = out / "runs"
-        stamp = out / "study.json"
-        fp = study.fingerprint()
-        if stamp.exists() and read_json(stamp).get("fingerprint") != fp:
-            raise ConfigError(
-                f"`out` directory {out} holds runs of a different study; choose another `--out` "
-                f"or remove it."
-            )
-        write_json(stamp, {"fingerprint": fp, "n_units": study.n_units, "seeds": study.seeds})
-
+    t0 = time.perf_counter()
     tasks = [(n, s) for n in sorted(study.n_units, reverse=True) for s in study.seeds]
     done: dict[tuple[int, int], dict] = {}
-    if run_dir is not None:
-        for n, s in tasks:
-            f = run_dir / f"N{n}_seed{s}.npz"
-            if f.exists():
-                with np.load(f) as z:
-                    done[(n, s)] = {k: z[k] for k in z.files}
+    run_dir = store.runs if store is not None else None
+    if store is not None:
+        for key in tasks:
+            run = store.load(key)
+            if run is not None:
+                done[key] = run
     todo = [t for t in tasks if t not in done]
+    timings["resume_s"] = time.perf_counter() - t0
+
+    computed: set[tuple[int, int]] = set()
 
     def record(key, value):
         done[key] = value
-        if run_dir is not None:
-            write_npz(run_dir / f"N{key[0]}_seed{key[1]}.npz", **value)
+        computed.add(key)
+        if store is not None:
+            store.save(key, value)
 
     bar = progress_bar(total=len(tasks), desc="finite networks", show=progress, unit="run")
     bar.update(len(tasks) - len(todo))
     # everything but (N, seed) is shared by the runs: scattered once to Dask workers
     shared = (problem, times, H.values, study.tracking_samples, study.backend)
+    t0 = time.perf_counter()
     failures = execute(
         _finite_run, todo, shared, lambda key: key, record,
         jobs=jobs, executor=executor, retries=retries, advance=bar.update)
     bar.close()
+    timings["runs_s"] = time.perf_counter() - t0
     if failures:
         names = "; ".join(f"N={n}, seed={s}: {type(e).__name__}: {e}"
                           for (n, s), e in sorted(failures.items()))
@@ -406,32 +1004,37 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
                                      for e in failures.values()) else StudyError
         raise cls(f"{len(failures)} of {len(tasks)} runs failed ({names}){where}.")
 
+    t0 = time.perf_counter()
     nN, nS = len(study.n_units), len(study.seeds)
-    errors = {m: np.full((nN, nS), np.nan) for m in METRICS}
+    metrics = study.metrics
+    errors = {m.name: np.full((nN, nS), np.nan) for m in metrics}
     walls = np.full((nN, nS), np.nan)
+    compiles = np.full((nN, nS), np.nan)
     finite_loss = np.full((nN, nS, times.size), np.nan)
     net = problem.network
     own_start = net.beta == 0.5 and not net.prior.doubled
+    pairs = _TrainingPairs(sol._flow) if H.indices is not None else None
     for i, n in enumerate(study.n_units):
         for j, s in enumerate(study.seeds):
             r = done[(n, s)]
-            hN = r["outputs"]
             # at beta = 1/2 without doubling the limit starts from this network's h^N_0
-            sol_s = sol.propagate(hN[0]) if own_start else sol
-            h_limit = sol_s.h
-            errors["sup_l2"][i, j] = np.sqrt(((hN - h_limit) ** 2) @ omega).max()
-            finite_loss[i, j] = 0.5 * ((g[None, :] - hN) ** 2) @ omega
-            errors["loss_gap"][i, j] = np.abs(finite_loss[i, j] - sol_s.loss).max()
-            t_track = r["steps"] / n
-            h_track = sol_s.evaluate(r["windows"], times=t_track,
-                                     h0_new=r["track_h0"] if own_start else None)
-            errors["tracking"][i, j] = np.sqrt(np.mean(
-                (r["predictions"] - np.diagonal(h_track)) ** 2))
+            limit = sol.propagate(r["outputs"][0]) if own_start else sol
+            run = RunData(n_units=n, seed=s, outputs=r["outputs"], limit=limit,
+                          steps=r["steps"], predictions=r["predictions"], windows=r["windows"],
+                          track_h0=r["track_h0"], own_start=own_start, pairs=pairs)
+            for m in metrics:
+                errors[m.name][i, j] = m(run)
+            finite_loss[i, j] = run.finite_loss
             walls[i, j] = float(r["wall"])
+            if (n, s) in computed:
+                compiles[i, j] = float(r["compile"])
     fits = {m: fit_power_law(study.n_units, e, rng=study.limit_seed) for m, e in errors.items()}
     limit_error = float(sum(float(disc.get(k) or 0.0)
                             for k in ("quadrature_error", "depth_error", "monte_carlo_se")))
+    timings["metrics_s"] = time.perf_counter() - t0
+    timings["total_s"] = time.perf_counter() - t_start
     return ConvergenceResult(study=study, errors=errors, fits=fits, wall_times=walls,
                              limit_error=limit_error, limit_time=limit_time, times=times,
                              limit_loss=sol.loss, finite_loss=finite_loss,
-                             limit_discretisation=disc)
+                             limit_discretisation=disc, compile_times=compiles,
+                             provenance=meta, timings=timings)

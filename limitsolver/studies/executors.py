@@ -5,9 +5,10 @@ function on each of them with one of
 
 * nothing (``jobs = 1``): in this process, one after the other;
 * a local process pool of ``jobs`` workers (the default for ``jobs > 1``), each
-  with one BLAS thread so that the processes do not oversubscribe the cores;
+  with one BLAS thread (environment and :func:`blas_threads`) so that the
+  processes do not oversubscribe the cores;
 * any :class:`concurrent.futures.Executor`;
-* a ``dask.distributed.Client`` (``pip install "limitsolver[dask]"``): the
+* a ``dask.distributed.Client`` (``pip install "dask[distributed]"``, or ``pip install ".[dask]"`` in a checkout): the
   arguments shared by every run are scattered to the workers once, runs are
   submitted as tasks with ``retries``, and a task lost with its worker is
   rescheduled by the scheduler.
@@ -15,6 +16,14 @@ function on each of them with one of
 Results are handed to ``record`` as they finish, so a caller can write each one
 to disk at once; a failing run does not stop the others and is returned by
 name. The numbers of a run depend only on its arguments, not on where it ran.
+
+Stopping: a ``KeyboardInterrupt`` (Ctrl-C) stops :func:`execute` at once — the
+runs not yet started are cancelled, the workers of the default pool are
+terminated, and the interrupt propagates to the caller with every finished run
+already recorded. Workers of the default pool end with their parent even when
+it is killed (``kill -9``): on Linux the kernel signals them
+(``prctl(PR_SET_PDEATHSIG)``), elsewhere a daemon thread in each worker polls
+:func:`os.getppid` and exits when the parent is gone.
 """
 
 from __future__ import annotations
@@ -22,10 +31,14 @@ from __future__ import annotations
 import concurrent.futures as cf
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
-__all__ = ["execute", "is_dask_client", "connect"]
+__all__ = ["execute", "is_dask_client", "connect", "blas_threads"]
 
 _BLAS_THREADS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -71,7 +84,8 @@ def connect(address: str):
     except ImportError as exc:
         raise ConfigError(
             "`--scheduler` needs dask.distributed; install it with "
-            "`pip install \"limitsolver[dask]\"`."
+            "`pip install \"dask[distributed]\"` (or `pip install \".[dask]\"` in a "
+            "limitsolver checkout)."
         ) from exc
     try:
         return Client(address, timeout="10s")
@@ -98,6 +112,67 @@ class _Environment:
             else:
                 os.environ[k] = v
         return False
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _exit_when_orphaned(parent: int, interval: float = 0.5) -> None:  # pragma: no cover - worker
+    while os.getppid() == parent:
+        time.sleep(interval)
+    os._exit(1)
+
+
+def blas_threads(n: int | None):
+    """A context limiting BLAS/OpenMP threads of this process to ``n`` (``threadpoolctl``).
+
+    Environment variables such as ``OPENBLAS_NUM_THREADS`` act only before BLAS
+    is loaded; ``threadpoolctl`` changes the running libraries' pools, so the
+    parent of a study and its workers can be set at any time.
+
+    Parameters
+    ----------
+    n : int or None
+        Threads per BLAS library; None leaves them as they are.
+
+    Returns
+    -------
+    contextlib.AbstractContextManager
+        Restores the previous limits on exit (a no-op context when ``n`` is
+        None or threadpoolctl is not installed).
+    """
+    import contextlib
+
+    if n is None:
+        return contextlib.nullcontext()
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a declared dependency
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=int(n))
+
+
+def _worker_init(parent: int, threads: int | None = 1) -> None:  # pragma: no cover - worker
+    """Initializer of the default pool's workers: BLAS threads, and end when ``parent`` ends."""
+    blas_threads(threads).__enter__()  # for the worker's lifetime
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True,
+                     name="limitsolver-parent-watch").start()
+
+
+def _terminate_workers(pool: cf.ProcessPoolExecutor) -> None:
+    """Terminate the worker processes of a pool (after Ctrl-C: do not wait for running runs)."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        if proc.is_alive():
+            proc.terminate()
 
 
 def execute(fn: Callable, keys: Sequence[Hashable], shared: tuple, task_args: Callable,
@@ -155,10 +230,12 @@ def execute(fn: Callable, keys: Sequence[Hashable], shared: tuple, task_args: Ca
         env = _Environment({k: "1" for k in _BLAS_THREADS})
         env.__enter__()
         pool = cf.ProcessPoolExecutor(max_workers=jobs,
-                                      mp_context=multiprocessing.get_context("spawn"))
+                                      mp_context=multiprocessing.get_context("spawn"),
+                                      initializer=_worker_init, initargs=(os.getpid(), 1))
         own = True
     else:
         pool, own, env = executor, False, None
+    interrupted = False
     try:
         futures = {pool.submit(fn, *shared, *task_args(key)): key for key in keys}
         for fut in cf.as_completed(futures):
@@ -168,8 +245,13 @@ def execute(fn: Callable, keys: Sequence[Hashable], shared: tuple, task_args: Ca
             except Exception as exc:  # includes a worker lost for good (BrokenProcessPool)
                 failures[key] = exc
             step()
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
         if own:
+            if interrupted:
+                _terminate_workers(pool)
             pool.shutdown(wait=True, cancel_futures=True)
         elif is_dask_client(executor):
             pool.shutdown(wait=False)  # releases the tasks of this study, keeps the client

@@ -267,20 +267,18 @@ def refine_time_stepping(problem: Problem, rtol=(1e-3, 1e-4, 1e-5, 1e-6), *, n_t
     RefinementResult
         ``parameter = "rtol"``; one level per tolerance, orders against ``rtol``.
     """
-    from ..limit import IVPFlow, features, solve_limit, tangent_kernel
-    from ..limit.solver import _run
+    from ..limit import IVPFlow, solve_limit
 
     t = _times(problem, n_times)
     exact = solve_limit(problem, histories="exact", times=t, grid=grid, error_estimate=False)
     net = problem.network
-    feat = features(exact.histories, exact.grid, net.activation)
-    A = tangent_kernel(feat, feat, exact.grid, net.prior.c_second_moment, mode=net.gradient)
+    A = exact.feature_map.kernel(exact.training_features, exact.training_features)
     rtol = np.asarray(sorted(rtol, reverse=True), dtype=float)
     errors = []
     for r in rtol:
         flow = IVPFlow(A, exact.weights, net.alpha, rtol=float(r), atol=float(r) * 1e-3,
                        method=method)
-        h, _ = _run(flow, exact.h0, exact.g, t)
+        h, _ = flow.solve(exact.h0, exact.g, t)
         errors.append(_sup_l2(h, exact.h, exact.weights))
     errors = np.asarray(errors)
     return RefinementResult("rtol", rtol, errors, observed_orders(rtol, errors))

@@ -1,0 +1,193 @@
+"""Stopping a study: Ctrl-C stops it and keeps what finished; killed parents leave no orphans."""
+
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from limitsolver import FiniteChain, LinearMemory, NetworkSpec, Prior, Problem
+from limitsolver.studies import ConvergenceStudy, run_convergence
+
+STUDY = [
+    "--set", "problem.network.memory_tol=0.05", "--set", "problem.horizon=2.0",
+    "--set", "study.n_units=[32, 16384]", "--set", "study.n_seeds=2",
+    "--set", "study.n_times=3", "--set", "study.tracking_samples=8",
+    "--set", 'study.grid={n_w = 8, n_b = 4, kind = "legendre"}',
+]
+
+
+def _env():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1]) + os.pathsep + env.get(
+        "PYTHONPATH", "")
+    return env
+
+
+def _wait_for(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def _converge(out, *extra, **kw):
+    return subprocess.Popen(
+        [sys.executable, "-m", "limitsolver", "converge", "--out", str(out), "--quiet",
+         "--jobs", "1", *STUDY, *extra],
+        env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_study_keeps_finished_runs_exits_130_and_a_rerun_resumes(tmp_path):
+    out = tmp_path / "conv"
+    runs = out / "runs"
+    proc = _converge(out)
+    try:
+        _wait_for(lambda: runs.exists() and any(runs.glob("*.npz")) or proc.poll() is not None,
+                  240, "the first finished run")
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    kept = sorted(p.name for p in runs.glob("*.npz"))
+    assert 1 <= len(kept) < 4                          # the study did not go on
+    assert not list(runs.glob(".*.tmp"))               # no half-written file
+    assert not (out / "summary.json").exists()
+    again = _converge(out)
+    _, err = again.communicate(timeout=240)
+    assert again.returncode == 0, err
+    assert "not reused" not in err                     # the kept runs were trusted
+    assert len(list(runs.glob("*.npz"))) == 4
+
+
+def test_an_interrupted_run_stops_the_study_instead_of_counting_as_failed(monkeypatch, tmp_path):
+    import limitsolver.simulation as simulation
+
+    problem = Problem(FiniteChain([[0.7, 0.3], [0.4, 0.6]], states=[-1.0, 1.0]),
+                      LinearMemory.geometric(decay=0.6, n_terms=3),
+                      NetworkSpec(prior=Prior(b_max=0.5, doubled=True), memory_tol=0.05),
+                      horizon=0.5)
+    study = ConvergenceStudy(problem, n_units=(16, 32), seeds=(0, 1), n_times=3,
+                             tracking_samples=4, grid={"n_w": 8, "n_b": 4}, backend="numpy",
+                             depth_check=False)
+    original = simulation.simulate
+    calls = []
+
+    def interrupted_after_two(*args, **kwargs):
+        calls.append(args[1:3])
+        res = original(*args, **kwargs)
+        if len(calls) == 3:        # what simulate returns when Ctrl-C arrives in its loop
+            res = dataclasses.replace(res, status="interrupted", message="interrupted at step 1")
+        return res
+
+    monkeypatch.setattr(simulation, "simulate", interrupted_after_two)
+    with pytest.raises(KeyboardInterrupt):
+        run_convergence(study, out=tmp_path, progress=False)
+    assert len(calls) == 3                                  # the study stopped there
+    assert len(list((tmp_path / "runs").glob("*.npz"))) == 2
+
+
+def _children(pid):
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+KILLED_PARENT = textwrap.dedent("""
+    from limitsolver import FiniteChain, LinearMemory, NetworkSpec, Prior, Problem
+    from limitsolver.studies import ConvergenceStudy, run_convergence
+
+    problem = Problem(FiniteChain([[0.7, 0.3], [0.4, 0.6]], states=[-1.0, 1.0]),
+                      LinearMemory.geometric(decay=0.6, n_terms=3),
+                      NetworkSpec(prior=Prior(b_max=0.5, doubled=True), memory_tol=0.05),
+                      horizon=5000.0)  # runs of minutes: they cannot end by themselves
+    study = ConvergenceStudy(problem, n_units=(512, 1024), seeds=(0, 1, 2, 3), n_times=3,
+                             tracking_samples=4, grid={"n_w": 8, "n_b": 4}, backend="numpy",
+                             depth_check=False)
+    if __name__ == "__main__":
+        run_convergence(study, jobs=2, progress=False)
+""")
+
+
+def _threads(pid):
+    try:
+        return len(os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return 0
+
+
+def _settled(pids, since, wait=30.0):
+    # workers are ready once initialised (a second thread, the parent watch); a pool without
+    # the watch never gets there, and after `wait` seconds the test goes on to fail below
+    workers = [p for p in pids if "spawn_main" in Path(f"/proc/{p}/cmdline").read_text()]
+    return len(workers) >= 2 and all(_threads(p) >= 2 for p in workers) or \
+        time.monotonic() - since > wait
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+def test_kill_9_of_the_parent_leaves_no_worker_or_resource_tracker_alive(tmp_path):
+    script = tmp_path / "study.py"
+    script.write_text(KILLED_PARENT)
+    proc = subprocess.Popen([sys.executable, str(script)], env=_env(),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    kids = []
+    try:
+        # two workers and the resource tracker
+        _wait_for(lambda: len(_children(proc.pid)) >= 3 or proc.poll() is not None, 120,
+                  "the worker processes")
+        assert proc.poll() is None
+        since = time.monotonic()
+        _wait_for(lambda: _settled(_children(proc.pid), since), 60, "the workers to start")
+        kids = _children(proc.pid)
+        assert len(kids) >= 3
+        proc.kill()
+        proc.wait(timeout=10)
+        _wait_for(lambda: not any(_alive(k) for k in kids), 5, "the orphans to end")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for k in kids:
+            if _alive(k):
+                os.kill(k, signal.SIGKILL)
+    assert not any(_alive(k) for k in kids)
+
+
+def test_pool_workers_are_told_to_end_with_their_parent():
+    # the fallback of the test above: the initializer exits a worker whose parent is gone
+    code = textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+        from limitsolver.studies.executors import _worker_init
+        _worker_init(os.getppid() + 10**7)   # not our parent: we are an orphan already
+        print("survived")
+    """)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 1 and "survived" not in res.stdout
