@@ -474,7 +474,6 @@ def predict_fluctuations(
     6 times) a few seconds; the dense :math:`M\times M` steps make it :math:`O(M^3)`, so
     the data-noise term is meant for exact histories up to a few thousand windows.
     """
-    from .kernels import kernel_factor
     from .solution import LimitSolution
 
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) \
@@ -534,8 +533,7 @@ def predict_fluctuations(
     ratio = 2.0 if prior.doubled else 1.0
     rule = sol.grid
     G = rule.G
-    feat = sol._features
-    F = kernel_factor(feat, rule, c2, slot="eval", mode="rtrl")
+    F = sol.feature_map.factor(sol.training_features, slot="eval")   # A = F F^T (rtrl)
     lam, U, Fh = _spectral_factor(F, om)            # Fh: (k, (d+2) G)
     k = lam.size
     nb = Fh.shape[1] // G
