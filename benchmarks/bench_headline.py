@@ -5,7 +5,7 @@ width up to :math:`N = 32768` with the kernel limit of ``THEORY.md`` §3. This
 benchmark times, in one process and one run:
 
 * **limit**: :func:`limitsolver.limit.solve_limit` on the study's default problem
-  (:func:`limitsolver.cli._defaults.problem_defaults` through
+  (:func:`limitsolver.headline.headline_table` through
   :func:`limitsolver.config.problem_from_config`), exact histories, the study's
   Legendre rule of :math:`64\times 16` nodes and its time grid, :math:`h_0 = 0`
   (doubled initialisation). Three numbers: the curve alone
@@ -65,7 +65,7 @@ def study_accuracy(summary_path: str | Path | None, n_units: int) -> dict:
         summary lacks them), and ``same_problem`` (whether the summary's problem
         tables equal the current defaults).
     """
-    from limitsolver.cli._defaults import problem_defaults
+    from limitsolver.headline import headline_table as problem_defaults
 
     if summary_path is None:
         return {"available": False, "reason": "no summary path given"}

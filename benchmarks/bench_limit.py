@@ -7,7 +7,10 @@ Measures, in one run:
   ``(M, 3G) @ (3G, M)`` of the same shapes; the ratio of throughputs is reported;
 * the whole ``solve_limit`` (histories, features, factor/kernel, decomposition,
   201 time points) with its wall time and peak traced memory;
-* the cost of the solve as ``M`` and as ``G`` grow, with fitted exponents.
+* the cost of the solve as ``M`` and as ``G`` grow, with fitted exponents;
+* the exponential flow of a large non-symmetric system (the low-rank route beyond
+  1500 columns) on an equispaced grid of 201 times: one ``expm_multiply`` per time
+  step against one dense exponential for all steps, as a ratio.
 
 Usage: ``python benchmarks/bench_limit.py [--quick]``; writes
 ``benchmarks/results/limit.json``.
@@ -28,6 +31,7 @@ from limitsolver.histories import sample_histories
 from limitsolver.io import write_json
 from limitsolver.limit.hidden_layer import features
 from limitsolver.limit.kernels import tangent_kernel
+from limitsolver.limit.ode import _affine_integral
 from limitsolver.limit.quadrature import parameter_grid
 from limitsolver.limit.solver import solve_limit
 from limitsolver.network import NetworkSpec
@@ -81,6 +85,24 @@ def whole_solve(M: int, n_w: int, n_b: int, method: str = "spectral") -> dict:
             "timing": sol.diagnostics["timing"], "final_loss": float(sol.loss[-1])}
 
 
+def exponential_stepping(n: int, n_times: int = 201) -> dict:
+    """``z' = v + Yz`` on an equispaced grid: ``expm_multiply`` per step vs one cached expm."""
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((n, n)) / np.sqrt(n)
+    Y = -(X @ X.T / n + 0.1 * rng.standard_normal((n, n)) / np.sqrt(n))
+    v = rng.standard_normal(n)
+    t = np.linspace(0.0, 2.0, n_times)
+    t0 = time.perf_counter()
+    z_step = _affine_integral(Y, v, t, dense_max=0, max_distinct=0)
+    per_step = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    z_once = _affine_integral(Y, v, t, dense_max=0)
+    once = time.perf_counter() - t0
+    return {"n": n, "n_times": n_times, "expm_multiply_per_step_s": per_step,
+            "one_expm_s": once, "speedup": per_step / once,
+            "max_abs_difference": float(np.max(np.abs(z_step - z_once)))}
+
+
 def _slope(x, y) -> float:
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
 
@@ -120,6 +142,11 @@ def main(argv=None) -> dict:
     out["scaling_G"] = rows_G
     out["exponent_M"] = _slope([r["M"] for r in rows_M], [r["wall_s"] for r in rows_M])
     out["exponent_G"] = _slope([r["G"] for r in rows_G], [r["wall_s"] for r in rows_G])
+    ex = exponential_stepping(400 if args.quick else 1600)
+    out["exponential_stepping"] = ex
+    print(f"exponential flow n={ex['n']}, {ex['n_times']} times: expm_multiply per step "
+          f"{ex['expm_multiply_per_step_s']:.2f}s, one expm {ex['one_expm_s']:.2f}s "
+          f"(speed-up {ex['speedup']:.1f}x, max |diff| {ex['max_abs_difference']:.1e})")
     out["max_rss_MiB"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"fitted cost exponents: time ~ M^{out['exponent_M']:.2f} (G fixed), "
           f"~ G^{out['exponent_G']:.2f} (M fixed)")

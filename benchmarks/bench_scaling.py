@@ -18,7 +18,7 @@ below come from the operation counts of ``THEORY.md`` §2 and §4.
   exponent 2 (less while the linear feature cost still dominates).
 
 Both limit sweeps solve the default problem of ``limitsolver converge``
-(:func:`limitsolver.cli._defaults.problem_defaults`) at the study's six times,
+(:func:`limitsolver.headline.headline_table`) at the study's six times,
 with ``error_estimate=False`` (the cost of one solve, not of its refinement).
 
 Run ``python -m benchmarks.bench_scaling [--quick]``; prints a table and writes
@@ -37,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from limitsolver.cli._defaults import problem_defaults
 from limitsolver.config import problem_from_config
+from limitsolver.headline import headline_table as problem_defaults
 from limitsolver.io import write_json
 
 __all__ = ["fit_exponent", "finite_network_scaling", "limit_scaling_M", "limit_scaling_G",

@@ -472,6 +472,33 @@ def build(cls: type, table: Mapping, where: str, *, skip: tuple[str, ...] = (),
         raise
 
 
+def lookup(registry: Mapping[str, type], kind: Any, where: str) -> type:
+    """The class registered under ``kind``, or a :class:`ConfigError` listing the registered kinds.
+
+    Parameters
+    ----------
+    registry : Mapping
+        ``kind`` -> class.
+    kind : object
+        The kind given.
+    where : str
+        The key holding it.
+
+    Returns
+    -------
+    type
+        The class.
+
+    Raises
+    ------
+    ConfigError
+        If ``kind`` is not registered.
+    """
+    if not isinstance(kind, str) or kind not in registry:
+        raise ConfigError(f"`{where}` must be one of {', '.join(sorted(registry))}, got {kind!r}.")
+    return registry[kind]
+
+
 def check_state(state: Any, kind: str, keys, where: str = "state") -> Mapping:
     """Check that a saved ``state`` has the given ``kind`` and only known keys.
 

@@ -195,7 +195,23 @@ def activation_spec(name: str) -> ActivationSpec:
     return ACTIVATIONS[key]
 
 
-_FORBIDDEN = (sp.DiracDelta, sp.Heaviside, sp.sign, sp.Subs, sp.Derivative)
+# functions whose presence in sigma, sigma' or sigma'' means sigma is not (known to be) C^2
+_NONSMOOTH = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta, sp.Max, sp.Min,
+              sp.floor, sp.ceiling, sp.frac, sp.Subs, sp.Derivative)
+
+
+def _check_smooth_expr(expr: sp.Expr, text: str, order: int = 0) -> None:
+    """Raise unless ``expr`` (sigma or its derivative of ``order``) is free of non-smooth functions."""
+    bad = sorted({type(a).__name__ for a in expr.atoms(sp.Function, sp.Piecewise, sp.Max, sp.Min)
+                  if isinstance(a, _NONSMOOTH)})
+    if not bad:
+        return
+    which = "the expression" if order == 0 else f"its derivative of order {order} ({expr})"
+    raise ActivationError(
+        f"activation {text!r} is not twice differentiable: {which} contains {', '.join(bad)}; "
+        f"the limit theory needs sigma in C^2 with bounded sigma'. Use a smooth expression "
+        f"(e.g. 'log(1+exp(u))' instead of 'Max(0, u)')."
+    )
 
 
 def _parse(expression) -> sp.Expr:
@@ -253,14 +269,9 @@ class Activation:
     def _derivatives(self) -> tuple[sp.Expr, sp.Expr]:
         d1 = sp.diff(self.sympy_expr, U)
         d2 = sp.diff(d1, U)
+        _check_smooth_expr(self.sympy_expr, self.expression)
         for order, d in ((1, d1), (2, d2)):
-            bad = [f for f in _FORBIDDEN if d.has(f)]
-            if bad:
-                raise ActivationError(
-                    f"activation {self.expression!r} is not twice differentiable: its derivative "
-                    f"of order {order} is {d}. Use a smooth expression (e.g. 'log(1+exp(u))' "
-                    f"instead of 'Max(0, u)')."
-                )
+            _check_smooth_expr(d, self.expression, order)
         return d1, d2
 
     # -- what is registered about it ----------------------------------------
@@ -459,7 +470,8 @@ def _sup_abs(expr: sp.Expr, d: sp.Expr, f: Callable, label: str, text: str) -> f
             lim = sp.limit(d, U, direction)
         except Exception:  # pragma: no cover - sympy cannot always decide
             lim = sp.nan
-        if lim.is_finite is False or lim in (sp.oo, -sp.oo, sp.zoo):
+        if lim.is_finite is False or (isinstance(lim, sp.Basic)
+                                      and lim.has(sp.oo, -sp.oo, sp.zoo)):
             raise ActivationError(
                 f"activation {text!r} has unbounded {label} (limit {lim} as u -> {direction}); "
                 f"the limit theory needs bounded derivatives."
@@ -468,6 +480,7 @@ def _sup_abs(expr: sp.Expr, d: sp.Expr, f: Callable, label: str, text: str) -> f
             tails.append(float(max(abs(lim.min), abs(lim.max))))
         elif lim.is_real and lim.is_finite:
             tails.append(abs(float(lim)))
+    tails.append(_far_sup(f, label, text))
     grid = np.linspace(-60.0, 60.0, 240_001)
     with np.errstate(all="ignore"):
         vals = np.abs(f(grid))
@@ -482,6 +495,26 @@ def _sup_abs(expr: sp.Expr, d: sp.Expr, f: Callable, label: str, text: str) -> f
     res = minimize_scalar(lambda v: -abs(float(f(np.asarray(v)))), bounds=(lo, hi), method="bounded",
                           options={"xatol": 1e-12})
     return float(max(vals[i], -res.fun, *tails))
+
+
+def _far_sup(f: Callable, label: str, text: str) -> float:
+    """max |f| on 60 <= |u| <= 1e6, refusing ``f`` when it grows there (unbounded)."""
+    decades = []
+    for k in range(2, 6):  # |u| in [10^k, 10^(k+1)], both signs, 5000 points each
+        u = np.geomspace(10.0**k, 10.0 ** (k + 1), 5000)
+        with np.errstate(all="ignore"):
+            vals = np.abs(np.concatenate([f(u), f(-u)]))
+        if not np.all(np.isfinite(vals)):
+            raise ActivationError(
+                f"activation {text!r}: {label} is not finite for |u| near {10.0**k:g}; use an "
+                f"expression with bounded derivatives on the whole real line.")
+        decades.append(float(vals.max()))
+    if decades[-1] > 2.0 * decades[1] and decades[-1] > 1e-12:
+        raise ActivationError(
+            f"activation {text!r} has unbounded {label}: max|{label}| is {decades[1]:.3g} for "
+            f"|u| in [1e3, 1e4] but {decades[-1]:.3g} for |u| in [1e5, 1e6]; the limit theory "
+            f"needs bounded derivatives.")
+    return max(decades[0], decades[1], decades[2], decades[3], 0.0)
 
 
 def activation(spec="tanh") -> Activation:
@@ -523,6 +556,7 @@ def activation(spec="tanh") -> Activation:
         if is_identifier(spec) and spec.strip() != "u":
             activation_spec(spec)  # raises, listing the registered names
     expr = _parse(spec)
+    _check_smooth_expr(expr, str(spec) if isinstance(spec, str) else str(expr))
     act = Activation("custom", str(expr))
     act.check_smooth()
     return act

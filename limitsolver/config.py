@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import numbers
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -54,13 +53,13 @@ from typing import Any
 
 import numpy as np
 
-from ._schema import check_keys, check_table, check_value
-from .chains import CircleWalk, FiniteChain, GaussianAR1
+from ._schema import check_table, lookup
+from .chains import CHAIN_CLASSES, chain_from_config
 from .errors import ConfigError
 from .network import NetworkSpec
 from .prior import Prior
 from .problem import Problem
-from .targets import TARGET_CLASSES, make_target
+from .targets import TARGET_CLASSES
 
 __all__ = [
     "CHAIN_CLASSES",
@@ -75,11 +74,6 @@ __all__ = [
     "problem_from_config",
 ]
 
-CHAIN_CLASSES: Mapping[str, type] = MappingProxyType(
-    {cls.kind: cls for cls in (FiniteChain, GaussianAR1, CircleWalk)}
-)
-"""Chain kinds buildable from a table: ``kind`` -> class."""
-
 SPEC_CLASSES: Mapping[str, type] = MappingProxyType({
     **CHAIN_CLASSES,
     **TARGET_CLASSES,
@@ -88,8 +82,6 @@ SPEC_CLASSES: Mapping[str, type] = MappingProxyType({
     Problem.kind: Problem,
 })
 """Every kind of saved state: ``kind`` -> class with ``to_state``/``from_state``."""
-
-_PROBLEM_KEYS = ("chain", "target", "network", "horizon")
 
 
 def spec_class(kind: Any, where: str = "kind", registry: Mapping[str, type] = SPEC_CLASSES) -> type:
@@ -114,11 +106,7 @@ def spec_class(kind: Any, where: str = "kind", registry: Mapping[str, type] = SP
     ConfigError
         If ``kind`` is not registered; the message lists the registered kinds.
     """
-    if not isinstance(kind, str) or kind not in registry:
-        raise ConfigError(
-            f"`{where}` must be one of {', '.join(sorted(registry))}, got {kind!r}."
-        )
-    return registry[kind]
+    return lookup(registry, kind, where)
 
 
 def exclusive_keys(kind: Any) -> tuple[tuple[str, ...], ...]:
@@ -244,41 +232,6 @@ def fingerprint(state: Any) -> str:
     return hashlib.sha256(canonical_json(state).encode("ascii")).hexdigest()
 
 
-def chain_from_config(table: Mapping[str, Any], where: str = "chain"):
-    """Build a chain from ``{"kind": "finite" | "ar1" | "circle", ...}``.
-
-    Parameters
-    ----------
-    table : Mapping
-        ``kind = "finite"`` with ``P`` (required) and ``states``;
-        ``kind = "ar1"`` with ``a`` (default 0.5) and ``dim`` (default 1);
-        ``kind = "circle"`` with ``kappa`` (default 0.5) — the arguments of
-        :class:`~limitsolver.chains.FiniteChain`, :class:`~limitsolver.chains.GaussianAR1`
-        and :class:`~limitsolver.chains.CircleWalk`.
-    where : str
-        Name of the table in error messages.
-
-    Returns
-    -------
-    FiniteChain, GaussianAR1 or CircleWalk
-        The chain (a finite chain is checked to be irreducible and aperiodic).
-
-    Raises
-    ------
-    ConfigError
-        If ``kind`` is missing or unknown, a key is unknown or missing, or a value
-        has the wrong type.
-    NotStochasticError, NotErgodicError, DimensionError
-        If the chain's own validation fails.
-    """
-    table = check_table(table, where, f"a table with a `kind` ({', '.join(CHAIN_CLASSES)})")
-    cls = spec_class(table.get("kind"), f"{where}.kind", CHAIN_CLASSES)
-    chain = cls.from_state(table, where)
-    if isinstance(chain, FiniteChain):
-        chain.check_ergodic()
-    return chain
-
-
 def network_from_config(table: Mapping[str, Any], where: str = "network") -> NetworkSpec:
     """Build a :class:`NetworkSpec` from a table with an optional ``prior`` sub-table.
 
@@ -312,15 +265,13 @@ def problem_from_config(table: Mapping[str, Any], where: str = "problem") -> Pro
     """Build a :class:`Problem` from tables ``chain``, ``target``, ``network`` and ``horizon``.
 
     The same table is what :meth:`Problem.to_state` writes, so
-    ``problem_from_config(problem.to_state())`` equals ``problem``.
+    ``problem_from_config(problem.to_state())`` equals ``problem``; see
+    :meth:`Problem.from_state` for the keys.
 
     Parameters
     ----------
     table : Mapping
-        ``chain`` (see :func:`chain_from_config`) and ``target`` (see
-        :func:`~limitsolver.targets.make_target`) are required; ``network`` (see
-        :func:`network_from_config`) and ``horizon`` (training time :math:`T`,
-        default 1.0) are optional; ``kind = "problem"`` is allowed.
+        The problem's table.
     where : str
         Name of the table in error messages.
 
@@ -335,17 +286,4 @@ def problem_from_config(table: Mapping[str, Any], where: str = "problem") -> Pro
         If a key is unknown, ``chain`` or ``target`` is missing, or a table's
         values are refused by the object it builds.
     """
-    table = check_table(table, where)
-    if table.get("kind", Problem.kind) != Problem.kind:
-        raise ConfigError(f"`{where}.kind` must be 'problem', got {table['kind']!r}.")
-    check_keys({k: v for k, v in table.items() if k != "kind"}, _PROBLEM_KEYS, where)
-    for key in ("chain", "target"):
-        if key not in table:
-            raise ConfigError(f"`{where}.{key}` table is required to define a problem.")
-    chain = chain_from_config(table["chain"], f"{where}.chain")
-    target = make_target(table["target"], chain.dim, f"{where}.target")
-    network = network_from_config(table.get("network", {}), f"{where}.network")
-    horizon = check_value(table.get("horizon", 1.0), float, f"{where}.horizon")
-    if not (math.isfinite(horizon) and horizon > 0):
-        raise ConfigError(f"`{where}.horizon` must be positive and finite, got {horizon}.")
-    return Problem(chain, target, network, horizon)
+    return Problem.from_state(table, where)

@@ -24,9 +24,11 @@ from typing import Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 
+from ._deprecation import renamed_argument
 from ._random import as_generator
 from ._schema import build, check_fields
 from .activations import Activation, activation
+from .contraction import contraction_factor
 from .errors import ConfigError, ContractionError, DimensionError
 
 __all__ = ["Prior", "UnitParameters"]
@@ -180,7 +182,7 @@ class Prior:
         float
             :math:`\gamma`; the memory recursion contracts when :math:`\gamma < 1`.
         """
-        return float(self.b_max * activation(act).sup_dsigma)
+        return contraction_factor(self.b_max, act)
 
     def check_contraction(self, act: Activation | str) -> float:
         r"""Return :math:`\gamma` or raise :class:`ContractionError` when :math:`\gamma \ge 1`.
@@ -209,7 +211,8 @@ class Prior:
             )
         return gamma
 
-    def sample(self, n_units: int, dim: int, rng, n_networks: int | None = None) -> UnitParameters:
+    @renamed_argument("rng", "seed")
+    def sample(self, n_units: int, dim: int, seed, n_networks: int | None = None) -> UnitParameters:
         r"""Draw the parameters of ``n_networks`` independent networks of ``n_units`` units.
 
         Returns arrays with a leading axis of length ``n_networks`` (omitted when
@@ -226,7 +229,7 @@ class Prior:
             Number of units :math:`N` per network.
         dim : int
             Dimension :math:`d` of the inputs (and of :math:`w`).
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness (same seed, same parameters).
         n_networks : int, optional
             Number of independent networks; ``None`` for a single one without
@@ -254,7 +257,7 @@ class Prior:
             raise ConfigError(
                 f"`n_units` must be even with doubled initialisation (units come in pairs), got {n_units}."
             )
-        rng = as_generator(rng)
+        rng = as_generator(seed, "seed")
         lead = () if n_networks is None else (int(n_networks),)
         n_draw = n_units // 2 if self.doubled else n_units
         if self.c_law == "rademacher":

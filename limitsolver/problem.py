@@ -17,9 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from ._schema import check_state, check_value
+from ._schema import check_keys, check_table, check_value
+from .chains import as_chain, chain_from_config
 from .errors import ConfigError, DimensionError, NotErgodicError
 from .network import NetworkSpec
+from .targets import make_target
 
 __all__ = ["Problem"]
 
@@ -58,8 +60,6 @@ class Problem:
     kind: ClassVar[str] = "problem"
 
     def __post_init__(self):
-        from .chains import as_chain
-
         object.__setattr__(self, "chain", as_chain(self.chain, "chain"))
         if not isinstance(self.network, NetworkSpec):
             hint = (f"; for the activation write `network=NetworkSpec(activation={self.network!r})`"
@@ -131,29 +131,44 @@ class Problem:
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any], where: str = "problem") -> Problem:
-        """Rebuild a problem from :meth:`to_state` (see :func:`limitsolver.config.spec_from_state`).
+        """Build a problem from :meth:`to_state` or a configuration table.
 
         Parameters
         ----------
         state : Mapping
-            As written by :meth:`to_state`.
+            ``chain`` (see :func:`~limitsolver.chains.chain_from_config`) and
+            ``target`` (see :func:`~limitsolver.targets.make_target`) are required;
+            ``network`` (a table of :class:`NetworkSpec` fields) and ``horizon``
+            (default 1.0) are optional; ``kind = "problem"`` is allowed.
         where : str
-            Name of the state in error messages.
+            Name of the table in error messages.
 
         Returns
         -------
         Problem
-            The problem.
+            The problem; ``Problem.from_state(p.to_state())`` equals ``p``.
 
         Raises
         ------
         ConfigError
-            If the state is not one of a problem or a part is invalid.
+            If a key is unknown, ``chain`` or ``target`` is missing, or a value is
+            refused by the object it builds.
         """
-        from .config import problem_from_config
-
-        check_state(state, cls.kind, ("chain", "target", "network", "horizon"), where)
-        return problem_from_config(state, where)
+        state = check_table(state, where)
+        if state.get("kind", cls.kind) != cls.kind:
+            raise ConfigError(f"`{where}.kind` must be 'problem', got {state['kind']!r}.")
+        keys = ("chain", "target", "network", "horizon")
+        check_keys({k: v for k, v in state.items() if k != "kind"}, keys, where)
+        for key in ("chain", "target"):
+            if key not in state:
+                raise ConfigError(f"`{where}.{key}` table is required to define a problem.")
+        chain = chain_from_config(state["chain"], f"{where}.chain")
+        target = make_target(state["target"], chain.dim, f"{where}.target")
+        network = NetworkSpec.from_state(state.get("network", {}), f"{where}.network")
+        horizon = check_value(state.get("horizon", 1.0), float, f"{where}.horizon")
+        if not (math.isfinite(horizon) and horizon > 0):
+            raise ConfigError(f"`{where}.horizon` must be positive and finite, got {horizon}.")
+        return cls(chain, target, network, horizon)
 
     @property
     def dim(self) -> int:

@@ -102,7 +102,10 @@ def _state(obj, depth: int = 0) -> Any:
         return repr(obj)
     to_state = getattr(obj, "to_state", None)
     if callable(to_state) and not isinstance(obj, type):
-        return _state(to_state(), depth + 1)
+        try:
+            return _state(to_state(), depth + 1)
+        except ConfigError:  # e.g. a target wrapping a Python callable: described by its parts
+            pass
     if isinstance(obj, bool) or obj is None or isinstance(obj, (int, str)):
         return obj
     if isinstance(obj, float):
@@ -132,11 +135,13 @@ def _state(obj, depth: int = 0) -> Any:
 def problem_state(problem) -> Any:
     """The full state of a problem (or any spec) as JSON-ready data.
 
-    Uses the object's ``to_state()`` where it has one; otherwise the fields of
-    dataclasses and the public attributes of other objects, recursively, with
-    arrays as nested lists of exact floats (Python's ``repr`` of a float
-    round-trips, so two states differ whenever one bit of the problem does) and
-    callables by their code.
+    The object's ``to_state()`` (:meth:`~limitsolver.problem.Problem.to_state`,
+    from which :meth:`~limitsolver.problem.Problem.from_state` rebuilds it)
+    where it has one; otherwise (a user's own chain, a target wrapping a Python
+    callable) the fields of dataclasses and the public attributes of other
+    objects, recursively, with arrays as nested lists of exact floats and
+    callables by their code, so that two states still differ whenever one bit
+    of the problem does.
 
     Parameters
     ----------
@@ -152,12 +157,12 @@ def problem_state(problem) -> Any:
 
 
 def fingerprint(state: Any) -> str:
-    r"""SHA-256 digest of the canonical JSON of ``state`` (sorted keys, no spaces).
+    r""":func:`limitsolver.config.fingerprint`: SHA-256 of the canonical JSON, floats as hex.
 
     Parameters
     ----------
     state : object
-        JSON-ready data (e.g. from :func:`problem_state`).
+        JSON-ready data (e.g. from :func:`problem_state`) or a spec.
 
     Returns
     -------
@@ -165,8 +170,9 @@ def fingerprint(state: Any) -> str:
         64 hexadecimal digits; equal for equal states, different (with
         probability :math:`1 - 2^{-256}`) otherwise.
     """
-    text = json.dumps(state, sort_keys=True, separators=(",", ":"), allow_nan=True)
-    return hashlib.sha256(text.encode()).hexdigest()
+    from .config import fingerprint as canonical_fingerprint
+
+    return canonical_fingerprint(state)
 
 
 def problem_fingerprint(problem) -> str:
@@ -218,7 +224,7 @@ def provenance(*, problem=None, seeds: Sequence[int] | None = None,
         :data:`DEPENDENCIES`, None when absent), ``python``, ``platform``,
         ``argv``, ``created_utc`` (ISO 8601), and ``seeds`` / ``problem`` when given.
     """
-    from . import __version__
+    from ._version import __version__
 
     out: dict[str, Any] = {
         "limitsolver": __version__,

@@ -48,9 +48,11 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import sympy as sp
 
+from ._deprecation import renamed_argument
 from ._random import as_generator
 from ._schema import build, check_state, check_table, check_value
 from .activations import Activation, activation
+from .contraction import contraction_factor
 from .errors import ConfigError, ContractionError, DimensionError, DivergenceError
 from .memory import MemoryState, memory_on_histories, memory_step
 from .prior import Prior
@@ -746,7 +748,7 @@ class TeacherRNN:
             raise ConfigError(f"`memory_tol` must lie in (0, 1), got {self.memory_tol}.")
         act = activation(self.activation)
         b_max = float(np.max(np.abs(b)))
-        gamma = b_max * act.sup_dsigma
+        gamma = contraction_factor(b_max, act)
         if not gamma < 1.0:
             raise ContractionError(
                 f"the teacher's memory does not contract: max|`b`| * sup|sigma'| = {b_max:g} * "
@@ -759,20 +761,21 @@ class TeacherRNN:
         object.__setattr__(self, "scale", float(self.scale))
 
     @classmethod
+    @renamed_argument("rng", "seed")
     def from_prior(
         cls,
         n_units: int,
         prior: Prior,
         activation: Activation | str,
         dim: int,
-        rng,
+        seed,
         scale: float | None = None,
         memory_tol: float = 1e-10,
     ) -> TeacherRNN:
         r"""Draw a teacher with parameters i.i.d. from ``prior``.
 
         ``scale`` defaults to :math:`n^{-1/2}`, so the output is of order one.
-        The draws come from ``rng`` (seed or Generator) through ``prior.sample``.
+        The draws come from ``seed`` (seed or Generator) through ``prior.sample``.
 
         Parameters
         ----------
@@ -785,8 +788,8 @@ class TeacherRNN:
             :math:`\sigma`.
         dim : int
             State dimension :math:`d`.
-        rng : int, SeedSequence or Generator
-            Source of randomness (same seed, same teacher).
+        seed : int, SeedSequence or Generator
+            Source of randomness (same seed, same teacher); ``rng`` is its former name.
         scale : float, optional
             Output scale :math:`a`; default :math:`n^{-1/2}`.
         memory_tol : float
@@ -802,7 +805,7 @@ class TeacherRNN:
         ContractionError
             If :math:`\gamma = \max_i|b^i|\sup|\sigma'| \ge 1`.
         """
-        params = prior.sample(n_units, dim, as_generator(rng))
+        params = prior.sample(n_units, dim, as_generator(seed, "seed"))
         if scale is None:
             scale = 1.0 / math.sqrt(n_units)
         return cls(params.c, params.w, params.b, activation, scale, memory_tol)
@@ -914,7 +917,7 @@ class TeacherRNN:
     @property
     def gamma(self) -> float:
         r"""Contraction factor :math:`\gamma = \max_i|b^i|\sup|\sigma'|`."""
-        return float(np.max(np.abs(self.b)) * self.activation.sup_dsigma)
+        return contraction_factor(np.max(np.abs(self.b)), self.activation)
 
     @functools.cached_property
     def window(self) -> int:

@@ -24,3 +24,11 @@ def rng():
 def _close_figures():
     yield
     plt.close("all")
+
+
+def pytest_configure(config):
+    # without pytest-timeout installed (it is in the `test` extra) the per-test limits are
+    # inert rather than an unknown-marker error
+    if not config.pluginmanager.hasplugin("timeout"):
+        config.addinivalue_line("markers", "timeout(seconds): per-test time limit "
+                                           "(pytest-timeout)")

@@ -154,11 +154,33 @@ def test_custom_constants(expr, sup_d, sup_s):
         ("u+v", r"may only depend on `u`; it also uses \['v'\]"),
         ("u**(", r"'u\*\*\(' could not be parsed"),
         ("log(u)", r"'log\(u\)'.*not finite at u = 0"),
+        ("sin(u**2)", r"'sin\(u\*\*2\)' has unbounded sigma'"),
+        ("u*cos(u)", "unbounded sigma'"),
+        ("Min(u, 1) + 0*u", "not twice differentiable: the expression contains Min"),
+        ("tanh(u) + floor(u)/1000", "contains floor"),
+        ("relu", "unknown activation 'relu'"),
     ],
 )
 def test_bad_expressions_raise(expr, match):
     with pytest.raises(ActivationError, match=match):
         activation(expr)
+
+
+def test_piecewise_relu_is_refused():
+    v = sp.Symbol("u")
+    with pytest.raises(ActivationError, match="not twice differentiable.*Piecewise"):
+        activation(sp.Piecewise((0, v < 0), (v, True)))
+
+
+def test_growth_check_finds_unbounded_derivatives_sympy_cannot_decide():
+    from limitsolver.activations import _far_sup
+
+    # |2u cos(u^2)| reaches about 2|u|: a window [-60, 60] would report 120
+    with pytest.raises(ActivationError, match=r"unbounded sigma'.*\[1e5, 1e6\]"):
+        _far_sup(lambda u: 2 * u * np.cos(u**2), "sigma'", "sin(u**2)")
+    # bounded oscillation and decay pass, and the far values enter the supremum
+    assert _far_sup(np.cos, "sigma'", "sin(u)") == pytest.approx(1.0, abs=1e-6)
+    assert _far_sup(lambda u: 1 / (1 + u**2), "sigma'", "atan(u)") < 1e-4
 
 
 def test_bad_argument_types():

@@ -241,8 +241,8 @@ API_CASES = [
     (lambda: Prior().sample(0, 1, 0), ConfigError, "`n_units`"),
     (lambda: Prior(doubled=True).sample(3, 1, 0), ConfigError, "`n_units`"),
     (lambda: Prior().sample(4, 0, 0), DimensionError, "`dim`"),
-    (lambda: Prior().sample(4, 1, -1), ConfigError, "`rng`"),
-    (lambda: Prior().sample(4, 1, "seed"), ConfigError, "`rng`"),
+    (lambda: Prior().sample(4, 1, -1), ConfigError, "`seed`"),
+    (lambda: Prior().sample(4, 1, "seed"), ConfigError, "`seed`"),
     (lambda: Prior().memory_depth("tanh", 0.0), ConfigError, "`tol`"),
     (lambda: Prior(b_max=1.5).check_contraction("tanh"), ContractionError, "`b_max`"),
     # the network
@@ -282,7 +282,7 @@ API_CASES = [
     (lambda: CircleWalk("x"), NotErgodicError, "`kappa`"),
     (lambda: chain2().sample(0, 0), DimensionError, "`n_steps`"),
     (lambda: chain2().sample(3, 0, n_paths=0), DimensionError, "`n_paths`"),
-    (lambda: chain2().sample(3, -1), ConfigError, "`rng`"),
+    (lambda: chain2().sample(3, -1), ConfigError, "`seed`"),
     (lambda: chain2().sample(3, 0, start=5), DimensionError, "`start`"),
     (lambda: chain2().mixing_time(2.0), ConfigError, "`eps`"),
     (lambda: as_chain(object()), ConfigError, "`chain`"),
@@ -332,3 +332,19 @@ def test_api_bad_input_raises_the_class_of_its_kind_naming_the_argument(call, ex
 
 def test_there_are_at_least_120_cases():
     assert len(CLI_CASES) + len(API_CASES) >= 120
+
+
+def test_cli_refuses_an_unwritable_out_before_any_work(tmp_path, capsys, monkeypatch):
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    # as root, permissions do not bind: make the writability probe fail instead
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(locked)
+                        else real_access(p, mode))
+    for out in (locked, locked / "sub" / "dir"):
+        assert main(["poisson", "--out", str(out), "--quiet"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "`--out`" in err[0] and "writable" in err[0]
+    assert list(locked.iterdir()) == []

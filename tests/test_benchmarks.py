@@ -71,7 +71,7 @@ def test_suite_refuses_unknown_benchmark(tmp_path):
 
 
 def test_study_accuracy_reads_a_converge_summary(tmp_path):
-    from limitsolver.cli._defaults import problem_defaults
+    from limitsolver.headline import headline_table as problem_defaults
     from limitsolver.io import write_json
 
     path = tmp_path / "summary.json"

@@ -236,7 +236,7 @@ def test_block_diagonal_is_reducible_with_named_classes():
     with pytest.raises(NotErgodicError, match="irreducible for the period"):
         _ = chain.period
     with pytest.raises(NotErgodicError, match="irreducible"):
-        chain.sample(3, rng=0)  # no unique law to start from
+        chain.sample(3, seed=0)  # no unique law to start from
     assert chain.spectral_gap == pytest.approx(0.0, abs=1e-15)
 
 
@@ -341,8 +341,8 @@ def test_mixing_time_errors():
 
 
 def test_random_chain_is_ergodic_and_reproducible():
-    a = FiniteChain.random(6, rng=3, dim=2)
-    b = FiniteChain.random(6, rng=3, dim=2)
+    a = FiniteChain.random(6, seed=3, dim=2)
+    b = FiniteChain.random(6, seed=3, dim=2)
     np.testing.assert_array_equal(a.P, b.P)
     np.testing.assert_array_equal(a.states, b.states)
     assert np.all(a.P > 0) and a.states.shape == (6, 2)
@@ -350,11 +350,11 @@ def test_random_chain_is_ergodic_and_reproducible():
 
 
 def test_sampling_shapes_seeds_and_start():
-    chain = FiniteChain.random(5, rng=1, dim=3)
-    x = chain.sample(7, rng=11, n_paths=4)
+    chain = FiniteChain.random(5, seed=1, dim=3)
+    x = chain.sample(7, seed=11, n_paths=4)
     assert x.shape == (4, 7, 3)
-    np.testing.assert_array_equal(x, chain.sample(7, rng=11, n_paths=4))
-    assert not np.array_equal(x, chain.sample(7, rng=12, n_paths=4))
+    np.testing.assert_array_equal(x, chain.sample(7, seed=11, n_paths=4))
+    assert not np.array_equal(x, chain.sample(7, seed=12, n_paths=4))
     idx = chain.sample_indices(7, np.random.default_rng(11), n_paths=4)
     assert idx.shape == (4, 7) and idx.dtype == np.int64
     np.testing.assert_array_equal(x, chain.states[idx])
@@ -363,8 +363,8 @@ def test_sampling_shapes_seeds_and_start():
         chain.sample_indices(5, 0, n_paths=3, start=[4, 0, 1])[:, 0], [4, 0, 1]
     )
     np.testing.assert_array_equal(chain.sample(2, 0, start=3)[0, 0], chain.states[3])
-    assert chain.sample_stationary(9, rng=0).shape == (9, 3)
-    assert chain.sample(1, rng=0, n_paths=2).shape == (2, 1, 3)
+    assert chain.sample_stationary(9, seed=0).shape == (9, 3)
+    assert chain.sample(1, seed=0, n_paths=2).shape == (2, 1, 3)
     assert isinstance(chain, ChainProtocol) and check_chain(chain) is chain
 
 
@@ -380,16 +380,16 @@ def test_sampling_errors():
         chain.sample(0, 0)
     with pytest.raises(DimensionError, match="`n_paths`"):
         chain.sample(3, 0, n_paths=0)
-    with pytest.raises(ConfigError, match="`rng` must be"):
+    with pytest.raises(ConfigError, match="`seed` must be"):
         chain.sample(3, None)
 
 
 def test_marginals_of_independent_paths_match_pi():
     # X_0 ~ pi, so X_T ~ pi exactly and the n_paths values are i.i.d.: the counts are
     # multinomial with standard error sqrt(pi (1 - pi) / M). Band: 5 standard errors.
-    chain = FiniteChain.random(5, rng=7)
+    chain = FiniteChain.random(5, seed=7)
     M = 40_000
-    x = chain.sample_indices(6, rng=8, n_paths=M)
+    x = chain.sample_indices(6, seed=8, n_paths=M)
     pi = chain.stationary
     se = np.sqrt(pi * (1 - pi) / M)
     for k in (0, 5):
@@ -401,10 +401,10 @@ def test_marginals_of_independent_paths_match_pi():
 
 def test_paths_from_a_fixed_start_forget_it():
     # From X_0 = 0 the law of X_T is row 0 of P^T, computed here by direct powers.
-    chain = FiniteChain.random(4, rng=17)
+    chain = FiniteChain.random(4, seed=17)
     T, M = 3, 40_000
     law = np.linalg.matrix_power(chain.P, T)[0]
-    x = chain.sample_indices(T + 1, rng=18, n_paths=M, start=0)
+    x = chain.sample_indices(T + 1, seed=18, n_paths=M, start=0)
     freq = np.bincount(x[:, T], minlength=4) / M
     assert np.all(np.abs(freq - law) < 5 * np.sqrt(law * (1 - law) / M))
 
@@ -414,7 +414,7 @@ def test_long_path_frequencies_with_batch_means():
     # (2000 steps) far longer than the mixing time, so the batch means are nearly independent.
     chain = FiniteChain([[0.6, 0.3, 0.1], [0.2, 0.5, 0.3], [0.3, 0.0, 0.7]])
     assert chain.mixing_time(0.01) < 20
-    x = chain.sample_indices(100_000, rng=5)[0]
+    x = chain.sample_indices(100_000, seed=5)[0]
     onehot = x[:, None] == np.arange(3)
     batches = onehot.reshape(50, -1, 3).mean(axis=1)
     se = batches.std(axis=0, ddof=1) / np.sqrt(50)
@@ -426,7 +426,7 @@ def test_empirical_transition_frequencies_match_P():
     P = np.array([[0.5, 0.0, 0.5, 0.0], [0.1, 0.2, 0.3, 0.4], [0.0, 0.9, 0.0, 0.1],
                   [0.25, 0.25, 0.25, 0.25]])
     chain = FiniteChain(P)
-    x = chain.sample_indices(2_000, rng=21, n_paths=50)
+    x = chain.sample_indices(2_000, seed=21, n_paths=50)
     counts = np.zeros((4, 4))
     np.add.at(counts, (x[:, :-1].ravel(), x[:, 1:].ravel()), 1)
     N = counts.sum(axis=1, keepdims=True)
@@ -489,3 +489,59 @@ def test_check_chain_names_what_is_wrong():
         check_chain(_NaNs())
     with pytest.raises(ConfigError, match="positive integer"):
         check_chain(_BadDim())
+
+
+# -- names a user can guess ----------------------------------------------------------------
+
+
+def test_rng_is_a_deprecated_name_of_seed():
+    from limitsolver import Prior, TeacherRNN
+
+    chain = FiniteChain.two_state(0.2, 0.3)
+    with pytest.warns(DeprecationWarning, match="`rng` of FiniteChain.sample"):
+        old = chain.sample(7, rng=3, n_paths=2)
+    np.testing.assert_array_equal(old, chain.sample(7, seed=3, n_paths=2))
+    with pytest.warns(DeprecationWarning):
+        np.testing.assert_array_equal(FiniteChain.random(3, rng=1).P, FiniteChain.random(3, 1).P)
+    with pytest.warns(DeprecationWarning):
+        old = Prior().sample(4, 2, rng=5)
+    np.testing.assert_array_equal(old.w, Prior().sample(4, 2, seed=5).w)
+    with pytest.warns(DeprecationWarning):
+        t = TeacherRNN.from_prior(3, Prior(), "tanh", 1, rng=2)
+    np.testing.assert_array_equal(t.w, TeacherRNN.from_prior(3, Prior(), "tanh", 1, seed=2).w)
+    with pytest.raises(TypeError, match="got both `rng` and `seed`"):
+        chain.sample(3, rng=1, seed=1)
+
+
+def test_markov_chain_builds_a_finite_chain_as_quantecon_does():
+    from limitsolver import MarkovChain
+
+    P = [[0.9, 0.1], [0.5, 0.5]]
+    mc = MarkovChain(P, [-1.0, 1.0])
+    assert type(mc) is FiniteChain
+    np.testing.assert_array_equal(mc.P, P)
+    np.testing.assert_array_equal(mc.states[:, 0], [-1.0, 1.0])
+    # closed form of the two-state chain: pi = (q, p) / (p + q) with p = 0.1, q = 0.5
+    np.testing.assert_allclose(mc.stationary, [0.5 / 0.6, 0.1 / 0.6], rtol=1e-14)
+
+
+def test_a_quantecon_like_chain_is_accepted_where_a_chain_is_expected():
+    from scipy.sparse import csr_matrix
+
+    from limitsolver import LinearMemory, Problem
+    from limitsolver.chains import as_chain
+
+    class QuantEconLike:  # the attributes quantecon.MarkovChain has; no sample method
+        def __init__(self, P, state_values):
+            self.P, self.state_values = P, np.asarray(state_values)
+
+    qe = QuantEconLike(np.array([[0.7, 0.3], [0.4, 0.6]]), [-1.0, 1.0])
+    problem = Problem(qe, LinearMemory([1.0, 0.5]))
+    assert isinstance(problem.chain, FiniteChain)
+    np.testing.assert_array_equal(problem.chain.P, qe.P)
+    sparse = as_chain(QuantEconLike(csr_matrix(qe.P), [0.0, 1.0]))
+    np.testing.assert_array_equal(sparse.P, qe.P)
+    with pytest.warns(DeprecationWarning, match="ChainProtocol"):
+        from limitsolver import MarkovChain
+
+        assert isinstance(problem.chain, MarkovChain)

@@ -44,15 +44,15 @@ def test_ar1_errors():
 def test_ar1_shapes_seeds_and_start():
     chain = GaussianAR1(-0.3, dim=3)
     assert isinstance(chain, ChainProtocol) and chain.dim == 3
-    x = chain.sample(6, rng=2, n_paths=5)
+    x = chain.sample(6, seed=2, n_paths=5)
     assert x.shape == (5, 6, 3)
-    np.testing.assert_array_equal(x, chain.sample(6, rng=2, n_paths=5))
-    assert not np.array_equal(x, chain.sample(6, rng=3, n_paths=5))
+    np.testing.assert_array_equal(x, chain.sample(6, seed=2, n_paths=5))
+    assert not np.array_equal(x, chain.sample(6, seed=3, n_paths=5))
     start = np.arange(15.0).reshape(5, 3)
     np.testing.assert_array_equal(chain.sample(2, 0, n_paths=5, start=start)[:, 0], start)
     np.testing.assert_array_equal(chain.sample(2, 0, n_paths=5, start=[1, 2, 3])[:, 0],
                                   np.tile([1.0, 2.0, 3.0], (5, 1)))
-    assert chain.sample_stationary(7, rng=0).shape == (7, 3)
+    assert chain.sample_stationary(7, seed=0).shape == (7, 3)
     scalar = GaussianAR1(0.5)
     np.testing.assert_array_equal(scalar.sample(2, 0, n_paths=3, start=[1.0, 2.0, 3.0])[:, 0, 0],
                                   [1.0, 2.0, 3.0])
@@ -66,7 +66,7 @@ def test_ar1_stationary_moments_and_lag_one_autocovariance(a):
     # Var(X0 X1) = E[X0^2 X1^2] - a^2 = (1 + 2 a^2) - a^2 = 1 + a^2.
     M = 40_000
     chain = GaussianAR1(a, dim=2)
-    x = chain.sample(4, rng=31, n_paths=M)
+    x = chain.sample(4, seed=31, n_paths=M)
     last = x[:, -1]
     assert np.all(np.abs(last.mean(axis=0)) < 5 / np.sqrt(M))
     assert np.all(np.abs((last**2).mean(axis=0) - 1.0) < 5 * np.sqrt(2 / M))
@@ -82,7 +82,7 @@ def test_ar1_stationary_moments_and_lag_one_autocovariance(a):
 def test_ar1_from_a_fixed_start():
     # X_T | X_0 = x0 ~ N(a^T x0, 1 - a^{2T}).
     a, T, M, x0 = 0.8, 3, 40_000, 2.5
-    x = GaussianAR1(a).sample(T + 1, rng=4, n_paths=M, start=x0)[:, T, 0]
+    x = GaussianAR1(a).sample(T + 1, seed=4, n_paths=M, start=x0)[:, T, 0]
     var = 1 - a ** (2 * T)
     assert abs(x.mean() - a**T * x0) < 5 * math.sqrt(var / M)
     assert abs(x.var() - var) < 5 * var * math.sqrt(2 / M)
@@ -106,7 +106,7 @@ def test_ar1_transition_density_integrates_and_matches_samples(a):
     assert m2 - m1**2 == pytest.approx(1 - a**2, abs=1e-10)
     # the sampler draws from this density: one step from x
     M = 40_000
-    y = chain.sample(2, rng=9, n_paths=M, start=x)[:, 1, 0]
+    y = chain.sample(2, seed=9, n_paths=M, start=x)[:, 1, 0]
     assert abs(y.mean() - m1) < 5 * s / math.sqrt(M)
     assert abs(y.var() - (1 - a**2)) < 5 * (1 - a**2) * math.sqrt(2 / M)
     assert integrate.quad(chain.stationary_density, -40, 40, epsabs=1e-12)[0] == pytest.approx(
@@ -192,14 +192,14 @@ def test_circle_angles_in_range_and_states_on_circle(kappa, start, seed):
 def test_circle_seeds_start_and_states():
     walk = CircleWalk(0.7)
     assert isinstance(walk, ChainProtocol) and walk.dim == 2
-    a = walk.sample(6, rng=5, n_paths=4)
-    np.testing.assert_array_equal(a, walk.sample(6, rng=5, n_paths=4))
-    assert not np.array_equal(a, walk.sample(6, rng=6, n_paths=4))
+    a = walk.sample(6, seed=5, n_paths=4)
+    np.testing.assert_array_equal(a, walk.sample(6, seed=5, n_paths=4))
+    assert not np.array_equal(a, walk.sample(6, seed=6, n_paths=4))
     np.testing.assert_array_equal(a, walk.to_states(walk.sample_angles(6, 5, n_paths=4)))
     starts = np.array([0.0, 1.0, 2.0])
     np.testing.assert_array_equal(walk.sample_angles(2, 0, n_paths=3, start=starts)[:, 0], starts)
     np.testing.assert_allclose(walk.to_states(math.pi / 2), [0.0, 1.0], atol=1e-16)
-    assert walk.sample_stationary(8, rng=0).shape == (8, 2)
+    assert walk.sample_stationary(8, seed=0).shape == (8, 2)
 
 
 @pytest.mark.parametrize("kappa", [0.3, 1.0, 2.5])
@@ -208,7 +208,7 @@ def test_circle_one_step_fourier_multiplier(kappa):
     # Var(cos(m kappa xi)) = (1 + exp(-2 m^2 kappa^2)) / 2 - exp(-m^2 kappa^2).
     M = 40_000
     walk = CircleWalk(kappa)
-    phi = walk.sample_angles(2, rng=12, n_paths=M)
+    phi = walk.sample_angles(2, seed=12, n_paths=M)
     for m in (1, 2):
         c = np.cos(m * (phi[:, 1] - phi[:, 0]))
         var = (1 + math.exp(-2 * m**2 * kappa**2)) / 2 - math.exp(-(m**2) * kappa**2)
@@ -220,11 +220,11 @@ def test_circle_forgets_its_start_and_is_uniform():
     # E[cos phi_T | phi_0] = cos(phi_0) exp(-kappa^2 T / 2); Var(cos phi_T) <= 1.
     kappa, T, M, phi0 = 0.4, 5, 40_000, 0.3
     walk = CircleWalk(kappa)
-    phi = walk.sample_angles(T + 1, rng=3, n_paths=M, start=phi0)[:, T]
+    phi = walk.sample_angles(T + 1, seed=3, n_paths=M, start=phi0)[:, T]
     assert abs(np.cos(phi).mean() - math.cos(phi0) * math.exp(-0.5 * kappa**2 * T)) < 5 / M**0.5
     assert abs(np.sin(phi).mean() - math.sin(phi0) * math.exp(-0.5 * kappa**2 * T)) < 5 / M**0.5
     # uniform law: E cos = E sin = 0 with variance 1/2
-    x = walk.sample_stationary(M, rng=4)
+    x = walk.sample_stationary(M, seed=4)
     assert np.all(np.abs(x.mean(axis=0)) < 5 * math.sqrt(0.5 / M))
     assert walk.spectral_gap == pytest.approx(1 - walk.fourier_multiplier(1), rel=1e-15)
 

@@ -24,6 +24,7 @@ TINY_STUDY = TINY_PROBLEM + [
 ]
 
 
+@pytest.mark.slow
 def test_converge_writes_parsable_outputs_and_resumes(tmp_path, capsys):
     out = tmp_path / "conv"
     assert main(["converge", "--out", str(out), "--jobs", "1", "--quiet", *TINY_STUDY]) == 0
@@ -44,7 +45,7 @@ def test_converge_writes_parsable_outputs_and_resumes(tmp_path, capsys):
         np.testing.assert_allclose(m["stderr"], e.std(axis=1, ddof=1) / np.sqrt(2), rtol=1e-12)
         slope = np.polyfit(np.log([32, 64, 128]), np.log(e.mean(axis=1)), 1)[0]
         assert m["rate"] == pytest.approx(-slope, rel=1e-9)
-    for png in ("convergence.png", "loss_curves.png"):
+    for png in ("convergence.png", "loss_curves.png", "trajectories.png", "errors_in_time.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(list((out / "runs").glob("*.npz"))) == 6
     # a second call finds every run on disk and reproduces the numbers exactly

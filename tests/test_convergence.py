@@ -212,7 +212,7 @@ def test_tracking_by_lookup_on_exact_histories_equals_the_nystrom_evaluation(dou
     args = dict(n_units=64, seed=1, outputs=r["outputs"], limit=limit, steps=r["steps"],
                 predictions=r["predictions"], windows=r["windows"], track_h0=r["track_h0"],
                 own_start=own)
-    by_lookup = RunData(**args, pairs=_TrainingPairs(sol._flow)).online_limit
+    by_lookup = RunData(**args, pairs=_TrainingPairs(sol.flow)).online_limit
     by_nystrom = RunData(**args).online_limit
     assert not np.array_equal(by_nystrom, np.zeros_like(by_nystrom))
     np.testing.assert_allclose(by_lookup, by_nystrom, rtol=1e-11, atol=1e-14)
@@ -237,3 +237,18 @@ def test_compilation_is_kept_out_of_the_run_timings(monkeypatch):
     assert np.all(res.compile_times[:, 1] < 0.4)
     assert res.compile_time == pytest.approx(np.sum(res.compile_times))
     assert 0 < res.overhead < 1 and res.timings["total_s"] >= res.timings["runs_s"]
+
+
+def test_a_result_saved_from_python_loads_back_from_the_state_of_its_problem(tmp_path):
+    from limitsolver.studies import ConvergenceResult
+
+    study = _study(n_units=(32, 64), seeds=(0, 1))
+    res = run_convergence(study, progress=False)
+    res.save(tmp_path)
+    back = ConvergenceResult.load(tmp_path)
+    assert back.study.fingerprint() == study.fingerprint()     # the problem, to the last bit
+    np.testing.assert_array_equal(back.study.problem.chain.P, study.problem.chain.P)
+    for m in res.errors:
+        np.testing.assert_array_equal(back.errors[m], res.errors[m])
+        assert back.fits[m].ci == res.fits[m].ci
+    assert back.table("tracking") == res.table("tracking")

@@ -8,13 +8,17 @@ import time
 import numpy as np
 import pytest
 
-from limitsolver.cli._defaults import problem_defaults
 from limitsolver.config import problem_from_config
 from limitsolver.errors import StudyError
+from limitsolver.headline import headline_table as problem_defaults
 from limitsolver.studies import ConvergenceStudy, run_convergence
 from limitsolver.studies.executors import execute
 
 distributed = pytest.importorskip("distributed")
+
+#: Each test that starts a local cluster (two worker processes) fails after this many
+#: seconds instead of hanging: about ten times its duration on a loaded 2-core machine.
+CLUSTER_SECONDS = 240
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +54,7 @@ def _same_numbers(a, b):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(CLUSTER_SECONDS)
 def test_dask_study_gives_the_numbers_of_the_local_study(study, reference, client, tmp_path):
     result = run_convergence(study, executor=client, out=tmp_path, progress=False)
     _same_numbers(result, reference)
@@ -57,6 +62,7 @@ def test_dask_study_gives_the_numbers_of_the_local_study(study, reference, clien
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(CLUSTER_SECONDS)
 def test_killing_a_worker_mid_study_loses_nothing(study, reference, client, tmp_path):
     runs = tmp_path / "runs"
     killed = {}
@@ -94,6 +100,7 @@ def test_a_failing_run_is_reported_by_name_and_the_others_are_kept():
     assert got == {(1, "a"): 11, (3, "c"): 13}
 
 
+@pytest.mark.timeout(120)
 def test_study_error_names_the_failed_runs(study, tmp_path, monkeypatch):
     import limitsolver.studies.convergence as conv
 
@@ -112,6 +119,7 @@ def test_study_error_names_the_failed_runs(study, tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(CLUSTER_SECONDS)
 def test_converge_command_runs_on_a_scheduler(client, tmp_path, capsys):
     from limitsolver.cli import main
 
@@ -126,11 +134,16 @@ def test_converge_command_runs_on_a_scheduler(client, tmp_path, capsys):
     assert len(list((tmp_path / "runs").glob("*.npz"))) == 4
 
 
+@pytest.mark.timeout(60)
 def test_unreachable_scheduler_is_a_one_line_error(tmp_path, capsys):
     from limitsolver.cli import main
 
+    # nothing listens on port 9 (discard): give up after half a second, not the default 10
     code = main(["converge", "--out", str(tmp_path), "--quiet", "--scheduler",
-                 "tcp://127.0.0.1:9", "--set", "study.n_units=[32, 64]",
+                 "tcp://127.0.0.1:9", "--scheduler-timeout", "0.5",
+                 "--set", "study.n_units=[32, 64]",
                  "--set", "problem.network.memory_tol=0.05"])
     assert code == 2
-    assert "cannot reach the Dask scheduler" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cannot reach the Dask scheduler" in err
+    assert "after 0.5 s" in err          # distributed names the limit it was given

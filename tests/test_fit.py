@@ -62,3 +62,92 @@ def test_observed_orders_and_richardson():
     assert np.allclose(observed_orders(h, 3 * h**2), 2.0)
     q = [np.pi + 0.5 * hh**3 for hh in h[:3]]
     assert richardson_order(*q, ratio=2.0) == pytest.approx(3.0)
+
+
+# --- one least-squares line for every fit of the package -------------------------------------
+# The implementations each call site had before the fits became `fit_line`, kept verbatim
+# as references: the single fit must reproduce their numbers bit for bit.
+def _old_power_law_slope(logn, loge):
+    A = np.stack([np.ones_like(logn), -logn], axis=1)
+    (logc, p), *_ = np.linalg.lstsq(A, loge, rcond=None)
+    return float(p), float(logc)
+
+
+def _old_rate_ols(x, y):
+    import math
+    X = np.column_stack([np.ones_like(x), x])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ coef
+    n = len(y)
+    dof = max(n - 2, 1)
+    s2 = float(resid @ resid) / dof
+    cov = s2 * np.linalg.inv(X.T @ X)
+    return coef, float(math.sqrt(max(cov[1, 1], 0.0))), float(math.sqrt(np.mean(resid**2)))
+
+
+def _old_sgd_power(x, y):
+    import math
+    X = np.column_stack([np.ones_like(x), x])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ coef
+    s2 = float(resid @ resid) / max(len(y) - 2, 1)
+    se = math.sqrt(s2 * np.linalg.inv(X.T @ X)[1, 1])
+    return float(coef[0]), float(coef[1]), se, float(np.sqrt(np.mean(resid**2)))
+
+
+def _old_growth(M, y):
+    import math
+    n = len(y)
+    X = np.column_stack([np.ones(n), M])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ coef
+    s2 = float(resid @ resid) / (n - 2)
+    return float(coef[0]), float(coef[1]), math.sqrt(s2 * np.linalg.inv(X.T @ X)[1, 1])
+
+
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(3, 30))
+def test_fit_line_reproduces_every_former_fit_bit_for_bit(seed, n):
+    from limitsolver.studies.fit import _slope, fit_line
+
+    gen = np.random.default_rng(seed)
+    x = np.sort(gen.uniform(0.1, 10.0, n))
+    y = gen.standard_normal(n) - 0.7 * x
+    assert _slope(x, y) == _old_power_law_slope(x, y)
+    coef, se, rms = _old_rate_ols(x, y)
+    f = fit_line(x, y)
+    assert (f.intercept, f.slope, f.slope_stderr, f.rms_residual) == (coef[0], coef[1], se, rms)
+    assert (f.intercept, f.slope, f.slope_stderr, f.rms_residual) == _old_sgd_power(x, y)
+    assert (f.intercept, f.slope, f.slope_stderr) == _old_growth(x, y)
+
+
+def test_fit_line_against_the_normal_equations_in_closed_form():
+    from limitsolver.studies.fit import fit_line
+
+    x = np.array([0.0, 1.0, 2.0, 3.0])
+    y = np.array([1.0, 3.0, 2.0, 5.0])
+    f = fit_line(x, y)
+    # slope = Sxy / Sxx = 5.5 / 5 = 1.1, intercept = 2.75 - 1.1 * 1.5 = 1.1
+    assert f.slope == pytest.approx(1.1, abs=1e-14) and f.intercept == pytest.approx(1.1, abs=1e-14)
+    resid = y - (1.1 + 1.1 * x)
+    assert f.slope_stderr == pytest.approx(np.sqrt(resid @ resid / 2 / 5.0), rel=1e-13)
+    assert f.n_points == 4
+
+
+def test_band_is_the_pointwise_bootstrap_percentile_band():
+    gen = np.random.default_rng(5)
+    n = 2.0 ** np.arange(6, 12)
+    errors = n[:, None] ** -0.5 * np.exp(0.2 * gen.standard_normal((n.size, 8)))
+    fit = fit_power_law(n, errors, n_boot=400, rng=2)
+    assert fit.boot_rates.shape == (400,) and fit.boot_constants.shape == (400,)
+    # ci is the percentile interval of the same bootstrap rates
+    assert fit.ci == (float(np.quantile(fit.boot_rates, 0.025)),
+                      float(np.quantile(fit.boot_rates, 0.975)))
+    nn = np.geomspace(n[0] / 2, n[-1] * 2, 25)
+    lo, hi = fit.band(nn)
+    lines = fit.boot_constants[None, :] * nn[:, None] ** -fit.boot_rates[None, :]
+    inside = ((lines >= lo[:, None] * (1 - 1e-12)) & (lines <= hi[:, None] * (1 + 1e-12))).mean(1)
+    # at every n, 95% of the 400 bootstrap lines (up to ties at the quantiles) lie in the band
+    assert np.all(np.abs(inside - 0.95) <= 2.5 / 400), inside
+    # away from the data's centre the band widens: it is not two lines through one point
+    width = np.log(hi / lo)
+    assert width[0] > 1.5 * width.min() and width[-1] > 1.5 * width.min()

@@ -185,3 +185,16 @@ def test_propagator_needs_positive_weights():
     flow = SymmetricFlow.from_factor(F, om, 1.0)
     with pytest.raises(DiscretisationError, match="positive `weights`"):
         flow.propagator(np.ones(5), [1.0])
+
+
+def test_all_routes_share_the_long_time_limit_in_rtrl_mode():
+    pb = _problem()
+    t = [0.0, 1.0, np.inf]
+    sols = {m: solve_limit(pb, grid={"n_w": 12, "n_b": 4}, times=t, method=m,
+                           error_estimate=False) for m in ("spectral", "lowrank", "ivp")}
+    ref = sols["spectral"]
+    # lowrank: a symmetric r x r eigendecomposition; ivp: a non-symmetric one of A W, whose
+    # smallest non-zero eigenvalues (~1e-10) are resolved to about 1e-6 relative
+    np.testing.assert_allclose(sols["lowrank"].h[-1], ref.h[-1], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(sols["ivp"].h[-1], ref.h[-1], rtol=0, atol=1e-5)
+    assert sols["lowrank"].loss[-1] == pytest.approx(ref.loss[-1], rel=1e-4, abs=1e-13)

@@ -193,8 +193,8 @@ def test_quadrature_estimate_is_refused_on_grids_too_coarse_to_trust():
 def test_quadrature_estimate_is_honest_on_the_smallest_accepted_grids():
     # the default problem (two states, tanh, b_max = 0.5): the estimate against the error
     # measured with a fine reference grid must not be optimistic by more than a factor 2
-    from limitsolver.cli._defaults import problem_defaults
     from limitsolver.config import problem_from_config
+    from limitsolver.headline import headline_table as problem_defaults
 
     pb = problem_from_config(problem_defaults())
     t = np.linspace(0.0, pb.horizon, 6)

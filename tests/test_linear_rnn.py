@@ -326,3 +326,139 @@ def test_sgd_mean_drift_is_the_gradient():
     samples = r * inputs.dt * (X @ E)
     se = samples.std(ddof=1) / math.sqrt(n)
     assert abs(samples.mean() - g_b[0]) < 4 * se
+
+
+def test_ar1_input_is_the_scaled_gaussian_ar1_chain():
+    """Same draws as the chain GaussianAR1(phi), scaled by sigma/sqrt(dt); the recursion by hand."""
+    from limitsolver.chains import GaussianAR1
+
+    inputs = AR1Input(dt=0.1, phi=0.5, sigma=2.0)
+    x = inputs.sample(50, 7)
+    chain_path = GaussianAR1(0.5).sample(50, np.random.default_rng(7))[0, :, 0]
+    np.testing.assert_array_equal(x, inputs.scale * chain_path)
+    xi = np.random.default_rng(7).standard_normal(50)
+    s = 2.0 / np.sqrt(0.1)
+    ref = np.empty(50)
+    ref[0] = s * xi[0]
+    for k in range(1, 50):
+        ref[k] = 0.5 * ref[k - 1] + np.sqrt(0.75) * s * xi[k]
+    np.testing.assert_allclose(x, ref, rtol=1e-13, atol=1e-13 * s)
+    np.testing.assert_allclose(inputs.autocovariance(4), 4.0 * 0.5 ** np.arange(4) / 0.1, rtol=1e-15)
+    from limitsolver.errors import ConfigError, NotErgodicError
+
+    with pytest.raises(NotErgodicError, match="`a`"):
+        AR1Input(phi=1.0)
+    with pytest.raises(ConfigError, match="`dt`"):
+        AR1Input(dt=0.0)
+
+
+def test_memory_kernel_keeps_its_old_name_with_a_warning():
+    import limitsolver.linear_rnn as lr
+
+    assert issubclass(PowerLaw, lr.MemoryKernel)
+    with pytest.warns(DeprecationWarning, match="MemoryKernel"):
+        old = lr.Target
+    assert old is lr.MemoryKernel
+
+
+def test_errors_by_kind():
+    from limitsolver.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="`m`"):
+        FlowSpec(m=0)
+    with pytest.raises(DimensionError, match="`p0`"):
+        gradient_flow(PowerLaw(omega=1.0), FlowSpec(m=2), p0=np.ones(5))
+    with pytest.raises(ConfigError, match="`omega`"):
+        PowerLaw(omega=-1.0)
+
+
+# --- the plateau theorem's setup --------------------------------------------------------------
+@settings(max_examples=8, deadline=None)
+@given(t0=st.floats(0.0, 6.0), width=st.floats(0.3, 2.0), amp=st.floats(-2.0, 2.0),
+       a=st.floats(-2.0, 2.0), mu=st.floats(0.2, 3.0))
+def test_exponential_bump_transforms_against_quadrature(t0, width, amp, a, mu):
+    from limitsolver.linear_rnn import ExponentialBump
+
+    T = ExponentialBump(t0=t0, width=width, amplitude=amp, coefficient=a, rate=mu)
+
+    def rho(s):
+        return a * math.exp(-mu * s) + amp * math.exp(-((s - t0) ** 2) / (2 * width**2))
+
+    lam = np.array([0.05, 0.7, 4.0, 30.0])
+    for name, weight in (("laplace", lambda s, l: math.exp(-l * s)),
+                         ("laplace_moment", lambda s, l: s * math.exp(-l * s))):
+        got = getattr(T, name)(lam)
+        for g, l in zip(got, lam, strict=True):
+            # split at the bump so quad sees both scales
+            want = sum(integrate.quad(lambda s, w=weight, l=l: w(s, l) * rho(s), lo, hi, limit=200,
+                                      epsabs=1e-13, epsrel=1e-12)[0]
+                       for lo, hi in ((0.0, t0 + 10 * width), (t0 + 10 * width, np.inf)))
+            assert g == pytest.approx(want, rel=1e-9, abs=1e-12), (name, l)
+    want = sum(integrate.quad(lambda s: rho(s) ** 2, lo, hi, limit=200, epsabs=1e-13,
+                              epsrel=1e-12)[0]
+               for lo, hi in ((0.0, t0 + 10 * width), (t0 + 10 * width, np.inf)))
+    assert T.norm2 == pytest.approx(want, rel=1e-9, abs=1e-12)
+    assert T.memory == t0
+
+
+def test_exponential_bump_is_a_plateau_family_and_round_trips():
+    from limitsolver.linear_rnn import ExponentialBump, target_from_dict, target_with_memory
+
+    T = target_with_memory("exponential_bump", 3.0, width=0.5, rate=2.0)
+    assert T == ExponentialBump(t0=3.0, width=0.5, rate=2.0)
+    assert target_from_dict(T.to_dict()) == T
+    from limitsolver.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="`rate`"):
+        ExponentialBump(t0=1.0, rate=0.0)
+
+
+def test_first_exit_time_of_a_hand_computed_trajectory():
+    from limitsolver.linear_rnn import first_exit_time
+
+    t = [0.0, 1.0, 2.0, 4.0]
+    theta = [[1.0, 1.0], [1.3, 1.4], [1.6, 1.8], [1.6, 3.0]]   # |theta - theta_0| = 0, .5, 1, 2.15
+    assert first_exit_time(t, theta, 0.75) == pytest.approx(1.5, abs=1e-15)
+    assert first_exit_time(t, theta, 0.25) == pytest.approx(0.5, abs=1e-15)
+    # the distance to the start, not to the previous point: 1 -> 2.154 between t = 2 and 4
+    d3 = math.hypot(0.6, 2.0)
+    assert first_exit_time(t, theta, 1.5) == pytest.approx(2.0 + 2.0 * 0.5 / (d3 - 1.0), rel=1e-14)
+    assert first_exit_time(t, theta, 3.0) == math.inf
+    J = [2.0, 1.9, 1.0, 0.9]                                      # |J - J_0| = 0, .1, 1, 1.1
+    assert first_exit_time(t, J, 0.55) == pytest.approx(1.5, abs=1e-15)
+    from limitsolver.errors import ConfigError
+
+    with pytest.raises(DimensionError, match="`values`"):
+        first_exit_time(t, J[:3], 0.1)
+    with pytest.raises(ConfigError, match="`delta`"):
+        first_exit_time(t, J, 0.0)
+
+
+def test_plateau_study_from_the_theorems_initial_point():
+    from limitsolver.linear_rnn import LOSS_CONVENTION, ExponentialBump, first_exit_time
+
+    spec = FlowSpec(m=1, t_max=30.0, factorised=False)
+    a0, w0 = (0.01,), (1.0,)
+    cfg = PlateauConfig(family="exponential_bump", memory_values=(2.0, 4.0),
+                        target_params={"width": 0.5, "rate": 2.0}, flow=spec,
+                        initial_point=(a0, w0), exit_delta=0.05)
+    res = plateau_study(cfg)
+    for k, M in enumerate(cfg.memory_values):
+        fr = res.flows[0][k]
+        np.testing.assert_array_equal(fr.params[0], [0.01, 1.0])
+        target = ExponentialBump(t0=M, width=0.5, rate=2.0)
+        assert res.initial_loss[0, k] == pytest.approx(
+            white_noise_loss(np.array(a0), np.array(w0), target), rel=1e-12)
+        assert res.exit_times[0, k] == first_exit_time(fr.t, fr.params, 0.05)
+        assert res.loss_exit_times[0, k] == first_exit_time(fr.t, fr.loss, 0.05)
+        assert 0 < res.exit_times[0, k] < 30.0
+    assert LOSS_CONVENTION in res.table() and res.summary()["loss_convention"] == LOSS_CONVENTION
+    assert all(r["loss_convention"] == LOSS_CONVENTION and "tau0" in r for r in res.rows())
+    from limitsolver.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="factorised=False"):
+        PlateauConfig(flow=FlowSpec(m=1), initial_point=(a0, w0))
+    with pytest.raises(DimensionError, match="m = 2"):
+        PlateauConfig(flow=FlowSpec(m=2, factorised=False), initial_point=(a0, w0))
+    with pytest.raises(ConfigError, match="`n_seeds`"):
+        PlateauConfig(flow=spec, initial_point=(a0, w0), n_seeds=2)

@@ -78,3 +78,31 @@ def test_bad_config_names_the_key(tmp_path, path, value, match):
     d[path[-1]] = value
     with pytest.raises(ConfigError, match=match):
         memory.run(cfg, ns(tmp_path))
+
+
+def test_loss_convention_in_every_output_and_the_theorem_setup(tmp_path):
+    import numpy as np
+
+    from limitsolver.linear_rnn import ERROR_CONVENTION, LOSS_CONVENTION
+
+    cfg = tiny_config()
+    cfg["plateau"].update(family="exponential_bump", target_params={"width": 0.5, "rate": 2.0},
+                          m=1, factorised=False, initial_point={"a0": [0.01], "w0": [1.0]},
+                          exit_delta=0.05, t_max=20.0)
+    assert memory.run(cfg, ns(tmp_path)) == 0
+    for stem, text in (("plateau", LOSS_CONVENTION), ("approximation", ERROR_CONVENTION)):
+        assert text in (tmp_path / f"{stem}.txt").read_text()
+        assert text in (tmp_path / f"{stem}.csv").read_text()
+        summary = json.loads((tmp_path / f"{stem}.json").read_text())
+        assert text in json.dumps(summary)
+        with np.load(tmp_path / f"{stem}.npz") as z:
+            key = "loss_convention" if stem == "plateau" else "error_convention"
+            assert str(z[key]) == text
+    summary = json.loads((tmp_path / "plateau.json").read_text())
+    assert summary["config"]["initial_point"] == {"a0": [0.01], "w0": [1.0]}
+    assert all(0 < t < 20.0 for t in summary["exit_times"][0])
+    with np.load(tmp_path / "plateau.npz") as z:
+        assert z["tau0"].shape == (1, 2)
+    cfg["plateau"]["factorised"] = True
+    with pytest.raises(ConfigError, match="factorised"):
+        memory.run(cfg, ns(tmp_path))

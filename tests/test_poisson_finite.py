@@ -143,3 +143,53 @@ def test_errors():
         solve_poisson(chain, np.ones(2), n=10)
     with pytest.raises(DimensionError, match="`pi`"):
         solve_poisson_finite(chain.P, np.ones(2), pi=np.ones(3) / 3)
+
+
+@settings(max_examples=10, deadline=None)
+@given(n=st.integers(2, 12), seed=st.integers(0, 2**32 - 1), density=st.floats(0.2, 1.0))
+def test_sparse_finite_chain_agrees_with_dense(n, seed, density):
+    """A sparse P stays sparse; π and the Poisson solution agree with dense P to rounding."""
+    gen = np.random.default_rng(seed)
+    mask = gen.random((n, n)) < density
+    mask |= np.roll(np.eye(n, dtype=bool), 1, axis=1) | np.eye(n, dtype=bool)  # cycle + loops
+    P = np.where(mask, gen.random((n, n)), 0.0)
+    P /= P.sum(axis=1, keepdims=True)
+    dense, sparse = FiniteChain(P), FiniteChain(sp.csr_matrix(P))
+    assert sparse.is_sparse and not dense.is_sparse and sp.issparse(sparse.P)
+    # π P = π solved two ways: dense LU and sparse LU, both residuals at rounding
+    np.testing.assert_allclose(sparse.stationary, dense.stationary, rtol=0, atol=1e-13)
+    np.testing.assert_allclose(sparse.stationary @ P, sparse.stationary, atol=1e-14)
+    assert sparse.period == dense.period == 1
+    F = gen.standard_normal(n)
+    a, b = solve_poisson(dense, F), solve_poisson(sparse, F)
+    assert b.discretisation["method"] == "bordered sparse LU"
+    np.testing.assert_allclose(b.values, a.values, rtol=0, atol=1e-12 * (1 + np.abs(a.values).max()))
+    assert b.asymptotic_variance == pytest.approx(a.asymptotic_variance, rel=1e-10, abs=1e-13)
+
+
+def test_sparse_chain_samples_its_rows():
+    """Dyadic P: every cumulative sum is exact, so sparse and dense sampling coincide."""
+    P = np.array([[0.5, 0.5, 0.0, 0.0], [0.0, 0.25, 0.75, 0.0],
+                  [0.0, 0.0, 0.5, 0.5], [0.125, 0.0, 0.0, 0.875]])
+    dense, sparse = FiniteChain(P), FiniteChain(sp.csr_array(P))
+    np.testing.assert_array_equal(sparse.sample_indices(500, 3, n_paths=4),
+                                  dense.sample_indices(500, 3, n_paths=4))
+    path = sparse.sample_indices(40_000, 1)[0]
+    counts = np.zeros((4, 4))
+    np.add.at(counts, (path[:-1], path[1:]), 1)
+    freq = counts / counts.sum(axis=1, keepdims=True)
+    se = np.sqrt(P * (1 - P) / counts.sum(axis=1, keepdims=True))
+    assert np.all(np.abs(freq - P) <= 5 * se + 1e-12)
+    assert np.all(freq[P == 0] == 0)
+
+
+def test_sparse_chain_errors_name_entries_and_rows():
+    with pytest.raises(NotStochasticError, match=r"P\[0, 1\] = -0.5"):
+        FiniteChain(sp.csr_matrix(np.array([[1.5, -0.5], [0.5, 0.5]])))
+    with pytest.raises(NotStochasticError, match="row 0 sums to 1.1"):
+        solve_poisson_finite(sp.csr_matrix(np.array([[0.5, 0.6], [0.5, 0.5]])), np.ones(2))
+    reducible = sp.csr_matrix(np.array([[0.5, 0.5, 0.0], [0.5, 0.5, 0.0], [0.0, 0.0, 1.0]]))
+    with pytest.raises(NotErgodicError, match=r"irreducible.*\{2\}"):
+        solve_poisson_finite(reducible, np.ones(3))
+    with pytest.raises(DimensionError, match="square"):
+        FiniteChain(sp.csr_matrix(np.ones((2, 3)) / 3))

@@ -89,7 +89,7 @@ def test_same_seed_is_bit_identical_and_seeds_differ():
         np.testing.assert_array_equal(x, y)
     c = prior.sample(8, 3, 43, n_networks=2)
     assert not np.array_equal(a.w, c.w)
-    with pytest.raises(ConfigError, match="`rng` must be an integer seed"):
+    with pytest.raises(ConfigError, match="`seed` must be an integer seed"):
         prior.sample(8, 3, None)
 
 

@@ -9,6 +9,7 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+@pytest.mark.slow
 def test_readme_example_runs(capsys):
     text = README.read_text()
     blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from limitsolver.cli._defaults import problem_defaults
 from limitsolver.config import problem_from_config
+from limitsolver.headline import headline_table as problem_defaults
 from limitsolver.studies.refinement import (
     refine_depth,
     refine_histories,
@@ -42,6 +42,7 @@ def test_time_stepping_error_follows_the_tolerance(problem):
     assert np.all((r.orders > 0.6) & (r.orders < 1.3))
 
 
+@pytest.mark.slow
 def test_monte_carlo_histories_converge_at_rate_one_half(problem):
     r = refine_histories(problem, M=(32, 64, 128, 256, 512), seeds=tuple(range(12)),
                          grid=SMALL_GRID)

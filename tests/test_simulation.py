@@ -27,7 +27,7 @@ from limitsolver.errors import (
     DimensionError,
     DivergenceError,
 )
-from limitsolver.memory import MemoryState
+from limitsolver.memory import MemoryState, memory_step
 from limitsolver.network import NetworkSpec
 from limitsolver.prior import Prior, UnitParameters
 from limitsolver.problem import Problem
@@ -433,6 +433,35 @@ def test_divergence_is_reported_with_its_step():
         assert info.value.step == alone[first]
 
 
+def test_divergence_stops_at_the_first_error_outside_the_documented_bound():
+    from limitsolver.simulation.simulate import DIVERGENCE_FACTOR
+
+    # alpha = 1e4 at N = 256 used to "succeed" with predictions of 1e57
+    problem = ar1_problem(NET.replace(activation="linear", alpha=1e4), horizon=50.0,
+                          target="1000 + 0*x")
+    with np.errstate(all="ignore"):
+        f_ref, e_ref, *_ = reference_run(problem, 4, seed=3)
+    _, rng_data = seed_streams(3)
+    path = problem.chain.sample(problem.depth + 200, rng_data, n_paths=1)
+    y_max = np.max(np.abs(problem.target.along_path(path)[0, problem.depth:]))
+    bound = DIVERGENCE_FACTOR * (1 + y_max + abs(f_ref[0]))
+    first = int(np.argmax(~(np.abs(e_ref) <= bound)))
+    assert 0 < first and np.all(np.isfinite(e_ref[:first + 1]))  # caught before infinity
+    for backend in ("numpy", "numba"):
+        with pytest.raises(DivergenceError, match=r"left the bound .* at training step") as info:
+            simulate(problem, 4, 3, backend=backend)
+        assert info.value.step == first
+
+
+def test_parameters_outside_their_bound_stop_the_run():
+    # sigma_c = 1e149: the outputs stay finite while w grows without bound
+    problem = ar1_problem(NET.replace(prior=Prior(sigma_c=1e149)), horizon=1.0)
+    for backend in ("numpy", "numba"):
+        with pytest.raises(DivergenceError, match=r"max\|w\| = .* left the bound .* by training "
+                                                  r"step \d+ .* seed 0"):
+            simulate(problem, 256, 0, backend=backend)
+
+
 # -- the kernel's branch-free tanh ----------------------------------------------------------
 
 
@@ -526,3 +555,200 @@ def test_auto_backend_rule():
         assert res.backend == expected, act
     res = simulate(ar1_problem(NET.replace(activation="erf"), horizon=0.5), 8, 0)
     assert res.backend == "numba"
+
+
+# -- the compiled step loop: one unit step, compiled once per machine ------------------------
+
+
+def _explicit_units(mode, sd):
+    """The step loops as they were written before the unit step was shared: one per mode and d."""
+    import numba
+
+    jit = numba.njit(fastmath={"reassoc", "nsz", "contract"}, error_model="numpy")
+    if mode == "rtrl":
+        @jit
+        def d1(c, w, b, s, jw, jb, g, x):
+            acc = 0.0
+            for i in range(c.size):
+                co = c[i]
+                si = s[i]
+                gc = g * co
+                cn = co + g * si
+                jbi = jb[i]
+                jwi = jw[i]
+                bi = b[i] + gc * jbi
+                wi = w[i] + gc * jwi
+                t, du = sd(bi * si + wi * x)
+                jw[i] = du * (x + bi * jwi)
+                jb[i] = du * (si + bi * jbi)
+                c[i] = cn
+                b[i] = bi
+                w[i] = wi
+                s[i] = t
+                acc += cn * t
+            return acc
+    else:
+        @jit
+        def d1(c, w, b, s, jw, jb, g, x):
+            acc = 0.0
+            for i in range(c.size):
+                co = c[i]
+                si = s[i]
+                gc = g * co
+                cn = co + g * si
+                bi = b[i] + gc * jb[i]
+                wi = w[i] + gc * jw[i]
+                t, du = sd(bi * si + wi * x)
+                jw[i] = du * x
+                jb[i] = du * si
+                c[i] = cn
+                b[i] = bi
+                w[i] = wi
+                s[i] = t
+                acc += cn * t
+            return acc
+
+    rtrl = mode == "rtrl"
+
+    @jit
+    def dn(c, w, b, s, jw, jb, g, x, ubuf, tbuf, dbuf):
+        N, d = w.shape
+        for i in range(N):
+            co = c[i]
+            gc = g * co
+            c[i] = co + g * s[i]
+            bi = b[i] + gc * jb[i]
+            b[i] = bi
+            u = bi * s[i]
+            for j in range(d):
+                wij = w[i, j] + gc * jw[i, j]
+                w[i, j] = wij
+                u += wij * x[j]
+            ubuf[i] = u
+        for i in range(N):
+            tbuf[i], dbuf[i] = sd(ubuf[i])
+        acc = 0.0
+        for i in range(N):
+            du = dbuf[i]
+            bi = b[i]
+            si = s[i]
+            if rtrl:
+                for j in range(d):
+                    jw[i, j] = du * (x[j] + bi * jw[i, j])
+                jb[i] = du * (si + bi * jb[i])
+            else:
+                for j in range(d):
+                    jw[i, j] = du * x[j]
+                jb[i] = du * si
+            t = tbuf[i]
+            s[i] = t
+            acc += c[i] * t
+        return acc
+
+    return d1, dn
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("act", ["tanh", "erf"])
+@pytest.mark.parametrize("mode", ["rtrl", "truncated"])
+def test_shared_unit_step_is_bit_for_bit_the_explicit_loops(act, mode):
+    # the loops generated from memory.sensitivity against the four hand-written loops they
+    # replaced, compiled with the same flags: identical bits, d = 1 and d = 3, 40 steps
+    import numba
+
+    from limitsolver.simulation._kernels import kernel_module
+
+    module = kernel_module(activation(act), mode)
+    sd = module.sigma_dsigma if act == "tanh" else numba.njit(inline="always", fastmath={
+        "contract"})(lambda u: (math.erf(u), 1.1283791670955126 * math.exp(-u * u)))
+    d1, dn = _explicit_units(mode, sd)
+    rng = np.random.default_rng(7)
+    for d in (1, 3):
+        N = 37
+        arrays = [rng.choice([-1.0, 1.0], N), rng.standard_normal(N * d),
+                  rng.uniform(-0.6, 0.6, N), np.zeros(N), np.zeros(N * d), np.zeros(N)]
+        ours, theirs = [a.copy() for a in arrays], [a.copy() for a in arrays]
+        if d > 1:
+            ours[1], ours[4] = ours[1].reshape(N, d), ours[4].reshape(N, d)
+            theirs[1], theirs[4] = theirs[1].reshape(N, d), theirs[4].reshape(N, d)
+        bufs = [np.empty(N) for _ in range(3)]
+        for k in range(40):
+            x = rng.standard_normal(d)
+            g = 0.0 if k == 0 else 0.01 * rng.standard_normal()
+            if d == 1:
+                a = module.units_d1(*ours, g, x[0])
+                b = d1(*theirs, g, x[0])
+            else:
+                a = module.units_dn(*ours, g, x, *bufs)
+                b = dn(*theirs, g, x, *[np.empty(N) for _ in range(3)])
+            assert a == b or (math.isnan(a) and math.isnan(b))
+        for p, q in zip(ours, theirs, strict=True):
+            assert np.array_equal(p.view(np.uint64), q.view(np.uint64))
+
+
+def test_truncated_step_leaves_the_carried_term_out_rather_than_multiplying_by_zero():
+    from limitsolver.memory import sensitivity
+
+    # kappa = 0 must drop b J: an infinite or NaN J may not turn the truncated J into NaN
+    j = np.array([np.inf, -np.inf, np.nan, 1.0])
+    out = sensitivity(0.5, 2.0, 0.3, j, False)
+    np.testing.assert_array_equal(out, [1.0, 1.0, 1.0, 1.0])
+    assert np.isnan(sensitivity(0.5, 2.0, 0.3, j, True)[:3]).sum() == 1  # inf stays inf in rtrl
+    # and memory_step, which uses it
+    state = MemoryState(np.zeros((1, 4)), np.full((1, 4, 2), np.inf), np.full((1, 4), np.nan))
+    x = np.array([[0.5, -1.0]])
+    w = np.ones((1, 4, 2))
+    b = np.full((1, 4), 0.5)
+    out = memory_step(state, x, w, b, activation("tanh"), "truncated")
+    du = 1 - math.tanh(-0.5) ** 2
+    np.testing.assert_allclose(out.jw, np.broadcast_to(du * x[:, None, :], (1, 4, 2)), rtol=1e-15)
+    np.testing.assert_array_equal(out.jb, np.zeros((1, 4)))
+
+
+def test_kernel_modules_are_generated_from_the_parsed_formula_not_the_users_text():
+    from limitsolver.simulation._kernels import kernel_module, kernel_module_source
+
+    a = activation("u/sqrt(1+u**2)")
+    b = activation("u /  sqrt( 1 + u ** 2 )")
+    assert a == b
+    text = kernel_module_source(b, "truncated")
+    assert "u /  sqrt" not in text and "math.sqrt(u**2 + 1)" in text
+    assert "CARRY = False" in text and "CARRY = True" in kernel_module_source(a, "rtrl")
+    # the module is imported from a file in the cache directory, whose name hashes its text
+    mod = kernel_module(a, "truncated")
+    assert open(mod.__file__).read() == text
+
+
+_CACHE_PROBE = """
+import json, sys
+from limitsolver.chains import GaussianAR1
+from limitsolver.network import NetworkSpec
+from limitsolver.problem import Problem
+from limitsolver.simulation import simulate
+from limitsolver.simulation._kernels import kernel_module
+from limitsolver.targets import StateFunction
+net = NetworkSpec(memory_tol=1e-4, activation="atan(u)/2")
+p = Problem(GaussianAR1(0.5), StateFunction("sin(2*x)"), net, horizon=1.0)
+r = simulate(p, 8, [0], backend="numba")
+m = kernel_module(net.activation, "rtrl")
+st = m.seeds_serial.stats
+print(json.dumps({"hits": sum(st.cache_hits.values()), "misses": sum(st.cache_misses.values()),
+                  "compile": r.compile_time, "f": r.predictions.tolist()}))
+"""
+
+
+@pytest.mark.slow
+def test_kernels_compile_once_per_machine(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    env = dict(os.environ, LIMITSOLVER_CACHE_DIR=str(tmp_path))
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _CACHE_PROBE], env=env, check=True,
+                                      capture_output=True, text=True).stdout)
+            for _ in range(2)]
+    # the first process compiles (a miss), the second loads the machine code (a hit)
+    assert runs[0]["misses"] == 1 and runs[0]["hits"] == 0
+    assert runs[1]["misses"] == 0 and runs[1]["hits"] == 1
+    assert runs[1]["f"] == runs[0]["f"]
+    assert list(tmp_path.glob("kernels/limitsolver_kernel_custom_rtrl_*.py"))

@@ -327,7 +327,7 @@ def test_make_target_errors():
         make_target({"kind": "linear_memory", "n_terms": 3, "tol": 1e-3}, 1)
     with pytest.raises(ConfigError, match="`target.n_units` must be a positive integer"):
         make_target({"kind": "teacher", "n_units": 0}, 1)
-    with pytest.raises(ConfigError, match="`sigma_w` must be positive"):
+    with pytest.raises(ConfigError, match="`target.sigma_w` must be positive"):
         make_target({"kind": "teacher", "sigma_w": -1.0}, 1)
     with pytest.raises(ContractionError, match="does not contract"):
         make_target({"kind": "teacher", "b_max": 1.5}, 1)

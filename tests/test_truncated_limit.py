@@ -12,8 +12,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from limitsolver.cli._defaults import problem_defaults
 from limitsolver.config import problem_from_config
+from limitsolver.headline import headline_table as problem_defaults
 from limitsolver.limit import SymmetricFlow, solve_limit, tangent_kernel
 from limitsolver.simulation import simulate
 

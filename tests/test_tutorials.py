@@ -1,5 +1,12 @@
 """The quick start and the tutorials run as written, and print what they say they print.
 
+These are regression tests (marked ``regression``), not correctness tests: the printed
+numbers come from the package itself, so a changed digit says that a number moved and must
+be explained (a deliberate change of method, or a bug), never that the new one is right.
+Regenerating a page's output to make this pass hides exactly what it exists to show;
+correctness is proved by the tests against independent truths (closed forms, brute force,
+statistical bands), e.g. ``tests/test_width_scaling.py``, ``tests/test_study_metrics.py``.
+
 Every python code block of a page (the bodies of ``.. plot::`` directives and of
 ``.. code-block:: python`` directives) is executed in order in one fresh
 namespace per page, as a reader pasting them into a session would. A
@@ -18,7 +25,6 @@ import contextlib
 import io
 import re
 import textwrap
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +39,9 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGES = ["quickstart.rst", "tutorials/limit.rst", "tutorials/convergence.rst",
          "tutorials/poisson.rst", "tutorials/memory.rst"]
 
-#: Budget per page is about 20 s on an idle 2-core machine; the assertion allows
-#: three times that so that a loaded runner does not fail the suite.
-PAGE_SECONDS = 60.0
+#: A page runs in about 20 s on an idle 2-core machine (its cost belongs to the
+#: benchmarks, not to an assertion); a page still running after this many seconds hangs.
+PAGE_SECONDS = 600.0
 
 _DIRECTIVE = re.compile(r"^(\s*)\.\. (plot|code-block)::\s*(\S*)\s*$")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
@@ -204,15 +210,16 @@ def test_output_comparison(expected, printed, same):
 
 
 @pytest.mark.slow
+@pytest.mark.regression
+@pytest.mark.timeout(PAGE_SECONDS)
 @pytest.mark.parametrize("page", PAGES)
 def test_page_runs_as_written(page):
+    """Regression test: each page's printed output, every number to its last digit."""
     path = DOCS / page
     assert path.exists(), f"{page} is missing"
     page_blocks = blocks(path)
     assert any(b.kind == "python" for b in page_blocks), f"{page} has no python block"
-    t0 = time.perf_counter()
     results = run_page(path)
-    elapsed = time.perf_counter() - t0
     outputs = {block.line: out for block, out in results}
     checked = 0
     for prev, block in zip(page_blocks, page_blocks[1:], strict=False):
@@ -223,7 +230,6 @@ def test_page_runs_as_written(page):
                 f"line {prev.line} prints\n{printed}")
             checked += 1
     assert checked >= 1, f"{page} shows no output to check"
-    assert elapsed < PAGE_SECONDS, f"{page} took {elapsed:.1f} s (budget ~20 s)"
 
 
 def test_every_tutorial_is_in_the_toctree_and_tested():

@@ -49,9 +49,10 @@ multipliers :math:`e^{-\kappa^2 m^2/2}` and gap :math:`1 - e^{-\kappa^2/2}`.
 """
 
 from .ar1 import GaussianAR1
-from .base import ChainProtocol, MarkovChain, as_chain, check_chain
+from .base import ChainProtocol, check_chain
 from .circle import CircleWalk
 from .finite import FiniteChain
+from .registry import CHAIN_CLASSES, MarkovChain, as_chain, chain_from_config
 
-__all__ = ["ChainProtocol", "MarkovChain", "as_chain", "check_chain", "FiniteChain",
-           "GaussianAR1", "CircleWalk"]
+__all__ = ["ChainProtocol", "MarkovChain", "as_chain", "check_chain", "chain_from_config",
+           "CHAIN_CLASSES", "FiniteChain", "GaussianAR1", "CircleWalk"]

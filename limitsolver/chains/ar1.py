@@ -20,6 +20,7 @@ import numbers
 
 import numpy as np
 
+from .._deprecation import renamed_argument
 from ..errors import DimensionError, NotErgodicError
 from .base import _count, _prepare, _vector_start
 
@@ -143,14 +144,15 @@ class GaussianAR1:
         out = self.a ** np.abs(lag).astype(float)
         return float(out) if out.ndim == 0 else out
 
-    def sample(self, n_steps: int, rng, *, n_paths: int = 1, start=None) -> np.ndarray:
+    @renamed_argument("rng", "seed")
+    def sample(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
         r"""Paths :math:`(X_0, \dots, X_{n\_steps-1})`, shape ``(n_paths, n_steps, d)``.
 
         Parameters
         ----------
         n_steps : int
             Number of states per path, :math:`X_0` included.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
         n_paths : int, optional
             Number of independent paths.
@@ -171,7 +173,7 @@ class GaussianAR1:
         DivergenceError
             If ``start`` contains NaN or infinite values.
         """
-        n_steps, gen, n_paths = _prepare(n_steps, rng, n_paths)
+        n_steps, gen, n_paths = _prepare(n_steps, seed, n_paths)
         d = self.dim
         out = np.empty((n_paths, n_steps, d))
         if start is None:
@@ -183,14 +185,15 @@ class GaussianAR1:
             out[:, k] = self.a * out[:, k - 1] + self.noise_scale * noise[k - 1]
         return out
 
-    def sample_stationary(self, n: int, rng) -> np.ndarray:
+    @renamed_argument("rng", "seed")
+    def sample_stationary(self, n: int, seed) -> np.ndarray:
         r"""``n`` independent draws from :math:`N(0, I_d)`, shape ``(n, d)``.
 
         Parameters
         ----------
         n : int
             Number of draws.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
 
         Returns
@@ -198,7 +201,7 @@ class GaussianAR1:
         numpy.ndarray
             Shape ``(n, d)``.
         """
-        n, gen, _ = _prepare(n, rng, 1)
+        n, gen, _ = _prepare(n, seed, 1)
         return gen.standard_normal((n, self.dim))
 
     def _sq_norm(self, z: np.ndarray) -> np.ndarray:

@@ -18,7 +18,6 @@ same paths bit for bit.
 from __future__ import annotations
 
 import numbers
-import warnings
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -26,7 +25,7 @@ import numpy as np
 from .._random import as_generator
 from ..errors import ConfigError, DimensionError, DivergenceError
 
-__all__ = ["ChainProtocol", "MarkovChain", "check_chain", "as_chain"]
+__all__ = ["ChainProtocol", "check_chain"]
 
 
 @runtime_checkable
@@ -53,14 +52,14 @@ class ChainProtocol(Protocol):
 
     dim: int
 
-    def sample(self, n_steps: int, rng, *, n_paths: int = 1, start=None) -> np.ndarray:
+    def sample(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
         r"""Draw ``n_paths`` independent paths :math:`(X_0, \dots, X_{n\_steps-1})`.
 
         Parameters
         ----------
         n_steps : int
             Number of states per path, :math:`X_0` included.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
         n_paths : int, optional
             Number of independent paths.
@@ -75,14 +74,14 @@ class ChainProtocol(Protocol):
         """
         ...
 
-    def sample_stationary(self, n: int, rng) -> np.ndarray:
+    def sample_stationary(self, n: int, seed) -> np.ndarray:
         r"""Draw ``n`` independent states from :math:`\pi_X`; shape ``(n, d)``.
 
         Parameters
         ----------
         n : int
             Number of draws.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
 
         Returns
@@ -91,80 +90,6 @@ class ChainProtocol(Protocol):
             Shape ``(n, d)``.
         """
         ...
-
-
-class _MarkovChainMeta(type):
-    def __instancecheck__(cls, obj) -> bool:
-        warnings.warn("`isinstance(obj, MarkovChain)` is deprecated; test against "
-                      "`limitsolver.chains.ChainProtocol`.", DeprecationWarning, stacklevel=2)
-        return isinstance(obj, ChainProtocol)
-
-
-class MarkovChain(metaclass=_MarkovChainMeta):
-    r"""A finite chain built as QuantEcon builds one: ``MarkovChain(P, state_values)``.
-
-    Returns a :class:`~limitsolver.chains.FiniteChain`, so code written for
-    ``quantecon.MarkovChain`` runs unchanged; a ``quantecon.MarkovChain`` object
-    itself is accepted wherever a chain is expected (see :func:`as_chain`). The
-    protocol a user's own chain implements is :class:`ChainProtocol`.
-
-    Parameters
-    ----------
-    P : array_like, shape (n, n)
-        Row-stochastic transition matrix.
-    state_values : array_like, shape (n,) or (n, d), optional
-        The value observed in each state (default ``0, ..., n-1``).
-
-    Returns
-    -------
-    FiniteChain
-        ``FiniteChain(P, state_values)``.
-    """
-
-    def __new__(cls, P, state_values=None):  # noqa: D102
-        from .finite import FiniteChain
-
-        return FiniteChain(P, state_values)
-
-
-def as_chain(obj, name: str = "chain"):
-    r"""Return ``obj`` as a chain of the package's protocol.
-
-    A chain implementing :class:`ChainProtocol` is returned unchanged; an object
-    with a transition matrix ``P`` and ``state_values`` but no ``sample`` (a
-    ``quantecon.MarkovChain``, duck-typed: quantecon is not needed) becomes the
-    :class:`~limitsolver.chains.FiniteChain` with that matrix and those states.
-
-    Parameters
-    ----------
-    obj : object
-        The candidate chain.
-    name : str, optional
-        Name of the argument, used in error messages.
-
-    Returns
-    -------
-    ChainProtocol
-        ``obj`` or the finite chain built from it.
-
-    Raises
-    ------
-    ConfigError
-        If ``obj`` is neither (the message lists what a chain needs).
-    """
-    if isinstance(obj, ChainProtocol) and isinstance(getattr(obj, "dim", None), numbers.Integral):
-        return obj
-    if hasattr(obj, "P") and hasattr(obj, "state_values"):
-        from .finite import FiniteChain
-
-        P = obj.P
-        P = P.toarray() if hasattr(P, "toarray") else P
-        return FiniteChain(P, obj.state_values)
-    raise ConfigError(
-        f"`{name}` must be a Markov chain (FiniteChain, GaussianAR1, CircleWalk, an object "
-        "with `P` and `state_values` such as a quantecon.MarkovChain, or a class with an "
-        f"integer `dim`, `sample` and `sample_stationary`), got {type(obj).__name__}."
-    )
 
 
 def check_chain(obj, name: str = "chain") -> ChainProtocol:
@@ -204,8 +129,8 @@ def check_chain(obj, name: str = "chain") -> ChainProtocol:
         listed = ", ".join(f"`{m}`" for m in missing)
         raise ConfigError(
             f"`{name}` does not implement the chain protocol (ChainProtocol): it has no {listed}; "
-            "a chain needs an integer `dim` and methods `sample(n_steps, rng, *, n_paths, "
-            "start)` and `sample_stationary(n, rng)`."
+            "a chain needs an integer `dim` and methods `sample(n_steps, seed, *, n_paths, "
+            "start)` and `sample_stationary(n, seed)`."
         )
     dim = obj.dim
     if not isinstance(dim, numbers.Integral) or isinstance(dim, bool) or dim < 1:
@@ -245,8 +170,8 @@ def _count(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def _prepare(n_steps, rng, n_paths) -> tuple[int, np.random.Generator, int]:
-    return _count(n_steps, "n_steps"), as_generator(rng), _count(n_paths, "n_paths")
+def _prepare(n_steps, seed, n_paths) -> tuple[int, np.random.Generator, int]:
+    return _count(n_steps, "n_steps"), as_generator(seed, "seed"), _count(n_paths, "n_paths")
 
 
 def _vector_start(start, n_paths: int, d: int) -> np.ndarray:

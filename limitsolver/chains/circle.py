@@ -27,6 +27,7 @@ import numbers
 
 import numpy as np
 
+from .._deprecation import renamed_argument
 from ..errors import DimensionError, DivergenceError, NotErgodicError
 from .base import _prepare
 
@@ -165,14 +166,15 @@ class CircleWalk:
         a = np.asarray(angles, dtype=float)
         return np.stack([np.cos(a), np.sin(a)], axis=-1)
 
-    def sample_angles(self, n_steps: int, rng, *, n_paths: int = 1, start=None) -> np.ndarray:
+    @renamed_argument("rng", "seed")
+    def sample_angles(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
         r"""Angle paths :math:`(\varphi_0, \dots, \varphi_{n\_steps-1})` in :math:`[0, 2\pi)`.
 
         Parameters
         ----------
         n_steps : int
             Number of angles per path, :math:`\varphi_0` included.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
         n_paths : int, optional
             Number of independent paths.
@@ -184,7 +186,7 @@ class CircleWalk:
         -------
         numpy.ndarray, shape (n_paths, n_steps)
         """
-        n_steps, gen, n_paths = _prepare(n_steps, rng, n_paths)
+        n_steps, gen, n_paths = _prepare(n_steps, seed, n_paths)
         if start is None:
             phi = gen.random(n_paths) * _TWO_PI
         else:
@@ -204,7 +206,8 @@ class CircleWalk:
             out[:, k] = _wrap(out[:, k - 1] + self.kappa * steps[k - 1])
         return out
 
-    def sample(self, n_steps: int, rng, *, n_paths: int = 1, start=None) -> np.ndarray:
+    @renamed_argument("rng", "seed")
+    def sample(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
         r"""Paths of :math:`X_k = (\cos\varphi_k, \sin\varphi_k)`, shape ``(n_paths, n_steps, 2)``.
 
         Here ``start`` is an ANGLE :math:`\varphi_0` (or one per path), not a
@@ -214,7 +217,7 @@ class CircleWalk:
         ----------
         n_steps : int
             Number of states per path, :math:`X_0` included.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
         n_paths : int, optional
             Number of independent paths.
@@ -235,16 +238,17 @@ class CircleWalk:
         DivergenceError
             If ``start`` contains NaN or infinite angles.
         """
-        return self.to_states(self.sample_angles(n_steps, rng, n_paths=n_paths, start=start))
+        return self.to_states(self.sample_angles(n_steps, seed, n_paths=n_paths, start=start))
 
-    def sample_stationary(self, n: int, rng) -> np.ndarray:
+    @renamed_argument("rng", "seed")
+    def sample_stationary(self, n: int, seed) -> np.ndarray:
         r"""``n`` independent uniform points on the unit circle, shape ``(n, 2)``.
 
         Parameters
         ----------
         n : int
             Number of draws.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
 
         Returns
@@ -252,7 +256,7 @@ class CircleWalk:
         numpy.ndarray
             Shape ``(n, 2)``.
         """
-        n, gen, _ = _prepare(n, rng, 1)
+        n, gen, _ = _prepare(n, seed, 1)
         return self.to_states(gen.random(n) * _TWO_PI)
 
     def stationary_density(self, phi) -> np.ndarray:

@@ -36,9 +36,11 @@ import numbers
 from collections.abc import Sequence
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.sparse import csr_array
 from scipy.sparse.csgraph import breadth_first_order, connected_components
 
+from .._deprecation import renamed_argument
 from .._random import as_generator
 from ..errors import ConfigError, DimensionError, NotErgodicError, NotStochasticError
 from .base import _count, _prepare
@@ -58,6 +60,43 @@ def _listing(items: list[str]) -> str:
     return ", ".join(items)
 
 
+def _sparse_stochastic(P, atol: float) -> csr_array:
+    """Validate a sparse stochastic matrix on its stored entries; return it as a CSR copy."""
+    arr = csr_array(P, dtype=float, copy=True)
+    if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
+        raise DimensionError(
+            f"`P` must be a non-empty square matrix of shape (n, n), got shape {arr.shape}."
+        )
+    arr.sum_duplicates()
+    arr.sort_indices()
+    rows = np.repeat(np.arange(arr.shape[0]), np.diff(arr.indptr))
+    _check_entries(rows, arr.indices, arr.data, lambda: np.asarray(arr.sum(axis=1)).ravel(),
+                   atol, "Normalise each row by its sum.")
+    arr.eliminate_zeros()
+    return arr
+
+
+def _check_entries(rows, cols, values, row_sums, atol: float, hint: str) -> None:
+    """Entries ``P[rows[k], cols[k]] = values[k]`` finite and non-negative, ``row_sums()`` one."""
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        pos = _listing([f"({rows[k]}, {cols[k]})" for k in bad])
+        raise NotStochasticError(
+            f"`P` must be finite; it has NaN or infinite entries at positions {pos}."
+        )
+    neg = np.flatnonzero(values < 0)
+    if neg.size:
+        ent = _listing([f"P[{rows[k]}, {cols[k]}] = {values[k]:.6g}" for k in neg])
+        raise NotStochasticError(f"`P` must have non-negative entries; found {ent}.")
+    sums = row_sums()
+    off = np.flatnonzero(np.abs(sums - 1.0) > atol)
+    if off.size:
+        listed = _listing([f"row {i} sums to {sums[i]:.12g}" for i in off])
+        raise NotStochasticError(
+            f"The rows of `P` must sum to 1 (within atol={atol:g}); {listed}. {hint}"
+        )
+
+
 class FiniteChain:
     r"""A Markov chain on finitely many states :math:`x \in \{0,\dots,n-1\}` of :math:`\mathbb R^d`.
 
@@ -67,9 +106,12 @@ class FiniteChain:
 
     Parameters
     ----------
-    P : array_like, shape (n, n)
+    P : array_like or scipy.sparse matrix, shape (n, n)
         Row-stochastic transition matrix: finite, :math:`P_{xy} \ge 0`,
-        :math:`|\sum_y P_{xy} - 1| \le` ``atol``. A copy is stored, read-only.
+        :math:`|\sum_y P_{xy} - 1| \le` ``atol``. A copy is stored, read-only. A
+        sparse matrix is validated on its stored entries and kept sparse (CSR), as
+        QuantEcon's ``MarkovChain`` does; its stationary law comes from a sparse LU
+        solve and sampling uses the rows' stored entries only.
     states : array_like, shape (n, d) or (n,), optional
         The vector of :math:`\mathbb R^d` observed in each state; a 1-D array
         of length ``n`` means :math:`d = 1`. Default: ``arange(n)`` as an
@@ -79,8 +121,8 @@ class FiniteChain:
 
     Attributes
     ----------
-    P : numpy.ndarray, shape (n, n)
-        The transition matrix (read-only float copy).
+    P : numpy.ndarray or scipy.sparse.csr_array, shape (n, n)
+        The transition matrix (read-only float copy; CSR when given sparse).
     states : numpy.ndarray, shape (n, d)
         The state vectors (read-only float copy).
     n_states : int
@@ -101,13 +143,17 @@ class FiniteChain:
     >>> chain = FiniteChain.two_state(0.1, 0.3)
     >>> chain.stationary
     array([0.75, 0.25])
-    >>> chain.sample(4, rng=0, n_paths=2).shape
+    >>> chain.sample(4, seed=0, n_paths=2).shape
     (2, 4, 1)
     """
 
     kind: str = "finite"
 
     def __init__(self, P: np.ndarray, states: np.ndarray | None = None, *, atol: float = 1e-10):
+        if sp.issparse(P):
+            arr = _sparse_stochastic(P, atol)
+            self._init_states(arr, arr.shape[0], states)
+            return
         try:
             arr = np.array(P, dtype=float)
         except (TypeError, ValueError) as exc:
@@ -118,25 +164,12 @@ class FiniteChain:
             raise DimensionError(
                 f"`P` must be a non-empty square matrix of shape (n, n), got shape {arr.shape}."
             )
-        bad = np.argwhere(~np.isfinite(arr))
-        if bad.size:
-            pos = _listing([f"({i}, {j})" for i, j in bad])
-            raise NotStochasticError(
-                f"`P` must be finite; it has NaN or infinite entries at positions {pos}."
-            )
-        neg = np.argwhere(arr < 0)
-        if neg.size:
-            ent = _listing([f"P[{i}, {j}] = {arr[i, j]:.6g}" for i, j in neg])
-            raise NotStochasticError(f"`P` must have non-negative entries; found {ent}.")
-        sums = arr.sum(axis=1)
-        off = np.flatnonzero(np.abs(sums - 1.0) > atol)
-        if off.size:
-            rows = _listing([f"row {i} sums to {sums[i]:.12g}" for i in off])
-            raise NotStochasticError(
-                f"The rows of `P` must sum to 1 (within atol={atol:g}); {rows}. "
-                "Normalise with `P / P.sum(axis=1, keepdims=True)`."
-            )
-        n = arr.shape[0]
+        rows, cols = np.indices(arr.shape).reshape(2, -1)
+        _check_entries(rows, cols, arr.ravel(), lambda: arr.sum(axis=1), atol,
+                       "Normalise with `P / P.sum(axis=1, keepdims=True)`.")
+        self._init_states(arr, arr.shape[0], states)
+
+    def _init_states(self, arr, n: int, states) -> None:
         if states is None:
             st = np.arange(n, dtype=float)[:, None]
         else:
@@ -150,9 +183,9 @@ class FiniteChain:
                 )
             if not np.all(np.isfinite(st)):
                 raise DimensionError("`states` must be finite vectors.")
-        arr.flags.writeable = False
+        (arr.data if sp.issparse(arr) else arr).flags.writeable = False
         st.flags.writeable = False
-        self.P: np.ndarray = arr
+        self.P = arr
         self.states: np.ndarray = st
         self.n_states: int = n
         self.dim: int = st.shape[1]
@@ -164,7 +197,8 @@ class FiniteChain:
         if not isinstance(other, FiniteChain):
             return NotImplemented
         return (self.P.shape == other.P.shape and self.states.shape == other.states.shape
-                and bool(np.all(self.P == other.P)) and bool(np.all(self.states == other.states)))
+                and bool(np.all(self._dense_P() == other._dense_P()))
+                and bool(np.all(self.states == other.states)))
 
     __hash__ = None  # mutable caches aside, equality is by value: not hashable
 
@@ -178,9 +212,10 @@ class FiniteChain:
         Returns
         -------
         dict
-            ``{"kind": "finite", "P": [[...], ...], "states": [[...], ...]}``.
+            ``{"kind": "finite", "P": [[...], ...], "states": [[...], ...]}`` (a sparse ``P``
+            is written in full).
         """
-        return {"kind": self.kind, "P": self.P.tolist(), "states": self.states.tolist()}
+        return {"kind": self.kind, "P": self._dense_P().tolist(), "states": self.states.tolist()}
 
     @classmethod
     def from_state(cls, state: dict, where: str = "chain") -> FiniteChain:
@@ -233,7 +268,8 @@ class FiniteChain:
         return cls([[1.0 - p, p], [q, 1.0 - q]], states=states)
 
     @classmethod
-    def random(cls, n: int, rng, *, dim: int = 1) -> FiniteChain:
+    @renamed_argument("rng", "seed")
+    def random(cls, n: int, seed, *, dim: int = 1) -> FiniteChain:
         r"""A random ergodic chain: rows i.i.d. Dirichlet(1, ..., 1), states i.i.d. :math:`N(0, I_d)`.
 
         Every entry of :math:`P` is positive (almost surely), so the chain is
@@ -243,14 +279,14 @@ class FiniteChain:
         ----------
         n : int
             Number of states.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
         dim : int, optional
             Dimension :math:`d` of the state vectors.
         """
         n = _count(n, "n")
         dim = _count(dim, "dim")
-        gen = as_generator(rng)
+        gen = as_generator(seed, "seed")
         P = gen.dirichlet(np.ones(n), size=n)
         states = gen.standard_normal((n, dim))
         return cls(P, states)
@@ -258,8 +294,19 @@ class FiniteChain:
     # ------------------------------------------------------------------------------------------
     # Structure
 
+    @property
+    def is_sparse(self) -> bool:
+        """Whether ``P`` is stored sparse (CSR)."""
+        return sp.issparse(self.P)
+
+    def _dense_P(self) -> np.ndarray:
+        return self.P.toarray() if self.is_sparse else self.P
+
     @functools.cached_property
     def _graph(self) -> csr_array:
+        if self.is_sparse:
+            return csr_array(((self.P.data > 0).astype(np.int8), self.P.indices, self.P.indptr),
+                             shape=self.P.shape)
         return csr_array((self.P > 0).astype(np.int8))
 
     @functools.cached_property
@@ -298,7 +345,7 @@ class FiniteChain:
         level = np.zeros(self.n_states, dtype=np.int64)
         for v in order[1:]:
             level[v] = level[pred[v]] + 1
-        src, dst = np.nonzero(self.P > 0)
+        src, dst = self._graph.nonzero()
         return int(np.gcd.reduce(np.abs(level[src] + 1 - level[dst])))
 
     @property
@@ -358,6 +405,18 @@ class FiniteChain:
         """
         self._require_irreducible("the stationary distribution to be unique")
         n = self.n_states
+        if self.is_sparse:
+            import scipy.sparse.linalg as spla
+
+            A = (self.P.T - sp.identity(n, format="csr")).tolil()
+            A[n - 1, :] = np.ones(n)
+            b = np.zeros(n)
+            b[-1] = 1.0
+            pi = np.asarray(spla.spsolve(A.tocsc(), b))
+            pi = np.clip(pi, 0.0, None)
+            pi = pi / pi.sum()
+            pi.flags.writeable = False
+            return pi
         A = (np.eye(n) - self.P).T.copy()
         A[-1, :] = 1.0
         b = np.zeros(n)
@@ -371,7 +430,7 @@ class FiniteChain:
     @functools.cached_property
     def eigenvalues(self) -> np.ndarray:
         """Eigenvalues of ``P`` sorted by decreasing modulus (read-only). Cost :math:`O(n^3)`."""
-        lam = np.linalg.eigvals(self.P)
+        lam = np.linalg.eigvals(self._dense_P())
         lam = lam[np.argsort(-np.abs(lam), kind="stable")]
         lam.flags.writeable = False
         return lam
@@ -426,10 +485,11 @@ class FiniteChain:
         self.check_ergodic()
         if self._tv_to_stationary(np.eye(self.n_states)) <= eps:
             return 0
-        powers = [self.P]  # powers[j] = P^(2^j)
+        P = self._dense_P()
+        powers = [P]  # powers[j] = P^(2^j)
         while self._tv_to_stationary(powers[-1]) > eps:
             if 2 ** len(powers) > max_time and self._tv_to_stationary(
-                np.linalg.matrix_power(self.P, int(max_time))
+                np.linalg.matrix_power(P, int(max_time))
             ) > eps:
                 raise NotErgodicError(
                     f"The chain has not mixed to `eps`={eps:g} by time {max_time} "
@@ -479,6 +539,16 @@ class FiniteChain:
         # rounding up to x + 1; states of probability zero are never chosen.
         n = self.n_states
         P = self.P
+        if self.is_sparse:
+            # the same flattened layout on the stored entries of each row
+            data, indptr = P.data, P.indptr
+            rows = np.repeat(np.arange(n), np.diff(indptr))
+            cdf = np.empty_like(data)
+            for x in range(n):  # every stored entry is positive (zeros were eliminated)
+                c = np.cumsum(data[indptr[x]:indptr[x + 1]])
+                cdf[indptr[x]:indptr[x + 1]] = c / c[-1]
+                cdf[indptr[x + 1] - 1] = 1.0
+            return cdf + rows, indptr[1:] - 1
         cdf = np.cumsum(P, axis=1) / P.sum(axis=1, keepdims=True)
         cdf[:, -1] = 1.0
         flat = (cdf + np.arange(n, dtype=float)[:, None]).ravel()
@@ -487,6 +557,9 @@ class FiniteChain:
 
     def _inverse_cdf(self, current: np.ndarray, u: np.ndarray) -> np.ndarray:
         flat, last_pos = self._sampler
+        if self.is_sparse:
+            k = np.searchsorted(flat, current + u, side="right")
+            return self.P.indices[np.minimum(k, last_pos[current])].astype(np.int64)
         n = self.n_states
         idx = np.searchsorted(flat, current + u, side="right") - current * n
         return np.minimum(idx, last_pos[current])
@@ -498,10 +571,11 @@ class FiniteChain:
         idx = np.searchsorted(cdf, gen.random(size), side="right")
         return np.minimum(idx, self.n_states - 1 - np.argmax(pi[::-1] > 0))
 
-    def sample_indices(self, n_steps: int, rng, *, n_paths: int = 1, start=None) -> np.ndarray:
+    @renamed_argument("rng", "seed")
+    def sample_indices(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
         r"""Paths of state indices :math:`(X_0, \dots, X_{n\_steps-1})`, shape ``(n_paths, n_steps)``.
 
-        Each step draws ``rng.random(n_paths)`` and inverts the cumulative row
+        Each step draws ``Generator.random(n_paths)`` and inverts the cumulative row
         of the current state (vectorised over paths). Cost
         :math:`O(n_{\rm paths}\, n_{\rm steps} \log n)` after an :math:`O(n^2)` set-up.
 
@@ -509,7 +583,7 @@ class FiniteChain:
         ----------
         n_steps : int
             Number of states per path, :math:`X_0` included.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
         n_paths : int, optional
             Number of independent paths.
@@ -521,7 +595,7 @@ class FiniteChain:
         -------
         numpy.ndarray of int64, shape (n_paths, n_steps)
         """
-        n_steps, gen, n_paths = _prepare(n_steps, rng, n_paths)
+        n_steps, gen, n_paths = _prepare(n_steps, seed, n_paths)
         if start is None:
             x = self._stationary_indices(n_paths, gen)
         else:
@@ -543,7 +617,8 @@ class FiniteChain:
             out[:, k] = x
         return out
 
-    def sample(self, n_steps: int, rng, *, n_paths: int = 1, start=None) -> np.ndarray:
+    @renamed_argument("rng", "seed")
+    def sample(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
         r"""Paths of states, ``states[sample_indices(...)]``, shape ``(n_paths, n_steps, d)``.
 
         Here ``start`` is a state INDEX (or an array of indices, one per path),
@@ -553,7 +628,7 @@ class FiniteChain:
         ----------
         n_steps : int
             Number of states per path, :math:`X_0` included.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
         n_paths : int, optional
             Number of independent paths.
@@ -572,16 +647,17 @@ class FiniteChain:
             If ``n_steps`` or ``n_paths`` is not a positive integer, or ``start`` is
             not a valid state index or array of indices.
         """
-        return self.states[self.sample_indices(n_steps, rng, n_paths=n_paths, start=start)]
+        return self.states[self.sample_indices(n_steps, seed, n_paths=n_paths, start=start)]
 
-    def sample_stationary(self, n: int, rng) -> np.ndarray:
+    @renamed_argument("rng", "seed")
+    def sample_stationary(self, n: int, seed) -> np.ndarray:
         r"""``n`` independent draws from :math:`\pi`, shape ``(n, d)``.
 
         Parameters
         ----------
         n : int
             Number of draws.
-        rng : int, SeedSequence or Generator
+        seed : int, SeedSequence or Generator
             Source of randomness.
 
         Returns
@@ -595,5 +671,5 @@ class FiniteChain:
             If ``n`` is not a positive integer.
         """
         n = _count(n, "n")
-        return self.states[self._stationary_indices(n, as_generator(rng))]
+        return self.states[self._stationary_indices(n, as_generator(seed, "seed"))]
 

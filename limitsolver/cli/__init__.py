@@ -31,6 +31,7 @@ import argparse
 import importlib
 import os
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -152,16 +153,21 @@ def check_out(out: Path) -> None:
     if out.exists():
         if not out.is_dir():
             raise ConfigError(f"`--out` {out} is a file; give a directory.")
-        if not os.access(out, os.W_OK | os.X_OK):
-            raise ConfigError(f"`--out` {out} is not writable; choose another directory.")
-        return
-    parent = out.absolute().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ConfigError(f"`--out` {out} cannot be created: {parent} is a file.")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(f"`--out` {out} cannot be created: {parent} is not writable.")
+        existing, what = out, "is not writable"
+    else:
+        existing = out.absolute().parent
+        while not existing.exists():
+            existing = existing.parent
+        if not existing.is_dir():
+            raise ConfigError(f"`--out` {out} cannot be created: {existing} is a file.")
+        what = f"cannot be created: {existing} is not writable"
+    try:  # access() says yes to root on a read-only file system: try a temporary file
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise PermissionError(existing)
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError:
+        raise ConfigError(f"`--out` {out} {what}; choose another directory.") from None
 
 
 def _others(modules: dict, name: str) -> dict[str, str]:

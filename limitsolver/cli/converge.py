@@ -1,12 +1,15 @@
-"""``limitsolver converge``: finite networks against the kernel limit, with fitted rates.
+r"""``limitsolver converge``: finite networks against the kernel limit, with fitted rates.
 
 With no arguments it runs the headline study, :func:`limitsolver.headline.headline_study`:
 a two-state chain, a linear memory target, tanh, doubled initialisation, beta = 1/2,
 rtrl, widths 128 to 32768 and 8 seeds (:data:`~limitsolver.headline.HEADLINE_STUDY`,
 not the smaller defaults of :class:`~limitsolver.studies.convergence.ConvergenceStudy`).
-It prints the table and the fit, and writes under ``--out``:
-``summary.json``, ``errors.npz``, ``convergence.png``, ``loss_curves.png`` and
-``runs/`` (one file per finished run; rerunning resumes).
+It prints the table and the fit, and writes under ``--out``: ``summary.json``,
+``errors.npz``, ``runs/`` (one file per finished run; rerunning resumes) and the
+figures ``convergence.png`` (rates, bootstrap bands, local orders),
+``trajectories.png`` (:math:`h^N_t` against :math:`h_t` on a few histories),
+``errors_in_time.png`` (errors and :math:`\sqrt N`-rescaled errors over time) and
+``loss_curves.png``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scheduler", metavar="ADDRESS", default=None,
                         help="run the finite networks on a Dask cluster, e.g. tcp://host:8786 "
                              "(needs `pip install \"dask[distributed]\"`)")
+    parser.add_argument("--scheduler-timeout", metavar="SECONDS", type=float, default=10.0,
+                        help="seconds to keep trying to reach the scheduler (default 10)")
 
 
 def study_from_config(config: dict, seed: int):
@@ -109,7 +114,12 @@ def run(config: dict, args: argparse.Namespace) -> int:
         Exit status 0.
     """
     from ..io import save_figure
-    from ..plotting import plot_convergence, plot_loss_curves
+    from ..plotting import (
+        plot_convergence,
+        plot_error_curves,
+        plot_loss_curves,
+        plot_trajectories,
+    )
     from ..studies.convergence import METRICS, run_convergence
 
     study = study_from_config(config, args.seed)
@@ -117,7 +127,7 @@ def run(config: dict, args: argparse.Namespace) -> int:
     if getattr(args, "scheduler", None):
         from ..studies.executors import connect
 
-        client = connect(args.scheduler)
+        client = connect(args.scheduler, timeout=getattr(args, "scheduler_timeout", 10.0))
     t0 = time.perf_counter()
     try:
         result = run_convergence(study, jobs=args.jobs, out=args.out, progress=args.progress,
@@ -137,5 +147,7 @@ def run(config: dict, args: argparse.Namespace) -> int:
               f"processes (not in the wall s/run column)")
     result.save(args.out, extra={"config": config, "wall_time_total_s": wall})
     save_figure(plot_convergence(result), args.out / "convergence.png")
+    save_figure(plot_trajectories(result), args.out / "trajectories.png")
+    save_figure(plot_error_curves(result), args.out / "errors_in_time.png")
     save_figure(plot_loss_curves(result), args.out / "loss_curves.png")
     return 0

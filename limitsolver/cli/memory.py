@@ -15,6 +15,8 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
+
 from .._schema import Above, AtLeast, check_table, check_value
 from ..errors import ConfigError, LimitSolverError
 from ..linear_rnn.gradient_flow import FlowSpec
@@ -93,13 +95,16 @@ def _number(table: dict, key: str, name: str, *, positive=True, integer=False):
     return check_value(table[name], hint, f"{key}.{name}")
 
 
-def _list(table: dict, key: str, name: str, *, integer=False, length=None) -> tuple:
+def _list(table: dict, key: str, name: str, *, integer=False, length=None,
+          positive=True) -> tuple:
     v = table.get(name)
     if not isinstance(v, (list, tuple)) or not v:
         raise ConfigError(f"`{key}.{name}` must be a non-empty list, got {v!r}.")
     if length is not None and len(v) != length:
         raise ConfigError(f"`{key}.{name}` must have {length} entries; got {len(v)}.")
-    return check_value(v, tuple[_POSITIVE_INT if integer else _POSITIVE, ...], f"{key}.{name}")
+    element = (_POSITIVE_INT if integer else _POSITIVE) if positive else \
+        Annotated[float, Above(-float("inf"))]
+    return check_value(v, tuple[element, ...], f"{key}.{name}")
 
 
 def approximation_config(config: dict, seed: int) -> ApproximationConfig:
@@ -149,7 +154,9 @@ def plateau_config(config: dict, seed: int) -> PlateauConfig:
         The whole configuration; its ``plateau`` table has ``family``, ``target_params``,
         ``memory_values``, the flow entries ``m``, ``init_scale``, ``rate_range``,
         ``t_max``, ``method`` and the plateau entries ``n_seeds``, ``rate_threshold``,
-        ``loss_factor``, ``duration``, as in :data:`DEFAULTS`.
+        ``loss_factor``, ``duration``, as in :data:`DEFAULTS`; optionally the plateau
+        theorem's setup: ``factorised`` (default true), ``initial_point = {a0 = [...],
+        w0 = [...]}`` (needs ``factorised = false``) and ``exit_delta``.
     seed : int
         Master seed of the study.
 
@@ -191,12 +198,23 @@ def plateau_config(config: dict, seed: int) -> PlateauConfig:
     lf = _number(t, key, "loss_factor")
     if lf < 1:
         raise ConfigError(f"`{key}.loss_factor` must be >= 1; got {lf}.")
+    factorised = t.get("factorised", True)
+    if not isinstance(factorised, bool):
+        raise ConfigError(f"`{key}.factorised` must be true or false; got {factorised!r}.")
+    point = t.get("initial_point")
+    if point is not None:
+        if not isinstance(point, dict) or set(point) != {"a0", "w0"}:
+            raise ConfigError(f"`{key}.initial_point` must be a table {{a0 = [...], w0 = [...]}}.")
+        point = (_list(point, f"{key}.initial_point", "a0", positive=False),
+                 _list(point, f"{key}.initial_point", "w0"))
+    delta = _number(t, key, "exit_delta") if "exit_delta" in t else None
     try:
         flow = FlowSpec(m=_number(t, key, "m", integer=True),
                         init_scale=_number(t, key, "init_scale"), rate_range=(lo, hi),
-                        t_max=_number(t, key, "t_max"), method=method)
+                        t_max=_number(t, key, "t_max"), method=method, factorised=factorised)
         cfg = PlateauConfig(fam, mem, dict(params), flow,
-                            _number(t, key, "n_seeds", integer=True), thr, lf, 0.0, duration, seed)
+                            _number(t, key, "n_seeds", integer=True), thr, lf, 0.0, duration, seed,
+                            initial_point=point, exit_delta=delta)
         # validate the family parameters now, not halfway through the study
         from ..linear_rnn.study import target_with_memory
 
@@ -208,6 +226,91 @@ def plateau_config(config: dict, seed: int) -> PlateauConfig:
             raise
         raise ConfigError(f"`{key}` is invalid: {exc}") from exc
     return cfg
+
+
+def _write_text(path: Path, text: str) -> None:
+    from ..io import _atomic
+
+    _atomic(path, lambda fh: fh.write((text + "\n").encode()))
+
+
+def _csv(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    keys = list(rows[0])
+
+    def cell(v):
+        if isinstance(v, float):
+            return repr(v)
+        if isinstance(v, str):
+            return '"' + v.replace('"', "'") + '"'
+        return str(v)
+
+    return "\n".join([",".join(keys)] + [",".join(cell(r[k]) for k in keys) for r in rows])
+
+
+def _write_tables(result, out, stem: str) -> Path:
+    from ..io import write_json
+
+    out = Path(out)
+    _write_text(out / f"{stem}.txt", result.table())
+    _write_text(out / f"{stem}.csv", _csv(result.rows()))
+    write_json(out / f"{stem}.json", result.summary())
+    return out
+
+
+def write_approximation(result, out) -> None:
+    """Write ``approximation.{txt,csv,json,npz,png}`` of an approximation study under ``out``.
+
+    Parameters
+    ----------
+    result : ApproximationStudyResult
+        The study's result.
+    out : path-like
+        Output directory (files are written atomically).
+    """
+    from ..io import save_figure, write_npz
+    from ..plotting import plot_approximation
+
+    out = _write_tables(result, out, "approximation")
+    arrays = {}
+    for i, c in enumerate(result.curves):
+        arrays[f"m_{i}"] = c.m_values
+        arrays[f"error_{i}"] = c.errors
+        arrays[f"relative_error_{i}"] = c.relative_errors
+    from ..linear_rnn.loss import ERROR_CONVENTION
+
+    write_npz(out / "approximation.npz", error_convention=np.array(ERROR_CONVENTION), **arrays)
+    save_figure(plot_approximation(result), out / "approximation.png")
+
+
+def write_plateau(result, out) -> None:
+    """Write ``plateau.{txt,csv,json,npz}``, ``plateau_loss.png`` and ``plateau_fit.png`` under ``out``.
+
+    Parameters
+    ----------
+    result : PlateauStudyResult
+        The study's result.
+    out : path-like
+        Output directory (files are written atomically).
+    """
+    from ..io import save_figure, write_npz
+    from ..plotting import plot_flow_losses, plot_plateau_fit
+
+    out = _write_tables(result, out, "plateau")
+    arrays = {"memory_values": result.memory_values, "durations": result.durations,
+              "initial_loss": result.initial_loss, "final_loss": result.final_loss,
+              "loss_convention": np.array(result.loss_convention)}
+    if result.exit_times is not None:
+        arrays["tau0"] = result.exit_times
+        arrays["tau0_loss"] = result.loss_exit_times
+    for s, runs in enumerate(result.flows):
+        for k, fr in enumerate(runs):
+            arrays[f"t_{s}_{k}"] = fr.t
+            arrays[f"loss_{s}_{k}"] = fr.loss
+    write_npz(out / "plateau.npz", **arrays)
+    save_figure(plot_flow_losses(result), out / "plateau_loss.png")
+    save_figure(plot_plateau_fit(result), out / "plateau_fit.png")
 
 
 def _study(config: dict, args: argparse.Namespace) -> str:
@@ -278,9 +381,11 @@ def run(config: dict, args: argparse.Namespace) -> int:
     show = False if args.quiet else None
     for name, cfg in check(config, args):
         if name == "approximation":
-            res = approximation_study(cfg, out_dir=out, show_progress=show)
+            res = approximation_study(cfg, show_progress=show)
+            write_approximation(res, out)
         else:
-            res = plateau_study(cfg, out_dir=out, show_progress=show)
+            res = plateau_study(cfg, show_progress=show)
+            write_plateau(res, out)
         print(res.table())
         print()
     print(f"outputs written to {out}")

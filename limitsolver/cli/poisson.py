@@ -106,8 +106,7 @@ def run(config: dict, args: argparse.Namespace) -> int:
     int
         0 if the batch-means check passed, else 1.
     """
-    import matplotlib.pyplot as plt
-
+    from ..plotting import plot_poisson
     from ..poisson import batch_means_check, solve_poisson
 
     chain, F, c = check(config, args)
@@ -122,16 +121,8 @@ def run(config: dict, args: argparse.Namespace) -> int:
         "residual": sol.residual, "discretisation": sol.discretisation, "batch_means": bm,
     })
     nodes = np.asarray(sol.nodes, dtype=float)
-    xs = nodes[:, 0] if nodes.ndim == 2 else nodes
     write_npz(args.out / "poisson.npz", nodes=nodes, V=sol.values, F_centred=sol.F_centred,
               weights=sol.weights)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    order = np.argsort(xs)
-    ax.plot(xs[order], np.asarray(sol.values)[order], "o-", label="V")
-    ax.plot(xs[order], np.asarray(sol.F_centred)[order], "s--", label=r"$F - \pi(F)$")
-    ax.set(xlabel="x", title=f"Poisson equation, sigma^2 = {float(sol.asymptotic_variance):.4g}")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    save_figure(fig, args.out / "poisson.png")
+    save_figure(plot_poisson(sol), args.out / "poisson.png")
     print(f"results in {args.out}")
     return 0 if bm.passed else 1

@@ -68,22 +68,6 @@ def check(config: dict, args: argparse.Namespace):
     return problem, s
 
 
-def plot_running_loss(result):
-    """Running loss (mean of ½e² over the last N steps) of every seed."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    t = result.step_times
-    for j, seed in enumerate(result.seeds):
-        ax.plot(t, result.running_loss[j], lw=0.8, label=f"seed {seed}")
-    ax.set(xlabel="training time t = k/N", ylabel="running loss", yscale="log",
-           title=f"N = {result.n_units}")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 def run(config: dict, args: argparse.Namespace) -> int:
     from ..simulation import simulate
 
@@ -105,6 +89,8 @@ def run(config: dict, args: argparse.Namespace) -> int:
         "status": result.status, "backend": result.backend, "wall_time_s": result.wall_time,
         "final_running_loss": final,
     })
+    from ..plotting import plot_running_loss
+
     save_figure(plot_running_loss(result), args.out / "loss.png")
     print(f"results in {args.out}")
     return 0 if result.success else 1

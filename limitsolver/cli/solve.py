@@ -56,27 +56,6 @@ def check(config: dict, args: argparse.Namespace):
     return problem_from_config(config["problem"]), options(SolveOptions, config, "solve")
 
 
-def plot_solution(sol, n_histories: int = 6):
-    """Loss curve, h_t on the most probable histories against g, and the kernel spectrum."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(1, 3, figsize=(14, 4))
-    ax[0].plot(sol.times, sol.loss, "k-")
-    ax[0].set(xlabel="t", ylabel=r"$L_t$", title="loss of the limit", yscale="log")
-    top = np.argsort(sol.weights)[::-1][:n_histories]
-    for i, m in enumerate(top):
-        ax[1].plot(sol.times, sol.h[:, m], color=f"C{i}")
-        ax[1].axhline(sol.g[m], color=f"C{i}", ls=":")
-    ax[1].set(xlabel="t", ylabel=r"$h_t(\xi)$", title="h_t on the likeliest histories (dotted: g)")
-    spec = np.clip(sol.spectrum, 1e-300, None)
-    ax[2].semilogy(np.arange(1, spec.size + 1), spec, ".")
-    ax[2].set(xlabel="index", ylabel="eigenvalue", title=r"spectrum of $W^{1/2}AW^{1/2}$")
-    for a in ax:
-        a.grid(True, alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
 def run(config: dict, args: argparse.Namespace) -> int:
     from ..limit import solve_limit
 
@@ -98,6 +77,8 @@ def run(config: dict, args: argparse.Namespace) -> int:
     })
     write_npz(args.out / "solution.npz", times=sol.times, h=sol.h, loss=sol.loss, g=sol.g,
               weights=sol.weights, histories=sol.histories.values, spectrum=sol.spectrum)
-    save_figure(plot_solution(sol), args.out / "limit.png")
+    from ..plotting import plot_limit
+
+    save_figure(plot_limit(sol), args.out / "limit.png")
     print(f"results in {args.out}")
     return 0

@@ -245,6 +245,13 @@ class FeatureMap:
     def _feat(self, x, training: bool) -> Features:
         return x if isinstance(x, Features) else self.features(x, training=training)
 
+    def _pair(self, x_eval, x_train, chi: bool) -> tuple[Features, Features]:
+        """Features of the two slots (computed once when the same object fills both)."""
+        if x_train is x_eval:
+            fe = self._feat(x_eval, chi)
+            return fe, fe
+        return self._feat(x_eval, False), self._feat(x_train, chi)
+
     def factor(self, features, *, slot: str = "eval") -> np.ndarray:
         r"""Kernel factor rows :math:`F(\xi)` (M, (d+2)G) of one slot of :math:`A`.
 
@@ -277,8 +284,7 @@ class FeatureMap:
         -------
         U, V : ndarray, shape (M_eval, r) and (M_train, r)
         """
-        fe = self._feat(features_eval, False)
-        ft = fe if features_train is features_eval else self._feat(features_train, True)
+        fe, ft = self._pair(features_eval, features_train, True)
         return kernel_factors(fe, ft, self.rule, self.c2, mode=self.gradient, weights=weights)
 
     def kernel(self, features_eval, features_train) -> np.ndarray:
@@ -296,8 +302,7 @@ class FeatureMap:
         -------
         ndarray, shape (M_eval, M_train)
         """
-        fe = self._feat(features_eval, features_train is features_eval)
-        ft = fe if features_train is features_eval else self._feat(features_train, True)
+        fe, ft = self._pair(features_eval, features_train, True)
         return tangent_kernel(fe, ft, self.rule, self.c2, mode=self.gradient)
 
     def covariance(self, features_eval, features_train) -> np.ndarray:
@@ -312,8 +317,7 @@ class FeatureMap:
         -------
         ndarray, shape (M_eval, M_train)
         """
-        fe = self._feat(features_eval, False)
-        ft = fe if features_train is features_eval else self._feat(features_train, False)
+        fe, ft = self._pair(features_eval, features_train, False)
         return covariance_kernel(fe, ft, self.rule, self.c2)
 
     def covariance_factor(self, features) -> np.ndarray:

@@ -40,6 +40,7 @@ import numpy as np
 from findiff import Diff
 
 from ..activations import Activation, activation
+from ..contraction import contraction_factor
 from ..errors import DimensionError, DiscretisationError
 from ..histories import Histories
 from ..memory import MemoryState, memory_on_histories, memory_step
@@ -86,7 +87,7 @@ def truncation_bound(act: Activation | str, b_max: float, depth: int) -> float:
         :math:`\gamma^{L-1}\sup|\sigma|`.
     """
     act = activation(act)
-    gamma = b_max * act.sup_dsigma
+    gamma = contraction_factor(b_max, act)
     scale = act.sup_sigma if math.isfinite(act.sup_sigma) else 1.0
     return float(gamma ** (depth - 1) * scale)
 

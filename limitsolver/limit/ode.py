@@ -888,12 +888,19 @@ class SymmetricFlow(LimitFlow):
         return (inside + outside) * isw[None, :]
 
 
-def _affine_integral(Y: np.ndarray, v: np.ndarray, times: np.ndarray) -> np.ndarray:
+def _step_key(dt: float) -> float:
+    return float(f"{dt:.13e}")
+
+
+def _affine_integral(Y: np.ndarray, v: np.ndarray, times: np.ndarray, *,
+                     dense_max: int = _DENSE_EXPM_MAX, max_distinct: int = 4) -> np.ndarray:
     r""":math:`z(t_k) = \int_0^{t_k} e^{sY} v\,ds` for every (finite) time, shape (n_times, n).
 
     Uses :math:`\exp\bigl(\Delta\,[\begin{smallmatrix}Y & v\\0 & 0\end{smallmatrix}]\bigr)`
-    applied to :math:`(z, 1)` over each step :math:`\Delta` of the grid (one dense
-    ``expm`` per distinct step for small systems, ``expm_multiply`` otherwise).
+    applied to :math:`(z, 1)` over each step :math:`\Delta` of the grid: one dense ``expm``
+    per distinct step (cached) for systems up to ``dense_max`` and, beyond, whenever the
+    grid has at most ``max_distinct`` distinct steps (an equispaced grid: one :math:`O(n^3)` exponential
+    for all times instead of one ``expm_multiply`` per time); ``expm_multiply`` otherwise.
     """
     n = Y.shape[0]
     aug = np.zeros((n + 1, n + 1))
@@ -902,13 +909,15 @@ def _affine_integral(Y: np.ndarray, v: np.ndarray, times: np.ndarray) -> np.ndar
     y = np.zeros(n + 1)
     y[n] = 1.0
     out = np.empty((times.size, n))
+    steps = np.diff(np.concatenate([[0.0], times]))
+    n_distinct = len({_step_key(float(dt)) for dt in steps if dt > 0})
+    dense = n + 1 <= dense_max or n_distinct <= max_distinct
     cache: dict[float, np.ndarray] = {}
-    prev = 0.0
-    for k, tk in enumerate(times):
-        dt = float(tk - prev)
+    for k, dt in enumerate(steps):
+        dt = float(dt)
         if dt > 0:
-            if n + 1 <= _DENSE_EXPM_MAX:
-                key = float(f"{dt:.13e}")
+            if dense:
+                key = _step_key(dt)
                 E = cache.get(key)
                 if E is None:
                     E = scipy.linalg.expm(dt * aug)
@@ -917,46 +926,53 @@ def _affine_integral(Y: np.ndarray, v: np.ndarray, times: np.ndarray) -> np.ndar
             else:
                 y = expm_multiply(dt * aug, y)
         out[k] = y[:n]
-        prev = float(tk)
     return out
 
 
 def _integral_at_infinity(Y: np.ndarray, v: np.ndarray, out_rows: np.ndarray) -> np.ndarray:
     r""":math:`\lim_{t\to\infty}` of :math:`\int_0^t e^{sY}v\,ds` seen through ``out_rows``.
 
-    With :math:`Y = X\operatorname{diag}(\mu)X^{-1}`: :math:`-v_\mu/\mu` along the modes
-    with :math:`\operatorname{Re}\mu < 0` and 0 along the null modes, which must not
-    move the output ``out_rows @ z`` (checked). Raises when a mode grows or the
-    eigenvectors are ill-conditioned.
+    With :math:`Y = X\operatorname{diag}(\mu)X^{-1}` (``eigh`` when :math:`Y` is symmetric):
+    :math:`-v_\mu/\mu` along the modes with :math:`\operatorname{Re}\mu < 0` and 0 along
+    the null modes (:math:`|\mu|` within the rounding level), which must not move the
+    output ``out_rows @ z`` (checked against the output's rate at :math:`s = 0`). Raises
+    when a mode grows beyond the rounding level or the eigenvectors are ill-conditioned.
     """
-    mu, X = scipy.linalg.eig(Y)
-    cond = np.linalg.cond(X)
-    if not np.isfinite(cond) or cond > _EIG_COND_MAX:
-        raise DiscretisationError(
-            f"the long-time limit of a non-symmetric flow needs a diagonalisable generator; "
-            f"its eigenvectors have condition number {cond:.2e} > {_EIG_COND_MAX:.0e}; use "
-            "large finite times instead of `np.inf`."
-        )
+    n = Y.shape[0]
+    scale_Y = float(np.max(np.abs(Y))) if Y.size else 0.0
+    if np.max(np.abs(Y - Y.T), initial=0.0) <= 100 * np.finfo(float).eps * scale_Y:
+        mu, X = np.linalg.eigh(0.5 * (Y + Y.T))
+        cond = 1.0
+        w = X.T @ v
+    else:
+        mu, X = scipy.linalg.eig(Y)
+        cond = float(np.linalg.cond(X))
+        if not np.isfinite(cond) or cond > _EIG_COND_MAX:
+            raise DiscretisationError(
+                f"the long-time limit of a non-symmetric flow needs a diagonalisable generator; "
+                f"its eigenvectors have condition number {cond:.2e} > {_EIG_COND_MAX:.0e}; use "
+                "large finite times instead of `np.inf`."
+            )
+        w = np.linalg.solve(X, v.astype(complex))
     scale = float(np.max(np.abs(mu))) if mu.size else 0.0
-    tol = 10.0 * mu.size * np.finfo(float).eps * max(scale, np.finfo(float).tiny) * cond
+    tol = 10.0 * n * np.finfo(float).eps * max(scale, np.finfo(float).tiny) * cond
     null = np.abs(mu) <= tol
-    if np.any(mu.real[~null] > 0):
+    if np.any(mu.real > tol):
         raise DivergenceError(
-            "the flow has a growing mode (an eigenvalue of A W with negative real part): "
-            "the long-time limit `t = inf` does not exist."
+            f"the flow has a growing mode (an eigenvalue of A W with real part "
+            f"{-float(mu.real.max()):.2e} < 0, beyond the rounding level {tol:.1e}): the "
+            "long-time limit `t = inf` does not exist."
         )
-    w = np.linalg.solve(X, v.astype(complex))
     lim = np.where(null, 0.0, -w / np.where(null, 1.0, mu))
     if np.any(null):  # z grows like s * zn along the null modes: the output must not see it
-        zn = X[:, null] @ w[null]
-        drift = float(np.max(np.abs(out_rows @ zn)))
-        ref = float(np.max(np.abs(out_rows).sum(axis=1))) * float(np.max(np.abs(zn)))
-        if drift > 1e-8 * ref:
+        drift = float(np.max(np.abs(out_rows @ (X[:, null] @ w[null]))))
+        rate = float(np.max(np.abs(out_rows @ v)))
+        if drift > 1e-8 * cond * rate:
             raise DivergenceError(
                 "the output drifts linearly along a null direction of the flow: the long-time "
                 "limit `t = inf` does not exist for this initial residual."
             )
-    return (X @ lim).real
+    return np.real(X @ lim)
 
 
 class ExponentialFlow(LimitFlow):

@@ -226,7 +226,9 @@ def solve_limit(
         stationary windows (needs ``seed``); or given histories of depth at
         least ``problem.depth``.
     times : array_like, optional
-        Sorted non-negative times; default ``linspace(0, T, 201)``.
+        Sorted non-negative times; default ``linspace(0, T, 201)``. A trailing
+        ``np.inf`` gives the long-time limit :math:`h_\infty` (in rtrl mode the
+        :math:`W`-orthogonal projection of the residual off the kernel's range).
     grid : QuadratureRule or dict, optional
         Parameter rule, or options of
         :func:`~limitsolver.limit.quadrature.parameter_grid`; default
@@ -250,7 +252,9 @@ def solve_limit(
         route. ``"ivp"``: ``solve_ivp`` (rtol 1e-10, atol 1e-12), the cross-check.
     error_estimate : bool
         Also solve with ``grid.refined()`` and report the difference (about
-        doubles the cost per axis refined).
+        doubles the cost per axis refined). Refused on grids below
+        :data:`MIN_ESTIMABLE_GRID` (``n_w < 4``, ``n_b < 2``, fewer than 16 Sobol
+        points), where the estimate is not reliable.
     progress : bool, optional
         Show a bar over the phases (None: only on a terminal).
 
@@ -261,7 +265,9 @@ def solve_limit(
     Raises
     ------
     DiscretisationError
-        Histories shorter than ``problem.depth``; a non-PSD rtrl kernel.
+        Histories shorter than ``problem.depth``; a non-PSD rtrl kernel; a grid too
+        coarse for ``error_estimate``; histories, grid or features beyond the memory or
+        work budget (:mod:`limitsolver.budget`).
     ConfigError
         Unknown options, or a random choice requested without ``seed``.
     DivergenceError

@@ -35,9 +35,10 @@ import numpy as np
 from scipy import optimize
 
 from .._random import as_generator
-from ..errors import LimitSolverError
+from ..errors import ConfigError
+from ..studies.fit import fit_line
 from .loss import RELATIVE_ERROR_FLOOR, loss_and_gradient, optimal_coefficients
-from .targets import Target
+from .targets import MemoryKernel
 
 __all__ = [
     "BestApproximation",
@@ -119,17 +120,6 @@ class RateFit:
 _EPS = 1e-2 * RELATIVE_ERROR_FLOOR**2
 
 
-def _ols(x, y):
-    X = np.column_stack([np.ones_like(x), x])
-    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-    resid = y - X @ coef
-    n = len(y)
-    dof = max(n - 2, 1)
-    s2 = float(resid @ resid) / dof
-    cov = s2 * np.linalg.inv(X.T @ X)
-    return coef, float(math.sqrt(max(cov[1, 1], 0.0))), float(math.sqrt(np.mean(resid**2)))
-
-
 def fit_rate(m_values, errors, floor: float = 0.0) -> dict[str, RateFit]:
     r"""Fit each rate model of :data:`RATE_MODELS` to ``(m, E_m)`` with ``E_m > floor``.
 
@@ -161,8 +151,9 @@ def fit_rate(m_values, errors, floor: float = 0.0) -> dict[str, RateFit]:
         return {}
     fits = {}
     for name, reg in RATE_MODELS.items():
-        coef, se, rms = _ols(reg(m[use]), np.log(e[use]))
-        fits[name] = RateFit(name, float(coef[0]), float(-coef[1]), se, rms, int(use.sum()))
+        f = fit_line(reg(m[use]), np.log(e[use]))
+        fits[name] = RateFit(name, f.intercept, -f.slope, f.slope_stderr, f.rms_residual,
+                             int(use.sum()))
     return fits
 
 
@@ -189,7 +180,7 @@ def _optimise(theta0, target, bounds, scale, maxiter):
 
 
 def best_approximation(
-    target: Target,
+    target: MemoryKernel,
     m: int,
     seed=0,
     n_starts: int = 4,
@@ -207,7 +198,7 @@ def best_approximation(
 
     Parameters
     ----------
-    target : Target
+    target : MemoryKernel
         The kernel ``rho``.
     m : int
         Number of units (``>= 1``).
@@ -230,7 +221,7 @@ def best_approximation(
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``m`` is not a positive integer or ``rate_bounds`` is not ``0 < lo < hi < inf``.
 
     Notes
@@ -238,10 +229,10 @@ def best_approximation(
     Cost: ``(n_starts + 4) * maxiter`` evaluations of ``O(m^3)`` at most.
     """
     if int(m) != m or m < 1:
-        raise LimitSolverError(f"`m` must be a positive integer; got {m}.")
+        raise ConfigError(f"`m` must be a positive integer; got {m}.")
     lo, hi = rate_bounds
     if not 0 < lo < hi < math.inf:
-        raise LimitSolverError(
+        raise ConfigError(
             f"`rate_bounds` must satisfy 0 < lam_min < lam_max < inf; got {rate_bounds}."
         )
     rng = as_generator(seed, "seed")
@@ -279,7 +270,7 @@ class ApproximationCurve:
 
     Parameters
     ----------
-    target : Target
+    target : MemoryKernel
         The target kernel.
     m_values : numpy.ndarray of int
         The numbers of units ``m``, increasing.
@@ -296,7 +287,7 @@ class ApproximationCurve:
         The :class:`BestApproximation` for each ``m``.
     """
 
-    target: Target
+    target: MemoryKernel
     m_values: np.ndarray
     errors: np.ndarray
     relative_errors: np.ndarray
@@ -311,7 +302,7 @@ class ApproximationCurve:
 
 
 def approximation_curve(
-    target: Target,
+    target: MemoryKernel,
     m_values,
     seed=0,
     n_starts: int = 4,
@@ -328,7 +319,7 @@ def approximation_curve(
 
     Parameters
     ----------
-    target : Target
+    target : MemoryKernel
         The kernel ``rho``.
     m_values : iterable of int
         Numbers of units (positive; sorted internally).
@@ -348,7 +339,7 @@ def approximation_curve(
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``m_values`` is empty or contains an ``m < 1``.
     """
     from .._random import spawn_generators
@@ -356,7 +347,7 @@ def approximation_curve(
 
     m_values = np.asarray(sorted(int(v) for v in m_values))
     if m_values.size == 0 or m_values[0] < 1:
-        raise LimitSolverError("`m_values` must be a non-empty list of positive integers.")
+        raise ConfigError("`m_values` must be a non-empty list of positive integers.")
     gens = spawn_generators(seed, int(m_values[-1]) + 1, "seed")
     approx = []
     prev = None

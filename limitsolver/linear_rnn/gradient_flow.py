@@ -38,9 +38,9 @@ import numpy as np
 from scipy import integrate
 
 from .._random import as_generator
-from ..errors import DivergenceError, LimitSolverError
+from ..errors import ConfigError, DimensionError, DivergenceError
 from .loss import loss_and_gradient
-from .targets import Target
+from .targets import MemoryKernel
 
 __all__ = [
     "FlowSpec",
@@ -49,6 +49,7 @@ __all__ = [
     "initial_parameters",
     "gradient_flow",
     "detect_plateaus",
+    "first_exit_time",
 ]
 
 
@@ -79,7 +80,7 @@ class FlowSpec:
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``m``, ``init_scale``, ``rate_range``, ``t_max`` or ``method`` is invalid.
     """
 
@@ -95,18 +96,18 @@ class FlowSpec:
 
     def __post_init__(self):
         if int(self.m) != self.m or self.m < 1:
-            raise LimitSolverError(f"`m` must be a positive integer; got {self.m}.")
+            raise ConfigError(f"`m` must be a positive integer; got {self.m}.")
         if not self.init_scale > 0:
-            raise LimitSolverError(f"`init_scale` must be positive; got {self.init_scale}.")
+            raise ConfigError(f"`init_scale` must be positive; got {self.init_scale}.")
         lo, hi = self.rate_range
         if not 0 < lo <= hi:
-            raise LimitSolverError(
+            raise ConfigError(
                 f"`rate_range` must satisfy 0 < lo <= hi; got {self.rate_range}."
             )
         if not self.t_max > 0:
-            raise LimitSolverError(f"`t_max` must be positive; got {self.t_max}.")
+            raise ConfigError(f"`t_max` must be positive; got {self.t_max}.")
         if self.method not in ("BDF", "Radau"):
-            raise LimitSolverError(
+            raise ConfigError(
                 f"`method` must be a stiff solver, 'BDF' or 'Radau'; got {self.method!r}."
             )
 
@@ -210,7 +211,7 @@ class FlowResult:
         Number of LU decompositions.
     spec : FlowSpec
         The specification of the run.
-    target : Target
+    target : MemoryKernel
         The target kernel ``rho``.
     """
 
@@ -227,7 +228,42 @@ class FlowResult:
     njev: int
     nlu: int
     spec: FlowSpec
-    target: Target = field(repr=False)
+    target: MemoryKernel = field(repr=False)
+
+    def exit_time(self, delta: float) -> float:
+        r"""First exit of the parameters from their start: :math:`\tau_0 = \inf\{t : |\theta_t - \theta_0| > \delta\}`.
+
+        :math:`\theta` is the trained parameter vector (``params``: :math:`(c, u, \lambda)`,
+        or :math:`(a, w) = (b, \lambda)` when not factorised), :math:`|\cdot|` the
+        Euclidean norm; see :func:`first_exit_time`.
+
+        Parameters
+        ----------
+        delta : float
+            Radius :math:`\delta > 0`.
+
+        Returns
+        -------
+        float
+            :math:`\tau_0` (``inf`` if the run never leaves the ball).
+        """
+        return first_exit_time(self.t, self.params, delta)
+
+    def loss_exit_time(self, delta: float) -> float:
+        r"""First exit of the loss from its start: :math:`\tau_0' = \inf\{t : |J_t - J_0| > \delta\}`.
+
+        Parameters
+        ----------
+        delta : float
+            Threshold :math:`\delta > 0`.
+
+        Returns
+        -------
+        float
+            :math:`\tau_0'` (``inf`` if :math:`J` never moves by more than :math:`\delta`);
+            see :func:`first_exit_time`.
+        """
+        return first_exit_time(self.t, self.loss, delta)
 
     def plateaus(
         self,
@@ -301,17 +337,18 @@ def detect_plateaus(
 
     Raises
     ------
-    LimitSolverError
-        If the arrays are not 1-D of equal length, ``rate_threshold`` is not in ``(0, 1)``
-        or ``loss_factor < 1``.
+    DimensionError
+        If the arrays are not 1-D of equal length.
+    ConfigError
+        If ``rate_threshold`` is not in ``(0, 1)`` or ``loss_factor < 1``.
     """
     t, loss, rate = (np.asarray(a, dtype=float) for a in (t, loss, rate))
     if not (t.shape == loss.shape == rate.shape) or t.ndim != 1:
-        raise LimitSolverError("`t`, `loss` and `rate` must be 1-D arrays of the same length.")
+        raise DimensionError("`t`, `loss` and `rate` must be 1-D arrays of the same length.")
     if not 0 < rate_threshold < 1:
-        raise LimitSolverError(f"`rate_threshold` must lie in (0, 1); got {rate_threshold}.")
+        raise ConfigError(f"`rate_threshold` must lie in (0, 1); got {rate_threshold}.")
     if not loss_factor >= 1:
-        raise LimitSolverError(f"`loss_factor` must be >= 1; got {loss_factor}.")
+        raise ConfigError(f"`loss_factor` must be >= 1; got {loss_factor}.")
     flag = (t >= t_min) & (rate < rate_threshold * rate.max()) & (loss > loss_factor * loss[-1])
     out = []
     i, n = 0, len(t)
@@ -329,8 +366,59 @@ def detect_plateaus(
     return out
 
 
+def first_exit_time(t, values, delta: float) -> float:
+    r"""First time the values leave the ball of radius ``delta`` around their start.
+
+    .. math:: \tau = \inf\{t : |v_t - v_0| > \delta\},
+
+    with :math:`|\cdot|` the Euclidean norm over the last axis (the absolute value for
+    scalars). Between grid points the distance :math:`|v_t - v_0|` is interpolated
+    linearly, so :math:`\tau` is where the piecewise-linear distance first exceeds
+    :math:`\delta` (exact for values linear in :math:`t` between grid points; on the
+    refined grid of a flow the error is of the order of the squared step). Cost
+    :math:`O(n)`.
+
+    Parameters
+    ----------
+    t : (n,) array_like
+        Increasing times.
+    values : (n,) or (n, k) array_like
+        The trajectory :math:`v_t` (e.g. a flow's ``loss`` or ``params``).
+    delta : float
+        Radius :math:`\delta > 0`.
+
+    Returns
+    -------
+    float
+        :math:`\tau`; ``inf`` if the distance never exceeds :math:`\delta` on the grid.
+
+    Raises
+    ------
+    DimensionError
+        If ``values`` does not have one row per time.
+    ConfigError
+        If ``delta`` is not positive and finite.
+    """
+    t = np.asarray(t, dtype=float)
+    v = np.asarray(values, dtype=float)
+    if t.ndim != 1 or v.ndim not in (1, 2) or v.shape[0] != t.size:
+        raise DimensionError(
+            f"`values` must have one row per time, shape ({t.size},) or ({t.size}, k); "
+            f"got {v.shape}."
+        )
+    if not (delta > 0 and math.isfinite(delta)):
+        raise ConfigError(f"`delta` must be positive and finite; got {delta}.")
+    d = v - v[0]
+    dist = np.abs(d) if d.ndim == 1 else np.sqrt(np.sum(d * d, axis=1))
+    out = np.flatnonzero(dist > delta)
+    if out.size == 0:
+        return math.inf
+    k = int(out[0])  # k >= 1 since dist[0] = 0
+    return float(t[k - 1] + (delta - dist[k - 1]) / (dist[k] - dist[k - 1]) * (t[k] - t[k - 1]))
+
+
 def gradient_flow(
-    target: Target, spec: FlowSpec = FlowSpec(), seed=0, p0=None, loss_fn=None, t_eval=None
+    target: MemoryKernel, spec: FlowSpec = FlowSpec(), seed=0, p0=None, loss_fn=None, t_eval=None
 ) -> FlowResult:
     r"""Integrate ``dp/dt = -grad J(p)`` from a small initialisation with a stiff solver.
 
@@ -341,7 +429,7 @@ def gradient_flow(
 
     Parameters
     ----------
-    target : Target
+    target : MemoryKernel
         The kernel ``rho``.
     spec : FlowSpec, default FlowSpec()
         Size, initialisation, final time and solver settings.
@@ -366,8 +454,10 @@ def gradient_flow(
     ------
     DivergenceError
         If the solver fails or the loss becomes non-finite.
-    LimitSolverError
-        If ``p0`` has the wrong length or ``t_eval`` leaves the integrated span.
+    DimensionError
+        If ``p0`` has the wrong length.
+    ConfigError
+        If ``t_eval`` leaves the integrated span.
     """
     m, fac = spec.m, spec.factorised
     if loss_fn is None:
@@ -377,7 +467,7 @@ def gradient_flow(
 
     p0 = initial_parameters(spec, seed) if p0 is None else np.asarray(p0, dtype=float)
     if p0.shape != ((3 if fac else 2) * m,):
-        raise LimitSolverError(f"`p0` must have length {(3 if fac else 2) * m}; got {p0.shape}.")
+        raise DimensionError(f"`p0` must have length {(3 if fac else 2) * m}; got {p0.shape}.")
 
     def rhs(_t, p):
         return -_loss_grad(p, loss_fn, m, fac)[1]
@@ -403,7 +493,7 @@ def gradient_flow(
     if t_eval is not None:
         t = np.asarray(t_eval, dtype=float)
         if np.any(t < 0) or np.any(t > ts[-1]):
-            raise LimitSolverError(
+            raise ConfigError(
                 f"`t_eval` must lie within [0, {ts[-1]:.6g}] (the integrated span)."
             )
         P = sol.sol(t).T

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DimensionError, LimitSolverError
-from .targets import Target
+from ..errors import ConfigError, DimensionError
+from .targets import MemoryKernel
 
 __all__ = [
     "gram",
@@ -37,7 +37,14 @@ __all__ = [
     "loss_and_gradient",
     "optimal_coefficients",
     "RELATIVE_ERROR_FLOOR",
+    "LOSS_CONVENTION",
+    "ERROR_CONVENTION",
 ]
+
+#: How the loss of the gradient flow and of the plateau study is normalised (stated in outputs).
+LOSS_CONVENTION = "J = 1/2 ||rho_hat - rho||^2_{L^2(0,inf)} (with the factor 1/2)"
+#: How the approximation study's errors are measured (stated in outputs).
+ERROR_CONVENTION = "E_m = inf ||rho_hat - rho||_{L^2(0,inf)} (a norm: not squared, no 1/2)"
 
 #: Smallest relative error ``||rho_hat - rho|| / ||rho||`` the Gram-metric formulas resolve.
 RELATIVE_ERROR_FLOOR = 3e-8
@@ -71,13 +78,13 @@ def _check(b, lam):
             f"`b` and `lam` must have the same length; got {b.size} and {lam.size}."
         )
     if np.any(~np.isfinite(lam)) or np.any(lam <= 0):
-        raise LimitSolverError(
+        raise ConfigError(
             "`lam` must be positive and finite (W = -diag(lam) must be Hurwitz)."
         )
     return b, lam
 
 
-def white_noise_loss(b, lam, target: Target) -> float:
+def white_noise_loss(b, lam, target: MemoryKernel) -> float:
     r"""``J = 1/2 ||sum_i b_i e^{-lam_i s} - rho||^2_{L^2(0,inf)}`` in closed form (``O(m^2)``).
 
     .. math:: J(b, \lambda) = \tfrac12 \big( b^\top G b - 2 b^\top \ell(\lambda)
@@ -91,7 +98,7 @@ def white_noise_loss(b, lam, target: Target) -> float:
         Coefficients ``b_i = c_i U_i`` of ``rho_hat(s) = sum_i b_i e^{-lam_i s}``.
     lam : (m,) array_like
         Positive, finite decay rates (``W = -diag(lam)``).
-    target : Target
+    target : MemoryKernel
         The target kernel ``rho`` (provides ``laplace``, ``laplace_moment``, ``norm2``).
 
     Returns
@@ -103,7 +110,7 @@ def white_noise_loss(b, lam, target: Target) -> float:
     ------
     DimensionError
         If ``b`` and ``lam`` differ in length.
-    LimitSolverError
+    ConfigError
         If some ``lam_i`` is not positive and finite.
     """
     b, lam = _check(b, lam)
@@ -111,7 +118,7 @@ def white_noise_loss(b, lam, target: Target) -> float:
     return float(max(val, 0.0))
 
 
-def loss_and_gradient(b, lam, target: Target) -> tuple[float, np.ndarray, np.ndarray]:
+def loss_and_gradient(b, lam, target: MemoryKernel) -> tuple[float, np.ndarray, np.ndarray]:
     r"""Return ``(J, dJ/db, dJ/dlam)`` for the white-noise loss (closed form, cost ``O(m^2)``).
 
     .. math::
@@ -126,7 +133,7 @@ def loss_and_gradient(b, lam, target: Target) -> tuple[float, np.ndarray, np.nda
         Coefficients ``b_i = c_i U_i`` of ``rho_hat(s) = sum_i b_i e^{-lam_i s}``.
     lam : (m,) array_like
         Positive, finite decay rates (``W = -diag(lam)``).
-    target : Target
+    target : MemoryKernel
         The target kernel ``rho`` (provides ``laplace``, ``laplace_moment``, ``norm2``).
 
     Returns
@@ -142,7 +149,7 @@ def loss_and_gradient(b, lam, target: Target) -> tuple[float, np.ndarray, np.nda
     ------
     DimensionError
         If ``b`` and ``lam`` differ in length.
-    LimitSolverError
+    ConfigError
         If some ``lam_i`` is not positive and finite.
     """
     b, lam = _check(b, lam)
@@ -155,7 +162,7 @@ def loss_and_gradient(b, lam, target: Target) -> tuple[float, np.ndarray, np.nda
     return float(max(J, 0.0)), g_b, g_lam
 
 
-def optimal_coefficients(lam, target: Target, rcond: float = 1e-13) -> tuple[np.ndarray, float]:
+def optimal_coefficients(lam, target: MemoryKernel, rcond: float = 1e-13) -> tuple[np.ndarray, float]:
     """Best coefficients ``b* = G^+ ell`` for fixed rates and the reduced loss ``J(b*, lam)``.
 
     ``G`` (a Cauchy matrix, very ill-conditioned for nearby rates) is pseudo-inverted
@@ -166,7 +173,7 @@ def optimal_coefficients(lam, target: Target, rcond: float = 1e-13) -> tuple[np.
     ----------
     lam : (m,) array_like
         Positive, finite decay rates (``W = -diag(lam)``).
-    target : Target
+    target : MemoryKernel
         The target kernel ``rho``.
     rcond : float, default 1e-13
         Relative cut-off for the eigenvalues of ``G`` kept in the pseudo-inverse.
@@ -180,7 +187,7 @@ def optimal_coefficients(lam, target: Target, rcond: float = 1e-13) -> tuple[np.
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If some ``lam_i`` is not positive and finite.
     """
     lam = np.asarray(lam, dtype=float).ravel()

@@ -22,7 +22,7 @@ from functools import cached_property
 import numpy as np
 from scipy import linalg
 
-from ..errors import DimensionError, LimitSolverError
+from ..errors import ConfigError, DimensionError
 
 __all__ = ["LinearRNN", "diagonal_kernel"]
 
@@ -73,7 +73,7 @@ class LinearRNN:
     ------
     DimensionError
         If the shapes are incompatible.
-    LimitSolverError
+    ConfigError
         If ``W`` is not Hurwitz (the kernel would not decay).
     """
 
@@ -92,7 +92,7 @@ class LinearRNN:
                 f"`W` must be (m, m), `U` (m, d) and `c` (m,); got {W.shape}, {U.shape}, {c.shape}."
             )
         if np.max(np.linalg.eigvals(W).real) >= 0:
-            raise LimitSolverError(
+            raise ConfigError(
                 "`W` must be Hurwitz (every eigenvalue with negative real part) for the kernel "
                 f"c^T e^(W s) U to decay; max real part is {np.max(np.linalg.eigvals(W).real):.3g}."
             )
@@ -118,7 +118,7 @@ class LinearRNN:
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam_i <= 0`` (``W`` not Hurwitz).
         """
         lam = np.asarray(lam, dtype=float)
@@ -162,7 +162,7 @@ class LinearRNN:
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If ``method`` is not ``"eig"`` or ``"expm"``.
         """
         s = np.asarray(s, dtype=float)
@@ -170,7 +170,7 @@ class LinearRNN:
             out = np.array([self.c @ linalg.expm(self.W * si) @ self.U for si in s.ravel()])
             return out.reshape(s.shape + (self.d,))
         if method != "eig":
-            raise LimitSolverError(f"`method` must be 'eig' or 'expm'; got {method!r}.")
+            raise ConfigError(f"`method` must be 'eig' or 'expm'; got {method!r}.")
         evals, V, VinvU = self._eig
         left = self.c @ V  # (m,)
         E = np.exp(np.multiply.outer(s, evals))  # s.shape + (m,)
@@ -192,7 +192,7 @@ class LinearRNN:
         ------
         DimensionError
             If ``d != 1``.
-        LimitSolverError
+        ConfigError
             If ``W`` has non-real eigenvalues (the kernel oscillates and is not an exponential sum).
         """
         if self.d != 1:
@@ -202,6 +202,6 @@ class LinearRNN:
         evals, V, VinvU = self._eig
         scale = np.maximum(np.abs(evals), 1.0)
         if np.any(np.abs(evals.imag) > 1e-12 * scale):
-            raise LimitSolverError("`W` must have a real spectrum to be written as W = -diag(lam).")
+            raise ConfigError("`W` must have a real spectrum to be written as W = -diag(lam).")
         b = (self.c @ V) * VinvU[:, 0]
         return np.real(b), -np.real(evals)

@@ -37,10 +37,12 @@ import numpy as np
 from scipy import linalg
 
 from .._random import as_generator, spawn_generators
-from ..errors import DivergenceError, LimitSolverError
+from ..chains import GaussianAR1
+from ..errors import ConfigError, DivergenceError
+from ..studies.fit import fit_line
 from .approximation import RateFit
 from .gradient_flow import FlowSpec, _unpack, gradient_flow, initial_parameters
-from .targets import Target
+from .targets import MemoryKernel
 
 __all__ = [
     "WhiteNoiseInput",
@@ -64,7 +66,7 @@ class WhiteNoiseInput:
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``dt <= 0``.
     """
 
@@ -72,7 +74,7 @@ class WhiteNoiseInput:
 
     def __post_init__(self):
         if not self.dt > 0:
-            raise LimitSolverError(f"`dt` must be positive; got {self.dt}.")
+            raise ConfigError(f"`dt` must be positive; got {self.dt}.")
 
     def autocovariance(self, L: int) -> np.ndarray:
         """``C(j) = delta_j / dt``, ``j = 0..L-1``.
@@ -113,8 +115,9 @@ class WhiteNoiseInput:
 class AR1Input:
     """Stationary AR(1) input ``x_k = phi x_{k-1} + sqrt(1 - phi^2) sigma dt^{-1/2} xi_k``.
 
-    ``xi_k ~ N(0, 1)`` i.i.d.; the stationary law is ``N(0, sigma^2 / dt)`` and the
-    autocovariance ``C(j) = sigma^2 phi^{|j|} / dt`` (an ergodic Markov chain input).
+    The scaled Gaussian AR(1) chain :class:`~limitsolver.chains.GaussianAR1` with
+    ``a = phi``: ``x_k = sigma dt^{-1/2} X_k``. ``xi_k ~ N(0, 1)`` i.i.d.; the stationary
+    law is ``N(0, sigma^2 / dt)`` and the autocovariance ``C(j) = sigma^2 phi^{|j|} / dt``.
 
     Parameters
     ----------
@@ -127,8 +130,10 @@ class AR1Input:
 
     Raises
     ------
-    LimitSolverError
-        If ``dt <= 0`` or ``|phi| >= 1``.
+    ConfigError
+        If ``dt <= 0``.
+    NotErgodicError
+        If ``|phi| >= 1`` (the chain has no stationary law).
     """
 
     dt: float = 0.05
@@ -137,11 +142,18 @@ class AR1Input:
 
     def __post_init__(self):
         if not self.dt > 0:
-            raise LimitSolverError(f"`dt` must be positive; got {self.dt}.")
-        if not abs(self.phi) < 1:
-            raise LimitSolverError(
-                f"`phi` must satisfy |phi| < 1 for a stationary AR(1); got {self.phi}."
-            )
+            raise ConfigError(f"`dt` must be positive; got {self.dt}.")
+        GaussianAR1(self.phi)  # validates `phi`
+
+    @property
+    def chain(self) -> GaussianAR1:
+        """The unscaled chain ``X_{k+1} = phi X_k + sqrt(1 - phi^2) xi_k``."""
+        return GaussianAR1(self.phi)
+
+    @property
+    def scale(self) -> float:
+        """``sigma / sqrt(dt)``: the input is ``scale * X_k``."""
+        return self.sigma / math.sqrt(self.dt)
 
     def autocovariance(self, L: int) -> np.ndarray:
         """``C(j) = sigma^2 phi^j / dt``, ``j = 0..L-1``.
@@ -156,7 +168,7 @@ class AR1Input:
         (L,) numpy.ndarray
             The autocovariances ``C(0), ..., C(L-1)``.
         """
-        return self.sigma**2 * self.phi ** np.arange(L) / self.dt
+        return self.sigma**2 * self.chain.autocovariance(np.arange(L)) / self.dt
 
     def sample(self, n: int, seed) -> np.ndarray:
         """``n`` consecutive inputs, started from the stationary law ``N(0, sigma^2/dt)``.
@@ -173,14 +185,7 @@ class AR1Input:
         (n,) numpy.ndarray
             A stationary AR(1) path ``x_0, ..., x_{n-1}``.
         """
-        xi = as_generator(seed, "seed").standard_normal(n)
-        s = self.sigma / math.sqrt(self.dt)
-        x = np.empty(n)
-        x[0] = s * xi[0]
-        a = math.sqrt(1.0 - self.phi**2) * s
-        for k in range(1, n):
-            x[k] = self.phi * x[k - 1] + a * xi[k]
-        return x
+        return self.scale * self.chain.sample(n, as_generator(seed, "seed"))[0, :, 0]
 
 
 class DiscreteLoss:
@@ -193,7 +198,7 @@ class DiscreteLoss:
 
     Parameters
     ----------
-    target : Target
+    target : MemoryKernel
         The kernel ``rho``, sampled at the lags ``s_j = j dt``.
     inputs : WhiteNoiseInput or AR1Input
         The input process; gives ``dt`` and the autocovariance ``C``.
@@ -215,15 +220,15 @@ class DiscreteLoss:
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``horizon`` does not exceed ``dt`` (fewer than two lags).
     """
 
-    def __init__(self, target: Target, inputs, horizon: float):
+    def __init__(self, target: MemoryKernel, inputs, horizon: float):
         self.dt = float(inputs.dt)
         self.L = int(math.ceil(horizon / self.dt))
         if self.L < 2:
-            raise LimitSolverError(f"`horizon` must exceed `dt`; got {horizon} and {self.dt}.")
+            raise ConfigError(f"`horizon` must exceed `dt`; got {horizon} and {self.dt}.")
         self.s = self.dt * np.arange(self.L)
         self.rho = np.asarray(target.rho(self.s), dtype=float)
         self.C = linalg.toeplitz(inputs.autocovariance(self.L))
@@ -262,7 +267,7 @@ class SGDResult:
 
 
 def online_sgd(
-    target: Target, inputs, spec: FlowSpec, eta: float, t_grid, p0, seed, horizon: float = 10.0
+    target: MemoryKernel, inputs, spec: FlowSpec, eta: float, t_grid, p0, seed, horizon: float = 10.0
 ) -> SGDResult:
     r"""Run online SGD, one step per input, and record the parameters at flow times ``t_grid``.
 
@@ -275,7 +280,7 @@ def online_sgd(
 
     Parameters
     ----------
-    target : Target
+    target : MemoryKernel
         The target kernel ``rho``.
     inputs : WhiteNoiseInput or AR1Input
         The input process.
@@ -299,7 +304,7 @@ def online_sgd(
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``eta <= 0`` or ``horizon`` does not exceed ``inputs.dt``.
     DivergenceError
         If a parameter becomes non-finite (``eta`` too large).
@@ -309,7 +314,7 @@ def online_sgd(
     Cost: ``O(n_steps m L)``.
     """
     if not eta > 0:
-        raise LimitSolverError(f"`eta` must be positive; got {eta}.")
+        raise ConfigError(f"`eta` must be positive; got {eta}.")
     loss = DiscreteLoss(target, inputs, horizon)
     t_grid = np.asarray(t_grid, dtype=float)
     steps = np.rint(t_grid / eta).astype(int)
@@ -384,20 +389,12 @@ class SGDComparison:
 
 
 def _fit_power(etas, gaps) -> RateFit:
-    x = np.log(np.broadcast_to(etas, gaps.shape).ravel())
-    y = np.log(gaps.ravel())
-    X = np.column_stack([np.ones_like(x), x])
-    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
-    resid = y - X @ coef
-    s2 = float(resid @ resid) / max(len(y) - 2, 1)
-    se = math.sqrt(s2 * np.linalg.inv(X.T @ X)[1, 1])
-    return RateFit(
-        "power", float(coef[0]), float(coef[1]), se, float(np.sqrt(np.mean(resid**2))), len(y)
-    )
+    f = fit_line(np.log(np.broadcast_to(etas, gaps.shape).ravel()), np.log(gaps.ravel()))
+    return RateFit("power", f.intercept, f.slope, f.slope_stderr, f.rms_residual, f.n_points)
 
 
 def sgd_vs_flow(
-    target: Target,
+    target: MemoryKernel,
     inputs,
     spec: FlowSpec,
     etas,
@@ -422,7 +419,7 @@ def sgd_vs_flow(
 
     Parameters
     ----------
-    target : Target
+    target : MemoryKernel
         The target kernel ``rho``.
     inputs : WhiteNoiseInput or AR1Input
         The input process.
@@ -448,14 +445,14 @@ def sgd_vs_flow(
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``etas`` holds fewer than two values or a non-positive one.
     DivergenceError
         If SGD or the gradient flow diverges.
     """
     etas = np.asarray(sorted(etas, reverse=True), dtype=float)
     if etas.size < 2 or np.any(etas <= 0):
-        raise LimitSolverError("`etas` must hold at least two positive learning rates.")
+        raise ConfigError("`etas` must hold at least two positive learning rates.")
     gens = spawn_generators(seed, n_seeds + 1, "seed")
     p0 = initial_parameters(spec, gens[0])
     loss = DiscreteLoss(target, inputs, horizon)

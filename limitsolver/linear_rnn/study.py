@@ -10,25 +10,25 @@ r"""Curse-of-memory studies (``THEORY.md`` §6--7): approximation rates and trai
   seeds, with the standard error of ``b``, the one-sided ``t``-statistic for
   ``b > 0`` and its p-value (exponential growth is the claim being checked).
 
-With ``out_dir`` each study writes, atomically, a text table (``.txt``), a CSV
-table, a JSON summary, an NPZ file of arrays and PNG plots.
+Both return results; ``limitsolver memory`` (:mod:`limitsolver.cli.memory`) writes
+their tables, CSV, JSON, NPZ and figures.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 from scipy import stats
 
 from .._random import spawn_generators
-from ..errors import ConfigError, LimitSolverError
-from ..io import save_figure, write_json, write_npz
+from ..errors import ConfigError, DimensionError
+from ..studies.fit import fit_line
 from .approximation import ApproximationCurve, approximation_curve
 from .gradient_flow import FlowResult, FlowSpec, Plateau, gradient_flow
-from .targets import AiryTarget, DelayedBump, PowerLaw, Target
+from .loss import ERROR_CONVENTION, LOSS_CONVENTION
+from .targets import AiryTarget, DelayedBump, ExponentialBump, MemoryKernel, PowerLaw
 
 __all__ = [
     "ApproximationConfig",
@@ -43,11 +43,12 @@ __all__ = [
 ]
 
 #: Families with a scalar memory parameter, and how the parameter enters.
-MEMORY_FAMILIES = {"delayed_bump": "t0", "airy": "t0", "power_law": "1/omega"}
+MEMORY_FAMILIES = {"delayed_bump": "t0", "exponential_bump": "t0", "airy": "t0",
+                   "power_law": "1/omega"}
 
 
-def target_with_memory(family: str, memory: float, **params) -> Target:
-    """Target of ``family`` with memory parameter ``memory`` (``t0``, or ``omega = 1/memory``).
+def target_with_memory(family: str, memory: float, **params) -> MemoryKernel:
+    """MemoryKernel of ``family`` with memory parameter ``memory`` (``t0``, or ``omega = 1/memory``).
 
     Parameters
     ----------
@@ -61,25 +62,26 @@ def target_with_memory(family: str, memory: float, **params) -> Target:
 
     Returns
     -------
-    Target
+    MemoryKernel
         :class:`DelayedBump`, :class:`AiryTarget` or :class:`PowerLaw`.
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``family`` is unknown or ``memory <= 0``.
     TypeError
         If ``params`` holds a parameter the family does not have.
     """
     if family not in MEMORY_FAMILIES:
-        raise LimitSolverError(
+        raise ConfigError(
             f"`family` must be one of {sorted(MEMORY_FAMILIES)}; got {family!r}."
         )
     if not memory > 0:
-        raise LimitSolverError(f"`memory` must be positive; got {memory}.")
+        raise ConfigError(f"`memory` must be positive; got {memory}.")
     if family == "power_law":
         return PowerLaw(omega=1.0 / memory, **params)
-    cls = DelayedBump if family == "delayed_bump" else AiryTarget
+    cls = {"delayed_bump": DelayedBump, "exponential_bump": ExponentialBump,
+           "airy": AiryTarget}[family]
     return cls(t0=float(memory), **params)
 
 
@@ -90,7 +92,7 @@ class ApproximationConfig:
 
     Parameters
     ----------
-    targets : tuple of Target
+    targets : tuple of MemoryKernel
         The kernels ``rho`` to approximate (at least one).
     m_values : tuple of int, default (1, 2, 3, 4, 5, 6)
         Numbers of units ``m`` (positive).
@@ -103,11 +105,11 @@ class ApproximationConfig:
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``targets`` is empty or ``m_values`` is empty or holds an ``m < 1``.
     """
 
-    targets: tuple[Target, ...]
+    targets: tuple[MemoryKernel, ...]
     m_values: tuple[int, ...] = (1, 2, 3, 4, 5, 6)
     n_starts: int = 2
     rate_bounds: tuple[float, float] = (1e-4, 1e2)
@@ -115,9 +117,9 @@ class ApproximationConfig:
 
     def __post_init__(self):
         if not self.targets:
-            raise LimitSolverError("`targets` must hold at least one target.")
+            raise ConfigError("`targets` must hold at least one target.")
         if not self.m_values or min(self.m_values) < 1:
-            raise LimitSolverError("`m_values` must be a non-empty list of positive integers.")
+            raise ConfigError("`m_values` must be a non-empty list of positive integers.")
 
 
 @dataclass(frozen=True)
@@ -141,10 +143,12 @@ class ApproximationStudyResult:
         Returns
         -------
         list of dict
-            Rows with keys ``target``, ``m``, ``error``, ``relative_error``.
+            Rows with keys ``target``, ``m``, ``error``, ``relative_error`` and
+            ``error_convention`` (:data:`~.loss.ERROR_CONVENTION`).
         """
         return [
-            {"target": c.target.label, "m": int(m), "error": float(e), "relative_error": float(r)}
+            {"target": c.target.label, "m": int(m), "error": float(e), "relative_error": float(r),
+             "error_convention": ERROR_CONVENTION}
             for c in self.curves
             for m, e, r in zip(c.m_values, c.errors, c.relative_errors, strict=True)
         ]
@@ -160,7 +164,7 @@ class ApproximationStudyResult:
         """
         ms = self.curves[0].m_values
         lines = [
-            "E_m / ||rho|| (best m-unit relative error)",
+            f"E_m / ||rho|| (best m-unit relative error; {ERROR_CONVENTION})",
             f"{'target':<48}" + "".join(f"{'m=' + str(m):>11}" for m in ms) + "  best rate",
         ]
         for c in self.curves:
@@ -186,6 +190,7 @@ class ApproximationStudyResult:
         """
         return {
             "study": "approximation",
+            "error_convention": ERROR_CONVENTION,
             "config": {
                 "targets": [t.to_dict() for t in self.config.targets],
                 "m_values": list(self.config.m_values),
@@ -210,34 +215,10 @@ class ApproximationStudyResult:
         }
 
 
-def _write_table(path: Path, text: str) -> None:
-    from ..io import _atomic
-
-    _atomic(path, lambda fh: fh.write((text + "\n").encode()))
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        return _write_table(path, "")
-    keys = list(rows[0])
-    lines = [",".join(keys)] + [
-        ",".join(
-            repr(r[k])
-            if isinstance(r[k], float)
-            else '"' + str(r[k]).replace('"', "'") + '"'
-            if isinstance(r[k], str)
-            else str(r[k])
-            for k in keys
-        )
-        for r in rows
-    ]
-    _write_table(path, "\n".join(lines))
-
-
 def approximation_study(
-    config: ApproximationConfig, out_dir=None, show_progress: bool | None = False
+    config: ApproximationConfig, show_progress: bool | None = False
 ) -> ApproximationStudyResult:
-    r"""Run the approximation study; write ``approximation.{txt,csv,json,npz,png}`` to ``out_dir``.
+    r"""Run the approximation study (``limitsolver memory`` writes its files and figures).
 
     For each target, :func:`~.approximation.approximation_curve` computes
 
@@ -252,8 +233,6 @@ def approximation_study(
     ----------
     config : ApproximationConfig
         Targets, ``m`` values, starts, rate box and seed.
-    out_dir : str or path-like or None, default None
-        Directory for the table, CSV, JSON, NPZ and PNG outputs (nothing is written if None).
     show_progress : bool or None, default False
         Show a progress bar (``None``: only when standard error is a terminal).
 
@@ -269,28 +248,13 @@ def approximation_study(
         )
         for t, g in zip(config.targets, gens, strict=True)
     )
-    res = ApproximationStudyResult(config, curves)
-    if out_dir is not None:
-        from .plots import plot_approximation
-
-        out = Path(out_dir)
-        _write_table(out / "approximation.txt", res.table())
-        _write_csv(out / "approximation.csv", res.rows())
-        write_json(out / "approximation.json", res.summary())
-        arrays = {}
-        for i, c in enumerate(curves):
-            arrays[f"m_{i}"] = c.m_values
-            arrays[f"error_{i}"] = c.errors
-            arrays[f"relative_error_{i}"] = c.relative_errors
-        write_npz(out / "approximation.npz", **arrays)
-        save_figure(plot_approximation(res), out / "approximation.png")
-    return res
+    return ApproximationStudyResult(config, curves)
 
 
 # --------------------------------------------------------------------------- plateaus
 @dataclass(frozen=True)
 class PlateauConfig:
-    """Plateau study specification.
+    r"""Plateau study specification.
 
     Parameters
     ----------
@@ -315,11 +279,30 @@ class PlateauConfig:
         Duration ``D`` of a run: the first plateau's, the sum of all, or the longest.
     seed : int, default 0
         Master seed.
+    initial_point : tuple of two sequences, optional
+        The plateau theorem's explicit start :math:`(a_0, w_0)`: the flow starts from
+        :math:`\hat\rho_0(t) = \sum_i a_{0,i} e^{-w_{0,i} t}` with the trained parameters
+        :math:`(a, w)` (``flow.factorised`` must be False; ``len(a_0) = len(w_0) = flow.m``,
+        ``w_0 > 0``; one run per memory value, so ``n_seeds`` must be 1). Default: random
+        small initialisations drawn from ``seed``.
+    exit_delta : float, optional
+        If given, every run records the first-exit times
+        :math:`\tau_0 = \inf\{t : |\theta_t - \theta_0| > \delta\}` and
+        :math:`\tau_0' = \inf\{t : |J_t - J_0| > \delta\}`
+        (:func:`~.gradient_flow.first_exit_time`) for :math:`\delta` = ``exit_delta``.
+
+    Notes
+    -----
+    The loss is :data:`~.loss.LOSS_CONVENTION`:
+    :math:`J = \tfrac12\|\hat\rho - \rho\|^2_{L^2(0,\infty)}`, with the factor 1/2.
 
     Raises
     ------
-    LimitSolverError
-        If ``family``, ``memory_values``, ``duration`` or ``n_seeds`` is invalid.
+    ConfigError
+        If ``family``, ``memory_values``, ``duration``, ``n_seeds``, ``initial_point`` or
+        ``exit_delta`` is invalid.
+    DimensionError
+        If ``initial_point`` does not hold ``flow.m`` coefficients and rates.
     """
 
     family: str = "delayed_bump"
@@ -332,20 +315,57 @@ class PlateauConfig:
     t_min: float = 0.0
     duration: str = "first"
     seed: int = 0
+    initial_point: tuple | None = None
+    exit_delta: float | None = None
 
     def __post_init__(self):
         if self.family not in MEMORY_FAMILIES:
-            raise LimitSolverError(
+            raise ConfigError(
                 f"`family` must be one of {sorted(MEMORY_FAMILIES)}; got {self.family!r}."
             )
         if len(self.memory_values) < 2 or min(self.memory_values) <= 0:
-            raise LimitSolverError("`memory_values` must hold at least two positive values.")
+            raise ConfigError("`memory_values` must hold at least two positive values.")
         if self.duration not in ("total", "first", "longest"):
-            raise LimitSolverError(
+            raise ConfigError(
                 f"`duration` must be 'total', 'first' or 'longest'; got {self.duration!r}."
             )
         if int(self.n_seeds) != self.n_seeds or self.n_seeds < 1:
-            raise LimitSolverError(f"`n_seeds` must be a positive integer; got {self.n_seeds}.")
+            raise ConfigError(f"`n_seeds` must be a positive integer; got {self.n_seeds}.")
+        if self.initial_point is not None:
+            object.__setattr__(self, "initial_point", self._check_point(self.initial_point))
+        if self.exit_delta is not None and not (
+                isinstance(self.exit_delta, (int, float)) and math.isfinite(self.exit_delta)
+                and self.exit_delta > 0):
+            raise ConfigError(f"`exit_delta` must be positive and finite; got {self.exit_delta!r}.")
+
+    def _check_point(self, point) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        try:
+            a0, w0 = point
+            a0 = tuple(float(v) for v in np.atleast_1d(a0))
+            w0 = tuple(float(v) for v in np.atleast_1d(w0))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"`initial_point` must be a pair (a0, w0) of sequences of numbers; got {point!r}."
+            ) from exc
+        if self.flow.factorised:
+            raise ConfigError(
+                "`initial_point` (a0, w0) sets the coefficients a and rates w of "
+                "rho_hat = sum_i a_i e^{-w_i t}; train them directly with "
+                "`flow = FlowSpec(..., factorised=False)`."
+            )
+        if len(a0) != self.flow.m or len(w0) != self.flow.m:
+            raise DimensionError(
+                f"`initial_point` must hold m = {self.flow.m} coefficients and rates; got "
+                f"{len(a0)} and {len(w0)}."
+            )
+        if not all(math.isfinite(v) for v in a0 + w0) or min(w0) <= 0:
+            raise ConfigError(f"`initial_point` must be finite with rates w0 > 0; got {w0}.")
+        if self.n_seeds != 1:
+            raise ConfigError(
+                f"`n_seeds` must be 1 with an explicit `initial_point` (every seed would run "
+                f"the same flow); got {self.n_seeds}."
+            )
+        return a0, w0
 
 
 @dataclass(frozen=True)
@@ -393,21 +413,18 @@ def _fit_growth(memory, durations) -> PlateauFit:
     n = len(y)
     if n < 2 or np.ptp(M) == 0:
         return PlateauFit(math.nan, math.nan, math.nan, math.nan, math.nan, n)
-    X = np.column_stack([np.ones(n), M])
-    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    f = fit_line(M, y, stderr=n >= 3)
     if n < 3:
-        return PlateauFit(float(coef[0]), float(coef[1]), math.nan, math.nan, math.nan, n)
-    resid = y - X @ coef
-    s2 = float(resid @ resid) / (n - 2)
-    se = math.sqrt(s2 * np.linalg.inv(X.T @ X)[1, 1])
-    tstat = coef[1] / se if se > 0 else math.copysign(math.inf, coef[1])
+        return PlateauFit(f.intercept, f.slope, math.nan, math.nan, math.nan, n)
+    se = f.slope_stderr
+    tstat = f.slope / se if se > 0 else math.copysign(math.inf, f.slope)
     p = float(stats.t.sf(tstat, n - 2))
-    return PlateauFit(float(coef[0]), float(coef[1]), se, float(tstat), p, n)
+    return PlateauFit(f.intercept, f.slope, se, float(tstat), p, n)
 
 
 @dataclass(frozen=True)
 class PlateauStudyResult:
-    """Result of :func:`plateau_study`.
+    r"""Result of :func:`plateau_study`.
 
     Parameters
     ----------
@@ -427,6 +444,13 @@ class PlateauStudyResult:
         Fit of ``log D`` against ``M``.
     flows : tuple
         The :class:`~.gradient_flow.FlowResult` of each run, ``flows[s][k]``.
+    exit_times : numpy.ndarray or None
+        :math:`\tau_0 = \inf\{t : |\theta_t - \theta_0| > \delta\}` of each run, shape
+        ``(n_seeds, n_mem)`` (``inf`` if never; None without ``config.exit_delta``).
+    loss_exit_times : numpy.ndarray or None
+        :math:`\tau_0' = \inf\{t : |J_t - J_0| > \delta\}` of each run, likewise.
+    loss_convention : str
+        :data:`~.loss.LOSS_CONVENTION`, written into every output.
     """
 
     config: PlateauConfig
@@ -437,6 +461,9 @@ class PlateauStudyResult:
     initial_loss: np.ndarray
     fit: PlateauFit
     flows: tuple = field(repr=False)
+    exit_times: np.ndarray | None = None
+    loss_exit_times: np.ndarray | None = None
+    loss_convention: str = LOSS_CONVENTION
 
     def rows(self) -> list[dict]:
         """One row per run: seed index, memory, duration, number of plateaus, losses.
@@ -445,20 +472,26 @@ class PlateauStudyResult:
         -------
         list of dict
             Rows with keys ``seed``, ``memory``, ``duration``, ``n_plateaus``,
-            ``initial_loss``, ``final_loss``.
+            ``initial_loss``, ``final_loss`` (then ``tau0`` and ``tau0_loss`` when exit
+            times were recorded) and ``loss_convention``.
         """
-        return [
-            {
-                "seed": s,
-                "memory": float(M),
-                "duration": float(self.durations[s, k]),
-                "n_plateaus": len(self.plateaus[s][k]),
-                "initial_loss": float(self.initial_loss[s, k]),
-                "final_loss": float(self.final_loss[s, k]),
-            }
-            for s in range(self.durations.shape[0])
-            for k, M in enumerate(self.memory_values)
-        ]
+        rows = []
+        for s in range(self.durations.shape[0]):
+            for k, M in enumerate(self.memory_values):
+                row = {
+                    "seed": s,
+                    "memory": float(M),
+                    "duration": float(self.durations[s, k]),
+                    "n_plateaus": len(self.plateaus[s][k]),
+                    "initial_loss": float(self.initial_loss[s, k]),
+                    "final_loss": float(self.final_loss[s, k]),
+                }
+                if self.exit_times is not None:
+                    row["tau0"] = float(self.exit_times[s, k])
+                    row["tau0_loss"] = float(self.loss_exit_times[s, k])
+                row["loss_convention"] = self.loss_convention
+                rows.append(row)
+        return rows
 
     def table(self) -> str:
         """Plain-text table of durations and the growth fit.
@@ -469,17 +502,23 @@ class PlateauStudyResult:
             One line per run and a last line with the fit of ``log D = a + b M``.
         """
         f = self.fit
+        exits = self.exit_times is not None
         lines = [
             f"plateau durations, family {self.config.family} "
-            f"(memory = {MEMORY_FAMILIES[self.config.family]})",
+            f"(memory = {MEMORY_FAMILIES[self.config.family]}); loss {self.loss_convention}",
             f"{'seed':>4} {'memory':>8} {'duration':>11} {'plateaus':>8} "
-            f"{'J(0)':>10} {'J(end)':>10}",
+            f"{'J(0)':>10} {'J(end)':>10}"
+            + (f" {'tau0':>10} {'tau0_J':>10}" if exits else ""),
         ]
         for r in self.rows():
             lines.append(
                 f"{r['seed']:>4} {r['memory']:>8.3g} {r['duration']:>11.4g} "
                 f"{r['n_plateaus']:>8d} {r['initial_loss']:>10.4g} {r['final_loss']:>10.4g}"
+                + (f" {r['tau0']:>10.4g} {r['tau0_loss']:>10.4g}" if exits else "")
             )
+        if exits:
+            lines.append(f"tau0 = first t with |theta_t - theta_0| > delta, tau0_J = first t "
+                         f"with |J_t - J_0| > delta, delta = {self.config.exit_delta:g}")
         lines.append(
             f"fit log D = a + b M: b = {f.slope:.4g} +- {f.slope_stderr:.2g} "
             f"(t = {f.t_statistic:.3g}, one-sided p = {f.p_value:.3g}, n = {f.n_points})"
@@ -510,7 +549,11 @@ class PlateauStudyResult:
                 "t_min": c.t_min,
                 "duration": c.duration,
                 "seed": c.seed,
+                "initial_point": None if c.initial_point is None else
+                {"a0": list(c.initial_point[0]), "w0": list(c.initial_point[1])},
+                "exit_delta": c.exit_delta,
             },
+            "loss_convention": self.loss_convention,
             "memory_values": self.memory_values,
             "durations": self.durations,
             "plateaus": [
@@ -523,6 +566,8 @@ class PlateauStudyResult:
             "initial_loss": self.initial_loss,
             "final_loss": self.final_loss,
             "fit": {**self.fit.__dict__, "significant": self.fit.significant},
+            "exit_times": self.exit_times,
+            "loss_exit_times": self.loss_exit_times,
         }
 
 
@@ -537,9 +582,9 @@ def _duration(pl: list[Plateau], how: str) -> float:
 
 
 def plateau_study(
-    config: PlateauConfig, out_dir=None, show_progress: bool | None = False
+    config: PlateauConfig, show_progress: bool | None = False
 ) -> PlateauStudyResult:
-    r"""Run the plateau study; write ``plateau.{txt,csv,json,npz}`` and two PNGs to ``out_dir``.
+    r"""Run the plateau study (``limitsolver memory`` writes its files and figures).
 
     For each memory parameter ``M`` and initialisation, the gradient flow
     ``dp/dt = -grad J(p)`` of the white-noise loss against the target of memory ``M``
@@ -555,8 +600,6 @@ def plateau_study(
     ----------
     config : PlateauConfig
         Family, memory values, flow specification, plateau criterion and seeds.
-    out_dir : str or path-like or None, default None
-        Directory for the table, CSV, JSON, NPZ and PNG outputs (nothing is written if None).
     show_progress : bool or None, default False
         Show a progress bar (``None``: only when standard error is a terminal).
 
@@ -587,19 +630,25 @@ def plateau_study(
         raise ConfigError(f"`target_params` do not fit family {config.family!r}: {exc}") from exc
     gens = spawn_generators(config.seed, config.n_seeds, "seed")
     init_seeds = [int(g.integers(2**63)) for g in gens]
+    p0 = None if config.initial_point is None else np.concatenate(config.initial_point)
     n_s, n_m = config.n_seeds, len(targets)
     D = np.zeros((n_s, n_m))
     J0 = np.zeros((n_s, n_m))
     J1 = np.zeros((n_s, n_m))
+    tau = np.full((n_s, n_m), np.nan)
+    tau_J = np.full((n_s, n_m), np.nan)
     plateaus, flows = [], []
     bar = progress(total=n_s * n_m, desc="plateau study", show=show_progress)
     for s in range(n_s):
         pls, fls = [], []
         for k, tgt in enumerate(targets):
-            fr: FlowResult = gradient_flow(tgt, config.flow, seed=init_seeds[s])
+            fr: FlowResult = gradient_flow(tgt, config.flow, seed=init_seeds[s], p0=p0)
             pl = fr.plateaus(config.rate_threshold, config.loss_factor, config.t_min)
             D[s, k] = _duration(pl, config.duration)
             J0[s, k], J1[s, k] = fr.loss[0], fr.loss[-1]
+            if config.exit_delta is not None:
+                tau[s, k] = fr.exit_time(config.exit_delta)
+                tau_J[s, k] = fr.loss_exit_time(config.exit_delta)
             pls.append(pl)
             fls.append(fr)
             bar.update(1)
@@ -608,20 +657,6 @@ def plateau_study(
     bar.close()
     mem = np.asarray(config.memory_values, dtype=float)
     fit = _fit_growth(np.broadcast_to(mem, D.shape), D)
-    res = PlateauStudyResult(config, mem, D, tuple(plateaus), J1, J0, fit, tuple(flows))
-    if out_dir is not None:
-        from .plots import plot_loss_curves, plot_plateau_fit
-
-        out = Path(out_dir)
-        _write_table(out / "plateau.txt", res.table())
-        _write_csv(out / "plateau.csv", res.rows())
-        write_json(out / "plateau.json", res.summary())
-        arrays = {"memory_values": mem, "durations": D, "initial_loss": J0, "final_loss": J1}
-        for s in range(n_s):
-            for k in range(n_m):
-                arrays[f"t_{s}_{k}"] = flows[s][k].t
-                arrays[f"loss_{s}_{k}"] = flows[s][k].loss
-        write_npz(out / "plateau.npz", **arrays)
-        save_figure(plot_loss_curves(res), out / "plateau_loss.png")
-        save_figure(plot_plateau_fit(res), out / "plateau_fit.png")
-    return res
+    exits = config.exit_delta is not None
+    return PlateauStudyResult(config, mem, D, tuple(plateaus), J1, J0, fit, tuple(flows),
+                              tau if exits else None, tau_J if exits else None)

@@ -1,4 +1,4 @@
-r"""Target linear functionals for the curse-of-memory studies (``THEORY.md`` §6).
+r"""Target linear functionals for the curse-of-memory studies (``THEORY.md`` §6): their memory kernels.
 
 A target is the kernel ``rho`` of the linear functional
 
@@ -24,6 +24,7 @@ family                   ``rho(t)``                               Laplace transf
 :class:`ExponentialSum`  ``sum_k a_k e^{-mu_k t}``                 ``sum_k a_k / (lam + mu_k)``
 :class:`PowerLaw`        ``A (1 + t)^{-(1 + omega)}``              ``A e^lam E_{1+omega}(lam)``
 :class:`DelayedBump`     ``A exp(-(t - t0)^2 / (2 w^2))``          erfcx closed form
+:class:`ExponentialBump` ``a e^{-mu t}`` + a delayed bump            sum of the two closed forms
 :class:`AiryTarget`      ``A Ai(s0 (t - t0))``                     composite Gauss--Legendre
 :class:`CallableTarget`  user function                            Gauss--Legendre (mapped)
 =======================  =======================================  ==============================
@@ -52,10 +53,11 @@ from ..errors import ConfigError, LimitSolverError
 from ._special import gauss_legendre_halfline, gauss_legendre_panels, scaled_expint
 
 __all__ = [
-    "Target",
+    "MemoryKernel",
     "ExponentialSum",
     "PowerLaw",
     "DelayedBump",
+    "ExponentialBump",
     "AiryTarget",
     "CallableTarget",
     "memory_time",
@@ -64,18 +66,32 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str):
+    if name == "Target":
+        import warnings
+
+        warnings.warn("`limitsolver.linear_rnn.Target` is deprecated; it is the memory kernel "
+                      "of a target functional, now `MemoryKernel`.", DeprecationWarning,
+                      stacklevel=2)
+        return MemoryKernel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def _rates(lam) -> np.ndarray:
     lam = np.asarray(lam, dtype=float)
     if np.any(~np.isfinite(lam)) or np.any(lam <= 0):
-        raise LimitSolverError(
+        raise ConfigError(
             "`lam` must be finite and positive (W = -diag(lam) must be Hurwitz); "
             f"got min {np.min(lam) if lam.size else 'n/a'}."
         )
     return lam
 
 
-class Target:
-    """Base class of target kernels; subclasses are frozen dataclasses.
+class MemoryKernel:
+    """Base class of memory kernels ``rho`` of target functionals; subclasses are frozen dataclasses.
+
+    (Called ``Target`` before; that name is kept as a deprecated alias. It is not
+    :class:`limitsolver.targets.Target`, the target function of a kernel-limit problem.)
 
     Subclasses implement ``rho``, and either closed-form ``laplace`` /
     ``laplace_moment`` / ``norm2`` or a ``_rule`` (nodes, weights) on which those
@@ -141,7 +157,7 @@ class Target:
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
@@ -168,7 +184,7 @@ class Target:
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
@@ -219,7 +235,7 @@ class Target:
 
 
 @dataclass(frozen=True)
-class ExponentialSum(Target):
+class ExponentialSum(MemoryKernel):
     """``rho(t) = sum_k a_k e^{-mu_k t}`` (short memory), ``mu_k > 0``.
 
     Closed forms: ``L(lam) = sum_k a_k/(lam + mu_k)``,
@@ -235,7 +251,7 @@ class ExponentialSum(Target):
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If the lengths differ, are zero, or some rate is not positive and finite.
     """
 
@@ -247,12 +263,12 @@ class ExponentialSum(Target):
         a = tuple(float(v) for v in np.atleast_1d(self.coefficients))
         mu = tuple(float(v) for v in np.atleast_1d(self.rates))
         if len(a) != len(mu) or not a:
-            raise LimitSolverError(
+            raise ConfigError(
                 "`coefficients` and `rates` must be non-empty and of equal length; "
                 f"got {len(a)} and {len(mu)}."
             )
         if any(not (m > 0 and math.isfinite(m)) for m in mu):
-            raise LimitSolverError(
+            raise ConfigError(
                 f"`rates` must be positive and finite for rho to be in L^2; got {mu}."
             )
         object.__setattr__(self, "coefficients", a)
@@ -296,7 +312,7 @@ class ExponentialSum(Target):
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
@@ -319,7 +335,7 @@ class ExponentialSum(Target):
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
@@ -332,7 +348,7 @@ class ExponentialSum(Target):
 
 
 @dataclass(frozen=True)
-class PowerLaw(Target):
+class PowerLaw(MemoryKernel):
     """``rho(t) = A (1 + t)^{-(1 + omega)}``, ``omega > 0`` (long memory; smaller = longer).
 
     ``L(lam) = A e^lam E_{1+omega}(lam)``, ``T(lam) = A e^lam (E_omega(lam) - E_{1+omega}(lam))``,
@@ -347,7 +363,7 @@ class PowerLaw(Target):
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``omega`` is not positive and finite.
     """
 
@@ -357,7 +373,7 @@ class PowerLaw(Target):
 
     def __post_init__(self):
         if not (self.omega > 0 and math.isfinite(self.omega)):
-            raise LimitSolverError(
+            raise ConfigError(
                 f"`omega` must be positive for rho to be integrable; got {self.omega}."
             )
 
@@ -399,7 +415,7 @@ class PowerLaw(Target):
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
@@ -424,7 +440,7 @@ class PowerLaw(Target):
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
@@ -438,7 +454,7 @@ class PowerLaw(Target):
 
 
 @dataclass(frozen=True)
-class DelayedBump(Target):
+class DelayedBump(MemoryKernel):
     """``rho(t) = A exp(-(t - t0)^2 / (2 w^2))``: memory concentrated at delay ``t0``.
 
     With ``z = (lam w^2 - t0)/(w sqrt 2)``:
@@ -457,7 +473,7 @@ class DelayedBump(Target):
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``width`` is not positive or ``t0`` is negative (or either is not finite).
     """
 
@@ -468,9 +484,9 @@ class DelayedBump(Target):
 
     def __post_init__(self):
         if not (self.width > 0 and math.isfinite(self.width)):
-            raise LimitSolverError(f"`width` must be positive; got {self.width}.")
+            raise ConfigError(f"`width` must be positive; got {self.width}.")
         if not (self.t0 >= 0 and math.isfinite(self.t0)):
-            raise LimitSolverError(f"`t0` must be a non-negative delay; got {self.t0}.")
+            raise ConfigError(f"`t0` must be a non-negative delay; got {self.t0}.")
 
     def rho(self, t) -> np.ndarray:
         r"""The kernel ``rho(t) = A exp(-(t - t0)^2 / (2 w^2))`` at times ``t``.
@@ -524,7 +540,7 @@ class DelayedBump(Target):
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
@@ -549,7 +565,7 @@ class DelayedBump(Target):
 
         Raises
         ------
-        LimitSolverError
+        ConfigError
             If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
@@ -564,7 +580,144 @@ class DelayedBump(Target):
 
 
 @dataclass(frozen=True)
-class AiryTarget(Target):
+class ExponentialBump(MemoryKernel):
+    r"""``rho(t) = a e^{-mu t} + A exp(-(t - t0)^2 / (2 w^2))``: short memory plus a delayed bump.
+
+    The target family of the plateau theorem: an exponential, which a linear RNN
+    learns quickly, and a Gaussian bump at delay ``t0``, whose memory makes the
+    gradient flow stall. The transforms add those of :class:`ExponentialSum` and
+    :class:`DelayedBump`; with :math:`L_{\rm bump}` the bump's transform,
+
+    .. math::
+
+        \mathcal L\rho(\lambda) = \frac{a}{\lambda + \mu} + L_{\rm bump}(\lambda), \qquad
+        T(\lambda) = \frac{a}{(\lambda + \mu)^2} + T_{\rm bump}(\lambda),
+
+        \|\rho\|^2 = \frac{a^2}{2\mu} + \|\rho_{\rm bump}\|^2 + 2 a L_{\rm bump}(\mu),
+
+    the cross term being :math:`2\int_0^\infty a e^{-\mu t}\rho_{\rm bump}(t)\,dt`.
+    ``memory = t0``.
+
+    Parameters
+    ----------
+    t0 : float
+        Delay ``t0 >= 0`` of the bump (the memory parameter).
+    width : float, default 1.0
+        Width ``w > 0`` of the bump.
+    amplitude : float, default 1.0
+        Amplitude ``A`` of the bump.
+    coefficient : float, default 1.0
+        Amplitude ``a`` of the exponential.
+    rate : float, default 1.0
+        Decay rate ``mu > 0`` of the exponential.
+
+    Raises
+    ------
+    ConfigError
+        If ``width`` or ``rate`` is not positive, or ``t0`` is negative (or any is not finite).
+    """
+
+    t0: float
+    width: float = 1.0
+    amplitude: float = 1.0
+    coefficient: float = 1.0
+    rate: float = 1.0
+    family = "exponential_bump"
+
+    def __post_init__(self):
+        if not (self.rate > 0 and math.isfinite(self.rate)):
+            raise ConfigError(f"`rate` must be positive for rho to be in L^2; got {self.rate}.")
+        if not (math.isfinite(self.coefficient) and math.isfinite(self.amplitude)):
+            raise ConfigError("`coefficient` and `amplitude` must be finite.")
+        self._parts  # noqa: B018 -- validates `t0` and `width` through the bump
+
+    @cached_property
+    def _parts(self) -> tuple[ExponentialSum, DelayedBump]:
+        return (ExponentialSum((self.coefficient,), (self.rate,)),
+                DelayedBump(self.t0, self.width, self.amplitude))
+
+    def rho(self, t) -> np.ndarray:
+        r"""The kernel ``rho(t) = a e^{-mu t} + A exp(-(t - t0)^2 / (2 w^2))`` at times ``t``.
+
+        Parameters
+        ----------
+        t : array_like
+            Times ``t >= 0``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``rho(t)``, same shape as ``t``.
+        """
+        e, b = self._parts
+        return e.rho(t) + b.rho(t)
+
+    @property
+    def memory(self) -> float:
+        return self.t0
+
+    @property
+    def support(self) -> float:
+        return max(self.t0 + 9.0 * self.width, 37.0 / self.rate)
+
+    def laplace(self, lam) -> np.ndarray:
+        r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
+
+        .. math:: \mathcal L\rho(\lambda) = \frac{a}{\lambda + \mu} + A w \sqrt{\pi/2}\,
+            e^{-t_0^2/(2w^2)}\,\operatorname{erfcx}(z), \qquad z = \frac{\lambda w^2 - t_0}{w\sqrt2}.
+
+        Parameters
+        ----------
+        lam : array_like
+            Positive, finite rates.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``L(lam)``, same shape as ``lam``.
+
+        Raises
+        ------
+        ConfigError
+            If some ``lam`` is not positive and finite.
+        """
+        e, b = self._parts
+        return e.laplace(lam) + b.laplace(lam)
+
+    def laplace_moment(self, lam) -> np.ndarray:
+        r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
+
+        .. math:: T(\lambda) = \frac{a}{(\lambda + \mu)^2} + T_{\rm bump}(\lambda)
+
+        (:meth:`DelayedBump.laplace_moment`).
+
+        Parameters
+        ----------
+        lam : array_like
+            Positive, finite rates.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``T(lam)``, same shape as ``lam``.
+
+        Raises
+        ------
+        ConfigError
+            If some ``lam`` is not positive and finite.
+        """
+        e, b = self._parts
+        return e.laplace_moment(lam) + b.laplace_moment(lam)
+
+    @cached_property
+    def norm2(self) -> float:
+        e, b = self._parts
+        cross = 2.0 * self.coefficient * float(b.laplace(np.array([self.rate]))[0])
+        return e.norm2 + b.norm2 + cross
+
+
+@dataclass(frozen=True)
+class AiryTarget(MemoryKernel):
     """``rho(t) = A Ai(s0 (t - t0))``: oscillatory memory with its mass at delay ``t0``.
 
     ``L`` and ``T`` by a composite 16-point Gauss--Legendre rule on ``[0, t0 + 14/s0]``
@@ -583,7 +736,7 @@ class AiryTarget(Target):
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``s0`` is not positive or ``t0`` is negative (or either is not finite).
     """
 
@@ -594,9 +747,9 @@ class AiryTarget(Target):
 
     def __post_init__(self):
         if not (self.s0 > 0 and math.isfinite(self.s0)):
-            raise LimitSolverError(f"`s0` must be positive; got {self.s0}.")
+            raise ConfigError(f"`s0` must be positive; got {self.s0}.")
         if not (self.t0 >= 0 and math.isfinite(self.t0)):
-            raise LimitSolverError(f"`t0` must be a non-negative delay; got {self.t0}.")
+            raise ConfigError(f"`t0` must be a non-negative delay; got {self.t0}.")
 
     def rho(self, t) -> np.ndarray:
         r"""The kernel ``rho(t) = A Ai(s0 (t - t0))`` at times ``t``.
@@ -637,7 +790,7 @@ class AiryTarget(Target):
 
 
 @dataclass(frozen=True)
-class CallableTarget(Target):
+class CallableTarget(MemoryKernel):
     """A user kernel ``rho = func(t)`` (vectorised callable).
 
     ``support``: finite time beyond which ``rho`` vanishes (composite Gauss--Legendre on
@@ -661,7 +814,7 @@ class CallableTarget(Target):
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``func`` is not callable or ``support_time`` is not positive.
     """
 
@@ -675,9 +828,9 @@ class CallableTarget(Target):
 
     def __post_init__(self):
         if not callable(self.func):
-            raise LimitSolverError("`func` must be a callable t -> rho(t).")
+            raise ConfigError("`func` must be a callable t -> rho(t).")
         if not self.support_time > 0:
-            raise LimitSolverError(f"`support_time` must be positive; got {self.support_time}.")
+            raise ConfigError(f"`support_time` must be positive; got {self.support_time}.")
 
     def rho(self, t) -> np.ndarray:
         r"""The kernel ``rho(t) = func(t)`` at times ``t``.
@@ -726,7 +879,7 @@ class CallableTarget(Target):
         }
 
 
-def memory_time(target: Target, fraction: float = 0.9) -> float:
+def memory_time(target: MemoryKernel, fraction: float = 0.9) -> float:
     r"""Memory measure: the time ``T`` with ``int_0^T |rho| = fraction int_0^inf |rho|``.
 
     .. math:: \int_0^T |\rho(t)|\,dt = \text{fraction} \int_0^\infty |\rho(t)|\,dt.
@@ -737,7 +890,7 @@ def memory_time(target: Target, fraction: float = 0.9) -> float:
 
     Parameters
     ----------
-    target : Target
+    target : MemoryKernel
         The kernel ``rho``.
     fraction : float, default 0.9
         Fraction in ``(0, 1)`` of the total mass.
@@ -749,11 +902,11 @@ def memory_time(target: Target, fraction: float = 0.9) -> float:
 
     Raises
     ------
-    LimitSolverError
+    ConfigError
         If ``fraction`` is not in ``(0, 1)`` or ``rho`` is identically zero.
     """
     if not 0.0 < fraction < 1.0:
-        raise LimitSolverError(f"`fraction` must lie in (0, 1); got {fraction}.")
+        raise ConfigError(f"`fraction` must lie in (0, 1); got {fraction}.")
     if isinstance(target, PowerLaw):
         return float((1.0 - fraction) ** (-1.0 / target.omega) - 1.0)
 
@@ -763,7 +916,7 @@ def memory_time(target: Target, fraction: float = 0.9) -> float:
     upper = target.support
     total = integrate.quad(absrho, 0.0, upper, limit=500)[0]
     if total == 0.0:
-        raise LimitSolverError("`target` is identically zero; its memory time is undefined.")
+        raise ConfigError("`target` is identically zero; its memory time is undefined.")
 
     def excess(T):
         return integrate.quad(absrho, 0.0, T, limit=500)[0] - fraction * total
@@ -778,14 +931,15 @@ TARGET_FAMILIES: dict[str, type] = {
     "exponential_sum": ExponentialSum,
     "power_law": PowerLaw,
     "delayed_bump": DelayedBump,
+    "exponential_bump": ExponentialBump,
     "airy": AiryTarget,
 }
 
 
-def target_from_dict(spec: dict[str, Any], key: str = "target") -> Target:
+def target_from_dict(spec: dict[str, Any], key: str = "target") -> MemoryKernel:
     """Build a target from ``{"family": name, **parameters}`` (e.g. a TOML table).
 
-    Inverse of :meth:`Target.to_dict` for the families of ``TARGET_FAMILIES``
+    Inverse of :meth:`MemoryKernel.to_dict` for the families of ``TARGET_FAMILIES``
     (lists are turned into tuples).
 
     Parameters
@@ -797,7 +951,7 @@ def target_from_dict(spec: dict[str, Any], key: str = "target") -> Target:
 
     Returns
     -------
-    Target
+    MemoryKernel
         The target of that family.
 
     Raises

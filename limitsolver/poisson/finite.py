@@ -20,57 +20,43 @@ dense inverse. The helpers here are shared by the Nyström and diffusion solvers
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
-from scipy.sparse.csgraph import connected_components
 
-from ..errors import DimensionError, DivergenceError, NotErgodicError, NotStochasticError
+from ..errors import DimensionError, DivergenceError, NotErgodicError
 from .solution import PoissonSolution
+
+if TYPE_CHECKING:
+    from ..chains import FiniteChain
 
 __all__ = ["solve_poisson_finite", "stationary_distribution"]
 
 _STOCHASTIC_TOL = 1e-10
 
 
-def _check_stochastic(P, name: str = "P"):
-    """Validate a square row-stochastic matrix (dense or sparse); return it as float.
+def _finite_chain(P) -> FiniteChain:
+    """Validate a square row-stochastic matrix (dense or sparse) once, as a :class:`FiniteChain`.
 
-    Dense matrices are validated by :class:`~limitsolver.chains.FiniteChain`
-    (whose messages name the offending rows and entries); sparse ones here.
+    Its messages name the offending rows and entries; a sparse matrix stays
+    sparse (validated on its stored entries).
     """
+    from ..chains import FiniteChain
+
     if not sp.issparse(P):
-        from ..chains import FiniteChain
-
         P = np.asarray(P, dtype=float)
-        n = P.shape[0] if P.ndim == 2 else 1
-        return np.array(FiniteChain(P, atol=_STOCHASTIC_TOL * n).P)
-    P = sp.csr_matrix(P, dtype=float)
-    data = P.data
-    if P.ndim != 2 or P.shape[0] != P.shape[1] or P.shape[0] == 0:
-        raise DimensionError(f"`{name}` must be a non-empty square matrix, got shape {P.shape}.")
-    if not np.all(np.isfinite(data)):
-        raise NotStochasticError(f"`{name}` contains NaN or infinite entries.")
-    if np.any(data < 0):
-        raise NotStochasticError(f"`{name}` must have non-negative entries.")
-    rows = np.asarray(P.sum(axis=1)).ravel()
-    bad = np.flatnonzero(np.abs(rows - 1.0) > _STOCHASTIC_TOL * P.shape[0])
-    if bad.size:
-        raise NotStochasticError(
-            f"The rows of `{name}` must sum to 1; row {bad[0]} sums to {rows[bad[0]]!r}."
-        )
-    return P
+    n = P.shape[0] if P.ndim == 2 else 1
+    return FiniteChain(P, atol=_STOCHASTIC_TOL * n)
 
 
-def _check_irreducible(P, name: str = "P") -> None:
+def _check_irreducible(chain: FiniteChain, name: str = "P") -> None:
     """Raise NotErgodicError unless the directed graph of ``P > 0`` is strongly connected."""
-    graph = sp.csr_matrix(P) if sp.issparse(P) else sp.csr_matrix(np.asarray(P) > 0)
-    graph = graph.astype(bool)
-    n_comp, labels = connected_components(graph, directed=True, connection="strong")
-    if n_comp > 1:
-        others = sorted(int(i) for i in np.flatnonzero(labels != labels[0]))
+    if not chain.is_irreducible:
+        first = next(c for c in chain.communication_classes if 0 in c)
+        others = np.setdiff1d(np.arange(chain.n_states), first)
         shown = ", ".join(str(i) for i in others[:10]) + (", ..." if len(others) > 10 else "")
         raise NotErgodicError(
             f"`{name}` must be irreducible for the Poisson equation to have a unique "
@@ -81,10 +67,10 @@ def _check_irreducible(P, name: str = "P") -> None:
 def stationary_distribution(P) -> np.ndarray:
     """Invariant law ``π`` of an irreducible stochastic matrix: ``πᵀ P = πᵀ``, ``Σ π = 1``.
 
-    Solved as the system ``(Pᵀ - I) π = 0`` with its last row replaced by the
-    normalisation ``1ᵀ π = 1`` (dense ``P``: :attr:`~limitsolver.chains.FiniteChain.stationary`; sparse LU for sparse
-    ``P``); rounding negatives are clipped to 0 and ``π`` renormalised. Cost
-    ``O(n³)`` dense.
+    :attr:`FiniteChain.stationary <limitsolver.chains.FiniteChain.stationary>`: the
+    system ``(Pᵀ - I) π = 0`` with its last row replaced by the normalisation
+    ``1ᵀ π = 1``, solved densely (``O(n³)``) or by sparse LU for sparse ``P``;
+    rounding negatives are clipped to 0 and ``π`` renormalised.
 
     Parameters
     ----------
@@ -103,20 +89,9 @@ def stationary_distribution(P) -> np.ndarray:
     NotErgodicError
         If ``P`` is reducible.
     """
-    P = _check_stochastic(P)
-    _check_irreducible(P)
-    n = P.shape[0]
-    if not sp.issparse(P):
-        from ..chains import FiniteChain
-
-        return np.array(FiniteChain(P, atol=_STOCHASTIC_TOL * n).stationary)
-    A = (P.T - sp.identity(n, format="csr")).tolil()
-    A[n - 1, :] = np.ones(n)
-    rhs = np.zeros(n)
-    rhs[-1] = 1.0
-    pi = spla.spsolve(A.tocsc(), rhs)
-    pi = np.clip(pi, 0.0, None)
-    return pi / pi.sum()
+    chain = _finite_chain(P)
+    _check_irreducible(chain)
+    return np.array(chain.stationary)
 
 
 def _as_values(F, n: int, nodes, name: str = "F") -> np.ndarray:
@@ -230,9 +205,11 @@ def solve_poisson_finite(
     DivergenceError
         If ``F`` contains NaN or infinite values.
     """
+    chain = None
     if check:
-        P = _check_stochastic(P)
-        _check_irreducible(P)
+        chain = _finite_chain(P)
+        _check_irreducible(chain)
+        P = chain.P
     elif not sp.issparse(P):
         P = np.asarray(P, dtype=float)
     n = P.shape[0]
@@ -241,7 +218,7 @@ def solve_poisson_finite(
         raise DimensionError(f"`states` must have {n} rows (one per state), got {nodes.shape[0]}.")
     F_values = _as_values(F, n, nodes)
     if pi is None:
-        pi = stationary_distribution(P)
+        pi = np.array((chain or _finite_chain(P)).stationary)
     else:
         pi = np.asarray(pi, dtype=float)
         if pi.shape != (n,):

@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..errors import DimensionError, DiscretisationError
-from .finite import _check_irreducible, _check_stochastic, solve_poisson_finite
+from .finite import _check_irreducible, _finite_chain, solve_poisson_finite
 from .solution import PoissonSolution
 
 __all__ = ["LiftedChain"]
@@ -74,8 +74,9 @@ class LiftedChain:
         from ..chains import FiniteChain
         from ..histories import exact_histories
 
-        P = _check_stochastic(np.asarray(P, dtype=float))
-        _check_irreducible(P)
+        base = _finite_chain(np.asarray(P, dtype=float))
+        _check_irreducible(base)
+        P = np.array(base.P)
         depth = int(depth)
         if depth < 1:
             raise DimensionError(f"`depth` must be at least 1, got {depth}.")

@@ -5,7 +5,7 @@
 =============================  =================================================
 chain                          solver
 =============================  =================================================
-``FiniteChain`` or an array P  :func:`~limitsolver.poisson.solve_poisson_finite`
+``FiniteChain`` or a matrix P  :func:`~limitsolver.poisson.solve_poisson_finite`
 ``LiftedChain``                :meth:`~limitsolver.poisson.LiftedChain.solve_poisson`
 ``GaussianAR1`` (``d = 1``)    :func:`~limitsolver.poisson.solve_poisson_ar1`
 ``CircleWalk``                 :func:`~limitsolver.poisson.solve_poisson_circle_walk`
@@ -17,6 +17,7 @@ chain                          solver
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from ..chains import CircleWalk, FiniteChain, GaussianAR1
 from ..errors import ConfigError, DimensionError
@@ -36,7 +37,7 @@ __all__ = ["solve_poisson", "SUPPORTED_CHAINS"]
 #: names of the chain types :func:`solve_poisson` accepts
 SUPPORTED_CHAINS = (
     "FiniteChain",
-    "numpy.ndarray (a stochastic matrix)",
+    "numpy.ndarray or scipy.sparse matrix (a stochastic matrix)",
     "LiftedChain",
     "GaussianAR1",
     "CircleWalk",
@@ -81,10 +82,11 @@ or CircleBrownianMotion
     try:
         if isinstance(chain, FiniteChain):
             chain.check_ergodic()
+            # validated and checked once by the chain: no second pass over P
             return solve_poisson_finite(
-                chain.P, F, pi=chain.stationary, states=chain.states, **options
+                chain.P, F, pi=chain.stationary, states=chain.states, check=False, **options
             )
-        if isinstance(chain, np.ndarray):
+        if isinstance(chain, np.ndarray) or sp.issparse(chain):
             return solve_poisson_finite(chain, F, **options)
         if isinstance(chain, LiftedChain):
             return chain.solve_poisson(F, **options)

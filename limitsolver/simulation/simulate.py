@@ -22,6 +22,14 @@ states of the path (no updates), so that both are stationary to within the
 memory tolerance and the target's window is filled. Training step :math:`k`
 reads the path state of index ``warmup + k``.
 
+**Divergence.** A run whose error leaves
+:math:`|e_k| \le 10^6\,(1 + \max_j |Y_j| + |f^N_0|)` (per seed; ``DIVERGENCE_FACTOR``)
+stops with a :class:`~limitsolver.errors.DivergenceError` naming the step, long
+before the parameters overflow: in a healthy run :math:`|e_k|` stays of the
+order of the target and the initial output. So does a run in which one of
+:math:`c, w, b` leaves :math:`\max_i|\theta^i| \le 10^6 (1 + \max_i |\theta^i_0|)`
+(checked after each chunk of steps).
+
 **Seeds.** Seed ``s`` gives ``SeedSequence(s).spawn(2)``: the first child draws
 the parameters (:meth:`Prior.sample`), the second the path
 (``chain.sample(warmup + K, rng, n_paths=1)``, stationary start). A seed's
@@ -52,7 +60,8 @@ from ..problem import Problem
 from ..progress import progress as progress_bar
 from .result import SimulationResult
 
-__all__ = ["simulate", "SimulationProgress", "BACKENDS", "numpy_chunk", "seed_streams"]
+__all__ = ["simulate", "SimulationProgress", "BACKENDS", "numpy_chunk", "seed_streams",
+           "DIVERGENCE_FACTOR"]
 
 BACKENDS = ("auto", "numba", "numpy")
 
@@ -204,6 +213,39 @@ def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0,
     return "numba", kernel, seconds
 
 
+#: A training run stops with a DivergenceError when an error leaves
+#: |e_k| <= DIVERGENCE_FACTOR (1 + max_k |Y_k| + |f^N_0|), per seed (max over its
+#: training path, f^N_0 its first prediction). Healthy runs stay within a few
+#: times 1 + max|Y| + |f^N_0|; checking costs one pass over the chunk's errors.
+DIVERGENCE_FACTOR = 1e6
+
+
+def _first_over(e: np.ndarray, bad: np.ndarray, bound: np.ndarray) -> np.ndarray:
+    """Per seed, the first chunk step whose error is not finite or exceeds ``bound`` (-1: none)."""
+    with np.errstate(invalid="ignore"):
+        out = ~(np.abs(e) <= bound[:, None])
+    first = np.where(out.any(axis=1), np.argmax(out, axis=1), -1)
+    # the compiled loop stops a seed at its first non-finite step and leaves later entries unset
+    return np.where((bad >= 0) & ((first < 0) | (bad < first)), bad, first)
+
+
+def _max_abs(a: np.ndarray) -> np.ndarray:
+    """max |a| per seed (leading axis); NaN when any entry is NaN."""
+    return np.abs(a.reshape(a.shape[0], -1)).max(axis=1, initial=0.0)
+
+
+def _parameters_over(params: UnitParameters, theta_bound: dict) -> tuple[int, str, float]:
+    """The first seed whose c, w or b left its bound (or is not finite): (seed index, name, max|.|)."""
+    for name_ in ("c", "w", "b"):
+        size = _max_abs(getattr(params, name_))
+        with np.errstate(invalid="ignore"):
+            over = ~(size <= theta_bound[name_])
+        if over.any():
+            q = int(np.argmax(over))
+            return q, name_, float(size[q])
+    return -1, "", 0.0
+
+
 class _Interrupt:
     """Install a SIGINT handler (main thread only) that asks the loop to stop after a chunk."""
 
@@ -285,8 +327,13 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
     ValueError
         For ``n_units < 1`` or odd ``n_units`` with doubled initialisation.
     DivergenceError
-        If a prediction or error becomes NaN/infinite; ``.step`` is the first
-        bad training step (of the first seed that diverged, which is named).
+        If an error leaves the bound :math:`|e_k| \le 10^6\,(1 + \max_j|Y_j| +
+        |f^N_0|)` (``DIVERGENCE_FACTOR``, per seed) or a prediction or error
+        becomes NaN/infinite; ``.step`` is the first bad training step (of the
+        first seed that diverged, which is named); or if a parameter leaves
+        :math:`\max_i|\theta^i| \le 10^6 (1 + \max_i|\theta^i_0|)` (for each of
+        :math:`c, w, b`). Checked after every chunk; the numbers of a run that
+        stays within the bounds are not affected.
 
     Notes
     -----
@@ -378,6 +425,12 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
         for j in np.flatnonzero(snap_steps == k):
             snap.c[:, j], snap.w[:, j], snap.b[:, j] = params.c, params.w, params.b
 
+    with np.errstate(invalid="ignore"):
+        y_max = np.max(np.abs(Y[:, W:]), axis=1, initial=0.0)
+    bound = np.full(S, np.inf)
+    with np.errstate(over="ignore"):
+        theta_bound = {name_: DIVERGENCE_FACTOR * (1.0 + _max_abs(getattr(params, name_)))
+                       for name_ in ("c", "w", "b")}
     bounds = sorted(set(range(0, K, chunk_steps)) | set(snap_steps.tolist()) | {K})
     status, message = "finished", f"completed {K} steps"
     k_done = 0
@@ -387,13 +440,29 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
         for k0, k1 in zip(bounds[:-1], bounds[1:], strict=True):
             f, e, bad = run(W + k0, W + k1, train=True)
             f_all[:, k0:k1], e_all[:, k0:k1] = f, e
-            if (bad >= 0).any():
-                q = int(np.argmin(np.where(bad >= 0, bad, np.iinfo(np.int64).max)))
-                step = k0 + int(bad[q])
+            if k0 == 0 and k1 > 0:
+                with np.errstate(over="ignore", invalid="ignore"):
+                    bound = DIVERGENCE_FACTOR * (1.0 + y_max + np.abs(f[:, 0]))
+            over = _first_over(e, bad, bound)
+            if (over >= 0).any():
+                q = int(np.argmin(np.where(over >= 0, over, np.iinfo(np.int64).max)))
+                step = k0 + int(over[q])
+                size = abs(float(e[q, over[q]]))
+                what = ("is not finite" if not math.isfinite(size) else
+                        f"|e| = {size:.3g} left the bound {bound[q]:.3g}")
                 raise DivergenceError(
-                    f"the simulation diverged: prediction or error is not finite at training "
-                    f"step {step} (t = {step / N:g}) for seed {seeds[q]}; reduce `alpha` or "
-                    f"check the target's scale.", step=step)
+                    f"the simulation diverged: the error {what} at training step {step} "
+                    f"(t = {step / N:g}) for seed {seeds[q]} (bound: |e_k| <= "
+                    f"{DIVERGENCE_FACTOR:g} (1 + max|Y| + |f_0|)); reduce `alpha` (learning rate "
+                    f"alpha N^(2 beta - 2)) or rescale the target.", step=step)
+            q, name_, size = _parameters_over(params, theta_bound)
+            if q >= 0:
+                raise DivergenceError(
+                    f"the simulation diverged: max|{name_}| = {size:.3g} left the bound "
+                    f"{theta_bound[name_][q]:.3g} by training step {k1} (t = {k1 / N:g}) for seed "
+                    f"{seeds[q]} (bound: {DIVERGENCE_FACTOR:g} (1 + max|{name_}_0|)); reduce "
+                    f"`alpha` (learning rate alpha N^(2 beta - 2)) or the prior's scales.",
+                    step=k1)
             k_done = k1
             store(k1)
             bar.update(k1 - k0)

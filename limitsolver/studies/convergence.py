@@ -151,7 +151,7 @@ class _TrainingPairs:
         self.rows = rows if flow.extension is None else rows @ flow.extension
 
     def __call__(self, sol, idx: np.ndarray, times: np.ndarray, h0: np.ndarray) -> np.ndarray:
-        if sol._flow is not self.flow:
+        if sol.flow is not self.flow:
             raise ConfigError("these pairs belong to another limit solution.")
         coeffs = self.flow.coefficients(sol.g - sol.h0, times)
         out = h0 + np.einsum("ij,ij->i", coeffs, self.rows[idx])
@@ -295,19 +295,26 @@ def evaluate_pairs(sol, windows, times, h0_new=None) -> np.ndarray:
     -------
     ndarray, shape (K,)
     """
-    from ..histories import Histories
-    from ..limit.hidden_layer import features
     from ..limit.ode import check_times
 
-    hist = Histories.from_array(np.asarray(windows, dtype=float))
+    hist = sol.feature_map.check(np.asarray(windows, dtype=float))
     t = check_times(times)
     if t.shape != (hist.M,):
         raise ConfigError(f"`times` must have one entry per history ({hist.M}), got {t.shape}.")
-    h0n = sol._initial_on(hist, h0_new)
-    flow = sol._flow
+    if h0_new is not None:
+        h0n = np.asarray(h0_new, dtype=float)
+        if h0n.shape != (hist.M,):
+            raise ConfigError(f"`h0_new` must have shape ({hist.M},), got {h0n.shape}.")
+    elif sol.h0_kind == "zero":
+        h0n = np.zeros(hist.M)
+    else:
+        raise ConfigError(f"`h0_new` is required: the initial output ({sol.h0_kind}) is only "
+                          "known on the training histories.")
+    flow = sol.flow
     coeffs = flow.coefficients(sol.g - sol.h0, t)
     right = coeffs if flow.extension is None else coeffs @ flow.extension.T
-    rows = sol._rows(features(hist, sol.grid, sol.problem.network.activation))
+    feat = sol.feature_map.features(hist, training=False)
+    rows = flow.rows(sol.feature_map, feat, sol.training_features)
     out = h0n + np.einsum("ij,ij->i", right, rows)
     if not np.all(np.isfinite(out)):
         raise DivergenceError("the Nyström extension produced NaN or infinite values.")
@@ -464,9 +471,13 @@ TABLE_COLUMNS: tuple[Column, ...] = (
 )
 
 
+#: Per-run arrays of a result that :meth:`ConvergenceResult.save` writes when present.
+_RUN_ARRAYS = ("error_curves", "finite_h", "limit_h", "history_weights")
+
+
 @dataclass(frozen=True)
 class ConvergenceResult:
-    """Errors per width and seed, their fits, the limit and the cost.
+    r"""Errors per width and seed, their fits, the limit and the cost.
 
     Built by :func:`run_convergence`; the fields are:
 
@@ -506,6 +517,16 @@ class ConvergenceResult:
         ``depth_check_s`` (when checked), ``resume_s`` (reading finished runs),
         ``runs_s`` (the finite-network runs, wall clock), ``metrics_s`` (metrics
         and fits) and ``total_s``.
+    error_curves : ndarray (len(n_units), len(seeds), n_times), optional
+        :math:`\|h^N_t - h_t\|_{L^2(\pi)}` at each time of the grid (``sup_l2`` is
+        its maximum over time).
+    finite_h : ndarray (len(n_units), len(seeds), n_times, M), optional
+        :math:`h^N_t` of every run on the evaluation histories.
+    limit_h : ndarray (n_times, M) or (len(n_units), len(seeds), n_times, M), optional
+        :math:`h_t` on the histories; one per run when each limit starts from its
+        run's :math:`h^N_0` (:math:`\beta = 1/2` without doubling).
+    history_weights : ndarray (M,), optional
+        Weights :math:`\omega_m` of the evaluation histories.
     """
 
     study: ConvergenceStudy
@@ -521,6 +542,10 @@ class ConvergenceResult:
     compile_times: np.ndarray | None = None
     provenance: dict = field(default_factory=dict)
     timings: dict = field(default_factory=dict)
+    error_curves: np.ndarray | None = field(default=None, repr=False)
+    finite_h: np.ndarray | None = field(default=None, repr=False)
+    limit_h: np.ndarray | None = field(default=None, repr=False)
+    history_weights: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_units(self) -> np.ndarray:
@@ -600,6 +625,9 @@ class ConvergenceResult:
         meta = summary.pop("provenance")
         js = write_json(out / "summary.json", summary, meta=meta)
         arrays = {f"error_{m}": e for m, e in self.errors.items()}
+        for name in _RUN_ARRAYS:  # what the figures draw (absent from older results)
+            if getattr(self, name) is not None:
+                arrays[name] = getattr(self, name)
         npz = write_npz(out / "errors.npz", meta=meta, n_units=np.asarray(self.study.n_units),
                         seeds=np.asarray(self.study.seeds), times=self.times,
                         limit_loss=self.limit_loss, finite_loss=self.finite_loss,
@@ -661,7 +689,8 @@ class ConvergenceResult:
                    limit_discretisation=dict(summary.get("limit_discretisation", {})),
                    compile_times=arrays.get("compile_times"),
                    provenance=dict(summary.get("provenance", {})),
-                   timings=dict(summary.get("timings_s") or {}))
+                   timings=dict(summary.get("timings_s") or {}),
+                   **{name: arrays.get(name) for name in _RUN_ARRAYS})
 
     def to_dataframe(self):
         """One row per run: width, seed, every metric, wall and compilation time.
@@ -1013,7 +1042,11 @@ def _run_study(study: ConvergenceStudy, store, meta: dict, jobs, progress, execu
     finite_loss = np.full((nN, nS, times.size), np.nan)
     net = problem.network
     own_start = net.beta == 0.5 and not net.prior.doubled
-    pairs = _TrainingPairs(sol._flow) if H.indices is not None else None
+    pairs = _TrainingPairs(sol.flow) if H.indices is not None else None
+    omega = H.weights
+    curves = np.full((nN, nS, times.size), np.nan)
+    finite_h = np.full((nN, nS, times.size, omega.size), np.nan)
+    limit_h = np.full_like(finite_h, np.nan) if own_start else sol.h
     for i, n in enumerate(study.n_units):
         for j, s in enumerate(study.seeds):
             r = done[(n, s)]
@@ -1025,6 +1058,11 @@ def _run_study(study: ConvergenceStudy, store, meta: dict, jobs, progress, execu
             for m in metrics:
                 errors[m.name][i, j] = m(run)
             finite_loss[i, j] = run.finite_loss
+            # per time, the L2(pi) distance whose sup over time is `sup_l2`
+            curves[i, j] = np.sqrt(((run.outputs - limit.h) ** 2) @ omega)
+            finite_h[i, j] = run.outputs
+            if own_start:
+                limit_h[i, j] = limit.h
             walls[i, j] = float(r["wall"])
             if (n, s) in computed:
                 compiles[i, j] = float(r["compile"])
@@ -1037,4 +1075,5 @@ def _run_study(study: ConvergenceStudy, store, meta: dict, jobs, progress, execu
                              limit_error=limit_error, limit_time=limit_time, times=times,
                              limit_loss=sol.loss, finite_loss=finite_loss,
                              limit_discretisation=disc, compile_times=compiles,
-                             provenance=meta, timings=timings)
+                             provenance=meta, timings=timings, error_curves=curves,
+                             finite_h=finite_h, limit_h=limit_h, history_weights=omega)

@@ -60,13 +60,15 @@ def is_dask_client(obj: Any) -> bool:
     return hasattr(obj, "scatter") and hasattr(obj, "get_executor")
 
 
-def connect(address: str):
+def connect(address: str, timeout: float = 10.0):
     """A ``dask.distributed.Client`` connected to the scheduler at ``address``.
 
     Parameters
     ----------
     address : str
         Scheduler address, e.g. ``"tcp://10.0.0.1:8786"``.
+    timeout : float
+        Seconds to keep trying to reach the scheduler before giving up.
 
     Returns
     -------
@@ -88,7 +90,7 @@ def connect(address: str):
             "limitsolver checkout)."
         ) from exc
     try:
-        return Client(address, timeout="10s")
+        return Client(address, timeout=f"{float(timeout)}s")
     except (OSError, TimeoutError) as exc:
         raise ConfigError(f"cannot reach the Dask scheduler at `{address}`: {exc}") from exc
 

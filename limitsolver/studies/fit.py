@@ -11,6 +11,18 @@ by least squares. The confidence interval for :math:`p` is a percentile
 bootstrap over seeds: the seeds of every size are resampled with replacement,
 the means recomputed and the line refitted.
 
+Every straight-line fit of the package (these rates, the rate models of the
+best approximations, the growth of plateaus with memory, the SGD gaps) is one
+ordinary least-squares fit, :func:`fit_line`:
+
+.. math::
+
+    y_i \approx a + b\,x_i, \qquad
+    \operatorname{se}(b) = \Big(\frac{\sum_i r_i^2}{\max(n-2, 1)}
+    \big[(X^\top X)^{-1}\big]_{22}\Big)^{1/2},
+
+with residuals :math:`r_i` and design matrix :math:`X = [1, x]`.
+
 Refinement studies of a discretisation parameter :math:`h` use observed orders
 :math:`p_i = \log(e_i/e_{i+1})/\log(h_i/h_{i+1})` and, when only values are
 available, Richardson's estimate from three successive refinements with ratio
@@ -19,13 +31,79 @@ available, Richardson's estimate from three successive refinements with ratio
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._random import as_generator
+from ..errors import ConfigError, DimensionError
 
-__all__ = ["PowerLawFit", "fit_power_law", "observed_orders", "richardson_order"]
+__all__ = ["LineFit", "fit_line", "PowerLawFit", "fit_power_law", "observed_orders",
+           "richardson_order"]
+
+
+@dataclass(frozen=True)
+class LineFit:
+    r"""Ordinary least-squares line :math:`y \approx a + b x` (built by :func:`fit_line`).
+
+    Parameters
+    ----------
+    intercept : float
+        :math:`a`.
+    slope : float
+        :math:`b`.
+    slope_stderr : float
+        :math:`\operatorname{se}(b)`, with :math:`\max(n - 2, 1)` degrees of freedom in
+        the residual variance (``nan`` when not computed).
+    rms_residual : float
+        Root-mean-square residual :math:`(\tfrac1n\sum_i r_i^2)^{1/2}`.
+    n_points : int
+        Number of points :math:`n`.
+    """
+
+    intercept: float
+    slope: float
+    slope_stderr: float
+    rms_residual: float
+    n_points: int
+
+
+def _line(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    X = np.column_stack([np.ones_like(x), x])
+    coef, *_ = np.linalg.lstsq(X, y, rcond=None)
+    return X, coef
+
+
+def fit_line(x, y, *, stderr: bool = True) -> LineFit:
+    r"""Least-squares line :math:`y \approx a + b x` with the standard error of the slope.
+
+    Solved by :func:`numpy.linalg.lstsq` on the design matrix :math:`X = [1, x]`;
+    :math:`\operatorname{se}(b)^2 = s^2 [(X^\top X)^{-1}]_{22}`,
+    :math:`s^2 = \sum_i r_i^2 / \max(n - 2, 1)`. Cost :math:`O(n)`.
+
+    Parameters
+    ----------
+    x, y : array_like, shape (n,)
+        Abscissae (at least two distinct) and ordinates, finite.
+    stderr : bool, default True
+        Compute the standard error and residuals (``False``: only the line, faster).
+
+    Returns
+    -------
+    LineFit
+        Intercept, slope, its standard error, the RMS residual and ``n``.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    X, coef = _line(x, y)
+    if not stderr:
+        return LineFit(float(coef[0]), float(coef[1]), float("nan"), float("nan"), len(y))
+    resid = y - X @ coef
+    n = len(y)
+    s2 = float(resid @ resid) / max(n - 2, 1)
+    cov = s2 * np.linalg.inv(X.T @ X)
+    return LineFit(float(coef[0]), float(coef[1]), float(np.sqrt(max(cov[1, 1], 0.0))),
+                   float(np.sqrt(np.mean(resid**2))), n)
 
 
 @dataclass(frozen=True)
@@ -48,6 +126,9 @@ class PowerLawFit:
         The data the fit was made on (means and standard errors over seeds).
     n_boot : int
         Number of bootstrap resamples.
+    boot_rates, boot_constants : ndarray, shape (n_boot,)
+        The fitted :math:`p_b` and :math:`C_b` of every bootstrap resample (from which
+        ``ci`` and :meth:`band` are percentiles).
     """
 
     rate: float
@@ -58,6 +139,8 @@ class PowerLawFit:
     mean_errors: np.ndarray
     standard_errors: np.ndarray
     n_boot: int
+    boot_rates: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
+    boot_constants: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
 
     def predict(self, n) -> np.ndarray:
         """Fitted error :math:`C n^{-p}` at sizes ``n``.
@@ -90,12 +173,12 @@ class PowerLawFit:
         return bool(self.ci[0] <= p <= self.ci[1])
 
     def band(self, n) -> tuple[np.ndarray, np.ndarray]:
-        r"""Lines through the geometric centre of the data with the exponents at the ends of ``ci``.
+        r"""Pointwise bootstrap confidence band of the fitted line :math:`C n^{-p}`.
 
-        With :math:`\bar\ell = \operatorname{mean}_i \log n_i` and
-        :math:`\log e_0 = \log C - p \bar\ell`, the lines are
-        :math:`\log e = \log e_0 - p_\pm (\log n - \bar\ell)` for the two ends
-        :math:`p_\pm` of ``ci``.
+        At each size :math:`n` the band runs between the :math:`(1 \mp \text{level})/2`
+        quantiles of the bootstrap lines :math:`C_b n^{-p_b}` (the same resamples as
+        ``ci``), so that at every :math:`n` a fraction ``level`` of them lies inside.
+        With ``n_boot = 0`` both ends are the fitted line.
 
         Parameters
         ----------
@@ -105,14 +188,17 @@ class PowerLawFit:
         Returns
         -------
         lower, upper : numpy.ndarray
-            The pointwise lower and upper lines, with the shape of ``n``.
+            The pointwise lower and upper ends, with the shape of ``n``.
         """
         n = np.asarray(n, dtype=float)
-        logn0 = np.mean(np.log(self.sizes))
-        loge0 = np.log(self.constant) - self.rate * logn0
-        lo = np.exp(loge0 - self.ci[1] * (np.log(n) - logn0))
-        hi = np.exp(loge0 - self.ci[0] * (np.log(n) - logn0))
-        return np.minimum(lo, hi), np.maximum(lo, hi)
+        if self.boot_rates.size == 0:
+            line = self.predict(n)
+            return line, line.copy()
+        logn = np.log(n)[..., None]
+        lines = np.log(self.boot_constants) - self.boot_rates * logn
+        alpha = (1 - self.level) / 2
+        lo, hi = np.quantile(lines, [alpha, 1 - alpha], axis=-1)
+        return np.exp(lo), np.exp(hi)
 
     def __str__(self) -> str:
         pct = round(100 * self.level)
@@ -121,9 +207,9 @@ class PowerLawFit:
 
 
 def _slope(logn: np.ndarray, loge: np.ndarray) -> tuple[float, float]:
-    A = np.stack([np.ones_like(logn), -logn], axis=1)
-    (logc, p), *_ = np.linalg.lstsq(A, loge, rcond=None)
-    return float(p), float(logc)
+    # the line log e = log C + p (-log n): its slope is the rate p
+    f = fit_line(-logn, loge, stderr=False)
+    return f.slope, f.intercept
 
 
 def fit_power_law(sizes, errors, *, level: float = 0.95, n_boot: int = 2000,
@@ -150,28 +236,30 @@ def fit_power_law(sizes, errors, *, level: float = 0.95, n_boot: int = 2000,
 
     Raises
     ------
-    ValueError
-        For fewer than two sizes, non-positive sizes or errors, or a size
-        without any finite error.
+    DimensionError
+        If ``errors`` does not have one row per size.
+    ConfigError
+        For fewer than two distinct sizes, non-positive sizes or errors, a size
+        without any finite error, or ``level`` outside :math:`(0, 1)`.
     """
     n = np.asarray(sizes, dtype=float)
     e = np.asarray(errors, dtype=float)
     if e.ndim == 1:
         e = e[:, None]
     if n.ndim != 1 or e.shape[0] != n.size:
-        raise ValueError(f"`errors` must have one row per size: sizes {n.shape}, errors {e.shape}.")
+        raise DimensionError(f"`errors` must have one row per size: sizes {n.shape}, errors {e.shape}.")
     if np.unique(n).size < 2:
-        raise ValueError("`sizes` must contain at least two distinct values to fit a rate.")
+        raise ConfigError("`sizes` must contain at least two distinct values to fit a rate.")
     if np.any(~(n > 0)):
-        raise ValueError(f"`sizes` must be positive, got {n}.")
+        raise ConfigError(f"`sizes` must be positive, got {n}.")
     finite = np.isfinite(e)
     if np.any(e[finite] <= 0):
-        raise ValueError("`errors` must be positive to be fitted on a log scale.")
+        raise ConfigError("`errors` must be positive to be fitted on a log scale.")
     counts = finite.sum(axis=1)
     if np.any(counts == 0):
-        raise ValueError(f"`errors` has no finite value at sizes {n[counts == 0]}.")
+        raise ConfigError(f"`errors` has no finite value at sizes {n[counts == 0]}.")
     if not 0 < level < 1:
-        raise ValueError(f"`level` must lie in (0, 1), got {level}.")
+        raise ConfigError(f"`level` must lie in (0, 1), got {level}.")
     means = np.array([row[np.isfinite(row)].mean() for row in e])
     ses = np.array([row[np.isfinite(row)].std(ddof=1) / np.sqrt(c) if c > 1 else np.nan
                     for row, c in zip(e, counts, strict=True)])
@@ -179,17 +267,19 @@ def fit_power_law(sizes, errors, *, level: float = 0.95, n_boot: int = 2000,
     p, logc = _slope(logn, np.log(means))
     gen = as_generator(rng)
     boots = np.empty(n_boot)
+    boot_logc = np.empty(n_boot)
     rows = [row[np.isfinite(row)] for row in e]
     for i in range(n_boot):
         bm = np.array([r[gen.integers(0, r.size, r.size)].mean() for r in rows])
-        boots[i] = _slope(logn, np.log(bm))[0]
+        boots[i], boot_logc[i] = _slope(logn, np.log(bm))
     if n_boot:
         alpha = (1 - level) / 2
         ci = (float(np.quantile(boots, alpha)), float(np.quantile(boots, 1 - alpha)))
     else:
         ci = (p, p)
     return PowerLawFit(rate=p, constant=float(np.exp(logc)), ci=ci, level=level, sizes=n,
-                       mean_errors=means, standard_errors=ses, n_boot=n_boot)
+                       mean_errors=means, standard_errors=ses, n_boot=n_boot,
+                       boot_rates=boots, boot_constants=np.exp(boot_logc))
 
 
 def observed_orders(h, errors) -> np.ndarray:
@@ -210,13 +300,13 @@ def observed_orders(h, errors) -> np.ndarray:
 
     Raises
     ------
-    ValueError
+    DimensionError
         If ``h`` and ``errors`` are not 1-D of the same length, at least 2.
     """
     h = np.asarray(h, dtype=float)
     e = np.asarray(errors, dtype=float)
     if h.shape != e.shape or h.ndim != 1 or h.size < 2:
-        raise ValueError("`h` and `errors` must be 1-D of the same length, at least 2.")
+        raise DimensionError("`h` and `errors` must be 1-D of the same length, at least 2.")
     return np.log(e[:-1] / e[1:]) / np.log(h[:-1] / h[1:])
 
 

@@ -1,36 +1,24 @@
-"""Figures of the curse-of-memory studies.
+r"""Figures of the curse-of-memory studies (linear RNNs, ``docs/theory`` §6).
 
-* :func:`plot_approximation`: ``E_m / ||rho||`` against ``m`` (log scale), one line per target,
-  with the best fitted rate dashed.
-* :func:`plot_loss_curves`: loss ``J(t)`` of each gradient-flow run (log-log), detected
-  plateaus shaded.
-* :func:`plot_plateau_fit`: plateau duration against the memory parameter (log scale) with
-  the fit ``log D = a + b M``.
-
-Each function returns a :class:`matplotlib.figure.Figure` (save it with
-:func:`limitsolver.io.save_figure`).
+* :func:`plot_approximation`: :math:`E_m/\|\rho\|` against :math:`m` (log scale), one
+  line per target, with the best fitted rate dashed.
+* :func:`plot_flow_losses`: the loss :math:`J(t)` of each gradient-flow run (log-log),
+  detected plateaus shaded.
+* :func:`plot_plateau_fit`: plateau duration against the memory parameter (log scale)
+  with the fit :math:`\log D = a + b M`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .approximation import RATE_MODELS
+from ._axes import finish, panel
 
-__all__ = ["plot_approximation", "plot_loss_curves", "plot_plateau_fit"]
-
-
-def _figure(figsize=(6.0, 4.0)):
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=figsize)
+__all__ = ["plot_approximation", "plot_flow_losses", "plot_plateau_fit"]
 
 
-def plot_approximation(result):
-    """``E_m / ||rho||`` against ``m`` for an :class:`~.study.ApproximationStudyResult`.
+def plot_approximation(result, *, ax=None):
+    r""":math:`E_m/\|\rho\|` against :math:`m` for an :class:`~limitsolver.linear_rnn.ApproximationStudyResult`.
 
     One line per target (log scale), with its best-fitting rate model dashed.
 
@@ -38,13 +26,18 @@ def plot_approximation(result):
     ----------
     result : ApproximationStudyResult
         The study to plot.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default a new figure.
 
     Returns
     -------
     matplotlib.figure.Figure
-        The figure (Agg backend); save it with :func:`limitsolver.io.save_figure`.
+        A single panel.
     """
-    fig, ax = _figure()
+    from ..linear_rnn.approximation import RATE_MODELS
+
+    own = ax is None
+    fig, ax = panel(ax)
     for c in result.curves:
         pos = c.relative_errors > 0
         (line,) = ax.semilogy(c.m_values[pos], c.relative_errors[pos], "o-", label=c.target.label)
@@ -54,16 +47,18 @@ def plot_approximation(result):
             ax.semilogy(m, np.exp(f.intercept - f.slope * RATE_MODELS[f.model](m)), "--",
                         color=line.get_color(), lw=0.8)
     ax.set_xlabel("m (hidden units)")
-    ax.set_ylabel(r"$E_m / \|\rho\|$")
+    ax.set_ylabel(r"$E_m / \|\rho\|$,  $E_m = \inf\|\hat\rho - \rho\|_{L^2(0,\infty)}$")
     ax.set_title("best m-unit approximation (dashed: best-fitting rate)")
-    ax.legend(fontsize=6)
+    ax.legend(fontsize="x-small")
+    finish(fig, own)
     return fig
 
 
-def plot_loss_curves(result, seed_index: int = 0):
-    """Loss against time for each memory value of a :class:`~.study.PlateauStudyResult`.
+def plot_flow_losses(result, seed_index: int = 0, *, ax=None):
+    r"""Loss against time for each memory value of a :class:`~limitsolver.linear_rnn.PlateauStudyResult`.
 
-    Log-log curves of ``J(t)``, with the detected plateaus shaded.
+    Log-log curves of :math:`J(t) = \tfrac12\|\hat\rho_t - \rho\|^2_{L^2(0,\infty)}`, the
+    detected plateaus shaded.
 
     Parameters
     ----------
@@ -71,13 +66,16 @@ def plot_loss_curves(result, seed_index: int = 0):
         The study to plot.
     seed_index : int, default 0
         Which initialisation's runs to show.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default a new figure.
 
     Returns
     -------
     matplotlib.figure.Figure
-        The figure (Agg backend); save it with :func:`limitsolver.io.save_figure`.
+        A single panel.
     """
-    fig, ax = _figure()
+    own = ax is None
+    fig, ax = panel(ax)
     for k, M in enumerate(result.memory_values):
         fr = result.flows[seed_index][k]
         pos = fr.t > 0
@@ -85,28 +83,32 @@ def plot_loss_curves(result, seed_index: int = 0):
         for p in result.plateaus[seed_index][k]:
             ax.axvspan(max(p.start, fr.t[pos][0]), p.end, color=line.get_color(), alpha=0.12)
     ax.set_xlabel("gradient-flow time t")
-    ax.set_ylabel("loss J(t)")
+    ax.set_ylabel(r"loss $J(t) = \frac{1}{2}\|\hat\rho_t - \rho\|^2_{L^2(0,\infty)}$")
     ax.set_title("gradient flow (plateaus shaded)")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize="small")
+    finish(fig, own)
     return fig
 
 
-def plot_plateau_fit(result):
-    """Plateau durations against memory with the exponential fit ``D = e^{a + b M}``.
+def plot_plateau_fit(result, *, ax=None):
+    r"""Plateau durations against memory with the exponential fit :math:`D = e^{a + b M}`.
 
-    Runs with ``D = 0`` (no plateau detected) are not shown.
+    Runs with :math:`D = 0` (no plateau detected) are not shown.
 
     Parameters
     ----------
     result : PlateauStudyResult
         The study to plot.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default a new figure.
 
     Returns
     -------
     matplotlib.figure.Figure
-        The figure (Agg backend); save it with :func:`limitsolver.io.save_figure`.
+        A single panel.
     """
-    fig, ax = _figure()
+    own = ax is None
+    fig, ax = panel(ax)
     M = np.broadcast_to(result.memory_values, result.durations.shape)
     ok = result.durations > 0
     ax.semilogy(M[ok], result.durations[ok], "o", label="runs")
@@ -117,5 +119,6 @@ def plot_plateau_fit(result):
                     label=f"log D = {f.intercept:.2f} + ({f.slope:.2f} ± {f.slope_stderr:.2f}) M")
     ax.set_xlabel("memory parameter M")
     ax.set_ylabel("plateau duration D")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize="small")
+    finish(fig, own)
     return fig

@@ -1,0 +1,38 @@
+"""Figures of finite-network simulations."""
+
+from __future__ import annotations
+
+from ._axes import finish, panel
+
+__all__ = ["plot_running_loss"]
+
+
+def plot_running_loss(result, *, ax=None):
+    r"""Running loss of every seed against training time :math:`t = k/N`.
+
+    The running loss at step :math:`k` is the mean of :math:`\tfrac12 e_j^2` over the
+    last :math:`N` steps (:attr:`SimulationResult.running_loss`).
+
+    Parameters
+    ----------
+    result : SimulationResult
+        An ensemble of seeds at one width.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; default a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A single panel, log scale, one line per seed.
+    """
+    own = ax is None
+    fig, ax = panel(ax, (6, 4))
+    t = result.step_times
+    for j, seed in enumerate(result.seeds):
+        ax.plot(t, result.running_loss[j], lw=0.8, label=f"seed {seed}")
+    ax.set(xlabel="training time t = k/N", ylabel=r"running loss (mean of $\frac{1}{2} e^2$)",
+           yscale="log", title=f"N = {result.n_units}")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    finish(fig, own)
+    return fig
