@@ -98,7 +98,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from .._random import spawn_generators
-from ..errors import ConfigError, DiscretisationError
+from ..errors import ConfigError, DimensionError, DiscretisationError, DivergenceError
 from ..progress import progress as progress_bar
 
 __all__ = [
@@ -425,8 +425,9 @@ def predict_fluctuations(
     histories="exact",
     grid=None,
     terms=("kernel", "data"),
+    h0=None,
     n_samples: int = 512,
-    substeps: int = 8,
+    substeps: int = 2,
     seed=0,
     progress: bool | None = None,
 ) -> FluctuationPrediction:
@@ -448,8 +449,13 @@ def predict_fluctuations(
         The sources included: ``"kernel"`` (:math:`K_t`, any histories) and ``"data"``
         (:math:`D_t`, which needs the exact histories of a finite chain). Leaving one out
         predicts the other alone (its entries are zeros).
+    h0 : ndarray, shape (M,) or (n, M), optional
+        Initial outputs :math:`h^N_0` on the training histories from which the limit
+        starts (default: the solution's ``h0``). A stack averages the prediction over
+        them: at :math:`\beta = 1/2` without doubling the error depends on the realised
+        initial output, and a study's mean over seeds is the mean over its seeds' ones.
     n_samples : int
-        Sample paths of the Gaussian process for the constants of the sup metrics.
+        Sample paths (per initial output) of the Gaussian process for the constants of the sup metrics.
     substeps : int
         Sub-intervals of each step of ``times`` for the data-noise term.
     seed : int, SeedSequence or Generator
@@ -539,81 +545,68 @@ def predict_fluctuations(
     nb = Fh.shape[1] // G
     Fh = Fh.reshape(k, nb, G)
     sq = np.sqrt(np.asarray(rule.weights, dtype=float))
-    r0 = sol.g - sol.h0
-    rho0 = U.T @ (np.sqrt(om) * r0)
+    h0s = _initial_outputs(sol, h0)
     timing["spectrum"] = _time.perf_counter() - t0
 
     rng_k, rng_d = spawn_generators(seed, 2, name="seed")
     S = int(n_samples)
-    zeta = rng_k.standard_normal((G, S))
-    zeta_c = rng_k.standard_normal((G, S)) if var_c2 > 0 else None
     kappa = math.sqrt(var_c2) / c2 if var_c2 > 0 else 0.0
 
     # (D) set-up: the lifted chain's asymptotic-variance form and its square root
+    Lh = None
     if data_noise:
         t0 = _time.perf_counter()
-        P_lift = lifted_transition(hist, problem.chain)
-        H = asymptotic_covariance_form(P_lift, om)
+        H = asymptotic_covariance_form(lifted_transition(hist, problem.chain), om)
         h_lam, h_vec = np.linalg.eigh(H)
-        h_lam = np.where(h_lam > 0, h_lam, 0.0)
-        Lh = h_vec * np.sqrt(h_lam)[None, :]                 # H = Lh Lh^T
-        Uw = U / np.sqrt(om)[:, None]                        # W^-1/2 U
-        null_r = np.sqrt(om) * r0 - U @ rho0                 # W^1/2 r_0 off the range (constant)
+        Lh = h_vec * np.sqrt(np.where(h_lam > 0, h_lam, 0.0))[None, :]   # H = Lh Lh^T
         timing["lifted_chain"] = _time.perf_counter() - t0
 
     n_t = t.size
     K = np.zeros(n_t)
     D = np.zeros(n_t)
     per_hist = np.zeros((n_t, M))
-    sup_norm = np.zeros(S)
-    sup_loss = np.zeros(S)
-    yD = np.zeros((k, S))
-    cD = np.zeros(k)                                          # diagonal of the (D) covariance
-    bar = progress_bar(total=n_t - 1, desc="fluctuation prediction", show=progress,
-                       unit="time step")
+    sup_norm, sup_loss = [], []
+    bar = progress_bar(total=(n_t - 1) * len(h0s), desc="fluctuation prediction",
+                       show=progress, unit="time step")
     t_k = t_d = 0.0
     try:
-        for i in range(1, n_t):
-            # (D): advance from t[i-1] to t[i] on `substeps` sub-intervals
-            if data_noise:
+        for h0v in h0s:
+            r0 = sol.g - h0v
+            rho0 = U.T @ (np.sqrt(om) * r0)
+            null_r = np.sqrt(om) * r0 - U @ rho0              # W^1/2 r_0 off the range
+            zeta = rng_k.standard_normal((G, S))
+            zeta_c = rng_k.standard_normal((G, S)) if var_c2 > 0 else None
+            yD = np.zeros((k, S))
+            cD = np.zeros(k)                                  # diagonal of the (D) covariance
+            sn, sl = np.zeros(S), np.zeros(S)
+            for i in range(1, n_t):
                 t1 = _time.perf_counter()
-                edges = np.linspace(t[i - 1], t[i], substeps + 1)
-                for a, b in zip(edges[:-1], edges[1:], strict=True):
-                    dt = b - a
-                    mid = 0.5 * (a + b)
-                    decay = np.exp(-alpha * lam * dt)
-                    # w_m = int_a^b exp(-2 alpha lam (b - s)) ds
-                    w = dt * _phi1(2.0 * alpha * lam * dt)
-                    ws = np.sqrt(w)
-                    # r_s / sqrt(omega) = W^-1 (U rho_s + null part)
-                    rw = (Uw @ (np.exp(-alpha * lam * mid) * rho0) + null_r / np.sqrt(om)) \
-                        / np.sqrt(om)
-                    T = (rw[:, None] * U).T @ Lh                    # X_s^T L, (k, M)
-                    gam = lam**2 * np.einsum("ij,ij->i", T, T)      # diag of Gamma-hat
-                    cD = decay**2 * cD + alpha**2 * w * gam
-                    inc = (alpha * ws * lam)[:, None] * (T @ rng_d.standard_normal((M, S)))
-                    yD = decay[:, None] * yD + inc
+                if data_noise:
+                    cD, yD = _data_steps(cD, yD, U, Lh, lam, rho0, null_r, om, alpha,
+                                         t[i - 1], t[i], substeps, rng_d)
                 t_d += _time.perf_counter() - t1
-            # (K): exact linear response at t[i]
-            t1 = _time.perf_counter()
-            if not kernel_noise:
+                t1 = _time.perf_counter()
                 yK = 0.0
-            else:
-                K[i], yK = _kernel_term(Fh, sq, lam, rho0, t[i], alpha, ratio, kappa, zeta,
-                                        zeta_c)
-            t_k += _time.perf_counter() - t1
-            D[i] = float(cD.sum())
-            y = yK + yD
-            sup_norm = np.maximum(sup_norm, np.sqrt(np.einsum("ij,ij->j", y, y)))
-            rho_t = np.exp(-alpha * lam * t[i]) * rho0
-            sup_loss = np.maximum(sup_loss, np.abs(rho_t @ y))
-            g_hist = (U @ y) / np.sqrt(om)[:, None]                 # G_t on the histories
-            per_hist[i] = np.mean(g_hist**2, axis=1)
-            bar.update()
+                if kernel_noise:
+                    Ki, yK = _kernel_term(Fh, sq, lam, rho0, t[i], alpha, ratio, kappa, zeta,
+                                          zeta_c)
+                    K[i] += Ki / len(h0s)
+                t_k += _time.perf_counter() - t1
+                D[i] += float(cD.sum()) / len(h0s)
+                y = yK + yD
+                sn = np.maximum(sn, np.sqrt(np.einsum("ij,ij->j", y, y)))
+                sl = np.maximum(sl, np.abs((np.exp(-alpha * lam * t[i]) * rho0) @ y))
+                g_hist = (U @ y) / np.sqrt(om)[:, None]              # G_t on the histories
+                per_hist[i] += np.mean(g_hist**2, axis=1) / len(h0s)
+                bar.update()
+            sup_norm.append(sn)
+            sup_loss.append(sl)
     finally:
         bar.close()
     timing["kernel_term"] = t_k
     timing["data_term"] = t_d
+    sup_norm, sup_loss = np.concatenate(sup_norm), np.concatenate(sup_loss)
+    S = sup_norm.size
     root = math.sqrt(S)
     constants = {"sup_l2": float(sup_norm.mean()), "loss_gap": float(sup_loss.mean())}
     constants_se = {"sup_l2": float(sup_norm.std(ddof=1) / root),
@@ -633,6 +626,46 @@ def _phi1(x: np.ndarray) -> np.ndarray:
     small = x < 1e-8
     safe = np.where(small, 1.0, x)
     return np.where(small, 1.0 - 0.5 * x, -np.expm1(-safe) / safe)
+
+
+def _data_steps(cD, yD, U, Lh, lam, rho0, null_r, om, alpha, t_from, t_to, substeps, rng):
+    r"""(D) from ``t_from`` to ``t_to``: the diagonal of :math:`\hat C` and the sample paths.
+
+    Exponential midpoint rule on ``substeps`` sub-intervals :math:`[a, b]`: the covariance
+    of mode :math:`m` gains :math:`\alpha^2 w_m\hat\Gamma_{mm}(\tfrac{a+b}2)` with
+    :math:`w_m = \int_a^b e^{-2\alpha\lambda_m(b-s)}ds`, and each path gains
+    :math:`\alpha\sqrt{w}\circ\Lambda X^\top L\zeta`, whose variances are the same.
+    """
+    edges = np.linspace(t_from, t_to, substeps + 1)
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        dt = b - a
+        decay = np.exp(-alpha * lam * dt)
+        w = dt * _phi1(2.0 * alpha * lam * dt)
+        # r_s / sqrt(omega) = W^-1 (U rho_s + null part), at the midpoint
+        rw = (U @ (np.exp(-alpha * lam * 0.5 * (a + b)) * rho0) + null_r) / om
+        T = (rw[:, None] * U).T @ Lh                       # X_s^T L, shape (k, M)
+        gam = lam**2 * np.einsum("ij,ij->i", T, T)         # diagonal of Gamma-hat
+        cD = decay**2 * cD + alpha**2 * w * gam
+        yD = decay[:, None] * yD + (alpha * np.sqrt(w) * lam)[:, None] * (
+            T @ rng.standard_normal((om.size, yD.shape[1])))
+    return cD, yD
+
+
+def _initial_outputs(sol, h0) -> list[np.ndarray]:
+    """The initial outputs to average over: the solution's, one array, or a stack of them."""
+    if h0 is None:
+        return [np.asarray(sol.h0, dtype=float)]
+    arr = np.asarray(h0, dtype=float)
+    if arr.ndim == 1:
+        arr = arr[None, :]
+    if arr.ndim != 2 or arr.shape[1] != sol.M or arr.shape[0] < 1:
+        raise DimensionError(
+            f"`h0` must have shape ({sol.M},) or (n, {sol.M}) (initial outputs on the "
+            f"training histories), got {np.shape(h0)}."
+        )
+    if not np.all(np.isfinite(arr)):
+        raise DivergenceError("`h0` contains NaN or infinite values.")
+    return list(arr)
 
 
 def _kernel_term(Fh, sq, lam, rho0, t, alpha, ratio, kappa, zeta, zeta_c):
