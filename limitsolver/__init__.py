@@ -35,7 +35,14 @@ from .errors import (
     NotStochasticError,
 )
 from .histories import Histories, exact_histories, path_windows, sample_histories
-from .limit import LimitSolution, QuadratureRule, parameter_grid, solve_limit
+from .limit import (
+    FluctuationPrediction,
+    LimitSolution,
+    QuadratureRule,
+    parameter_grid,
+    predict_fluctuations,
+    solve_limit,
+)
 from .network import NetworkSpec
 from .poisson import PoissonSolution, asymptotic_variance, batch_means_check, solve_poisson
 from .prior import Prior, UnitParameters
@@ -52,6 +59,7 @@ __all__ = [
     "Histories", "exact_histories", "sample_histories", "path_windows",
     "QuadratureRule", "parameter_grid", "LimitSolution", "solve_limit",
     "SimulationResult", "simulate",
+    "FluctuationPrediction", "predict_fluctuations",
     "PowerLawFit", "fit_power_law",
     "PoissonSolution", "solve_poisson", "asymptotic_variance", "batch_means_check",
     "ActivationError", "ConfigError", "ContractionError", "DimensionError",
