@@ -40,7 +40,7 @@ from ._config import load_config, to_toml
 
 __all__ = ["main", "SUBCOMMANDS", "build_parser", "check_out"]
 
-SUBCOMMANDS = ("converge", "solve", "simulate", "poisson", "memory")
+SUBCOMMANDS = ("converge", "solve", "fluctuations", "simulate", "poisson", "memory")
 """Modules of :mod:`limitsolver.cli` that are subcommands, in the order of ``--help``."""
 
 

@@ -117,10 +117,18 @@ def run(config: dict, args: argparse.Namespace) -> int:
     from ..plotting import (
         plot_convergence,
         plot_error_curves,
+        plot_fluctuations,
         plot_loss_curves,
+        plot_predicted_errors,
         plot_trajectories,
     )
-    from ..studies.convergence import METRICS, run_convergence
+    from ..studies.convergence import METRICS, TABLE_COLUMNS, run_convergence
+    from ..studies.prediction import (
+        compare_with_prediction,
+        predict_study,
+        prediction_applies,
+        prediction_columns,
+    )
 
     study = study_from_config(config, args.seed)
     client = None
@@ -136,16 +144,40 @@ def run(config: dict, args: argparse.Namespace) -> int:
         if client is not None:
             client.close()
     wall = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    prediction = predict_study(study, result, seed=args.seed, progress=args.progress)
+    predict_time = time.perf_counter() - t1
+    columns = prediction_columns(prediction) if prediction is not None else TABLE_COLUMNS
     order = [args.metric] + [m for m in METRICS if m != args.metric]
     for m in order:
-        print(result.table(m))
+        predicted = prediction is not None and m in prediction.constants
+        print(result.table(m, columns if predicted else TABLE_COLUMNS))
         print()
+    if prediction is not None:
+        print(f"predicted: sqrt(N) * error -> C from the fluctuation limit (kernel randomness "
+              f"+ data noise, {prediction.diagnostics['n_samples']} sample paths; "
+              f"{predict_time:.1f} s, no network trained)")
+    else:
+        print(f"no fluctuation prediction: {prediction_applies(study)}")
     print(f"limit solved in {result.limit_time:.1f} s; study wall time {wall:.1f} s; "
           f"results in {args.out}")
     if result.compile_time > 0:
         print(f"step-loop compilation {result.compile_time:.1f} s in total over the worker "
               f"processes (not in the wall s/run column)")
-    result.save(args.out, extra={"config": config, "wall_time_total_s": wall})
+    extra = {"config": config, "wall_time_total_s": wall}
+    if prediction is not None:
+        extra["prediction"] = {
+            "constants": prediction.constants, "constants_se": prediction.constants_se,
+            "kernel": prediction.kernel, "data": prediction.data, "times": prediction.times,
+            "wall_time_s": predict_time,
+            "comparison": {m: compare_with_prediction(result, prediction, m).to_dict()
+                           for m in prediction.constants},
+        }
+    result.save(args.out, extra=extra)
+    if prediction is not None:
+        save_figure(plot_predicted_errors(compare_with_prediction(result, prediction)),
+                    args.out / "predicted_errors.png")
+        save_figure(plot_fluctuations(prediction), args.out / "fluctuations.png")
     save_figure(plot_convergence(result), args.out / "convergence.png")
     save_figure(plot_trajectories(result), args.out / "trajectories.png")
     save_figure(plot_error_curves(result), args.out / "errors_in_time.png")

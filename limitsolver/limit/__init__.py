@@ -31,6 +31,7 @@ solution, solver); no module imports one after it.
 
 from ..histories import Histories, exact_histories, path_windows, sample_histories
 from .feature_map import FeatureMap
+from .fluctuations import FluctuationPrediction, predict_fluctuations
 from .hidden_layer import Features, HiddenLayer, features, hidden_layer, truncation_bound
 from .kernels import covariance_kernel, kernel_factor, kernel_factors, tangent_kernel
 from .ode import (
@@ -80,4 +81,6 @@ __all__ = [
     "MIN_ESTIMABLE_GRID",
     "build_flow",
     "solve_limit",
+    "FluctuationPrediction",
+    "predict_fluctuations",
 ]

@@ -8,6 +8,7 @@ module                             figures
                                    :func:`plot_rate`,
                                    :func:`plot_convergence`, :func:`plot_loss_curves`
 :mod:`~.plotting.limit`            :func:`plot_limit`
+:mod:`~.plotting.fluctuations`     :func:`plot_fluctuations`, :func:`plot_predicted_errors`
 :mod:`~.plotting.simulation`       :func:`plot_running_loss`
 :mod:`~.plotting.poisson`          :func:`plot_poisson`
 :mod:`~.plotting.memory`           :func:`plot_approximation`, :func:`plot_flow_losses`,
@@ -31,12 +32,14 @@ from .convergence import (
     plot_rescaled_errors,
     plot_trajectories,
 )
+from .fluctuations import plot_fluctuations, plot_predicted_errors
 from .limit import plot_limit, positive_spectrum
 from .memory import plot_approximation, plot_flow_losses, plot_plateau_fit
 from .poisson import plot_poisson
 from .simulation import plot_running_loss
 
 __all__ = [
+    "plot_fluctuations", "plot_predicted_errors",
     "discretisation_floor", "plot_trajectories", "plot_error_in_time", "plot_rescaled_errors",
     "plot_error_curves", "plot_rate", "plot_convergence", "plot_loss_curves",
     "plot_limit", "positive_spectrum",
