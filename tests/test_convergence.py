@@ -127,6 +127,7 @@ def test_the_depth_check_by_lookup_equals_the_nystrom_evaluation():
 
 # -- files that describe themselves ----------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_result_loads_back_from_what_the_command_line_wrote(tmp_path, capsys):
     from limitsolver.cli import main
     from limitsolver.studies import ConvergenceResult
