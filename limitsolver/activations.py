@@ -43,8 +43,12 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import ActivationError
+
+if TYPE_CHECKING:
+    from sympy import Expr
 
 if TYPE_CHECKING:  # sympy loads on first use of a formula, not with the package
     import sympy as sp
@@ -357,7 +361,7 @@ class Activation:
 
         return (*fs, fused)  # type: ignore[return-value]
 
-    def sigma_dsigma(self, u):
+    def sigma_dsigma(self, u: ArrayLike):
         r"""The pair :math:`(\sigma(u), \sigma'(u))`, elementwise, in one pass.
 
         Bit for bit ``(self.sigma(u), self.dsigma(u))``; the shared part (e.g.
@@ -375,11 +379,11 @@ class Activation:
         """
         return self._numpy[3](u)
 
-    def __call__(self, u):
+    def __call__(self, u: ArrayLike):
         r""":math:`\sigma(u)`, elementwise."""
         return self._numpy[0](u)
 
-    def derivative(self, u, order: int = 1):
+    def derivative(self, u: ArrayLike, order: int = 1):
         r"""The derivative :math:`\sigma^{(order)}(u)` for ``order`` in 0, 1, 2, elementwise.
 
         Parameters
@@ -404,7 +408,7 @@ class Activation:
             raise ValueError(f"`order` must be 0, 1 or 2, got {order}.")
         return self._numpy[order](u)
 
-    def sigma(self, u):
+    def sigma(self, u: ArrayLike):
         r""":math:`\sigma(u)`, elementwise.
 
         Parameters
@@ -419,7 +423,7 @@ class Activation:
         """
         return self._numpy[0](u)
 
-    def dsigma(self, u):
+    def dsigma(self, u: ArrayLike):
         r""":math:`\sigma'(u)`, elementwise.
 
         Parameters
@@ -434,7 +438,7 @@ class Activation:
         """
         return self._numpy[1](u)
 
-    def d2sigma(self, u):
+    def d2sigma(self, u: ArrayLike):
         r""":math:`\sigma''(u)`, elementwise.
 
         Parameters
@@ -552,7 +556,7 @@ def _far_sup(f: Callable, label: str, text: str) -> float:
     return max(decades[0], decades[1], decades[2], decades[3], 0.0)
 
 
-def activation(spec="tanh") -> Activation:
+def activation(spec: str | Expr | Activation = "tanh") -> Activation:
     """Return the activation named ``spec`` or defined by the expression ``spec`` in ``u``.
 
     Parameters

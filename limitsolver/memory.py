@@ -31,6 +31,7 @@ from __future__ import annotations
 from typing import Literal, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .activations import Activation
 from .errors import ConfigError, DimensionError
@@ -91,7 +92,8 @@ def carries(mode: str) -> bool:
     return mode == "rtrl"
 
 
-def sensitivity(du, z, b, j, carry: bool):
+def sensitivity(du: float | np.ndarray, z: float | np.ndarray, b: float | np.ndarray,
+                j: float | np.ndarray, carry: bool):
     r"""One coordinate of the sensitivity recursion, :math:`J' = \sigma'(u)\,(z + \kappa\, b J)`.
 
     The unit step of both modes, written once: :math:`z = X^j_k` for
@@ -314,7 +316,7 @@ class SuffixTree(NamedTuple):
     leaf: np.ndarray
 
 
-def suffix_tree(histories) -> SuffixTree:
+def suffix_tree(histories: ArrayLike) -> SuffixTree:
     r"""The suffix tree of the pasts ``histories[:, 1:]`` of a batch of windows.
 
     Parameters

@@ -144,7 +144,7 @@ class NetworkSpec:
         except ActivationError as exc:
             raise ActivationError(f"`{where}.activation`: {exc}") from None
 
-    def replace(self, **changes) -> NetworkSpec:
+    def replace(self, **changes: Any) -> NetworkSpec:
         """Return a copy with the given fields changed.
 
         Parameters

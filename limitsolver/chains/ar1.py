@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._deprecation import renamed_argument
 from ..errors import DimensionError, NotErgodicError
 from .base import SavedChain, _count, _prepare, _vector_start
+
+if TYPE_CHECKING:
+    from ..._random import SeedLike
 
 __all__ = ["GaussianAR1"]
 
@@ -83,7 +88,7 @@ class GaussianAR1(SavedChain):
         r"""Absolute spectral gap :math:`1 - |a|` of the kernel on :math:`L^2(\pi_X)`."""
         return 1.0 - abs(self.a)
 
-    def autocovariance(self, lag):
+    def autocovariance(self, lag: ArrayLike):
         r"""Stationary autocovariance per coordinate, :math:`a^{|\ell|}` (vectorised over ``lag``).
 
         .. math:: \operatorname{Cov}(X_k^{(i)}, X_{k+\ell}^{(i)}) = a^{|\ell|}.
@@ -110,7 +115,8 @@ class GaussianAR1(SavedChain):
         return float(out) if out.ndim == 0 else out
 
     @renamed_argument("rng", "seed")
-    def sample(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
+    def sample(self, n_steps: int, seed: SeedLike, *, n_paths: int = 1,
+               start: ArrayLike | None = None) -> np.ndarray:
         r"""Paths :math:`(X_0, \dots, X_{n\_steps-1})`, shape ``(n_paths, n_steps, d)``.
 
         Parameters
@@ -151,7 +157,7 @@ class GaussianAR1(SavedChain):
         return out
 
     @renamed_argument("rng", "seed")
-    def sample_stationary(self, n: int, seed) -> np.ndarray:
+    def sample_stationary(self, n: int, seed: SeedLike) -> np.ndarray:
         r"""``n`` independent draws from :math:`N(0, I_d)`, shape ``(n, d)``.
 
         Parameters
@@ -179,7 +185,7 @@ class GaussianAR1(SavedChain):
             )
         return np.sum(z**2, axis=-1)
 
-    def transition_density(self, x, y) -> np.ndarray:
+    def transition_density(self, x: ArrayLike, y: ArrayLike) -> np.ndarray:
         r"""Density of :math:`X_{k+1} = y` given :math:`X_k = x`.
 
         .. math:: p(x, y) = (2\pi s^2)^{-d/2} \exp\!\big(-|y - a x|^2 / (2 s^2)\big),
@@ -214,7 +220,7 @@ class GaussianAR1(SavedChain):
         r2 = self._sq_norm(y - self.a * x)
         return (2.0 * math.pi * s2) ** (-0.5 * self.dim) * np.exp(-0.5 * r2 / s2)
 
-    def stationary_density(self, x) -> np.ndarray:
+    def stationary_density(self, x: ArrayLike) -> np.ndarray:
         r"""Density of :math:`N(0, I_d)`, :math:`(2\pi)^{-d/2} e^{-|x|^2/2}` (same shape rules).
 
         Parameters

@@ -18,12 +18,16 @@ same paths bit for bit.
 from __future__ import annotations
 
 import numbers
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._random import as_generator
 from ..errors import ConfigError, DimensionError, DivergenceError
+
+if TYPE_CHECKING:
+    from ..._random import SeedLike
 
 __all__ = ["ChainProtocol", "check_chain", "SavedChain"]
 
@@ -52,7 +56,8 @@ class ChainProtocol(Protocol):
 
     dim: int
 
-    def sample(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
+    def sample(self, n_steps: int, seed: SeedLike, *, n_paths: int = 1,
+               start: ArrayLike | None = None) -> np.ndarray:
         r"""Draw ``n_paths`` independent paths :math:`(X_0, \dots, X_{n\_steps-1})`.
 
         Parameters
@@ -74,7 +79,7 @@ class ChainProtocol(Protocol):
         """
         ...
 
-    def sample_stationary(self, n: int, seed) -> np.ndarray:
+    def sample_stationary(self, n: int, seed: SeedLike) -> np.ndarray:
         r"""Draw ``n`` independent states from :math:`\pi_X`; shape ``(n, d)``.
 
         Parameters
@@ -92,7 +97,7 @@ class ChainProtocol(Protocol):
         ...
 
 
-def check_chain(obj, name: str = "chain") -> ChainProtocol:
+def check_chain(obj: Any, name: str = "chain") -> ChainProtocol:
     r"""Check that ``obj`` implements :class:`ChainProtocol` and return it.
 
     The check is structural and then behavioural: ``obj`` must have an integer

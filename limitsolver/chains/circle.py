@@ -24,12 +24,17 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._deprecation import renamed_argument
 from ..errors import DimensionError, DivergenceError, NotErgodicError
 from .base import SavedChain, _prepare
+
+if TYPE_CHECKING:
+    from ..._random import SeedLike
 
 __all__ = ["CircleWalk"]
 
@@ -91,7 +96,7 @@ class CircleWalk(SavedChain):
         return {"kind": self.kind, "kappa": self.kappa}
 
 
-    def fourier_multiplier(self, m):
+    def fourier_multiplier(self, m: ArrayLike):
         r"""Eigenvalue :math:`e^{-\kappa^2 m^2/2}` of the kernel on the mode :math:`e^{im\varphi}`.
 
         Parameters
@@ -114,7 +119,7 @@ class CircleWalk(SavedChain):
         return -math.expm1(-0.5 * self.kappa**2)
 
     @staticmethod
-    def to_states(angles) -> np.ndarray:
+    def to_states(angles: ArrayLike) -> np.ndarray:
         r"""Map angles to :math:`(\cos\varphi, \sin\varphi)`, shape ``angles.shape + (2,)``.
 
         Parameters
@@ -132,7 +137,8 @@ class CircleWalk(SavedChain):
         return np.stack([np.cos(a), np.sin(a)], axis=-1)
 
     @renamed_argument("rng", "seed")
-    def sample_angles(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
+    def sample_angles(self, n_steps: int, seed: SeedLike, *, n_paths: int = 1,
+                      start: ArrayLike | None = None) -> np.ndarray:
         r"""Angle paths :math:`(\varphi_0, \dots, \varphi_{n\_steps-1})` in :math:`[0, 2\pi)`.
 
         Parameters
@@ -172,7 +178,8 @@ class CircleWalk(SavedChain):
         return out
 
     @renamed_argument("rng", "seed")
-    def sample(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
+    def sample(self, n_steps: int, seed: SeedLike, *, n_paths: int = 1,
+               start: ArrayLike | None = None) -> np.ndarray:
         r"""Paths of :math:`X_k = (\cos\varphi_k, \sin\varphi_k)`, shape ``(n_paths, n_steps, 2)``.
 
         Here ``start`` is an ANGLE :math:`\varphi_0` (or one per path), not a
@@ -206,7 +213,7 @@ class CircleWalk(SavedChain):
         return self.to_states(self.sample_angles(n_steps, seed, n_paths=n_paths, start=start))
 
     @renamed_argument("rng", "seed")
-    def sample_stationary(self, n: int, seed) -> np.ndarray:
+    def sample_stationary(self, n: int, seed: SeedLike) -> np.ndarray:
         r"""``n`` independent uniform points on the unit circle, shape ``(n, 2)``.
 
         Parameters
@@ -224,7 +231,7 @@ class CircleWalk(SavedChain):
         n, gen, _ = _prepare(n, seed, 1)
         return self.to_states(gen.random(n) * _TWO_PI)
 
-    def stationary_density(self, phi) -> np.ndarray:
+    def stationary_density(self, phi: ArrayLike) -> np.ndarray:
         r"""Density :math:`1/(2\pi)` of the uniform invariant law of the angle.
 
         Parameters
@@ -239,7 +246,8 @@ class CircleWalk(SavedChain):
         """
         return np.full(np.shape(phi), 1.0 / _TWO_PI)
 
-    def transition_density(self, phi, psi, n_images: int | None = None) -> np.ndarray:
+    def transition_density(self, phi: ArrayLike, psi: ArrayLike,
+                           n_images: int | None = None) -> np.ndarray:
         r"""Wrapped-normal density :math:`p(\varphi, \psi)` of :math:`\varphi_{k+1} = \psi` given :math:`\varphi_k = \varphi`.
 
         With ``n_images`` given, the sum over images

@@ -38,11 +38,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._deprecation import renamed_argument
 from .._random import as_generator
 from ..errors import ConfigError, DimensionError, NotErgodicError, NotStochasticError
 from .base import SavedChain, _count, _prepare
+
+if TYPE_CHECKING:
+    from ..._random import SeedLike
 
 if TYPE_CHECKING:  # scipy.sparse loads with the first sparse P or chain graph
     from scipy.sparse import csr_array
@@ -252,7 +256,7 @@ class FiniteChain(SavedChain):
 
     @classmethod
     @renamed_argument("rng", "seed")
-    def random(cls, n: int, seed, *, dim: int = 1) -> FiniteChain:
+    def random(cls, n: int, seed: SeedLike, *, dim: int = 1) -> FiniteChain:
         r"""A random ergodic chain: rows i.i.d. Dirichlet(1, ..., 1), states i.i.d. :math:`N(0, I_d)`.
 
         Every entry of :math:`P` is positive (almost surely), so the chain is
@@ -496,7 +500,7 @@ class FiniteChain(SavedChain):
                 lo, M = lo + 2**j, cand
         return lo + 1
 
-    def expectation(self, f_values) -> float | np.ndarray:
+    def expectation(self, f_values: ArrayLike) -> float | np.ndarray:
         r"""Stationary expectation :math:`\pi(f) = \sum_x \pi_x f(x)`.
 
         Parameters
@@ -562,7 +566,8 @@ class FiniteChain(SavedChain):
         return np.minimum(idx, self.n_states - 1 - np.argmax(pi[::-1] > 0))
 
     @renamed_argument("rng", "seed")
-    def sample_indices(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
+    def sample_indices(self, n_steps: int, seed: SeedLike, *, n_paths: int = 1,
+                       start: ArrayLike | None = None) -> np.ndarray:
         r"""Paths of state indices :math:`(X_0, \dots, X_{n\_steps-1})`, shape ``(n_paths, n_steps)``.
 
         Each step draws ``Generator.random(n_paths)`` and inverts the cumulative row
@@ -608,7 +613,8 @@ class FiniteChain(SavedChain):
         return out
 
     @renamed_argument("rng", "seed")
-    def sample(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
+    def sample(self, n_steps: int, seed: SeedLike, *, n_paths: int = 1,
+               start: ArrayLike | None = None) -> np.ndarray:
         r"""Paths of states, ``states[sample_indices(...)]``, shape ``(n_paths, n_steps, d)``.
 
         Here ``start`` is a state INDEX (or an array of indices, one per path),
@@ -640,7 +646,7 @@ class FiniteChain(SavedChain):
         return self.states[self.sample_indices(n_steps, seed, n_paths=n_paths, start=start)]
 
     @renamed_argument("rng", "seed")
-    def sample_stationary(self, n: int, seed) -> np.ndarray:
+    def sample_stationary(self, n: int, seed: SeedLike) -> np.ndarray:
         r"""``n`` independent draws from :math:`\pi`, shape ``(n, d)``.
 
         Parameters

@@ -90,16 +90,28 @@ from __future__ import annotations
 
 import math
 import time as _time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from .._random import spawn_generators
 from ..errors import ConfigError, DimensionError, DiscretisationError, DivergenceError
 from ..progress import progress as progress_bar
+
+if TYPE_CHECKING:
+    from scipy.sparse import sparray, spmatrix
+
+    from ..._random import SeedLike
+    from ...chains import FiniteChain
+    from ...histories import Histories
+    from ...limit.quadrature import QuadratureRule
+    from ...limit.solution import LimitSolution
+    from ...problem import Problem
 
 __all__ = [
     "FluctuationPrediction",
@@ -147,7 +159,7 @@ def divided_exponential(lam_out: np.ndarray, lam_in: np.ndarray, t: float,
     return t * np.exp(-np.minimum(a, b)) * phi
 
 
-def lifted_transition(histories, chain) -> sp.csr_matrix:
+def lifted_transition(histories: Histories, chain: FiniteChain) -> sp.csr_matrix:
     r"""Transition matrix of the lifted chain on a complete set of exact histories.
 
     The window :math:`(x_k, \dots, x_{k-L+1})` moves to :math:`(x', x_k, \dots, x_{k-L+2})`
@@ -207,7 +219,8 @@ def lifted_transition(histories, chain) -> sp.csr_matrix:
                          shape=(M, M))
 
 
-def asymptotic_covariance_form(P_lift, weights) -> np.ndarray:
+def asymptotic_covariance_form(P_lift: ArrayLike | sparray | spmatrix,
+                               weights: np.ndarray) -> np.ndarray:
     r"""The symmetric matrix :math:`H` with :math:`f^\top H f = \sigma^2(f)` for every :math:`f`.
 
     :math:`\sigma^2(f) = \sum_{j\in\mathbb Z}\operatorname{Cov}_\pi(f(\xi_0), f(\xi_j))` is
@@ -323,7 +336,7 @@ class FluctuationPrediction:
             )
         return float(self.constants[metric])
 
-    def error(self, n_units, metric: str = "sup_l2") -> np.ndarray:
+    def error(self, n_units: ArrayLike, metric: str = "sup_l2") -> np.ndarray:
         r"""The predicted mean error at width :math:`N`: ``constant / sqrt(N)``.
 
         Parameters
@@ -419,16 +432,16 @@ def _spectral_factor(F: np.ndarray, weights: np.ndarray):
 
 
 def predict_fluctuations(
-    source,
+    source: LimitSolution | Problem,
     *,
-    times=None,
-    histories="exact",
-    grid=None,
-    terms=("kernel", "data"),
-    h0=None,
+    times: ArrayLike | None = None,
+    histories: Histories | int | str | np.ndarray = "exact",
+    grid: QuadratureRule | dict | None = None,
+    terms: Sequence[str] = ("kernel", "data"),
+    h0: np.ndarray | None = None,
     n_samples: int = 512,
     substeps: int = 2,
-    seed=0,
+    seed: SeedLike = 0,
     progress: bool | None = None,
 ) -> FluctuationPrediction:
     r"""Predict the law of :math:`\sqrt N(h^N_t - h_t)` from the fluctuation theory (§8).

@@ -20,10 +20,18 @@ differences below it are not resolved by the limit solver.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..studies.fit import observed_orders
 from ._axes import finish, panel, panels
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ...studies.convergence import ConvergenceResult
 
 __all__ = [
     "discretisation_floor", "plot_trajectories", "plot_error_in_time", "plot_rescaled_errors",
@@ -38,7 +46,7 @@ _LABELS = {
 _FLOOR_STYLE = {"color": "C3", "ls": ":", "lw": 1.2}
 
 
-def discretisation_floor(result, metric: str = "sup_l2") -> float:
+def discretisation_floor(result: ConvergenceResult, metric: str = "sup_l2") -> float:
     r"""The limit's own discretisation error, in the units of ``metric``.
 
     With :math:`\varepsilon` = ``result.limit_error`` (quadrature, depth and Monte
@@ -93,8 +101,9 @@ def _default_widths(n_units, k: int = 4) -> list[int]:
     return [int(n_units[i]) for i in idx]
 
 
-def plot_trajectories(result, n_histories: int = 3, widths=None, seed_index: int = 0, *,
-                      axes=None):
+def plot_trajectories(result: ConvergenceResult, n_histories: int = 3,
+                      widths: Sequence[int] | None = None, seed_index: int = 0, *,
+                      axes: Sequence[Axes] | None = None):
     r""":math:`h^N_t(\xi)` of finite networks against the limit :math:`h_t(\xi)` over time.
 
     One panel per history (the ``n_histories`` of largest weight :math:`\omega`): the
@@ -163,7 +172,7 @@ def plot_trajectories(result, n_histories: int = 3, widths=None, seed_index: int
     return fig
 
 
-def plot_error_in_time(result, *, ax=None):
+def plot_error_in_time(result: ConvergenceResult, *, ax: Axes | None = None):
     r""":math:`\|h^N_t - h_t\|_{L^2(\pi)}` against :math:`t`, one line per width.
 
     Means over seeds with a band of :math:`\pm 2` standard errors (log scale; times
@@ -204,7 +213,7 @@ def plot_error_in_time(result, *, ax=None):
     return fig
 
 
-def plot_rescaled_errors(result, *, ax=None):
+def plot_rescaled_errors(result: ConvergenceResult, *, ax: Axes | None = None):
     r""":math:`\sqrt N\,\|h^N_t - h_t\|_{L^2(\pi)}` against :math:`t`: one curve at rate 1/2.
 
     If the error is :math:`N^{-1/2}` times a function of :math:`t`, the rescaled means
@@ -249,7 +258,7 @@ def plot_rescaled_errors(result, *, ax=None):
     return fig
 
 
-def plot_error_curves(result, *, axes=None):
+def plot_error_curves(result: ConvergenceResult, *, axes: Sequence[Axes] | None = None):
     r""":func:`plot_error_in_time` and :func:`plot_rescaled_errors` side by side.
 
     Parameters
@@ -272,7 +281,8 @@ def plot_error_curves(result, *, axes=None):
     return fig
 
 
-def plot_rate(result, metric: str = "sup_l2", *, axes=None):
+def plot_rate(result: ConvergenceResult, metric: str = "sup_l2", *,
+              axes: Sequence[Axes] | None = None):
     r"""Error against width with the fitted rate, its confidence band and the local orders.
 
     Top: the errors of every seed (grey dots), their means over seeds with
@@ -352,7 +362,9 @@ def plot_rate(result, metric: str = "sup_l2", *, axes=None):
     return fig
 
 
-def plot_convergence(result, metrics=("sup_l2", "tracking", "loss_gap"), *, axes=None):
+def plot_convergence(result: ConvergenceResult,
+                     metrics: Sequence[str] = ("sup_l2", "tracking", "loss_gap"), *,
+                     axes: np.ndarray | None = None):
     r""":func:`plot_rate` for several metrics, side by side.
 
     Parameters
@@ -381,7 +393,8 @@ def plot_convergence(result, metrics=("sup_l2", "tracking", "loss_gap"), *, axes
     return fig
 
 
-def plot_loss_curves(result, n_seeds: int = 3, *, axes=None):
+def plot_loss_curves(result: ConvergenceResult, n_seeds: int = 3, *,
+                     axes: Sequence[Axes] | None = None):
     r"""Loss curves :math:`L^N_t` of finite networks against the limit's :math:`L_t`, and the gap.
 
     Left: :math:`L^N_t = \tfrac12\sum_m \omega_m (g(\xi_m) - h^N_t(\xi_m))^2` of the first

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import ConfigError, DimensionError
 from ..io import read_json, to_jsonable, write_json, write_npz
@@ -222,7 +224,7 @@ class SimulationResult:
         return UnitParameters(self.snapshots.c[:, j], self.snapshots.w[:, j],
                               self.snapshots.b[:, j])
 
-    def output(self, histories, time: float | int | None = None) -> np.ndarray:
+    def output(self, histories: ArrayLike, time: float | int | None = None) -> np.ndarray:
         r"""The frozen-parameter output :math:`h^N_t(\xi)` on a batch of histories.
 
         :math:`h^N_t(\xi) = N^{-\beta}\sum_i c^i\sigma(w^i\cdot x + b^i S(\theta^i;\xi_{-1}))`
@@ -243,7 +245,7 @@ class SimulationResult:
         return network_output(self.parameters(time), histories, self.network.activation,
                               self.network.beta)
 
-    def outputs(self, histories, times=None) -> np.ndarray:
+    def outputs(self, histories: ArrayLike, times: Sequence | None = None) -> np.ndarray:
         r"""The frozen-parameter outputs :math:`h^N_t(\xi)` at several snapshots in one pass.
 
         The same numbers as :meth:`output` at each time, with the suffix tree
@@ -273,7 +275,7 @@ class SimulationResult:
         return out.reshape(S, len(times), -1)
 
     # -- storage -----------------------------------------------------------------------------
-    def save(self, path) -> tuple[Path, Path]:
+    def save(self, path: str | Path) -> tuple[Path, Path]:
         """Write ``<path>.npz`` (arrays) and ``<path>.json`` (metadata) atomically.
 
         Parameters
@@ -316,7 +318,7 @@ class SimulationResult:
         return npz, js
 
     @classmethod
-    def load(cls, path) -> SimulationResult:
+    def load(cls, path: str | Path) -> SimulationResult:
         """Read a result written by :meth:`save` (``problem`` is ``None``).
 
         Parameters

@@ -102,7 +102,8 @@ def seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng(params_ss), np.random.default_rng(data_ss)
 
 
-def numpy_chunk(X, Y, state: MemoryState, params: UnitParameters, network: NetworkSpec,
+def numpy_chunk(X: np.ndarray, Y: np.ndarray, state: MemoryState, params: UnitParameters,
+                network: NetworkSpec,
                 lr: float, scale: float, train: bool) -> tuple:
     r"""Plain numpy step loop over a chunk (the reference backend).
 

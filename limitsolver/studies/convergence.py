@@ -52,9 +52,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import ConfigError, DivergenceError, StudyError
 from ..io import optional_import
@@ -63,6 +64,13 @@ from ..progress import progress as progress_bar
 from .executors import blas_threads as _blas
 from .executors import execute
 from .fit import PowerLawFit, fit_power_law
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from distributed import Client
+
+    from ...limit.solution import LimitSolution
 
 __all__ = ["ConvergenceStudy", "ConvergenceResult", "run_convergence", "depth_error", "METRICS",
            "Metric", "RunData", "Column", "TABLE_COLUMNS", "evaluate_pairs"]
@@ -284,7 +292,8 @@ def _metric(m) -> Metric:
                       "(or pass a `Metric(name, fn)`).")
 
 
-def evaluate_pairs(sol, windows, times, h0_new=None) -> np.ndarray:
+def evaluate_pairs(sol: LimitSolution, windows: np.ndarray, times: ArrayLike,
+                   h0_new: np.ndarray | None = None) -> np.ndarray:
     r""":math:`h_{t_k}(\xi_k)` for pairs of a time and a history, by the Nyström extension.
 
     The diagonal of ``sol.evaluate(windows, times)`` at the cost of one kernel
@@ -615,7 +624,7 @@ class ConvergenceResult:
         return "\n".join(lines)
 
     # -- files and tables ----------------------------------------------------------------
-    def save(self, out, extra: dict | None = None) -> tuple[Path, Path]:
+    def save(self, out: str | Path, extra: dict | None = None) -> tuple[Path, Path]:
         """Write ``summary.json`` and ``errors.npz`` under ``out`` (atomically, with provenance).
 
         Parameters
@@ -650,7 +659,7 @@ class ConvergenceResult:
         return js, npz
 
     @classmethod
-    def load(cls, out) -> ConvergenceResult:
+    def load(cls, out: str | Path) -> ConvergenceResult:
         """Rebuild a result from the ``summary.json`` and ``errors.npz`` written by :meth:`save`.
 
         The study is rebuilt from the stored state of its problem (or, for files
@@ -863,7 +872,7 @@ def _lookup(rows: np.ndarray, table: np.ndarray) -> np.ndarray | None:
     return idx if np.array_equal(tk[idx], rk) else None
 
 
-def depth_error(study: ConvergenceStudy, sol, show=None) -> float:
+def depth_error(study: ConvergenceStudy, sol: LimitSolution, show: bool | None = None) -> float:
     r"""Memory-truncation error of ``sol`` estimated by one more level of depth.
 
     Solves again with the memory tolerance multiplied by :math:`\gamma` (window
@@ -909,7 +918,8 @@ def depth_error(study: ConvergenceStudy, sol, show=None) -> float:
 
 
 def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path | None = None,
-                    progress: bool | None = None, executor=None, retries: int = 2,
+                    progress: bool | None = None, executor: Executor | Client | None = None,
+                    retries: int = 2,
                     blas_threads: int | None = 1) -> ConvergenceResult:
     """Run a convergence study; resume from ``out`` when it holds finished runs.
 
