@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from .._schema import AtLeast, build, check_table, defaults_of, table_class
-from ..headline import DEFAULT_GRID, HEADLINE_STUDY
+from ..headline import DEFAULT_GRID, HEADLINE_STUDY, headline_table
 
 __all__ = ["GridOptions", "SolveOptions", "SimulateOptions", "StudyOptions", "CheckOptions",
-           "options", "defaults_of"]
+           "options", "defaults_of", "problem_defaults", "problem_and_options"]
 
 Positive = Annotated[int, AtLeast(1)]
 Histories = Literal["exact"] | Positive
@@ -173,3 +173,48 @@ def options(cls: type, config: dict, key: str) -> Any:
         Naming the key, for an unknown key or a value of the wrong type or range.
     """
     return build(cls, check_table(config.get(key, {}), key), key)
+
+
+def problem_defaults(cls: type, key: str) -> dict:
+    """The ``DEFAULTS`` of a subcommand on one problem: the headline problem and table ``key``.
+
+    Parameters
+    ----------
+    cls : type
+        The option dataclass of the table.
+    key : str
+        The table's key.
+
+    Returns
+    -------
+    dict
+        ``{"problem": headline_table(), key: defaults_of(cls)}``.
+    """
+    return {"problem": headline_table(), key: defaults_of(cls)}
+
+
+def problem_and_options(config: dict, cls: type, key: str) -> tuple[Any, Any]:
+    """Build the problem of ``config["problem"]`` and read the table ``config[key]`` into ``cls``.
+
+    Parameters
+    ----------
+    config : dict
+        The effective configuration (see :func:`problem_defaults`).
+    cls : type
+        The option dataclass of the table.
+    key : str
+        The table's key.
+
+    Returns
+    -------
+    tuple
+        ``(Problem, options)``.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key, for a bad key or value.
+    """
+    from ..config import problem_from_config
+
+    return problem_from_config(config["problem"]), options(cls, config, key)
