@@ -50,6 +50,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import integrate, optimize, special
 
+from .._docstrings import append_sections
 from ..errors import ConfigError, LimitSolverError
 from ._special import gauss_legendre_halfline, gauss_legendre_panels, scaled_expint
 
@@ -112,11 +113,9 @@ ConfigError
 
 def _sections(template: str, **fields: str):
     """Decorator appending the numpydoc ``template`` (formatted with ``fields``) to a docstring."""
-    text = template.format(**fields)
 
     def attach(method):
-        body = "\n".join("        " + line if line else "" for line in text.splitlines())
-        method.__doc__ = method.__doc__.rstrip() + "\n" + body + "\n        "
+        method.__doc__ = append_sections(method.__doc__, template.format(**fields), " " * 8)
         return method
 
     return attach

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..studies.fit import observed_orders
-from ._axes import finish, panel, panels
+from ._axes import finish, one_panel, panels
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -172,6 +172,7 @@ def plot_trajectories(result: ConvergenceResult, n_histories: int = 3,
     return fig
 
 
+@one_panel((5.5, 4))
 def plot_error_in_time(result: ConvergenceResult, *, ax: Axes | None = None):
     r""":math:`\|h^N_t - h_t\|_{L^2(\pi)}` against :math:`t`, one line per width.
 
@@ -183,17 +184,8 @@ def plot_error_in_time(result: ConvergenceResult, *, ax: Axes | None = None):
     ----------
     result : ConvergenceResult
         A study's result with its ``error_curves``.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; default a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        A single panel.
     """
     _need_runs(result)
-    own = ax is None
-    fig, ax = panel(ax, (5.5, 4))
     t = result.times
     for c, n, curves in zip(_colours(len(result.n_units)), result.n_units, result.error_curves,
                             strict=True):
@@ -209,10 +201,9 @@ def plot_error_in_time(result: ConvergenceResult, *, ax: Axes | None = None):
            title="error over time (mean over seeds, ±2 s.e.)")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small", ncol=2)
-    finish(fig, own)
-    return fig
 
 
+@one_panel((5.5, 4))
 def plot_rescaled_errors(result: ConvergenceResult, *, ax: Axes | None = None):
     r""":math:`\sqrt N\,\|h^N_t - h_t\|_{L^2(\pi)}` against :math:`t`: one curve at rate 1/2.
 
@@ -225,17 +216,8 @@ def plot_rescaled_errors(result: ConvergenceResult, *, ax: Axes | None = None):
     ----------
     result : ConvergenceResult
         A study's result with its ``error_curves``.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; default a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        A single panel.
     """
     _need_runs(result)
-    own = ax is None
-    fig, ax = panel(ax, (5.5, 4))
     t = result.times
     eps = discretisation_floor(result)
     for c, n, curves in zip(_colours(len(result.n_units)), result.n_units, result.error_curves,
@@ -254,8 +236,6 @@ def plot_rescaled_errors(result: ConvergenceResult, *, ax: Axes | None = None):
     ax.set_ylim(0, 1.6 * top)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small", ncol=2)
-    finish(fig, own)
-    return fig
 
 
 def plot_error_curves(result: ConvergenceResult, *, axes: Sequence[Axes] | None = None):
