@@ -175,46 +175,37 @@ def options(cls: type, config: dict, key: str) -> Any:
     return build(cls, check_table(config.get(key, {}), key), key)
 
 
-def problem_defaults(cls: type, key: str) -> dict:
+def problem_defaults(table: type, key: str) -> dict:
     """The ``DEFAULTS`` of a subcommand on one problem: the headline problem and table ``key``.
 
     Parameters
     ----------
-    cls : type
-        The option dataclass of the table.
-    key : str
-        The table's key.
+    table, key : type, str
+        The subcommand's option dataclass and the key of its table.
 
     Returns
     -------
     dict
-        ``{"problem": headline_table(), key: defaults_of(cls)}``.
+        ``{"problem": headline_table(), key: defaults_of(table)}``.
     """
-    return {"problem": headline_table(), key: defaults_of(cls)}
+    return {"problem": headline_table(), key: defaults_of(table)}
 
 
-def problem_and_options(config: dict, cls: type, key: str) -> tuple[Any, Any]:
-    """Build the problem of ``config["problem"]`` and read the table ``config[key]`` into ``cls``.
+def problem_and_options(config: dict, table: type, key: str) -> tuple[Any, Any]:
+    """Build the problem of ``config["problem"]`` and read the table ``config[key]`` into ``table``.
 
     Parameters
     ----------
     config : dict
-        The effective configuration (see :func:`problem_defaults`).
-    cls : type
-        The option dataclass of the table.
-    key : str
-        The table's key.
+        A configuration laid out as :func:`problem_defaults`.
+    table, key : type, str
+        The subcommand's option dataclass and the key of its table.
 
     Returns
     -------
     tuple
-        ``(Problem, options)``.
-
-    Raises
-    ------
-    ConfigError
-        Naming the key, for a bad key or value.
+        ``(Problem, options)``; a bad key or value raises :class:`ConfigError` naming it.
     """
     from ..config import problem_from_config
 
-    return problem_from_config(config["problem"]), options(cls, config, key)
+    return problem_from_config(config["problem"]), options(table, config, key)
