@@ -29,3 +29,29 @@ def append_sections(doc: str | None, sections: str, indent: str = "    ") -> str
     """
     body = "\n".join(indent + line if line else "" for line in sections.splitlines())
     return (doc or "").rstrip() + "\n" + body + "\n" + indent
+
+
+def with_sections(sections: str, indent: str = "    ", **fields: str):
+    """Decorator appending ``sections.format(**fields)`` to a function's docstring.
+
+    Parameters
+    ----------
+    sections : str
+        Unindented numpydoc text (see :func:`append_sections`).
+    indent : str, default four spaces
+        The indentation of the docstring's body (eight spaces for a method).
+    **fields : str
+        Values of the ``{name}`` fields of ``sections``.
+
+    Returns
+    -------
+    callable
+        The decorator; it returns the function itself, its docstring extended.
+    """
+    text = sections.format(**fields)
+
+    def attach(fn):
+        fn.__doc__ = append_sections(fn.__doc__, text, indent)
+        return fn
+
+    return attach

@@ -50,7 +50,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import integrate, optimize, special
 
-from .._docstrings import append_sections
+from .._docstrings import with_sections
 from ..errors import ConfigError, LimitSolverError
 from ._special import gauss_legendre_halfline, gauss_legendre_panels, scaled_expint
 
@@ -80,7 +80,8 @@ def __getattr__(name: str):
 
 
 # The numpydoc sections shared by every family's ``rho``, ``laplace`` and ``laplace_moment``,
-# written once and appended to each method's own summary and formula by :func:`_sections`.
+# written once and appended to each method's own summary and formula.
+_METHOD = " " * 8  # indentation of a method's docstring
 _RHO_SECTIONS = """
 Parameters
 ----------
@@ -109,16 +110,6 @@ Raises
 ConfigError
     If some ``lam`` is not positive and finite.
 """
-
-
-def _sections(template: str, **fields: str):
-    """Decorator appending the numpydoc ``template`` (formatted with ``fields``) to a docstring."""
-
-    def attach(method):
-        method.__doc__ = append_sections(method.__doc__, template.format(**fields), " " * 8)
-        return method
-
-    return attach
 
 
 def _check_positive(name: str, value: float, why: str = "") -> None:
@@ -159,7 +150,7 @@ class MemoryKernel:
     def __call__(self, t: ArrayLike) -> np.ndarray:
         return self.rho(t)
 
-    @_sections(_RHO_SECTIONS)
+    @with_sections(_RHO_SECTIONS, _METHOD)
     def rho(self, t: ArrayLike) -> np.ndarray:  # pragma: no cover - abstract
         """The kernel ``rho(t)`` at times ``t`` (vectorised; implemented by each family).
         """
@@ -185,7 +176,7 @@ class MemoryKernel:
         t, w = self._rule
         return t, w * self.rho(t)
 
-    @_sections(_RATE_SECTIONS, value="L")
+    @with_sections(_RATE_SECTIONS, _METHOD, value="L")
     def laplace(self, lam: ArrayLike) -> np.ndarray:
         r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` (vectorised over ``lam > 0``).
 
@@ -197,7 +188,7 @@ class MemoryKernel:
         t, wr = self._weighted_rho
         return np.exp(-np.multiply.outer(lam, t)) @ wr
 
-    @_sections(_RATE_SECTIONS, value="T")
+    @with_sections(_RATE_SECTIONS, _METHOD, value="T")
     def laplace_moment(self, lam: ArrayLike) -> np.ndarray:
         r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt = -L'(lam)`` (vectorised).
 
@@ -293,7 +284,7 @@ class ExponentialSum(MemoryKernel):
         object.__setattr__(self, "coefficients", a)
         object.__setattr__(self, "rates", mu)
 
-    @_sections(_RHO_SECTIONS)
+    @with_sections(_RHO_SECTIONS, _METHOD)
     def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = sum_k a_k e^{-mu_k t}`` at times ``t``.
         """
@@ -305,7 +296,7 @@ class ExponentialSum(MemoryKernel):
     def memory(self) -> float:
         return 1.0 / min(self.rates)
 
-    @_sections(_RATE_SECTIONS, value="L")
+    @with_sections(_RATE_SECTIONS, _METHOD, value="L")
     def laplace(self, lam: ArrayLike) -> np.ndarray:
         r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
 
@@ -314,7 +305,7 @@ class ExponentialSum(MemoryKernel):
         lam = _rates(lam)
         return (1.0 / np.add.outer(lam, np.array(self.rates))) @ np.array(self.coefficients)
 
-    @_sections(_RATE_SECTIONS, value="T")
+    @with_sections(_RATE_SECTIONS, _METHOD, value="T")
     def laplace_moment(self, lam: ArrayLike) -> np.ndarray:
         r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
 
@@ -356,7 +347,7 @@ class PowerLaw(MemoryKernel):
     def __post_init__(self):
         _check_positive("omega", self.omega, " for rho to be integrable")
 
-    @_sections(_RHO_SECTIONS)
+    @with_sections(_RHO_SECTIONS, _METHOD)
     def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = A (1 + t)^{-(1 + omega)}`` at times ``t``.
         """
@@ -366,7 +357,7 @@ class PowerLaw(MemoryKernel):
     def memory(self) -> float:
         return 1.0 / self.omega
 
-    @_sections(_RATE_SECTIONS, value="L")
+    @with_sections(_RATE_SECTIONS, _METHOD, value="L")
     def laplace(self, lam: ArrayLike) -> np.ndarray:
         r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
 
@@ -377,7 +368,7 @@ class PowerLaw(MemoryKernel):
         lam = _rates(lam)
         return self.amplitude * scaled_expint(1.0 + self.omega, lam)
 
-    @_sections(_RATE_SECTIONS, value="T")
+    @with_sections(_RATE_SECTIONS, _METHOD, value="T")
     def laplace_moment(self, lam: ArrayLike) -> np.ndarray:
         r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
 
@@ -428,7 +419,7 @@ class DelayedBump(MemoryKernel):
         _check_positive("width", self.width)
         _check_delay(self.t0)
 
-    @_sections(_RHO_SECTIONS)
+    @with_sections(_RHO_SECTIONS, _METHOD)
     def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = A exp(-(t - t0)^2 / (2 w^2))`` at times ``t``.
         """
@@ -453,7 +444,7 @@ class DelayedBump(MemoryKernel):
             self.amplitude * w * math.sqrt(math.pi / 2.0) * math.exp(-(self.t0**2) / (2.0 * w**2))
         )
 
-    @_sections(_RATE_SECTIONS, value="L")
+    @with_sections(_RATE_SECTIONS, _METHOD, value="L")
     def laplace(self, lam: ArrayLike) -> np.ndarray:
         r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
 
@@ -463,7 +454,7 @@ class DelayedBump(MemoryKernel):
         lam = _rates(lam)
         return self._prefactor * special.erfcx(self._z(lam))
 
-    @_sections(_RATE_SECTIONS, value="T")
+    @with_sections(_RATE_SECTIONS, _METHOD, value="T")
     def laplace_moment(self, lam: ArrayLike) -> np.ndarray:
         r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
 
@@ -538,7 +529,7 @@ class ExponentialBump(MemoryKernel):
         return (ExponentialSum((self.coefficient,), (self.rate,)),
                 DelayedBump(self.t0, self.width, self.amplitude))
 
-    @_sections(_RHO_SECTIONS)
+    @with_sections(_RHO_SECTIONS, _METHOD)
     def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = a e^{-mu t} + A exp(-(t - t0)^2 / (2 w^2))`` at times ``t``.
         """
@@ -553,7 +544,7 @@ class ExponentialBump(MemoryKernel):
     def support(self) -> float:
         return max(self.t0 + 9.0 * self.width, 37.0 / self.rate)
 
-    @_sections(_RATE_SECTIONS, value="L")
+    @with_sections(_RATE_SECTIONS, _METHOD, value="L")
     def laplace(self, lam: ArrayLike) -> np.ndarray:
         r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
 
@@ -563,7 +554,7 @@ class ExponentialBump(MemoryKernel):
         e, b = self._parts
         return e.laplace(lam) + b.laplace(lam)
 
-    @_sections(_RATE_SECTIONS, value="T")
+    @with_sections(_RATE_SECTIONS, _METHOD, value="T")
     def laplace_moment(self, lam: ArrayLike) -> np.ndarray:
         r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
 
@@ -614,7 +605,7 @@ class AiryTarget(MemoryKernel):
         _check_positive("s0", self.s0)
         _check_delay(self.t0)
 
-    @_sections(_RHO_SECTIONS)
+    @with_sections(_RHO_SECTIONS, _METHOD)
     def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = A Ai(s0 (t - t0))`` at times ``t``.
         """
@@ -686,7 +677,7 @@ class CallableTarget(MemoryKernel):
         if not self.support_time > 0:
             raise ConfigError(f"`support_time` must be positive; got {self.support_time}.")
 
-    @_sections(_RHO_SECTIONS)
+    @with_sections(_RHO_SECTIONS, _METHOD)
     def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = func(t)`` at times ``t``.
         """
