@@ -55,3 +55,41 @@ def with_sections(sections: str, indent: str = "    ", **fields: str):
         return fn
 
     return attach
+
+
+_LATER_SECTIONS = ("Returns", "Yields", "Raises", "Warns", "See Also", "Notes", "References",
+                   "Examples")
+
+
+def with_parameters(entries: str, indent: str = "    "):
+    """Decorator giving a function's docstring the parameter ``entries`` as its Parameters section.
+
+    The section is put before the first later section (Returns, Raises, ...) of the
+    docstring, which must not have a Parameters section of its own.
+
+    Parameters
+    ----------
+    entries : str
+        Unindented numpydoc parameter entries (``name : type`` lines and their text).
+    indent : str, default four spaces
+        The indentation of the docstring's body.
+
+    Returns
+    -------
+    callable
+        The decorator; it returns the function itself, its docstring extended.
+    """
+    block = ["Parameters", "----------", *entries.strip("\n").splitlines(), ""]
+
+    def attach(fn):
+        lines = (fn.__doc__ or "").split("\n")
+        at = next((i for i in range(len(lines) - 1) if lines[i].strip() in _LATER_SECTIONS
+                   and set(lines[i + 1].strip()) == {"-"}), None)
+        if at is None:
+            fn.__doc__ = append_sections(fn.__doc__, "\n" + "\n".join(block[:-1]), indent)
+        else:
+            lines[at:at] = [indent + line if line else "" for line in block]
+            fn.__doc__ = "\n".join(lines)
+        return fn
+
+    return attach

@@ -18,7 +18,7 @@ import argparse
 import time
 
 from ..headline import headline_study
-from . import add_jobs_argument
+from . import add_jobs_argument, subcommand_check
 from ._options import StudyOptions, problem_and_options, problem_defaults
 
 NAME = "converge"
@@ -74,15 +74,9 @@ def study_from_config(config: dict, seed: int):
                           tracking_samples=s.tracking_samples)
 
 
+@subcommand_check
 def check(config: dict, args: argparse.Namespace):
-    """Build the study, refusing a bad configuration before any work.
-
-    Parameters
-    ----------
-    config : dict
-        The effective configuration.
-    args : argparse.Namespace
-        The parsed command line (``seed``).
+    """Build the study (seeded by ``--seed``), refusing a bad configuration before any work.
 
     Returns
     -------

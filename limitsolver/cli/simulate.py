@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..io import save_figure, write_json
+from . import subcommand_check
 from ._options import SimulateOptions, problem_and_options, problem_defaults
 
 NAME = "simulate"
@@ -23,15 +24,9 @@ DEFAULTS: dict = problem_defaults(SimulateOptions, "simulate")
 """The headline problem (:mod:`limitsolver.headline`) and :class:`SimulateOptions`."""
 
 
+@subcommand_check
 def check(config: dict, args: argparse.Namespace):
     """Build the problem and the options, refusing a bad configuration before any work.
-
-    Parameters
-    ----------
-    config : dict
-        The effective configuration.
-    args : argparse.Namespace
-        The parsed command line.
 
     Returns
     -------

@@ -13,6 +13,7 @@ import argparse
 import numpy as np
 
 from ..io import save_figure, write_json, write_npz
+from . import subcommand_check
 from ._options import SolveOptions, problem_and_options, problem_defaults
 
 NAME = "solve"
@@ -23,15 +24,9 @@ DEFAULTS: dict = problem_defaults(SolveOptions, "solve")
 """The headline problem (:mod:`limitsolver.headline`) and :class:`SolveOptions`."""
 
 
+@subcommand_check
 def check(config: dict, args: argparse.Namespace):
     """Build the problem and the options, refusing a bad configuration before any work.
-
-    Parameters
-    ----------
-    config : dict
-        The effective configuration.
-    args : argparse.Namespace
-        The parsed command line.
 
     Returns
     -------
