@@ -17,8 +17,8 @@
 
 The widths, seeds and horizons are small enough for seconds on an idle 2-core machine
 and large enough for these statements to be sharp; what is checked are the theory's
-numbers, not the package's output. (The full headline study of ``limitsolver converge``
-reaches N = 32768 with rate 0.511, 95% interval [0.451, 0.563].)
+numbers, not the package's output (the full headline study of ``limitsolver converge``
+reaches N = 32768).
 """
 
 from __future__ import annotations
