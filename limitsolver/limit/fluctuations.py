@@ -107,6 +107,7 @@ from numpy.typing import ArrayLike
 from .._random import spawn_generators
 from ..errors import ConfigError, DimensionError, DiscretisationError, DivergenceError
 from ..progress import progress as progress_bar
+from .ode import phi1
 
 if TYPE_CHECKING:
     from scipy.sparse import sparray, spmatrix
@@ -157,11 +158,7 @@ def divided_exponential(lam_out: np.ndarray, lam_in: np.ndarray, t: float,
     """
     a = alpha * t * np.asarray(lam_out, dtype=float)[:, None]
     b = alpha * t * np.asarray(lam_in, dtype=float)[None, :]
-    x = np.abs(a - b)
-    small = x < 1e-8
-    safe = np.where(small, 1.0, x)
-    phi = np.where(small, 1.0 - 0.5 * x, -np.expm1(-safe) / safe)
-    return t * np.exp(-np.minimum(a, b)) * phi
+    return t * np.exp(-np.minimum(a, b)) * phi1(np.abs(a - b))
 
 
 def lifted_transition(histories: Histories, chain: FiniteChain) -> sp.csr_matrix:
@@ -761,13 +758,6 @@ def _stepping_engine(sol, t, h0s, Lh, *, alpha, ratio, c2, var_c2, sq, kernel_no
     return K, D, per_hist, np.concatenate(sup_norm), np.concatenate(sup_loss), M
 
 
-def _phi1(x: np.ndarray) -> np.ndarray:
-    """(1 - exp(-x)) / x with value 1 at 0."""
-    x = np.asarray(x, dtype=float)
-    small = x < 1e-8
-    safe = np.where(small, 1.0, x)
-    return np.where(small, 1.0 - 0.5 * x, -np.expm1(-safe) / safe)
-
 
 def _data_steps(cD, yD, U, Lh, lam, rho0, null_r, om, alpha, t_from, t_to, substeps, rng):
     r"""(D) from ``t_from`` to ``t_to``: the diagonal of :math:`\hat C` and the sample paths.
@@ -781,7 +771,7 @@ def _data_steps(cD, yD, U, Lh, lam, rho0, null_r, om, alpha, t_from, t_to, subst
     for a, b in zip(edges[:-1], edges[1:], strict=True):
         dt = b - a
         decay = np.exp(-alpha * lam * dt)
-        w = dt * _phi1(2.0 * alpha * lam * dt)
+        w = dt * phi1(2.0 * alpha * lam * dt)
         # r_s / sqrt(omega) = W^-1 (U rho_s + null part), at the midpoint
         rw = (U @ (np.exp(-alpha * lam * 0.5 * (a + b)) * rho0) + null_r) / om
         T = (rw[:, None] * U).T @ Lh                       # X_s^T L, shape (k, M)
