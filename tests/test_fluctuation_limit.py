@@ -212,7 +212,7 @@ def test_kernel_term_against_random_kernels_of_sampled_units(doubled, c_law, sig
     assert abs(sup.mean() - pred.constants["sup_l2"]) < band
 
 
-@pytest.mark.parametrize("gradient", ["rtrl", "truncated"])
+@pytest.mark.parametrize("gradient", ["rtrl", pytest.param("truncated", marks=pytest.mark.slow)])
 def test_data_term_against_linear_online_recursion(small, gradient):
     """h_{k+1} = h_k + (α/N) A(·, ξ_k)(g(ξ_k) - h_k(ξ_k)) along simulated paths."""
     problem, sol, A = small
@@ -359,6 +359,7 @@ def test_prediction_against_finite_networks():
                                      0.1 * pred.total[1:])
 
 
+@pytest.mark.slow
 def test_stepping_route_agrees_with_the_spectral_route(small):
     """Two routes, two discretisations of the same equations: they agree as sub-steps shrink."""
     _, sol, _ = small
