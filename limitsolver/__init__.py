@@ -12,17 +12,8 @@ histories (:mod:`~limitsolver.histories`) → hidden layer on the parameter grid
 stand on their own.
 """
 
+from ._lazy import lazy_exports
 from ._version import __version__ as __version__
-from .activations import Activation, activation
-from .chains import (
-    ChainProtocol,
-    CircleWalk,
-    FiniteChain,
-    GaussianAR1,
-    MarkovChain,
-    as_chain,
-    check_chain,
-)
 from .errors import (
     ActivationError,
     ConfigError,
@@ -34,22 +25,30 @@ from .errors import (
     NotErgodicError,
     NotStochasticError,
 )
-from .histories import Histories, exact_histories, path_windows, sample_histories
-from .limit import (
-    FluctuationPrediction,
-    LimitSolution,
-    QuadratureRule,
-    parameter_grid,
-    predict_fluctuations,
-    solve_limit,
-)
-from .network import NetworkSpec
-from .poisson import PoissonSolution, asymptotic_variance, batch_means_check, solve_poisson
-from .prior import Prior, UnitParameters
-from .problem import Problem
-from .simulation import SimulationResult, simulate
-from .studies import PowerLawFit, fit_power_law
-from .targets import LinearMemory, StateFunction, Target, TeacherRNN, WindowFunction, make_target
+
+# Imported on first use (limitsolver._lazy): importing the package loads no numerical library.
+_EXPORTS = {
+    ".activations": ("Activation", "activation"),
+    ".chains": (
+        "ChainProtocol", "CircleWalk", "FiniteChain", "GaussianAR1", "MarkovChain", "as_chain",
+        "check_chain",
+    ),
+    ".histories": ("Histories", "exact_histories", "path_windows", "sample_histories"),
+    ".limit": (
+        "FluctuationPrediction", "LimitSolution", "QuadratureRule", "parameter_grid",
+        "predict_fluctuations", "solve_limit",
+    ),
+    ".network": ("NetworkSpec",),
+    ".poisson": ("PoissonSolution", "asymptotic_variance", "batch_means_check", "solve_poisson"),
+    ".prior": ("Prior", "UnitParameters"),
+    ".problem": ("Problem",),
+    ".simulation": ("SimulationResult", "simulate"),
+    ".studies": ("PowerLawFit", "fit_power_law"),
+    ".targets": (
+        "LinearMemory", "StateFunction", "Target", "TeacherRNN", "WindowFunction", "make_target",
+    ),
+}
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
 
 __all__ = [
     "Activation", "activation",

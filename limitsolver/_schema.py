@@ -30,34 +30,8 @@ import numpy as np
 
 from .errors import ConfigError
 
-__all__ = ["Field", "AtLeast", "Above", "table_class", "fields_of", "defaults_of", "check_value", "build",
-           "check_state", "describe"]
-
-
-@dataclasses.dataclass(frozen=True)
-class AtLeast:
-    """A lower bound on a number, used as ``Annotated[int, AtLeast(2)]`` in a field's hint.
-
-    Parameters
-    ----------
-    bound : float
-        The smallest value allowed.
-    """
-
-    bound: float
-
-    def check(self, value: Any, where: str) -> None:
-        """Raise :class:`ConfigError` if ``value`` is below the bound.
-
-        Parameters
-        ----------
-        value : float
-            The (already type-checked) value.
-        where : str
-            Its key, for the message.
-        """
-        if value < self.bound:
-            raise ConfigError(f"`{where}` must be at least {self.bound:g}, got {value!r}.")
+__all__ = ["Field", "AtLeast", "Above", "table_class", "fields_of", "defaults_of",
+           "check_value", "build", "check_state", "describe"]
 
 
 class Field(typing.NamedTuple):
@@ -83,6 +57,57 @@ class Field(typing.NamedTuple):
         return self.default is inspect.Parameter.empty
 
 
+@dataclasses.dataclass(frozen=True)
+class AtLeast:
+    """A lower bound on a number, used as ``Annotated[int, AtLeast(2)]`` in a field's hint.
+
+    Parameters
+    ----------
+    bound : float
+        The smallest value allowed (``strict``: the value must be finite and above it).
+    strict : bool
+        Whether the bound itself is excluded.
+    """
+
+    bound: float
+    strict: bool = False
+
+    def check(self, value: Any, where: str) -> None:
+        """Raise :class:`ConfigError` if ``value`` is out of bounds.
+
+        Parameters
+        ----------
+        value : float
+            The (already type-checked) value.
+        where : str
+            Its key, for the message.
+        """
+        if self.strict and not (math.isfinite(value) and value > self.bound):
+            what = "positive" if self.bound == 0 else f"greater than {self.bound:g}"
+            raise ConfigError(f"`{where}` must be {what} and finite, got {value!r}.")
+        if value < self.bound:
+            raise ConfigError(f"`{where}` must be at least {self.bound:g}, got {value!r}.")
+
+    def __str__(self) -> str:
+        return f"{'>' if self.strict else '>='} {self.bound:g}"
+
+
+def Above(bound: float) -> AtLeast:  # noqa: N802 - reads as a type annotation
+    """A strict lower bound on a finite number: ``Annotated[float, Above(0)]`` is positive.
+
+    Parameters
+    ----------
+    bound : float
+        The value must be finite and greater than it.
+
+    Returns
+    -------
+    AtLeast
+        ``AtLeast(bound, strict=True)``.
+    """
+    return AtLeast(bound, strict=True)
+
+
 def table_class(cls: type) -> type:
     """Mark a dataclass of options as read from a table (a sub-table of a configuration).
 
@@ -102,33 +127,6 @@ def table_class(cls: type) -> type:
 
 def _is_table(hint: Any) -> bool:
     return isinstance(hint, type) and getattr(hint, "_is_table", False)
-
-
-@dataclasses.dataclass(frozen=True)
-class Above:
-    """A strict lower bound on a finite number: ``Annotated[float, Above(0)]`` is positive.
-
-    Parameters
-    ----------
-    bound : float
-        The value must be finite and greater than it.
-    """
-
-    bound: float
-
-    def check(self, value: Any, where: str) -> None:
-        """Raise :class:`ConfigError` unless ``bound < value < inf``.
-
-        Parameters
-        ----------
-        value : float
-            The (already type-checked) value.
-        where : str
-            Its key, for the message.
-        """
-        if not (math.isfinite(value) and value > self.bound):
-            what = "positive" if self.bound == 0 else f"greater than {self.bound:g}"
-            raise ConfigError(f"`{where}` must be {what} and finite, got {value!r}.")
 
 
 @functools.cache
@@ -204,12 +202,8 @@ def describe(hint: Any) -> str:
     origin = typing.get_origin(hint)
     if origin is typing.Annotated:
         base = describe(typing.get_args(hint)[0])
-        for m in hint.__metadata__:
-            if isinstance(m, AtLeast):
-                return f"{base} >= {m.bound:g}"
-            if isinstance(m, Above):
-                return f"{base} > {m.bound:g}"
-        return base
+        bounds = [str(m) for m in hint.__metadata__ if isinstance(m, AtLeast)]
+        return " ".join([base, *bounds])
     if origin in (tuple, list):
         return f"a list, each {describe(typing.get_args(hint)[0])}"
     if _is_table(hint):

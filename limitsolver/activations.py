@@ -18,10 +18,19 @@ name          :math:`\sigma(u)`                 :math:`\sup|\sigma'|`  :math:`\s
 ``linear``    :math:`u`                         1                      :math:`\infty`
 ============  ================================  =====================  ====================
 
-Any other expression in the variable ``u`` (a string or a sympy expression) is
-differentiated symbolically; its constants are then computed numerically
-(grid search refined by bounded minimisation, and the limits at
-:math:`\pm\infty` by sympy).
+Each named activation is one :class:`ActivationSpec` in the registry
+:data:`ACTIVATIONS`: its formula, these constants, its numpy forms of
+:math:`\sigma, \sigma', \sigma''` and the fused :math:`(\sigma, \sigma')`, the
+scalar source compiled into the numba step loop and the name of its SIMD form
+(if any). Adding an activation is adding one entry there.
+
+Any other expression in the variable ``u`` (a string, read by
+:func:`limitsolver.expressions.parse_expression`, which never runs the text, or
+a sympy expression) is differentiated symbolically; it must be smooth (no
+``Abs``, ``Max``, ``Piecewise``, ...) with bounded :math:`\sigma'`. Its constants
+are then computed numerically (grid search on :math:`[-60, 60]` refined by
+bounded minimisation, the limits at :math:`\pm\infty` by sympy, and a check
+that :math:`|\sigma'|` does not grow out to :math:`|u| = 10^6`).
 """
 
 from __future__ import annotations
@@ -31,16 +40,35 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 import numpy as np
-import sympy as sp
+from numpy.typing import ArrayLike
 
 from .errors import ActivationError
+
+if TYPE_CHECKING:
+    from sympy import Expr
+
+if TYPE_CHECKING:  # sympy loads on first use of a formula, not with the package
+    import sympy as sp
 
 __all__ = ["Activation", "ActivationSpec", "activation", "activation_spec", "ACTIVATIONS",
            "NAMED_ACTIVATIONS"]
 
-U = sp.Symbol("u", real=True)
+
+def _u():
+    """The real symbol ``u`` of activation formulas (equal on every call)."""
+    import sympy as sp
+
+    return sp.Symbol("u", real=True)
+
+
+def __getattr__(name: str):
+    # ``U``, the symbol of formulas, without importing sympy with the module
+    if name == "U":
+        return _u()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -195,13 +223,13 @@ def activation_spec(name: str) -> ActivationSpec:
     return ACTIVATIONS[key]
 
 
-# functions whose presence in sigma, sigma' or sigma'' means sigma is not (known to be) C^2
-_NONSMOOTH = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta, sp.Max, sp.Min,
-              sp.floor, sp.ceiling, sp.frac, sp.Subs, sp.Derivative)
-
-
 def _check_smooth_expr(expr: sp.Expr, text: str, order: int = 0) -> None:
     """Raise unless ``expr`` (sigma or its derivative of ``order``) is free of non-smooth functions."""
+    import sympy as sp
+
+    # functions whose presence in sigma, sigma' or sigma'' means sigma is not (known to be) C^2
+    _NONSMOOTH = (sp.Piecewise, sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta, sp.Max, sp.Min,
+                  sp.floor, sp.ceiling, sp.frac, sp.Subs, sp.Derivative)
     bad = sorted({type(a).__name__ for a in expr.atoms(sp.Function, sp.Piecewise, sp.Max, sp.Min)
                   if isinstance(a, _NONSMOOTH)})
     if not bad:
@@ -215,6 +243,9 @@ def _check_smooth_expr(expr: sp.Expr, text: str, order: int = 0) -> None:
 
 
 def _parse(expression) -> sp.Expr:
+    import sympy as sp
+
+    U = _u()
     if isinstance(expression, sp.Basic):
         expr = expression
         # accept a user's own symbol named u, whatever its assumptions
@@ -267,6 +298,9 @@ class Activation:
 
     @functools.cached_property
     def _derivatives(self) -> tuple[sp.Expr, sp.Expr]:
+        import sympy as sp
+
+        U = _u()
         d1 = sp.diff(self.sympy_expr, U)
         d2 = sp.diff(d1, U)
         _check_smooth_expr(self.sympy_expr, self.expression)
@@ -314,6 +348,9 @@ class Activation:
             return tuple(_float_input(f) for f in (sp_.sigma, sp_.dsigma, sp_.d2sigma,
                                                    sp_.sigma_dsigma))  # type: ignore[return-value]
         d1, d2 = self._derivatives
+        import sympy as sp
+
+        U = _u()
         modules = ["scipy", "numpy"]
         fs = tuple(
             _broadcasting(sp.lambdify(U, e, modules=modules)) for e in (self.sympy_expr, d1, d2)
@@ -324,7 +361,7 @@ class Activation:
 
         return (*fs, fused)  # type: ignore[return-value]
 
-    def sigma_dsigma(self, u):
+    def sigma_dsigma(self, u: ArrayLike):
         r"""The pair :math:`(\sigma(u), \sigma'(u))`, elementwise, in one pass.
 
         Bit for bit ``(self.sigma(u), self.dsigma(u))``; the shared part (e.g.
@@ -342,11 +379,11 @@ class Activation:
         """
         return self._numpy[3](u)
 
-    def __call__(self, u):
+    def __call__(self, u: ArrayLike):
         r""":math:`\sigma(u)`, elementwise."""
         return self._numpy[0](u)
 
-    def derivative(self, u, order: int = 1):
+    def derivative(self, u: ArrayLike, order: int = 1):
         r"""The derivative :math:`\sigma^{(order)}(u)` for ``order`` in 0, 1, 2, elementwise.
 
         Parameters
@@ -371,7 +408,7 @@ class Activation:
             raise ValueError(f"`order` must be 0, 1 or 2, got {order}.")
         return self._numpy[order](u)
 
-    def sigma(self, u):
+    def sigma(self, u: ArrayLike):
         r""":math:`\sigma(u)`, elementwise.
 
         Parameters
@@ -386,7 +423,7 @@ class Activation:
         """
         return self._numpy[0](u)
 
-    def dsigma(self, u):
+    def dsigma(self, u: ArrayLike):
         r""":math:`\sigma'(u)`, elementwise.
 
         Parameters
@@ -401,7 +438,7 @@ class Activation:
         """
         return self._numpy[1](u)
 
-    def d2sigma(self, u):
+    def d2sigma(self, u: ArrayLike):
         r""":math:`\sigma''(u)`, elementwise.
 
         Parameters
@@ -462,8 +499,10 @@ def _broadcasting(f: Callable) -> Callable:
 
 def _sup_abs(expr: sp.Expr, d: sp.Expr, f: Callable, label: str, text: str) -> float:
     """sup |d(u)| over the real line: sympy limits at +-oo, then a grid refined by minimisation."""
+    import sympy as sp
     from scipy.optimize import minimize_scalar
 
+    U = _u()
     tails = []
     for direction in (sp.oo, -sp.oo):
         try:
@@ -517,7 +556,7 @@ def _far_sup(f: Callable, label: str, text: str) -> float:
     return max(decades[0], decades[1], decades[2], decades[3], 0.0)
 
 
-def activation(spec="tanh") -> Activation:
+def activation(spec: str | Expr | Activation = "tanh") -> Activation:
     """Return the activation named ``spec`` or defined by the expression ``spec`` in ``u``.
 
     Parameters

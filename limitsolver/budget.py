@@ -67,7 +67,7 @@ def _parse(value, name: str) -> float:
     return out
 
 
-def memory_budget(budget=None) -> int:
+def memory_budget(budget: float | str | None = None) -> int:
     """The memory budget in bytes: ``budget`` if given, else ``$LIMITSOLVER_MEMORY_BUDGET``, else 4 GiB.
 
     Parameters
@@ -93,7 +93,7 @@ def memory_budget(budget=None) -> int:
     return DEFAULT_MEMORY_BUDGET
 
 
-def work_budget(budget=None) -> float:
+def work_budget(budget: float | str | None = None) -> float:
     """The work budget in operations: ``budget``, else ``$LIMITSOLVER_WORK_BUDGET``, else 1e9.
 
     Parameters
@@ -137,7 +137,8 @@ def format_bytes(n: float) -> str:
     return f"{n:.0f} B"
 
 
-def check_memory(nbytes: float, what: str, *, fix: str, budget=None) -> None:
+def check_memory(nbytes: float, what: str, *, fix: str,
+                 budget: float | str | None = None) -> None:
     """Refuse an allocation of about ``nbytes`` bytes above the memory budget.
 
     Parameters
@@ -166,7 +167,8 @@ def check_memory(nbytes: float, what: str, *, fix: str, budget=None) -> None:
         )
 
 
-def check_work(n_ops: float, what: str, *, fix: str, budget=None) -> None:
+def check_work(n_ops: float, what: str, *, fix: str,
+               budget: float | str | None = None) -> None:
     """Refuse a computation of about ``n_ops`` elementary operations above the work budget.
 
     Parameters

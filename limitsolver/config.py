@@ -85,26 +85,24 @@ SPEC_CLASSES: Mapping[str, type] = MappingProxyType({
 
 
 def spec_class(kind: Any, where: str = "kind", registry: Mapping[str, type] = SPEC_CLASSES) -> type:
-    """The class registered under ``kind``.
+    """The class registered under ``kind`` in ``registry`` (default :data:`SPEC_CLASSES`).
+
+    Unknown kinds are refused with a :class:`ConfigError` that names ``where`` and
+    lists the registered kinds (see :func:`limitsolver._schema.lookup`).
 
     Parameters
     ----------
     kind : str
-        A registered kind (``"finite"``, ``"linear_memory"``, ``"problem"`` ...).
+        A registered kind.
     where : str
-        The key holding ``kind``, for the message.
+        The key holding ``kind``.
     registry : Mapping, optional
-        The registry to look in (default :data:`SPEC_CLASSES`).
+        The registry.
 
     Returns
     -------
     type
         The class.
-
-    Raises
-    ------
-    ConfigError
-        If ``kind`` is not registered; the message lists the registered kinds.
     """
     return lookup(registry, kind, where)
 

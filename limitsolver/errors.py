@@ -12,12 +12,12 @@ Kind of mistake                                             Class
 ==========================================================  ==========================
 An argument, option or configuration value of the wrong     :class:`ConfigError`
 type (``doubled="no"``, ``sigma_w="1"``, a scalar for a
-table), out of its range (``beta = 1.5``, ``memory_tol =
-0``, a negative seed), an unknown key, kind, name or
-method, a missing key, a file that cannot be read, an
-object that is not what the argument needs (a string
-where a ``NetworkSpec`` belongs, an object that is not
-a chain), an output directory that cannot be written
+table) or out of its range (``beta = 1.5``, a zero
+``memory_tol``, a negative seed); an unknown key, kind,
+name or method; a missing key; a file that cannot be
+read; an object that is not what the argument needs (a
+string where a ``NetworkSpec`` belongs, an object that is
+not a chain); an output directory that cannot be written
 A transition matrix with negative, NaN or infinite          :class:`NotStochasticError`
 entries or rows not summing to one
 A chain that is reducible, periodic or does not mix         :class:`NotErgodicError`

@@ -1,4 +1,4 @@
-r"""Histories of the stationary chain: windows :math:`\xi_k = (X_k, X_{k-1}, \dots, X_{k-L+1})` (``THEORY.md`` §4.2).
+r"""Histories of the stationary chain: windows :math:`\xi_k = (X_k, X_{k-1}, \dots, X_{k-L+1})` (:ref:`theory §4.2 <theory-histories>`).
 
 The limit equation integrates over the stationary law :math:`\pi` of histories.
 Truncated at window length :math:`L` (current state included), :math:`\pi` is
@@ -24,12 +24,17 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from ._random import as_generator
+from ._random import SeedLike, as_generator
 from .budget import check_memory
 from .errors import DimensionError, DiscretisationError
+
+if TYPE_CHECKING:
+    from .chains import ChainProtocol, FiniteChain
 
 __all__ = ["Histories", "exact_histories", "sample_histories", "path_windows"]
 
@@ -96,7 +101,7 @@ class Histories:
             object.__setattr__(self, "indices", _readonly(idx.astype(np.int64)))
 
     @classmethod
-    def from_array(cls, values, weights=None) -> Histories:
+    def from_array(cls, values: ArrayLike, weights: ArrayLike | None = None) -> Histories:
         r"""Histories from an array ``(M, L, d)`` (or ``(M, L)`` for ``d = 1``), equal weights by default.
 
         Parameters
@@ -147,7 +152,7 @@ class Histories:
         """State dimension :math:`d`."""
         return int(self.values.shape[2])
 
-    def subset(self, idx) -> Histories:
+    def subset(self, idx: int | slice | np.ndarray) -> Histories:
         r"""The histories ``idx`` (indices, slice or boolean mask), weights renormalised to sum to 1.
 
         The new weights are :math:`\omega_m / \sum_{m'\in\mathrm{idx}}\omega_{m'}`.
@@ -182,8 +187,8 @@ def _depth(depth) -> int:
     return int(depth)
 
 
-def exact_histories(chain, depth: int, *, max_histories: int = 2**20,
-                    memory_budget=None) -> Histories:
+def exact_histories(chain: FiniteChain, depth: int, *, max_histories: int = 2**20,
+                    memory_budget: float | str | None = None) -> Histories:
     r"""All windows of length :math:`L` of a finite chain with their stationary probabilities.
 
     :math:`\omega(x_{k-L+1},\dots,x_k) = \pi(x_{k-L+1})\prod_j P(x_j, x_{j+1})`; windows
@@ -259,7 +264,8 @@ def exact_histories(chain, depth: int, *, max_histories: int = 2**20,
     return Histories(states[idx], prob, idx)
 
 
-def sample_histories(chain, depth: int, n: int, rng, *, memory_budget=None) -> Histories:
+def sample_histories(chain: ChainProtocol, depth: int, n: int, rng: SeedLike, *,
+                     memory_budget: float | str | None = None) -> Histories:
     r"""``n`` independent stationary windows of length :math:`L`, weights :math:`1/n`.
 
     Each window is a path :math:`(X_0,\dots,X_{L-1})` with :math:`X_0\sim\pi_X`
@@ -321,7 +327,8 @@ def sample_histories(chain, depth: int, n: int, rng, *, memory_budget=None) -> H
     return Histories(path[:, ::-1], np.full(n, 1.0 / n))
 
 
-def path_windows(path: np.ndarray, depth: int, *, memory_budget=None) -> np.ndarray:
+def path_windows(path: np.ndarray, depth: int, *,
+                 memory_budget: float | str | None = None) -> np.ndarray:
     r"""Sliding windows of one path, newest state first.
 
     ``out[i, j] = path[i + L - 1 - j]``: window :math:`i` is the history

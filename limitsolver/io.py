@@ -12,11 +12,15 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-__all__ = ["write_json", "read_json", "write_npz", "read_npz_meta", "save_figure", "to_jsonable"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["write_json", "read_json", "write_npz", "read_npz_meta", "save_figure", "to_jsonable",
+           "optional_import"]
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -83,7 +87,7 @@ def _atomic(path: Path, write) -> Path:
     return path
 
 
-def write_json(path, obj: Any, *, meta: dict | None = None) -> Path:
+def write_json(path: str | os.PathLike, obj: Any, *, meta: dict | None = None) -> Path:
     """Write ``obj`` (converted by :func:`to_jsonable`) as indented JSON, atomically.
 
     The bytes go to a temporary file in the same directory, which then replaces
@@ -113,7 +117,7 @@ def write_json(path, obj: Any, *, meta: dict | None = None) -> Path:
     return _atomic(path, lambda fh: fh.write(text.encode()))
 
 
-def read_json(path) -> Any:
+def read_json(path: str | os.PathLike) -> Any:
     """Read a JSON file written by :func:`write_json`.
 
     Parameters
@@ -131,7 +135,7 @@ def read_json(path) -> Any:
         return json.load(fh)
 
 
-def write_npz(path, *, meta: dict | None = None, **arrays) -> Path:
+def write_npz(path: str | os.PathLike, *, meta: dict | None = None, **arrays: Any) -> Path:
     """Write arrays to a compressed ``.npz`` file, atomically.
 
     The bytes go to a temporary file in the same directory, which then replaces
@@ -159,7 +163,7 @@ def write_npz(path, *, meta: dict | None = None, **arrays) -> Path:
     return _atomic(path, lambda fh: np.savez_compressed(fh, **arrays))
 
 
-def read_npz_meta(path) -> dict | None:
+def read_npz_meta(path: str | os.PathLike) -> dict | None:
     """The provenance stored in an ``.npz`` file by :func:`write_npz` (None if absent).
 
     Parameters
@@ -177,7 +181,37 @@ def read_npz_meta(path) -> dict | None:
         return json.loads(str(z["_provenance"]))
 
 
-def save_figure(fig, path, dpi: int = 120) -> Path:
+def optional_import(module: str, what: str):
+    """Import an optional dependency, or raise an ImportError saying how to install it.
+
+    Parameters
+    ----------
+    module : str
+        The module (``"pandas"``, ``"xarray"``).
+    what : str
+        The feature that needs it, named in the message (e.g. ``"to_xarray"``).
+
+    Returns
+    -------
+    module
+
+    Raises
+    ------
+    ImportError
+        If the module is not installed.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"`{what}` needs {module}; install it with `pip install {module}` (or, from a "
+            f"checkout of limitsolver, `pip install -e \".[xarray]\"`)."
+        ) from exc
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, dpi: int = 120) -> Path:
     """Save a matplotlib figure as PNG, atomically, and close it.
 
     The figure is closed even when saving fails.

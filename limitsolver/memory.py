@@ -18,7 +18,7 @@ or their one-step truncation (``mode="truncated"``)
 
 With parameters frozen, :math:`J^w = \partial_w S`, :math:`J^b = \partial_b S`
 exactly, and one step from the memory :math:`S(\theta;\xi_{k-1})` gives the
-features of ``THEORY.md`` §3 at :math:`\xi_k`: :math:`\varphi = s_{k+1}`,
+features of :ref:`theory §3 <theory-limit>` at :math:`\xi_k`: :math:`\varphi = s_{k+1}`,
 :math:`\psi = J_{k+1}` (rtrl) and :math:`\chi = J_{k+1}` (truncated).
 
 The same :func:`memory_step` advances a batch of networks in the simulator
@@ -31,12 +31,13 @@ from __future__ import annotations
 from typing import Literal, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .activations import Activation
 from .errors import ConfigError, DimensionError
 
 __all__ = ["MemoryState", "memory_step", "memory_on_histories", "sensitivity", "carries",
-           "GRADIENT_MODES"]
+           "SuffixTree", "suffix_tree", "GRADIENT_MODES"]
 
 GRADIENT_MODES = ("rtrl", "truncated")
 
@@ -91,7 +92,8 @@ def carries(mode: str) -> bool:
     return mode == "rtrl"
 
 
-def sensitivity(du, z, b, j, carry: bool):
+def sensitivity(du: float | np.ndarray, z: float | np.ndarray, b: float | np.ndarray,
+                j: float | np.ndarray, carry: bool):
     r"""One coordinate of the sensitivity recursion, :math:`J' = \sigma'(u)\,(z + \kappa\, b J)`.
 
     The unit step of both modes, written once: :math:`z = X^j_k` for
@@ -257,22 +259,94 @@ def memory_on_histories(
             f"{d}; got w {w.shape}, b {b.shape}."
         )
     G = w.shape[0]
-    # Windows that share their oldest states share the memory built from them
-    # (exact histories of a finite chain form a tree), so each level of the
-    # iteration runs once per distinct suffix (X_{k-L+1}, ..., X_{k-j}).
-    parent = np.zeros(M, dtype=np.intp)
     state = MemoryState(np.zeros((1, G)), np.zeros((1, G, d)) if sensitivities else None,
                         np.zeros((1, G)) if sensitivities else None)
-    for j in range(L - 1, 0, -1):
-        keys = np.ascontiguousarray(histories[:, j:, :].reshape(M, -1))
-        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-        up = parent[first]
+    parent = np.zeros(M, dtype=np.intp)
+    for j, first, up, level_parent in _suffix_levels(histories):
         prev = MemoryState(state.s[up], None if state.jw is None else state.jw[up],
                            None if state.jb is None else state.jb[up])
         x = histories[first, j, :]
         state = memory_step(prev, x, w, b, act, "rtrl", wx=x @ w.T)
-        parent = inverse.reshape(M)
+        parent = level_parent
     if state.s.shape[0] == M and np.array_equal(parent, np.arange(M)):
         return state
     return MemoryState(state.s[parent], None if state.jw is None else state.jw[parent],
                        None if state.jb is None else state.jb[parent])
+
+
+def _suffix_levels(histories: np.ndarray):
+    r"""Yield ``(j, first, up, parent)`` for the levels j = L-1, ..., 1 of the suffix tree.
+
+    Windows that share their oldest states share the memory built from them
+    (exact histories of a finite chain form a tree), so each level of the
+    iteration runs once per distinct suffix :math:`(X_{k-L+1}, \dots, X_{k-j})`:
+    ``first`` indexes one window of each distinct suffix, ``up`` the node of
+    the level before it, and ``parent`` maps every window to its node.
+    """
+    M = histories.shape[0]
+    parent = np.zeros(M, dtype=np.intp)
+    for j in range(histories.shape[1] - 1, 0, -1):
+        keys = np.ascontiguousarray(histories[:, j:, :].reshape(M, -1))
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        up = parent[first]
+        parent = inverse.reshape(M)
+        yield j, first, up, parent
+
+
+class SuffixTree(NamedTuple):
+    r"""The distinct suffixes of a batch of windows, as a tree in level order.
+
+    Node 0 is the root (the empty suffix, memory :math:`s = 0`); node ``k > 0``
+    appends the state ``x[k]`` to the suffix of node ``up[k] < k``, so
+    :math:`S_k = \sigma(w\cdot x_k + b\, S_{up[k]})` visits the nodes in
+    order. Window ``m`` has memory :math:`S(\theta;\xi^{(m)}_{-1}) = S_{leaf[m]}`.
+
+    Parameters
+    ----------
+    x : ndarray, shape (U, d)
+        The state each node appends (row 0: zeros, unused).
+    up : ndarray of intp, shape (U,)
+        The node each node extends (``up[0] = 0``).
+    leaf : ndarray of intp, shape (M,)
+        The node holding the past ``histories[m, 1:]`` of each window.
+    """
+
+    x: np.ndarray
+    up: np.ndarray
+    leaf: np.ndarray
+
+
+def suffix_tree(histories: ArrayLike) -> SuffixTree:
+    r"""The suffix tree of the pasts ``histories[:, 1:]`` of a batch of windows.
+
+    Parameters
+    ----------
+    histories : array_like, shape (M, L, d)
+        ``histories[:, 0]`` is the current state, ``histories[:, j]`` the state
+        ``j`` steps back.
+
+    Returns
+    -------
+    SuffixTree
+        With :math:`U = 1 +` the number of distinct suffixes over all levels
+        (about :math:`M n/(n-1)` for the exact histories of an :math:`n`-state
+        chain, :math:`M(L-1)` for Monte Carlo windows).
+
+    Raises
+    ------
+    DimensionError
+        If ``histories`` is not of shape (M, L, d).
+    """
+    histories = np.asarray(histories, dtype=float)
+    if histories.ndim != 3:
+        raise DimensionError(f"`histories` must have shape (M, L, d), got {histories.shape}.")
+    M, _, d = histories.shape
+    xs, ups = [np.zeros((1, d))], [np.zeros(1, dtype=np.intp)]
+    start, size = 0, 1
+    leaf = np.zeros(M, dtype=np.intp)
+    for j, first, up, parent in _suffix_levels(histories):
+        xs.append(histories[first, j, :])
+        ups.append(start + up)
+        start, size = size, size + first.size
+        leaf = start + parent
+    return SuffixTree(np.ascontiguousarray(np.concatenate(xs)), np.concatenate(ups), leaf)

@@ -1,6 +1,6 @@
 r"""Description of the network: activation, prior, scaling and gradient mode.
 
-The finite network of ``THEORY.md`` §2 has :math:`N` units,
+The finite network of :ref:`theory §2 <theory-network>` has :math:`N` units,
 
 .. math::
 
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
-from ._schema import build, check_fields, check_table, check_value
+from ._schema import build, check_fields, check_table
 from .activations import Activation, activation
 from .errors import ActivationError, ConfigError
 from .memory import check_mode
@@ -68,8 +68,12 @@ class NetworkSpec:
     kind: ClassVar[str] = "network"
 
     def __post_init__(self):
-        if not isinstance(self.activation, Activation):
-            check_value(self.activation, str, "activation")
+        if not (isinstance(self.activation, (Activation, str))
+                or hasattr(self.activation, "free_symbols")):  # a sympy expression in u
+            raise ConfigError(
+                f"`activation` must be a name, an expression in `u` or an Activation, got "
+                f"{self.activation!r}."
+            )
         object.__setattr__(self, "activation", activation(self.activation))
         if not isinstance(self.prior, Prior):
             raise ConfigError(
@@ -140,7 +144,7 @@ class NetworkSpec:
         except ActivationError as exc:
             raise ActivationError(f"`{where}.activation`: {exc}") from None
 
-    def replace(self, **changes) -> NetworkSpec:
+    def replace(self, **changes: Any) -> NetworkSpec:
         """Return a copy with the given fields changed.
 
         Parameters

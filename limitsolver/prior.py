@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NamedTuple
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from ._schema import build, check_fields
 from .activations import Activation, activation
 from .contraction import contraction_factor
 from .errors import ConfigError, ContractionError, DimensionError
+
+if TYPE_CHECKING:
+    from ._random import SeedLike
 
 __all__ = ["Prior", "UnitParameters"]
 
@@ -111,7 +114,7 @@ class Prior:
                 f"got {self.sigma_c:g}; rescale the target or `alpha` instead."
             )
 
-    def replace(self, **changes) -> Prior:
+    def replace(self, **changes: Any) -> Prior:
         """Return a copy with the given fields changed.
 
         Parameters
@@ -212,7 +215,8 @@ class Prior:
         return gamma
 
     @renamed_argument("rng", "seed")
-    def sample(self, n_units: int, dim: int, seed, n_networks: int | None = None) -> UnitParameters:
+    def sample(self, n_units: int, dim: int, seed: SeedLike,
+               n_networks: int | None = None) -> UnitParameters:
         r"""Draw the parameters of ``n_networks`` independent networks of ``n_units`` units.
 
         Returns arrays with a leading axis of length ``n_networks`` (omitted when

@@ -38,16 +38,20 @@ import json
 import os
 import platform
 import sys
+import types
 import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import ConfigError, StudyError
 from .io import read_json, to_jsonable, write_json, write_npz
+
+if TYPE_CHECKING:
+    from .problem import Problem
 
 __all__ = ["RunStore", "StaleRunWarning", "fingerprint", "problem_state",
            "problem_fingerprint", "provenance", "RUN_FORMAT"]
@@ -78,13 +82,19 @@ def _array_state(a: np.ndarray) -> dict:
             "shape": list(a.shape)}
 
 
+def _code_state(code) -> dict:
+    """Bytecode, names and constants of a code object (nested code objects included)."""
+    return {"code": hashlib.sha256(code.co_code).hexdigest(), "names": list(code.co_names),
+            "consts": [_code_state(c) if hasattr(c, "co_code") else _state(c)
+                       for c in code.co_consts]}
+
+
 def _callable_state(fn) -> dict:
     code = getattr(fn, "__code__", None)
     out: dict[str, Any] = {"callable": f"{getattr(fn, '__module__', '?')}."
                                        f"{getattr(fn, '__qualname__', type(fn).__name__)}"}
     if code is not None:
-        out["code"] = hashlib.sha256(code.co_code).hexdigest()
-        out["consts"] = [_state(c) for c in code.co_consts if not hasattr(c, "co_code")]
+        out.update(_code_state(code))
         cells = getattr(fn, "__closure__", None) or ()
         out["closure"] = [_state(c.cell_contents) for c in cells]
     return out
@@ -120,6 +130,8 @@ def _state(obj, depth: int = 0) -> Any:
         return [_state(v, depth + 1) for v in obj]
     if isinstance(obj, Path):
         return str(obj)
+    if isinstance(obj, types.ModuleType):
+        return {"module": obj.__name__}
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         fields = {f.name: _state(getattr(obj, f.name), depth + 1)
                   for f in dataclasses.fields(obj) if not f.name.startswith("_")}
@@ -132,7 +144,7 @@ def _state(obj, depth: int = 0) -> Any:
     return repr(obj)
 
 
-def problem_state(problem) -> Any:
+def problem_state(problem: Any) -> Any:
     """The full state of a problem (or any spec) as JSON-ready data.
 
     The object's ``to_state()`` (:meth:`~limitsolver.problem.Problem.to_state`,
@@ -175,7 +187,7 @@ def fingerprint(state: Any) -> str:
     return canonical_fingerprint(state)
 
 
-def problem_fingerprint(problem) -> str:
+def problem_fingerprint(problem: Problem) -> str:
     """:func:`fingerprint` of :func:`problem_state`.
 
     Parameters
@@ -204,7 +216,7 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def provenance(*, problem=None, seeds: Sequence[int] | None = None,
+def provenance(*, problem: Problem | None = None, seeds: Sequence[int] | None = None,
                argv: Sequence[str] | None = None) -> dict:
     """What produced a file: versions, command line, UTC time, seeds and the problem's state.
 
@@ -321,7 +333,8 @@ class RunStore:
     array([0., 1., 2.])
     """
 
-    def __init__(self, root, study_fingerprint: str, *, key_names: Sequence[str] = ("N", "seed"),
+    def __init__(self, root: str | os.PathLike, study_fingerprint: str, *,
+                 key_names: Sequence[str] = ("N", "seed"),
                  state: Any = None, meta: dict | None = None):
         self.root = Path(root)
         self.fingerprint = str(study_fingerprint)

@@ -1,4 +1,4 @@
-r"""Targets: causal functionals :math:`Y_k = g(\xi_k)` of the history (``THEORY.md`` §1).
+r"""Targets: causal functionals :math:`Y_k = g(\xi_k)` of the history (:ref:`theory §1 <theory-data>`).
 
 A history is :math:`\xi_k = (X_k, X_{k-1}, \dots)`. A target reads the
 ``window`` most recent states of it (``window = 1``: the current state only)
@@ -43,10 +43,9 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-import sympy as sp
 
 from ._deprecation import renamed_argument
 from ._random import as_generator
@@ -56,6 +55,9 @@ from .contraction import contraction_factor
 from .errors import ConfigError, ContractionError, DimensionError, DivergenceError
 from .memory import MemoryState, memory_on_histories, memory_step
 from .prior import Prior
+
+if TYPE_CHECKING:
+    from ._random import SeedLike
 
 __all__ = [
     "Target",
@@ -200,6 +202,8 @@ _XJ = re.compile(r"^x([1-9][0-9]*)$")
 
 def _lambdify_state(expression: str, dim: int | None) -> tuple[Callable, int]:
     """Parse ``expression`` in ``x`` (d = 1) or ``x1..xd``; return a function of (..., d) and d."""
+    import sympy as sp
+
     x = sp.Symbol("x", real=True)
     names = {"x": x}
     if dim is not None:
@@ -684,7 +688,7 @@ class LinearMemory:
 
 @dataclass(frozen=True, eq=False)
 class TeacherRNN:
-    r"""A fixed RNN of the class of ``THEORY.md`` §2 as target (a realisable target).
+    r"""A fixed RNN of the class of :ref:`theory §2 <theory-network>` as target (a realisable target).
 
     .. math::
 
@@ -768,7 +772,7 @@ class TeacherRNN:
         prior: Prior,
         activation: Activation | str,
         dim: int,
-        seed,
+        seed: SeedLike,
         scale: float | None = None,
         memory_tol: float = 1e-10,
     ) -> TeacherRNN:

@@ -98,3 +98,18 @@ def test_deep_memory_recursion_is_refused_before_running(monkeypatch):
     msg = _refuses_fast(lambda: solve_limit(pb, histories=1, seed=0, grid={"n_w": 8, "n_b": 4}),
                         "memory recursion over 1 windows")
     assert "memory_tol" in msg and "work budget" in msg
+
+
+def test_feature_size_check_refuses_only_what_is_too_large(monkeypatch):
+    from limitsolver.limit import FeatureMap
+
+    monkeypatch.delenv(MEMORY_BUDGET_ENV, raising=False)
+    monkeypatch.delenv("LIMITSOLVER_WORK_BUDGET", raising=False)
+    fmap = FeatureMap(parameter_grid(Prior(b_max=0.5), 1, n_w=64, n_b=16), "tanh", "rtrl", 1.0)
+    fmap.check_size(10**5, 20)  # 1e5 windows of depth 20 on 1024 nodes: 3.3 GB, accepted
+    with pytest.raises(DiscretisationError, match="memory recursion over 1 windows of length "
+                                                   "5000"):
+        fmap.check_size(1, 5000)  # the suffix recursion is quadratic in the depth
+    with pytest.raises(DiscretisationError, match="features on 200000 histories"):
+        fmap.check_size(2 * 10**5, 20)
+    fmap.check_size(1, 5000, work_budget=1e11)  # a raised budget lets it through

@@ -54,6 +54,7 @@ def test_converge_writes_parsable_outputs_and_resumes(tmp_path, capsys):
         np.testing.assert_array_equal(z["error_sup_l2"], first)
 
 
+@pytest.mark.slow
 def test_converge_refuses_an_out_directory_of_another_study(tmp_path, capsys):
     out = tmp_path / "conv"
     assert main(["converge", "--out", str(out), "--quiet", "--jobs", "1", *TINY_STUDY]) == 0

@@ -57,6 +57,7 @@ def doc_commands():
     return out
 
 
+@pytest.mark.timeout(180)   # shell commands run as subprocesses: a hang fails fast
 @pytest.mark.parametrize("doc, lines", doc_commands(), ids=[d for d, _ in doc_commands()])
 def test_documented_commands_run(doc, lines, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

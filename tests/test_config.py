@@ -245,3 +245,49 @@ def test_every_registered_kind_rebuilds_itself():
 def test_bad_states_are_refused(state, match):
     with pytest.raises(ConfigError, match=match):
         spec_from_state(state)
+
+
+# -- type checks of table values ---------------------------------------------------------------
+
+scalars = st.one_of(st.booleans(), st.integers(-10**6, 10**6), finite, st.text(max_size=5),
+                    st.none(), st.lists(st.integers(0, 3), max_size=3))
+
+
+@settings(max_examples=200, deadline=None)
+@given(scalars)
+def test_type_checks_accept_exactly_their_type(value):
+    from limitsolver._schema import check_value
+
+    def accepted(hint):
+        try:
+            return check_value(value, hint, "key")
+        except ConfigError as exc:
+            assert "`key` must be" in str(exc) and "\n" not in str(exc)
+            return ConfigError
+
+    is_bool = isinstance(value, bool)
+    is_int = isinstance(value, int) and not is_bool
+    is_real = isinstance(value, (int, float)) and not is_bool
+    assert (accepted(bool) is not ConfigError) == is_bool
+    assert (accepted(float) is not ConfigError) == is_real
+    assert (accepted(str) is not ConfigError) == isinstance(value, str)
+    integral = is_int or (isinstance(value, float) and value.is_integer())
+    assert (accepted(int) is not ConfigError) == integral
+    if is_real:
+        assert accepted(float) == float(value) and type(accepted(float)) is float
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.recursive(
+    st.dictionaries(st.text("abc_ -.", min_size=1, max_size=4),
+                    st.one_of(st.booleans(), st.integers(), finite, st.text(max_size=6),
+                              st.lists(finite, max_size=3)), max_size=4),
+    lambda children: st.dictionaries(st.text("xyz", min_size=1, max_size=3), children,
+                                     max_size=3),
+    max_leaves=12))
+def test_toml_writer_round_trips(config):
+    import tomllib
+
+    from limitsolver.cli._config import to_toml
+
+    assert tomllib.loads(to_toml(config)) == config

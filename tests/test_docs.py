@@ -22,6 +22,34 @@ def test_api_page_lists_importable_modules():
         importlib.import_module(name)
 
 
+def _resolves(target: str) -> bool:
+    parts = target.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ModuleNotFoundError:
+            continue
+        try:
+            for part in parts[i:]:
+                obj = getattr(obj, part)
+        except AttributeError:
+            return False
+        return True
+    return False
+
+
+def test_architecture_page_names_real_modules_and_every_room():
+    text = (DOCS / "architecture.rst").read_text(encoding="utf-8")
+    targets = re.findall(r":(?:mod|class|func|meth|data):`~?([\w.]+)`", text)
+    assert len(targets) > 40
+    assert [t for t in targets if not _resolves(t)] == []
+    assert not _resolves("limitsolver.no_such_module")
+    package = DOCS.parent / "limitsolver"
+    rooms = {f"limitsolver.{p.stem if p.is_file() else p.name}" for p in package.iterdir()
+             if not p.name.startswith("_") and (p.suffix == ".py" or (p / "__init__.py").exists())}
+    assert sorted(rooms - set(targets)) == []
+
+
 @pytest.mark.slow
 def test_docs_build_without_warnings(tmp_path):
     pytest.importorskip("sphinx")

@@ -203,3 +203,21 @@ def test_quadrature_estimate_is_honest_on_the_smallest_accepted_grids():
         s = solve_limit(pb, times=t, grid={"n_w": n_w, "n_b": n_b})
         true = np.max(np.sqrt(((s.h - ref.h) ** 2) @ ref.weights))
         assert true < 2.0 * s.discretisation["quadrature_error"], (n_w, n_b)
+
+
+def test_feature_map_is_kept_and_computes_chi_only_in_truncated_mode(rtrl_solution):
+    from limitsolver.limit import features
+
+    s = rtrl_solution
+    assert s.feature_map.gradient == "rtrl" and s.feature_map.rule is s.grid
+    assert s.training_features.chi_w is None and s.training_features.chi_b is None
+    tr = solve_limit(_problem("truncated"), grid=GRID, times=TIMES, seed=3, error_estimate=False)
+    full = features(tr.histories, tr.grid, tr.problem.network.activation)  # all five, directly
+    for name in ("phi", "psi_w", "psi_b", "chi_w", "chi_b"):
+        assert np.array_equal(getattr(tr.training_features, name), getattr(full, name)), name
+    # the map's kernel rows reproduce the training kernel built from the public functions
+    from limitsolver.limit import tangent_kernel
+
+    A = tangent_kernel(full, full, tr.grid, tr.problem.network.prior.c_second_moment,
+                       mode="truncated")
+    np.testing.assert_array_equal(tr.feature_map.kernel(tr.histories, tr.training_features), A)

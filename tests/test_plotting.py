@@ -228,3 +228,43 @@ def test_a_real_study_records_what_the_figures_need():
     np.testing.assert_allclose(np.sqrt((d**2) @ r.history_weights), r.error_curves, rtol=1e-14)
     plot_trajectories(r)
     plot_error_curves(r)
+
+
+@pytest.mark.slow
+def test_memory_figures_draw_on_given_axes():
+    from limitsolver.linear_rnn import (
+        ApproximationConfig,
+        ExponentialSum,
+        FlowSpec,
+        PlateauConfig,
+        PowerLaw,
+        approximation_study,
+        plateau_study,
+    )
+    from limitsolver.plotting import plot_approximation, plot_flow_losses, plot_plateau_fit
+
+    approx = approximation_study(ApproximationConfig(
+        targets=(PowerLaw(omega=0.5), ExponentialSum((1.0,), (2.0,))), m_values=(1, 2, 3),
+        n_starts=0))
+    plateaus = plateau_study(PlateauConfig(memory_values=(1.0, 2.0),
+                                           flow=FlowSpec(m=1, t_max=20.0)))
+    for draw, res in ((plot_approximation, approx), (plot_flow_losses, plateaus),
+                      (plot_plateau_fit, plateaus)):
+        fig, ax = plt.subplots()
+        assert draw(res, ax=ax) is fig
+        assert ax.get_legend() is not None
+    # the loss axis states its convention, with the factor 1/2
+    fig = plot_flow_losses(plateaus)
+    assert r"\frac{1}{2}" in fig.axes[0].get_ylabel()
+
+
+@pytest.mark.slow
+def test_core_modules_do_not_import_matplotlib():
+    import subprocess
+    import sys
+
+    code = ("import sys, limitsolver, limitsolver.linear_rnn, limitsolver.poisson, "
+            "limitsolver.studies, limitsolver.plotting, limitsolver.cli; "
+            "print('matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

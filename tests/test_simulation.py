@@ -752,3 +752,89 @@ def test_kernels_compile_once_per_machine(tmp_path):
     assert runs[1]["misses"] == 0 and runs[1]["hits"] == 1
     assert runs[1]["f"] == runs[0]["f"]
     assert list(tmp_path.glob("kernels/limitsolver_kernel_custom_rtrl_*.py"))
+
+
+# -- h^N_t on histories: the suffix tree and the compiled route ------------------------------
+
+
+def _shared_suffix_histories(rng, M, L, d):
+    """Windows many of which share their oldest states (as exact histories do)."""
+    hist = rng.standard_normal((M, L, d))
+    hist[M // 3:, L // 2:] = hist[0, L // 2:]
+    hist[2 * M // 3:, 1:] = hist[1, 1:]
+    return hist
+
+
+def test_suffix_tree_reproduces_every_windows_memory():
+    from limitsolver.memory import suffix_tree
+
+    rng = np.random.default_rng(5)
+    hist = _shared_suffix_histories(rng, 12, 6, 2)
+    tree = suffix_tree(hist)
+    # fewer nodes than levels x windows: the shared suffixes are stored once
+    assert tree.x.shape[0] < 1 + 12 * 5 and np.all(tree.up[1:] < np.arange(1, tree.x.shape[0]))
+    act = activation("tanh")
+    w, b = np.array([0.7, -0.4]), 0.3
+    S = np.zeros(tree.x.shape[0])
+    for k in range(1, S.size):
+        S[k] = math.tanh(float(w @ tree.x[k]) + b * S[tree.up[k]])
+    for m in range(12):
+        assert S[tree.leaf[m]] == pytest.approx(memory_python(hist[m, :0:-1], w, b, act),
+                                                abs=1e-15)
+
+
+@pytest.mark.parametrize("act", ["tanh", "erf", "u/sqrt(1+u**2)"])
+@pytest.mark.parametrize("d", [1, 2])
+def test_compiled_output_agrees_with_the_numpy_route(act, d):
+    rng = np.random.default_rng(6)
+    N = 150  # two blocks of 128 units, the second partial
+    p = UnitParameters(rng.standard_normal((3, N)), rng.standard_normal((3, N, d)),
+                       rng.uniform(-0.5, 0.5, (3, N)))
+    hist = _shared_suffix_histories(rng, 20, 7, d)
+    a = network_output(p, hist, act, 0.5, backend="numpy")
+    b = network_output(p, hist, act, 0.5, backend="numba")
+    # sums of 150 terms of size ~1 in different orders, a few ulp of sigma each
+    np.testing.assert_allclose(b, a, rtol=0, atol=2e-14)
+    assert np.abs(a).max() > 0.1
+
+
+def test_mirrored_networks_are_exactly_zero_and_not_evaluated():
+    rng = np.random.default_rng(8)
+    c, w, b = rng.standard_normal(8), rng.standard_normal((8, 1)), rng.uniform(-0.5, 0.5, 8)
+    mirrored = UnitParameters(np.concatenate([c, -c])[None], np.concatenate([w, w])[None],
+                              np.concatenate([b, b])[None])
+    hist = rng.standard_normal((5, 4, 1))
+    for backend in ("numpy", "numba"):
+        assert np.array_equal(network_output(mirrored, hist, "tanh", 0.5, backend=backend),
+                              np.zeros((1, 5)))
+    # one unit moved by one ulp: no longer a mirror, evaluated, of the size of that ulp
+    moved = UnitParameters(mirrored.c.copy(), mirrored.w.copy(), mirrored.b.copy())
+    moved.b[0, -1] = np.nextafter(moved.b[0, -1], 1.0)
+    out = network_output(moved, hist, "tanh", 0.5, backend="numpy")
+    assert np.all(np.abs(out) < 1e-14) and np.any(out != 0)
+
+
+def test_outputs_at_several_times_equal_output_at_each():
+    problem = ar1_problem(NET.replace(alpha=2.0, prior=Prior(doubled=True)), horizon=2.0)
+    res = simulate(problem, 10, [0, 1], backend="numpy", snapshot_times=[0, 1, 2])
+    hist = _shared_suffix_histories(np.random.default_rng(9), 9, 5, 1)
+    both = res.outputs(hist)
+    assert both.shape == (2, 3, 9)
+    for j, t in enumerate(res.times):
+        np.testing.assert_array_equal(both[:, j], res.output(hist, t))
+    assert np.array_equal(both[:, 0], np.zeros((2, 9)))  # doubled start: exactly zero
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("problem_of", [ar1_problem, circle_problem])
+def test_units_in_parallel_blocks_give_the_serial_numbers_to_rounding(problem_of):
+    problem = problem_of(NET.replace(alpha=1.5), horizon=3.0)
+    serial = simulate(problem, 40, 2, backend="numba")
+    for blocks in (2, 3, 64):  # 64 > N/2: some blocks are empty
+        par = simulate(problem, 40, 2, backend="numba", unit_blocks=blocks)
+        # only the order of the sum over units differs: a few ulp per step over 120 steps
+        np.testing.assert_allclose(par.predictions, serial.predictions, rtol=1e-12, atol=1e-14)
+        for x, y in zip(par.final, serial.final, strict=True):
+            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ConfigError, match="unit_blocks"):
+        simulate(problem, 4, 0, unit_blocks=0)

@@ -46,6 +46,7 @@ def test_monte_carlo_standard_errors_are_the_sample_standard_errors_of_the_solut
     np.testing.assert_allclose(sol.loss, [np.mean(0.5 * row**2) for row in r], rtol=1e-12)
 
 
+@pytest.mark.slow
 def test_monte_carlo_standard_errors_match_the_spread_over_independent_repetitions():
     M, R = 128, 40
     losses, means, se_loss, se_mean = [], [], [], []
@@ -101,6 +102,7 @@ def test_bootstrap_half_width_is_z_times_the_seed_standard_error(level):
     assert abs(centre - fit.rate) < 0.1 * half
 
 
+@pytest.mark.slow
 def test_bootstrap_interval_covers_a_known_rate_at_its_level():
     gen = np.random.default_rng(2026)
     level, n_studies = 0.8, 150

@@ -258,3 +258,47 @@ def test_out_under_a_file_is_a_config_error(tmp_path):
     f.write_text("x")
     with pytest.raises(ConfigError, match="cannot be written"):
         RunStore(f / "conv", FP).__enter__()
+
+
+def test_a_target_wrapping_a_python_function_is_fingerprinted_by_its_code():
+    from limitsolver.targets import StateFunction
+
+    def problem(f):
+        return _problem().replace(target=StateFunction(f, dim=1))
+
+    a = problem_fingerprint(problem(lambda x: np.sin(x[..., 0])))
+    assert a == problem_fingerprint(problem(lambda x: np.sin(x[..., 0])))
+    assert a != problem_fingerprint(problem(lambda x: np.cos(x[..., 0])))
+    assert a != problem_fingerprint(problem(lambda x: np.sin(2.0 * x[..., 0])))
+
+
+def test_a_closure_over_a_module_and_a_value_is_fingerprinted_quickly():
+    from limitsolver.targets import StateFunction
+
+    def problem(k):
+        lib = np
+        return _problem().replace(target=StateFunction(lambda x: lib.sin(k * x[..., 0]), dim=1))
+
+    assert problem_fingerprint(problem(1.0)) != problem_fingerprint(problem(2.0))
+    assert problem_fingerprint(problem(1.0)) == problem_fingerprint(problem(1.0))
+
+
+@pytest.mark.parametrize("command, files", [
+    (["solve", "--set", "problem.network.memory_tol=0.05", "--set", "problem.horizon=0.5",
+      "--set", 'solve.grid={n_w = 8, n_b = 4, kind = "legendre"}'],
+     ("summary.json", "solution.npz")),
+    (["poisson"], ("summary.json", "poisson.npz")),
+])
+def test_the_files_of_other_commands_record_their_provenance(tmp_path, command, files, capsys):
+    import json
+
+    from limitsolver.cli import main
+    from limitsolver.io import read_npz_meta
+
+    assert main([command[0], "--out", str(tmp_path), "--quiet", "--seed", "7",
+                 *command[1:]]) in (0, 1)
+    js = json.loads((tmp_path / files[0]).read_text())["provenance"]
+    npz = read_npz_meta(tmp_path / files[1])
+    for meta in (js, npz):
+        assert meta["seeds"] == [7] and meta["created_utc"].endswith("+00:00")
+        assert meta["dependencies"]["numpy"] == np.__version__ and meta["argv"]

@@ -37,6 +37,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 PAGES = ["quickstart.rst", "tutorials/limit.rst", "tutorials/convergence.rst",
+         "tutorials/fluctuations.rst",
          "tutorials/poisson.rst", "tutorials/memory.rst"]
 
 #: A page runs in about 20 s on an idle 2-core machine (its cost belongs to the

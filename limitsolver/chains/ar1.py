@@ -1,4 +1,4 @@
-r"""The Gaussian AR(1) chain on :math:`\mathbb R^d` (``THEORY.md`` §1).
+r"""The Gaussian AR(1) chain on :math:`\mathbb R^d` (:ref:`theory §1 <theory-data>`).
 
 .. math::
 
@@ -17,17 +17,22 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._deprecation import renamed_argument
 from ..errors import DimensionError, NotErgodicError
-from .base import _count, _prepare, _vector_start
+from .base import SavedChain, _count, _prepare, _vector_start
+
+if TYPE_CHECKING:
+    from ..._random import SeedLike
 
 __all__ = ["GaussianAR1"]
 
 
-class GaussianAR1:
+class GaussianAR1(SavedChain):
     r"""Gaussian AR(1): :math:`X_{k+1} = a X_k + \sqrt{1-a^2}\,\xi_k`, invariant law :math:`N(0, I_d)`.
 
     Parameters
@@ -66,14 +71,6 @@ class GaussianAR1:
     def __repr__(self) -> str:
         return f"GaussianAR1(a={self.a!r}, dim={self.dim})"
 
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, GaussianAR1):
-            return NotImplemented
-        return self.to_state() == other.to_state()
-
-    def __hash__(self) -> int:
-        return hash(tuple(self.to_state().items()))
-
     def to_state(self) -> dict:
         """The chain as a JSON-able table (``kind = "ar1"`` and its parameters, exact).
 
@@ -85,40 +82,13 @@ class GaussianAR1:
         """
         return {"kind": self.kind, "a": self.a, "dim": self.dim}
 
-    @classmethod
-    def from_state(cls, state: dict, where: str = "chain") -> GaussianAR1:
-        """Rebuild the chain from :meth:`to_state` or a configuration table.
-
-        Parameters
-        ----------
-        state : dict
-            Its parameters and optionally ``kind = "ar1"``.
-        where : str
-            Name of the table in error messages.
-
-        Returns
-        -------
-        GaussianAR1
-            The chain.
-
-        Raises
-        ------
-        ConfigError
-            For a wrong kind, an unknown key or a value of the wrong type.
-        NotErgodicError
-            If the parameters do not give an ergodic chain.
-        """
-        from .._schema import build, check_state
-
-        check_state(state, cls.kind, ("a", "dim"), where)
-        return build(cls, state, where)
 
     @property
     def spectral_gap(self) -> float:
         r"""Absolute spectral gap :math:`1 - |a|` of the kernel on :math:`L^2(\pi_X)`."""
         return 1.0 - abs(self.a)
 
-    def autocovariance(self, lag):
+    def autocovariance(self, lag: ArrayLike):
         r"""Stationary autocovariance per coordinate, :math:`a^{|\ell|}` (vectorised over ``lag``).
 
         .. math:: \operatorname{Cov}(X_k^{(i)}, X_{k+\ell}^{(i)}) = a^{|\ell|}.
@@ -145,7 +115,8 @@ class GaussianAR1:
         return float(out) if out.ndim == 0 else out
 
     @renamed_argument("rng", "seed")
-    def sample(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
+    def sample(self, n_steps: int, seed: SeedLike, *, n_paths: int = 1,
+               start: ArrayLike | None = None) -> np.ndarray:
         r"""Paths :math:`(X_0, \dots, X_{n\_steps-1})`, shape ``(n_paths, n_steps, d)``.
 
         Parameters
@@ -186,7 +157,7 @@ class GaussianAR1:
         return out
 
     @renamed_argument("rng", "seed")
-    def sample_stationary(self, n: int, seed) -> np.ndarray:
+    def sample_stationary(self, n: int, seed: SeedLike) -> np.ndarray:
         r"""``n`` independent draws from :math:`N(0, I_d)`, shape ``(n, d)``.
 
         Parameters
@@ -214,7 +185,7 @@ class GaussianAR1:
             )
         return np.sum(z**2, axis=-1)
 
-    def transition_density(self, x, y) -> np.ndarray:
+    def transition_density(self, x: ArrayLike, y: ArrayLike) -> np.ndarray:
         r"""Density of :math:`X_{k+1} = y` given :math:`X_k = x`.
 
         .. math:: p(x, y) = (2\pi s^2)^{-d/2} \exp\!\big(-|y - a x|^2 / (2 s^2)\big),
@@ -249,7 +220,7 @@ class GaussianAR1:
         r2 = self._sq_norm(y - self.a * x)
         return (2.0 * math.pi * s2) ** (-0.5 * self.dim) * np.exp(-0.5 * r2 / s2)
 
-    def stationary_density(self, x) -> np.ndarray:
+    def stationary_density(self, x: ArrayLike) -> np.ndarray:
         r"""Density of :math:`N(0, I_d)`, :math:`(2\pi)^{-d/2} e^{-|x|^2/2}` (same shape rules).
 
         Parameters

@@ -1,4 +1,4 @@
-r"""The Markov-chain protocol (``THEORY.md`` §1).
+r"""The Markov-chain protocol (:ref:`theory §1 <theory-data>`).
 
 A chain :math:`X_0, X_1, \dots` on :math:`\mathcal X \subset \mathbb R^d` with
 transition kernel :math:`P(x, dx')` and invariant law :math:`\pi_X`,
@@ -18,14 +18,18 @@ same paths bit for bit.
 from __future__ import annotations
 
 import numbers
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._random import as_generator
 from ..errors import ConfigError, DimensionError, DivergenceError
 
-__all__ = ["ChainProtocol", "check_chain"]
+if TYPE_CHECKING:
+    from ..._random import SeedLike
+
+__all__ = ["ChainProtocol", "check_chain", "SavedChain"]
 
 
 @runtime_checkable
@@ -52,7 +56,8 @@ class ChainProtocol(Protocol):
 
     dim: int
 
-    def sample(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
+    def sample(self, n_steps: int, seed: SeedLike, *, n_paths: int = 1,
+               start: ArrayLike | None = None) -> np.ndarray:
         r"""Draw ``n_paths`` independent paths :math:`(X_0, \dots, X_{n\_steps-1})`.
 
         Parameters
@@ -74,7 +79,7 @@ class ChainProtocol(Protocol):
         """
         ...
 
-    def sample_stationary(self, n: int, seed) -> np.ndarray:
+    def sample_stationary(self, n: int, seed: SeedLike) -> np.ndarray:
         r"""Draw ``n`` independent states from :math:`\pi_X`; shape ``(n, d)``.
 
         Parameters
@@ -92,7 +97,7 @@ class ChainProtocol(Protocol):
         ...
 
 
-def check_chain(obj, name: str = "chain") -> ChainProtocol:
+def check_chain(obj: Any, name: str = "chain") -> ChainProtocol:
     r"""Check that ``obj`` implements :class:`ChainProtocol` and return it.
 
     The check is structural and then behavioural: ``obj`` must have an integer
@@ -157,6 +162,65 @@ def check_chain(obj, name: str = "chain") -> ChainProtocol:
     if not np.all(np.isfinite(stat)):
         raise DivergenceError(f"`{name}.sample_stationary` returned NaN or infinite states.")
     return obj
+
+
+class SavedChain:
+    """Saving and rebuilding of the built-in chains: their state is the table of their arguments.
+
+    A subclass sets ``kind`` and writes ``to_state()``; equality and hashing are
+    by state, and :meth:`from_state` reads the constructor's arguments (keys and
+    types from its signature) from a state or a configuration table.
+    """
+
+    kind: str = ""
+
+    def to_state(self) -> dict:  # pragma: no cover - every subclass defines it
+        """The chain as a JSON-able table (``kind`` and its parameters, exact).
+
+        Returns
+        -------
+        dict
+            The state.
+        """
+        raise NotImplementedError
+
+    def __eq__(self, other) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return self.to_state() == other.to_state()
+
+    def __hash__(self) -> int:
+        return hash(repr(sorted(self.to_state().items())))
+
+    @classmethod
+    def from_state(cls, state: dict, where: str = "chain"):
+        """Rebuild the chain from :meth:`to_state` or a configuration table.
+
+        Parameters
+        ----------
+        state : dict
+            The constructor's arguments and optionally ``kind``.
+        where : str
+            Name of the table in error messages.
+
+        Returns
+        -------
+        SavedChain
+            The chain (a finite chain is not checked for ergodicity here;
+            :class:`~limitsolver.problem.Problem` and
+            :func:`~limitsolver.chains.chain_from_config` check it).
+
+        Raises
+        ------
+        ConfigError
+            For a wrong kind, an unknown or missing key or a value of the wrong type.
+        NotStochasticError, NotErgodicError, DimensionError
+            If the chain refuses its arguments.
+        """
+        from .._schema import build, check_state, fields_of
+
+        check_state(state, cls.kind, [f.name for f in fields_of(cls)], where)
+        return build(cls, state, where)
 
 
 # ----------------------------------------------------------------------------------------------

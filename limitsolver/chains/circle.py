@@ -1,4 +1,4 @@
-r"""The random walk on the circle (``THEORY.md`` §1).
+r"""The random walk on the circle (:ref:`theory §1 <theory-data>`).
 
 .. math::
 
@@ -24,12 +24,17 @@ from __future__ import annotations
 
 import math
 import numbers
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._deprecation import renamed_argument
 from ..errors import DimensionError, DivergenceError, NotErgodicError
-from .base import _prepare
+from .base import SavedChain, _prepare
+
+if TYPE_CHECKING:
+    from ..._random import SeedLike
 
 __all__ = ["CircleWalk"]
 
@@ -44,7 +49,7 @@ def _wrap(phi: np.ndarray) -> np.ndarray:
     return np.where(out >= _TWO_PI, 0.0, out)
 
 
-class CircleWalk:
+class CircleWalk(SavedChain):
     r"""Random walk on the circle: :math:`\varphi_{k+1} = \varphi_k + \kappa\xi_k \bmod 2\pi`.
 
     Observed as :math:`X_k = (\cos\varphi_k, \sin\varphi_k)`; invariant law uniform.
@@ -79,14 +84,6 @@ class CircleWalk:
     def __repr__(self) -> str:
         return f"CircleWalk(kappa={self.kappa!r})"
 
-    def __eq__(self, other) -> bool:
-        if not isinstance(other, CircleWalk):
-            return NotImplemented
-        return self.to_state() == other.to_state()
-
-    def __hash__(self) -> int:
-        return hash(tuple(self.to_state().items()))
-
     def to_state(self) -> dict:
         """The chain as a JSON-able table (``kind = "circle"`` and its parameters, exact).
 
@@ -98,35 +95,8 @@ class CircleWalk:
         """
         return {"kind": self.kind, "kappa": self.kappa}
 
-    @classmethod
-    def from_state(cls, state: dict, where: str = "chain") -> CircleWalk:
-        """Rebuild the chain from :meth:`to_state` or a configuration table.
 
-        Parameters
-        ----------
-        state : dict
-            Its parameters and optionally ``kind = "circle"``.
-        where : str
-            Name of the table in error messages.
-
-        Returns
-        -------
-        CircleWalk
-            The chain.
-
-        Raises
-        ------
-        ConfigError
-            For a wrong kind, an unknown key or a value of the wrong type.
-        NotErgodicError
-            If the parameters do not give an ergodic chain.
-        """
-        from .._schema import build, check_state
-
-        check_state(state, cls.kind, ("kappa",), where)
-        return build(cls, state, where)
-
-    def fourier_multiplier(self, m):
+    def fourier_multiplier(self, m: ArrayLike):
         r"""Eigenvalue :math:`e^{-\kappa^2 m^2/2}` of the kernel on the mode :math:`e^{im\varphi}`.
 
         Parameters
@@ -149,7 +119,7 @@ class CircleWalk:
         return -math.expm1(-0.5 * self.kappa**2)
 
     @staticmethod
-    def to_states(angles) -> np.ndarray:
+    def to_states(angles: ArrayLike) -> np.ndarray:
         r"""Map angles to :math:`(\cos\varphi, \sin\varphi)`, shape ``angles.shape + (2,)``.
 
         Parameters
@@ -167,7 +137,8 @@ class CircleWalk:
         return np.stack([np.cos(a), np.sin(a)], axis=-1)
 
     @renamed_argument("rng", "seed")
-    def sample_angles(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
+    def sample_angles(self, n_steps: int, seed: SeedLike, *, n_paths: int = 1,
+                      start: ArrayLike | None = None) -> np.ndarray:
         r"""Angle paths :math:`(\varphi_0, \dots, \varphi_{n\_steps-1})` in :math:`[0, 2\pi)`.
 
         Parameters
@@ -207,7 +178,8 @@ class CircleWalk:
         return out
 
     @renamed_argument("rng", "seed")
-    def sample(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
+    def sample(self, n_steps: int, seed: SeedLike, *, n_paths: int = 1,
+               start: ArrayLike | None = None) -> np.ndarray:
         r"""Paths of :math:`X_k = (\cos\varphi_k, \sin\varphi_k)`, shape ``(n_paths, n_steps, 2)``.
 
         Here ``start`` is an ANGLE :math:`\varphi_0` (or one per path), not a
@@ -241,7 +213,7 @@ class CircleWalk:
         return self.to_states(self.sample_angles(n_steps, seed, n_paths=n_paths, start=start))
 
     @renamed_argument("rng", "seed")
-    def sample_stationary(self, n: int, seed) -> np.ndarray:
+    def sample_stationary(self, n: int, seed: SeedLike) -> np.ndarray:
         r"""``n`` independent uniform points on the unit circle, shape ``(n, 2)``.
 
         Parameters
@@ -259,7 +231,7 @@ class CircleWalk:
         n, gen, _ = _prepare(n, seed, 1)
         return self.to_states(gen.random(n) * _TWO_PI)
 
-    def stationary_density(self, phi) -> np.ndarray:
+    def stationary_density(self, phi: ArrayLike) -> np.ndarray:
         r"""Density :math:`1/(2\pi)` of the uniform invariant law of the angle.
 
         Parameters
@@ -274,7 +246,8 @@ class CircleWalk:
         """
         return np.full(np.shape(phi), 1.0 / _TWO_PI)
 
-    def transition_density(self, phi, psi, n_images: int | None = None) -> np.ndarray:
+    def transition_density(self, phi: ArrayLike, psi: ArrayLike,
+                           n_images: int | None = None) -> np.ndarray:
         r"""Wrapped-normal density :math:`p(\varphi, \psi)` of :math:`\varphi_{k+1} = \psi` given :math:`\varphi_k = \varphi`.
 
         With ``n_images`` given, the sum over images

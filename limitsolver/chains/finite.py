@@ -3,7 +3,7 @@ r"""Finite Markov chains: a stochastic matrix and one vector of :math:`\mathbb R
 A chain on the states :math:`\{0, \dots, n-1\}` with transition matrix
 :math:`P \in \mathbb R^{n\times n}`, :math:`P_{xy} = \mathbb P(X_{k+1} = y \mid X_k = x)`,
 :math:`P_{xy} \ge 0`, :math:`\sum_y P_{xy} = 1`, observed through the vectors
-``states[x]`` :math:`\in \mathbb R^d` (``THEORY.md`` §1).
+``states[x]`` :math:`\in \mathbb R^d` (:ref:`theory §1 <theory-data>`).
 
 Definitions (in the vocabulary of the method names):
 
@@ -33,17 +33,23 @@ from __future__ import annotations
 
 import functools
 import numbers
+import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse import csr_array
-from scipy.sparse.csgraph import breadth_first_order, connected_components
+from numpy.typing import ArrayLike
 
 from .._deprecation import renamed_argument
 from .._random import as_generator
 from ..errors import ConfigError, DimensionError, NotErgodicError, NotStochasticError
-from .base import _count, _prepare
+from .base import SavedChain, _count, _prepare
+
+if TYPE_CHECKING:
+    from ..._random import SeedLike
+
+if TYPE_CHECKING:  # scipy.sparse loads with the first sparse P or chain graph
+    from scipy.sparse import csr_array
 
 __all__ = ["FiniteChain"]
 
@@ -60,8 +66,16 @@ def _listing(items: list[str]) -> str:
     return ", ".join(items)
 
 
+def _issparse(P) -> bool:
+    """Whether ``P`` is a scipy.sparse array or matrix (none exists unless scipy.sparse is loaded)."""
+    sparse = sys.modules.get("scipy.sparse")
+    return sparse is not None and sparse.issparse(P)
+
+
 def _sparse_stochastic(P, atol: float) -> csr_array:
     """Validate a sparse stochastic matrix on its stored entries; return it as a CSR copy."""
+    from scipy.sparse import csr_array
+
     arr = csr_array(P, dtype=float, copy=True)
     if arr.ndim != 2 or arr.shape[0] != arr.shape[1] or arr.shape[0] == 0:
         raise DimensionError(
@@ -97,7 +111,7 @@ def _check_entries(rows, cols, values, row_sums, atol: float, hint: str) -> None
         )
 
 
-class FiniteChain:
+class FiniteChain(SavedChain):
     r"""A Markov chain on finitely many states :math:`x \in \{0,\dots,n-1\}` of :math:`\mathbb R^d`.
 
     :math:`\mathbb P(X_{k+1} = \mathrm{states}[y] \mid X_k = \mathrm{states}[x]) = P_{xy}`.
@@ -150,7 +164,7 @@ class FiniteChain:
     kind: str = "finite"
 
     def __init__(self, P: np.ndarray, states: np.ndarray | None = None, *, atol: float = 1e-10):
-        if sp.issparse(P):
+        if _issparse(P):
             arr = _sparse_stochastic(P, atol)
             self._init_states(arr, arr.shape[0], states)
             return
@@ -183,7 +197,7 @@ class FiniteChain:
                 )
             if not np.all(np.isfinite(st)):
                 raise DimensionError("`states` must be finite vectors.")
-        (arr.data if sp.issparse(arr) else arr).flags.writeable = False
+        (arr.data if _issparse(arr) else arr).flags.writeable = False
         st.flags.writeable = False
         self.P = arr
         self.states: np.ndarray = st
@@ -217,33 +231,6 @@ class FiniteChain:
         """
         return {"kind": self.kind, "P": self._dense_P().tolist(), "states": self.states.tolist()}
 
-    @classmethod
-    def from_state(cls, state: dict, where: str = "chain") -> FiniteChain:
-        """Rebuild a finite chain from :meth:`to_state` or a configuration table.
-
-        Parameters
-        ----------
-        state : dict
-            ``P`` (required), ``states`` and ``atol`` (optional), ``kind = "finite"``.
-        where : str
-            Name of the table in error messages.
-
-        Returns
-        -------
-        FiniteChain
-            The chain (not checked for ergodicity; :class:`~limitsolver.problem.Problem` does).
-
-        Raises
-        ------
-        ConfigError
-            For a wrong kind, an unknown or missing key or a value of the wrong type.
-        NotStochasticError, DimensionError
-            If ``P`` or ``states`` is invalid.
-        """
-        from .._schema import build, check_state
-
-        check_state(state, cls.kind, ("P", "states", "atol"), where)
-        return build(cls, state, where)
 
     # ------------------------------------------------------------------------------------------
     # Constructors
@@ -269,7 +256,7 @@ class FiniteChain:
 
     @classmethod
     @renamed_argument("rng", "seed")
-    def random(cls, n: int, seed, *, dim: int = 1) -> FiniteChain:
+    def random(cls, n: int, seed: SeedLike, *, dim: int = 1) -> FiniteChain:
         r"""A random ergodic chain: rows i.i.d. Dirichlet(1, ..., 1), states i.i.d. :math:`N(0, I_d)`.
 
         Every entry of :math:`P` is positive (almost surely), so the chain is
@@ -297,13 +284,15 @@ class FiniteChain:
     @property
     def is_sparse(self) -> bool:
         """Whether ``P`` is stored sparse (CSR)."""
-        return sp.issparse(self.P)
+        return _issparse(self.P)
 
     def _dense_P(self) -> np.ndarray:
         return self.P.toarray() if self.is_sparse else self.P
 
     @functools.cached_property
     def _graph(self) -> csr_array:
+        from scipy.sparse import csr_array
+
         if self.is_sparse:
             return csr_array(((self.P.data > 0).astype(np.int8), self.P.indices, self.P.indptr),
                              shape=self.P.shape)
@@ -316,6 +305,8 @@ class FiniteChain:
         Classes are the strongly connected components of the graph
         :math:`x \to y \iff P_{xy} > 0`, listed by their smallest state.
         """
+        from scipy.sparse.csgraph import connected_components
+
         n_comp, labels = connected_components(self._graph, directed=True, connection="strong")
         classes = [np.flatnonzero(labels == c) for c in range(n_comp)]
         classes.sort(key=lambda c: int(c[0]))
@@ -341,6 +332,8 @@ class FiniteChain:
             If the chain is reducible (the period is then a property of each class).
         """
         self._require_irreducible("the period to be defined")
+        from scipy.sparse.csgraph import breadth_first_order
+
         order, pred = breadth_first_order(self._graph, 0, directed=True)
         level = np.zeros(self.n_states, dtype=np.int64)
         for v in order[1:]:
@@ -406,6 +399,7 @@ class FiniteChain:
         self._require_irreducible("the stationary distribution to be unique")
         n = self.n_states
         if self.is_sparse:
+            import scipy.sparse as sp
             import scipy.sparse.linalg as spla
 
             A = (self.P.T - sp.identity(n, format="csr")).tolil()
@@ -506,7 +500,7 @@ class FiniteChain:
                 lo, M = lo + 2**j, cand
         return lo + 1
 
-    def expectation(self, f_values) -> float | np.ndarray:
+    def expectation(self, f_values: ArrayLike) -> float | np.ndarray:
         r"""Stationary expectation :math:`\pi(f) = \sum_x \pi_x f(x)`.
 
         Parameters
@@ -572,7 +566,8 @@ class FiniteChain:
         return np.minimum(idx, self.n_states - 1 - np.argmax(pi[::-1] > 0))
 
     @renamed_argument("rng", "seed")
-    def sample_indices(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
+    def sample_indices(self, n_steps: int, seed: SeedLike, *, n_paths: int = 1,
+                       start: ArrayLike | None = None) -> np.ndarray:
         r"""Paths of state indices :math:`(X_0, \dots, X_{n\_steps-1})`, shape ``(n_paths, n_steps)``.
 
         Each step draws ``Generator.random(n_paths)`` and inverts the cumulative row
@@ -618,7 +613,8 @@ class FiniteChain:
         return out
 
     @renamed_argument("rng", "seed")
-    def sample(self, n_steps: int, seed, *, n_paths: int = 1, start=None) -> np.ndarray:
+    def sample(self, n_steps: int, seed: SeedLike, *, n_paths: int = 1,
+               start: ArrayLike | None = None) -> np.ndarray:
         r"""Paths of states, ``states[sample_indices(...)]``, shape ``(n_paths, n_steps, d)``.
 
         Here ``start`` is a state INDEX (or an array of indices, one per path),
@@ -650,7 +646,7 @@ class FiniteChain:
         return self.states[self.sample_indices(n_steps, seed, n_paths=n_paths, start=start)]
 
     @renamed_argument("rng", "seed")
-    def sample_stationary(self, n: int, seed) -> np.ndarray:
+    def sample_stationary(self, n: int, seed: SeedLike) -> np.ndarray:
         r"""``n`` independent draws from :math:`\pi`, shape ``(n, d)``.
 
         Parameters

@@ -97,7 +97,7 @@ class MarkovChain(metaclass=_MarkovChainMeta):
         return FiniteChain(P, state_values)
 
 
-def as_chain(obj, name: str = "chain"):
+def as_chain(obj: Any, name: str = "chain"):
     r"""Return ``obj`` as a chain of the package's protocol.
 
     A chain implementing :class:`ChainProtocol` is returned unchanged; an object

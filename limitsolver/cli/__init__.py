@@ -19,7 +19,7 @@ A subcommand is a module of this package listed in :data:`SUBCOMMANDS` with
 
 * ``NAME``, ``HELP`` and ``DEFAULTS`` (the documented configuration);
 * ``EXAMPLE``, a ``--set`` assignment shown in its help (tests run it);
-* ``add_arguments(parser)`` for its own options;
+* ``add_arguments(parser)`` (optional) for its own options;
 * ``check(config, args)`` (optional) validating the configuration without work;
 * ``run(config, args)`` returning the exit status;
 * ``RENAMED`` (optional), old dotted keys -> new ones, read with a warning.
@@ -65,24 +65,19 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`.\n")
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
-    return value
+def _integer(minimum: int):
+    """An argparse type: an integer of at least ``minimum``."""
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            what = "a non-negative integer" if minimum == 0 else f"an integer >= {minimum}"
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
 
-
-def _jobs(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+    return convert
 
 
 def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
@@ -93,7 +88,7 @@ def add_jobs_argument(parser: argparse.ArgumentParser) -> None:
     parser : argparse.ArgumentParser
         The subcommand's parser.
     """
-    parser.add_argument("--jobs", type=_jobs, default=None, metavar="N",
+    parser.add_argument("--jobs", type=_integer(1), default=None, metavar="N",
                         help="worker processes (default: number of cores)")
 
 
@@ -123,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                        metavar="KEY=VALUE",
                        help=f"override one configuration value, e.g. {example}" if example
                        else "override one configuration value")
-        p.add_argument("--seed", type=_seed, default=0,
+        p.add_argument("--seed", type=_integer(0), default=0,
                        help="base random seed, a non-negative integer (default 0)")
         p.add_argument("--out", type=Path, default=Path("results") / name,
                        help=f"output directory (default results/{name})")
@@ -131,7 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="no progress bars (they are shown only on a terminal anyway)")
         p.add_argument("--print-config", action="store_true",
                        help="print the effective configuration as TOML and exit")
-        mod.add_arguments(p)
+        if hasattr(mod, "add_arguments"):
+            mod.add_arguments(p)
         p.set_defaults(_module=mod)
     return parser
 

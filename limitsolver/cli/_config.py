@@ -239,7 +239,7 @@ def _value(v: Any) -> str:
             return "inf" if v > 0 else "-inf"
         return repr(v)
     if isinstance(v, str):
-        return json.dumps(v)  # a JSON string is a TOML basic string
+        return _string(v)
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_value(x) for x in v) + "]"
     if isinstance(v, Mapping):
@@ -248,9 +248,14 @@ def _value(v: Any) -> str:
     raise ConfigError(f"cannot write {v!r} of type {type(v).__name__} as TOML.")
 
 
+def _string(text: str) -> str:
+    """A TOML basic string: JSON's escapes, non-ASCII kept as is, DEL escaped as TOML wants."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
 def _key(k: str) -> str:
     bare = k and all(c.isalnum() or c in "-_" for c in k) and k.isascii()
-    return k if bare else json.dumps(k)
+    return k if bare else _string(k)
 
 
 def to_toml(config: Mapping[str, Any]) -> str:

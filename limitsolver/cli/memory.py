@@ -1,4 +1,4 @@
-"""``limitsolver memory``: curse-of-memory studies of linear RNNs (``THEORY.md`` §6).
+"""``limitsolver memory``: curse-of-memory studies of linear RNNs (:ref:`theory §6 <theory-memory>`).
 
 Runs :func:`limitsolver.linear_rnn.approximation_study` and/or
 :func:`limitsolver.linear_rnn.plateau_study` from a configuration mirroring
@@ -13,21 +13,18 @@ from __future__ import annotations
 import argparse
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import numpy as np
 
 from .._schema import Above, AtLeast, check_table, check_value
 from ..errors import ConfigError, LimitSolverError
-from ..linear_rnn.gradient_flow import FlowSpec
-from ..linear_rnn.study import (
-    MEMORY_FAMILIES,
-    ApproximationConfig,
-    PlateauConfig,
-    approximation_study,
-    plateau_study,
-)
-from ..linear_rnn.targets import target_from_dict
+
+if TYPE_CHECKING:
+    from ..linear_rnn.study import ApproximationStudyResult, PlateauStudyResult
+
+if TYPE_CHECKING:  # the studies (and scipy) load when a study runs, not for --help
+    from ..linear_rnn.study import ApproximationConfig, PlateauConfig
 
 NAME = "memory"
 HELP = "curse-of-memory studies: approximation rates and training plateaus of linear RNNs"
@@ -129,6 +126,9 @@ def approximation_config(config: dict, seed: int) -> ApproximationConfig:
     ConfigError
         Naming the offending entry when a target, list or number is missing or invalid.
     """
+    from ..linear_rnn.study import ApproximationConfig
+    from ..linear_rnn.targets import target_from_dict
+
     key = "approximation"
     t = _table(config, key)
     targets = t.get("targets")
@@ -172,6 +172,9 @@ def plateau_config(config: dict, seed: int) -> PlateauConfig:
         Naming the offending entry when an entry is missing or invalid, or
         ``target_params`` do not fit the family.
     """
+    from ..linear_rnn.gradient_flow import FlowSpec
+    from ..linear_rnn.study import MEMORY_FAMILIES, PlateauConfig
+
     key = "plateau"
     t = _table(config, key)
     fam = t.get("family")
@@ -259,7 +262,7 @@ def _write_tables(result, out, stem: str) -> Path:
     return out
 
 
-def write_approximation(result, out) -> None:
+def write_approximation(result: ApproximationStudyResult, out: str | Path) -> None:
     """Write ``approximation.{txt,csv,json,npz,png}`` of an approximation study under ``out``.
 
     Parameters
@@ -284,7 +287,7 @@ def write_approximation(result, out) -> None:
     save_figure(plot_approximation(result), out / "approximation.png")
 
 
-def write_plateau(result, out) -> None:
+def write_plateau(result: PlateauStudyResult, out: str | Path) -> None:
     """Write ``plateau.{txt,csv,json,npz}``, ``plateau_loss.png`` and ``plateau_fit.png`` under ``out``.
 
     Parameters
@@ -377,6 +380,8 @@ def run(config: dict, args: argparse.Namespace) -> int:
     ConfigError
         If ``study`` or a study table is invalid.
     """
+    from ..linear_rnn.study import approximation_study, plateau_study
+
     out = Path(args.out)
     show = False if args.quiet else None
     for name, cfg in check(config, args):

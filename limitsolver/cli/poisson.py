@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import sympy as sp
 
 from .._schema import check_value
 from ..config import chain_from_config
@@ -31,16 +30,6 @@ DEFAULTS: dict = {
     "check": defaults_of(CheckOptions),
 }
 """The headline chain (:mod:`limitsolver.headline`), ``F = x`` and :class:`CheckOptions`."""
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options beyond the common ones.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The subcommand's parser.
-    """
 
 
 def check(config: dict, args: argparse.Namespace):
@@ -82,6 +71,8 @@ def check(config: dict, args: argparse.Namespace):
 
 
 def _function(text: str):
+    import sympy as sp
+
     from ..expressions import parse_expression
 
     x = sp.Symbol("x", real=True)
@@ -116,12 +107,16 @@ def run(config: dict, args: argparse.Namespace) -> int:
     print(f"asymptotic variance sigma^2(F) = {float(sol.asymptotic_variance):.6g}")
     print(f"batch means: {bm.empirical_variance:.6g} +- {bm.standard_error:.2g} "
           f"(z = {bm.z_score:.2f}, {'passed' if bm.passed else 'FAILED'})")
-    write_json(args.out / "summary.json", {
+    from ..store import provenance
+
+    meta = provenance(seeds=[args.seed])
+    meta["chain"] = chain.to_state()
+    write_json(args.out / "summary.json", meta=meta, obj={
         "config": config, "seed": args.seed, "chain_state": chain.to_state(), "pi_F": sol.pi_F, "asymptotic_variance": sol.asymptotic_variance,
         "residual": sol.residual, "discretisation": sol.discretisation, "batch_means": bm,
     })
     nodes = np.asarray(sol.nodes, dtype=float)
-    write_npz(args.out / "poisson.npz", nodes=nodes, V=sol.values, F_centred=sol.F_centred,
+    write_npz(args.out / "poisson.npz", meta=meta, nodes=nodes, V=sol.values, F_centred=sol.F_centred,
               weights=sol.weights)
     save_figure(plot_poisson(sol), args.out / "poisson.png")
     print(f"results in {args.out}")

@@ -28,16 +28,6 @@ DEFAULTS: dict = {
 """The headline problem (:mod:`limitsolver.headline`) and :class:`SimulateOptions`."""
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options beyond the common ones.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The subcommand's parser.
-    """
-
-
 def check(config: dict, args: argparse.Namespace):
     """Build the problem and the options, refusing a bad configuration before any work.
 
@@ -83,7 +73,9 @@ def run(config: dict, args: argparse.Namespace) -> int:
     for seed, v in zip(seeds, final, strict=True):
         print(f"{seed:>6d}  {v:>18.6e}")
     result.save(args.out / "simulation")
-    write_json(args.out / "summary.json", {
+    from ..store import provenance
+
+    write_json(args.out / "summary.json", meta=provenance(problem=problem, seeds=seeds), obj={
         "config": config, "problem_state": problem.to_state(), "n_units": n_units,
         "seeds": seeds, "n_steps": result.n_steps,
         "status": result.status, "backend": result.backend, "wall_time_s": result.wall_time,

@@ -28,16 +28,6 @@ DEFAULTS: dict = {
 """The headline problem (:mod:`limitsolver.headline`) and :class:`SolveOptions`."""
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """No options beyond the common ones.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The subcommand's parser.
-    """
-
-
 def check(config: dict, args: argparse.Namespace):
     """Build the problem and the options, refusing a bad configuration before any work.
 
@@ -69,13 +59,16 @@ def run(config: dict, args: argparse.Namespace) -> int:
     for t, loss in list(zip(sol.times, sol.loss, strict=True))[:: max(1, sol.times.size // 10)]:
         print(f"{t:>8.3f}  {loss:>12.6e}")
     print("discretisation:", {k: v for k, v in sol.discretisation.items()})
-    write_json(args.out / "summary.json", {
+    from ..store import provenance
+
+    meta = provenance(problem=problem, seeds=[args.seed])
+    write_json(args.out / "summary.json", meta=meta, obj={
         "config": config, "seed": args.seed, "problem_state": problem.to_state(),
         "times": sol.times, "loss": sol.loss,
         "discretisation": sol.discretisation, "spectrum_top": sol.spectrum[:20],
         "method": sol.method,
     })
-    write_npz(args.out / "solution.npz", times=sol.times, h=sol.h, loss=sol.loss, g=sol.g,
+    write_npz(args.out / "solution.npz", meta=meta, times=sol.times, h=sol.h, loss=sol.loss, g=sol.g,
               weights=sol.weights, histories=sol.histories.values, spectrum=sol.spectrum)
     from ..plotting import plot_limit
 

@@ -1,7 +1,7 @@
 r"""The feature map of a limit problem: histories to features, kernel factors and kernel rows.
 
 A :class:`FeatureMap` fixes everything that turns histories into the objects of
-``THEORY.md`` §3 and §4.3 — the parameter rule :math:`\{(\theta_g, q_g)\}`, the
+:ref:`theory §3 <theory-limit>` and §4.3 — the parameter rule :math:`\{(\theta_g, q_g)\}`, the
 activation :math:`\sigma`, the gradient mode, :math:`\mathbb E[c^2]` and the window
 length the problem needs — and answers, at *any* histories,
 
@@ -22,8 +22,10 @@ studies ask it rather than rebuilding the pipeline.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..activations import Activation, activation
 from ..budget import check_memory, check_work
@@ -34,10 +36,13 @@ from .hidden_layer import Features, _check, _features_from_memory
 from .kernels import covariance_kernel, kernel_factor, kernel_factors, tangent_kernel
 from .quadrature import QuadratureRule
 
+if TYPE_CHECKING:
+    from ..problem import Problem
+
 __all__ = ["FeatureMap", "as_histories"]
 
 
-def as_histories(histories) -> Histories:
+def as_histories(histories: Histories | ArrayLike) -> Histories:
     """``histories`` as :class:`~limitsolver.histories.Histories` (an array gets equal weights).
 
     Parameters
@@ -101,7 +106,7 @@ class FeatureMap:
         object.__setattr__(self, "depth", int(self.depth))
 
     @classmethod
-    def from_problem(cls, problem, rule: QuadratureRule) -> FeatureMap:
+    def from_problem(cls, problem: Problem, rule: QuadratureRule) -> FeatureMap:
         """The feature map of ``problem`` on the parameter rule ``rule``.
 
         Parameters
@@ -143,7 +148,7 @@ class FeatureMap:
         """
         return replace(self, rule=self.rule.refined())
 
-    def check(self, histories) -> Histories:
+    def check(self, histories: Histories | ArrayLike) -> Histories:
         """Validate histories against the problem: window length and state dimension.
 
         Parameters
@@ -176,14 +181,17 @@ class FeatureMap:
             )
         return hist
 
-    def check_size(self, M: int, depth: int, *, training: bool = True, memory_budget=None,
-                   work_budget=None) -> None:
+    def check_size(self, M: int, depth: int, *, training: bool = True,
+                   memory_budget: float | str | None = None,
+                   work_budget: float | str | None = None) -> None:
         r"""Refuse, before any work, features too large for the memory or work budget.
 
         Memory: the memory state and the features, :math:`8MG(d+1)` bytes each, plus
         :math:`\chi` in truncated mode. Work: the memory recursion over windows of
         length :math:`L` compares suffixes level by level, about
-        :math:`d L^2 (M + 10^3)/2` operations, plus :math:`MGLd` for the steps.
+        :math:`d L^2 (M + 10^3)/2` operations (quadratic in the depth: windows of length
+        5000 take minutes even for one history); the steps themselves, linear in
+        :math:`L`, are not limited.
 
         Parameters
         ----------
@@ -204,12 +212,12 @@ class FeatureMap:
         nbytes = 8.0 * M * G * (d + 1) * n_arrays
         check_memory(nbytes, f"the features on {M} histories x {G} nodes", budget=memory_budget,
                      fix="use fewer histories or nodes")
-        ops = 0.5 * d * depth * depth * (M + 1e3) + float(M) * G * depth * d
+        ops = 0.5 * d * depth * depth * (M + 1e3)
         check_work(ops, f"the memory recursion over {M} windows of length {depth}",
                    budget=work_budget,
                    fix="raise the network's `memory_tol` or lower `b_max` (shallower windows)")
 
-    def features(self, histories, *, training: bool = True) -> Features:
+    def features(self, histories: Histories | ArrayLike, *, training: bool = True) -> Features:
         r"""Features at histories: :math:`\varphi, \psi`, and :math:`\chi` when needed.
 
         The memory :math:`S(\theta;\xi_{k-1})` runs once over the past of each window
@@ -252,7 +260,8 @@ class FeatureMap:
             return fe, fe
         return self._feat(x_eval, False), self._feat(x_train, chi)
 
-    def factor(self, features, *, slot: str = "eval") -> np.ndarray:
+    def factor(self, features: Features | Histories | ArrayLike, *,
+               slot: str = "eval") -> np.ndarray:
         r"""Kernel factor rows :math:`F(\xi)` (M, (d+2)G) of one slot of :math:`A`.
 
         Parameters
@@ -270,7 +279,9 @@ class FeatureMap:
         feat = self._feat(features, slot == "train")
         return kernel_factor(feat, self.rule, self.c2, slot=slot, mode=self.gradient)
 
-    def factors(self, features_eval, features_train, weights=None) -> tuple[np.ndarray, np.ndarray]:
+    def factors(self, features_eval: Features | Histories | ArrayLike,
+                features_train: Features | Histories | ArrayLike,
+                weights: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
         r"""Thin factors ``(U, V)`` with :math:`AW = UV^\top` (see :func:`~.kernels.kernel_factors`).
 
         Parameters
@@ -287,7 +298,8 @@ class FeatureMap:
         fe, ft = self._pair(features_eval, features_train, True)
         return kernel_factors(fe, ft, self.rule, self.c2, mode=self.gradient, weights=weights)
 
-    def kernel(self, features_eval, features_train) -> np.ndarray:
+    def kernel(self, features_eval: Features | Histories | ArrayLike,
+               features_train: Features | Histories | ArrayLike) -> np.ndarray:
         r"""Tangent kernel rows :math:`A(\xi,\xi')` (M_eval, M_train).
 
         Passing the same object twice gives the training kernel (exactly symmetric in
@@ -305,7 +317,8 @@ class FeatureMap:
         fe, ft = self._pair(features_eval, features_train, True)
         return tangent_kernel(fe, ft, self.rule, self.c2, mode=self.gradient)
 
-    def covariance(self, features_eval, features_train) -> np.ndarray:
+    def covariance(self, features_eval: Features | Histories | ArrayLike,
+                   features_train: Features | Histories | ArrayLike) -> np.ndarray:
         r"""Initial-output covariance :math:`\Sigma(\xi,\xi')` (M_eval, M_train).
 
         Parameters
@@ -320,7 +333,7 @@ class FeatureMap:
         fe, ft = self._pair(features_eval, features_train, False)
         return covariance_kernel(fe, ft, self.rule, self.c2)
 
-    def covariance_factor(self, features) -> np.ndarray:
+    def covariance_factor(self, features: Features | Histories | ArrayLike) -> np.ndarray:
         r"""Factor :math:`\sqrt{\mathbb E c^2}\,\Phi Q^{1/2}` of :math:`\Sigma`, shape (M, G).
 
         Parameters
@@ -334,7 +347,8 @@ class FeatureMap:
         """
         return kernel_factor(self._feat(features, False), self.rule, self.c2, phi_only=True)
 
-    def sample_initial_output(self, features, rng) -> np.ndarray:
+    def sample_initial_output(self, features: Features | Histories | ArrayLike,
+                              rng: np.random.Generator) -> np.ndarray:
         r"""A draw :math:`h_0 = \sqrt{\mathbb E c^2}\,\Phi Q^{1/2} z`, :math:`z\sim N(0, I_G)`.
 
         Its covariance is exactly :math:`\Sigma` on the given histories.

@@ -1,4 +1,4 @@
-r"""The neural tangent kernel :math:`A` and the initial covariance :math:`\Sigma` (``THEORY.md`` §3, §4.3).
+r"""The neural tangent kernel :math:`A` and the initial covariance :math:`\Sigma` (:ref:`theory §3 <theory-limit>`, :ref:`§4.3 <theory-kernels>`).
 
 With the features of :mod:`~limitsolver.limit.hidden_layer` stored as matrices over
 (history × node) and the quadrature weights :math:`Q = \operatorname{diag}(q)`,
@@ -27,12 +27,17 @@ Both kernels are a single dense product of thin factors,
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import DimensionError
 from ..memory import check_mode
+
+if TYPE_CHECKING:
+    from .hidden_layer import Features
+    from .quadrature import QuadratureRule
 
 __all__ = ["kernel_factor", "kernel_factors", "tangent_kernel", "covariance_kernel"]
 
@@ -55,8 +60,8 @@ def _check_c2(c2: float) -> float:
 
 
 def kernel_factor(
-    feat,
-    rule,
+    feat: Features,
+    rule: QuadratureRule,
     c2: float,
     *,
     slot: Literal["eval", "train"] = "eval",
@@ -142,12 +147,12 @@ def kernel_factor(
 
 
 def kernel_factors(
-    feat_eval,
-    feat_train,
-    rule,
+    feat_eval: Features,
+    feat_train: Features,
+    rule: QuadratureRule,
     c2: float,
     mode: Literal["rtrl", "truncated"] = "rtrl",
-    weights=None,
+    weights: ArrayLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Thin factors ``(U, V)`` with :math:`A W = U V^\top` (§4.4).
 
@@ -196,9 +201,9 @@ def kernel_factors(
 
 
 def tangent_kernel(
-    feat_eval,
-    feat_train,
-    rule,
+    feat_eval: Features,
+    feat_train: Features,
+    rule: QuadratureRule,
     c2: float,
     mode: Literal["rtrl", "truncated"] = "rtrl",
 ) -> np.ndarray:
@@ -247,7 +252,8 @@ def tangent_kernel(
     return left @ right.T
 
 
-def covariance_kernel(feat_eval, feat_train, rule, c2: float) -> np.ndarray:
+def covariance_kernel(feat_eval: Features, feat_train: Features, rule: QuadratureRule,
+                      c2: float) -> np.ndarray:
     r"""Initial-output covariance :math:`\Sigma(\xi,\xi') = \mathbb E[c^2]\sum_g q_g\varphi_g\varphi_g'`.
 
     Parameters

@@ -1,4 +1,4 @@
-r"""The limit ODE on a finite set of histories and its exact solutions (``THEORY.md`` §4.4).
+r"""The limit ODE on a finite set of histories and its exact solutions (:ref:`theory §4.4 <theory-ode>`).
 
 On training histories :math:`\xi_1, \dots, \xi_M` with weights
 :math:`W = \operatorname{diag}(\omega)` the limit equation is the linear ODE
@@ -62,15 +62,21 @@ by the flow's row basis: :class:`KernelRows` (:math:`A(\xi,\cdot)W^{1/2}`) or
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cached_property
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import scipy.linalg
+from numpy.typing import ArrayLike
 from scipy.integrate import solve_ivp
 from scipy.sparse.linalg import expm_multiply
 
 from ..errors import DimensionError, DiscretisationError, DivergenceError
+
+if TYPE_CHECKING:
+    from .feature_map import FeatureMap
+    from .hidden_layer import Features
 
 __all__ = [
     "check_times",
@@ -89,7 +95,7 @@ _DENSE_EXPM_MAX = 1500  # augmented systems up to this size use one expm per tim
 _EIG_COND_MAX = 1e10  # largest eigenvector condition number accepted for t = inf
 
 
-def check_times(times) -> np.ndarray:
+def check_times(times: ArrayLike) -> np.ndarray:
     r"""Validate a time grid: non-negative, non-decreasing, one-dimensional, no NaN.
 
     ``np.inf`` is allowed (at the end, the grid being sorted): it asks for the
@@ -126,7 +132,7 @@ def check_times(times) -> np.ndarray:
     return t
 
 
-def phi1(x) -> np.ndarray:
+def phi1(x: ArrayLike) -> np.ndarray:
     r""":math:`\varphi_1(x) = (1 - e^{-x})/x` for :math:`x \ge 0`, with :math:`\varphi_1(0) = 1`.
 
     Computed as ``-expm1(-x)/x``, accurate to a few ulps for all :math:`x \ge 0`
@@ -205,7 +211,8 @@ class KernelRows:
 
     name = "kernel"
 
-    def __call__(self, flow: LimitFlow, feature_map, features, training_features) -> np.ndarray:
+    def __call__(self, flow: LimitFlow, feature_map: FeatureMap, features: Features,
+                 training_features: Features) -> np.ndarray:
         r""":math:`A(\xi,\xi_j)\sqrt{\omega_j}` at new histories, shape (M_new, M).
 
         Parameters
@@ -232,7 +239,8 @@ class FactorRows:
 
     name = "factor"
 
-    def __call__(self, flow: LimitFlow, feature_map, features, training_features) -> np.ndarray:
+    def __call__(self, flow: LimitFlow, feature_map: FeatureMap, features: Features,
+                 training_features: Features) -> np.ndarray:
         r""":math:`F_{\rm eval}(\xi)` at new histories, shape (M_new, r).
 
         Parameters
@@ -337,7 +345,7 @@ class LimitFlow:
         raise NotImplementedError
 
     # ---- provided ----------------------------------------------------------------------------
-    def coefficients(self, r0, times) -> np.ndarray:
+    def coefficients(self, r0: ArrayLike, times: ArrayLike) -> np.ndarray:
         r"""Coefficients :math:`a(t)`, shape (n_times, k), with :math:`h_t - h_0 = R\,E\,a(t)`.
 
         Parameters
@@ -369,7 +377,8 @@ class LimitFlow:
         head = self._coefficients(r0, finite) if finite.size else np.empty((0, a_inf.size))
         return np.concatenate([head, np.broadcast_to(a_inf, (n_inf, a_inf.size))], axis=0)
 
-    def rows(self, feature_map, features, training_features) -> np.ndarray:
+    def rows(self, feature_map: FeatureMap, features: Features,
+             training_features: Features) -> np.ndarray:
         r"""The rows :math:`R(\xi)` of new histories for :meth:`extend` (from the row basis).
 
         Parameters
@@ -429,7 +438,8 @@ class LimitFlow:
         """
         return self.extend(self.training_rows, coeffs)
 
-    def loss(self, r0, times, increments: np.ndarray | None = None) -> np.ndarray:
+    def loss(self, r0: ArrayLike, times: ArrayLike,
+             increments: np.ndarray | None = None) -> np.ndarray:
         r""":math:`L_t = \tfrac12\sum_i\omega_i (g - h_t)_i^2`, from the increments.
 
         Parameters
@@ -450,7 +460,7 @@ class LimitFlow:
         res = np.asarray(r0)[None, :] - increments
         return 0.5 * (res**2) @ self.weights
 
-    def solve(self, h0, g, times) -> FlowPath:
+    def solve(self, h0: ArrayLike, g: ArrayLike, times: ArrayLike) -> FlowPath:
         r"""Output :math:`h_t` and loss :math:`L_t` on the training histories for one initial output.
 
         Parameters
@@ -567,8 +577,9 @@ class SymmetricFlow(LimitFlow):
         If ``alpha`` is not positive and finite.
     """
 
-    def __init__(self, eigenvalues, basis, weights, alpha, *, row_basis, extension,
-                 training_rows, diagnostics):
+    def __init__(self, eigenvalues: np.ndarray, basis: np.ndarray, weights: np.ndarray,
+                 alpha: float, *, row_basis: KernelRows | FactorRows, extension: np.ndarray | None,
+                 training_rows: np.ndarray, diagnostics: dict):
         self.eigenvalues = eigenvalues
         self.basis = basis
         self.weights = weights
@@ -594,7 +605,7 @@ class SymmetricFlow(LimitFlow):
         return lam, {"rank_tolerance": tol, "n_clipped": int(null.sum()), "min_eigenvalue": lam_min}
 
     @classmethod
-    def from_kernel(cls, A, weights, alpha) -> SymmetricFlow:
+    def from_kernel(cls, A: ArrayLike, weights: ArrayLike, alpha: float) -> SymmetricFlow:
         r"""Eigendecompose :math:`B = W^{1/2}AW^{1/2}` densely (LAPACK ``syevd``), :math:`O(M^3)`.
 
         ``A`` must be symmetric; its rows :math:`A W^{1/2}` are kept for the
@@ -648,7 +659,7 @@ class SymmetricFlow(LimitFlow):
                    training_rows=A * sw[None, :], diagnostics=diag)
 
     @classmethod
-    def from_factor(cls, F, weights, alpha) -> SymmetricFlow:
+    def from_factor(cls, F: ArrayLike, weights: ArrayLike, alpha: float) -> SymmetricFlow:
         r"""Spectral solution for :math:`A = F F^\top` from the thin SVD of :math:`W^{1/2}F`.
 
         With :math:`W^{1/2}F = U S Y^\top`, the non-zero spectrum of
@@ -699,7 +710,7 @@ class SymmetricFlow(LimitFlow):
         out[: self.eigenvalues.size] = self.eigenvalues
         return out
 
-    def project(self, x) -> np.ndarray:
+    def project(self, x: ArrayLike) -> np.ndarray:
         r"""Coordinates :math:`c = V^\top W^{1/2} x` of vectors on the training histories.
 
         Parameters
@@ -741,7 +752,8 @@ class SymmetricFlow(LimitFlow):
         pos = self.eigenvalues > 0
         return np.where(pos, c / np.where(pos, self.eigenvalues, 1.0), 0.0)
 
-    def loss(self, r0, times, increments=None) -> np.ndarray:
+    def loss(self, r0: ArrayLike, times: ArrayLike,
+             increments: np.ndarray | None = None) -> np.ndarray:
         r""":math:`L_t = \tfrac12\bigl(\sum_k e^{-2\alpha\lambda_k t}c_k^2 + \|(I - VV^\top)W^{1/2}r_0\|^2\bigr)`.
 
         Non-increasing in :math:`t` by construction (all :math:`\lambda_k \ge 0`).
@@ -780,7 +792,7 @@ class SymmetricFlow(LimitFlow):
             )
         return 1.0 / self.sqrt_weights
 
-    def propagator(self, x, times) -> np.ndarray:
+    def propagator(self, x: ArrayLike, times: ArrayLike) -> np.ndarray:
         r"""Apply :math:`e^{-\alpha t AW}` to vectors on the training histories.
 
         .. math::
@@ -827,7 +839,7 @@ class SymmetricFlow(LimitFlow):
         out *= isw[None, :, None]
         return out.reshape((t.size,) + x.shape)
 
-    def duhamel(self, u, rates, times) -> np.ndarray:
+    def duhamel(self, u: ArrayLike, rates: ArrayLike, times: ArrayLike) -> np.ndarray:
         r"""The Duhamel integral :math:`\int_0^t e^{-\alpha(t-s)AW}v(s)\,ds` for an exponential sum.
 
         .. math::
@@ -1015,7 +1027,8 @@ class ExponentialFlow(LimitFlow):
     ``_project``).
     """
 
-    def __init__(self, Y, weights, alpha, *, project, row_basis, training_rows, diagnostics):
+    def __init__(self, Y: np.ndarray, weights: np.ndarray, alpha: float, *, project: Callable,
+                 row_basis: KernelRows | FactorRows, training_rows: np.ndarray, diagnostics: dict):
         self.Y = Y
         self.weights = weights
         self.sqrt_weights = np.sqrt(weights)
@@ -1027,7 +1040,7 @@ class ExponentialFlow(LimitFlow):
         self.diagnostics = diagnostics
 
     @classmethod
-    def from_kernel(cls, A, weights, alpha) -> ExponentialFlow:
+    def from_kernel(cls, A: ArrayLike, weights: ArrayLike, alpha: float) -> ExponentialFlow:
         r"""Dense route: :math:`a(t) = \alpha W^{1/2}\int_0^t r_s ds`, :math:`\dot r = -\alpha A W r`.
 
         Cost :math:`O(M^3)` per distinct time step for :math:`M` up to 1500,
@@ -1074,7 +1087,8 @@ class ExponentialFlow(LimitFlow):
                                 "system_size": M})
 
     @classmethod
-    def from_factors(cls, U, V, weights, alpha) -> ExponentialFlow:
+    def from_factors(cls, U: ArrayLike, V: ArrayLike, weights: ArrayLike,
+                     alpha: float) -> ExponentialFlow:
         r"""Low-rank route for :math:`A = U R^\top`, ``V`` :math:`= WR`.
 
         :math:`a(t) = \alpha\,t\,\varphi_1(-\alpha t Z)\,V^\top r_0` with
@@ -1175,7 +1189,8 @@ class IVPFlow(LimitFlow):
         If ``alpha`` is not positive and finite.
     """
 
-    def __init__(self, A, weights, alpha, *, rtol: float = 1e-10, atol: float = 1e-12,
+    def __init__(self, A: ArrayLike, weights: ArrayLike, alpha: float, *, rtol: float = 1e-10,
+                 atol: float = 1e-12,
                  method: str = "DOP853"):
         A = np.asarray(A, dtype=float)
         if A.ndim != 2 or A.shape[0] != A.shape[1]:
@@ -1221,7 +1236,7 @@ class IVPFlow(LimitFlow):
         return self.AW
 
 
-def lowrank_exponential(U, V, t: float, alpha: float = 1.0) -> np.ndarray:
+def lowrank_exponential(U: ArrayLike, V: ArrayLike, t: float, alpha: float = 1.0) -> np.ndarray:
     r""":math:`e^{-\alpha t UV^\top} = I + U f_t(V^\top U) V^\top` as a dense matrix.
 
     :math:`f_t(Z) = (e^{-\alpha tZ} - I)Z^{-1}` is computed stably, also for

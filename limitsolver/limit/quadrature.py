@@ -1,4 +1,4 @@
-r"""Quadrature rules for the parameter prior :math:`\mu_0` over :math:`(w, b)` (``THEORY.md`` §4.1).
+r"""Quadrature rules for the parameter prior :math:`\mu_0` over :math:`(w, b)` (:ref:`theory §4.1 <theory-grid>`).
 
 Every expectation of the limit, :math:`\mathbb E_{w,b}[F(w, b)]` with
 :math:`w\sim\mathcal N(0,\sigma_w^2 I_d)` and :math:`b\sim\mathrm U(-b_{\max}, b_{\max})`,
@@ -52,8 +52,9 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from numpy.polynomial.legendre import leggauss
+from numpy.typing import ArrayLike
 
-from .._random import as_generator
+from .._random import SeedLike, as_generator
 from ..budget import check_memory
 from ..errors import DimensionError, DiscretisationError
 from ..prior import Prior
@@ -180,7 +181,7 @@ class QuadratureRule:
         """Whether the nodes form a tensor grid (``axes`` is set)."""
         return self.axes is not None
 
-    def integrate(self, values) -> np.ndarray:
+    def integrate(self, values: ArrayLike) -> np.ndarray:
         r""":math:`\sum_g q_g F_g`: contract the last axis (of length :math:`G`) with the weights.
 
         Parameters
@@ -276,8 +277,8 @@ def parameter_grid(
     n_b: int = 16,
     kind: str = "legendre",
     truncation: float = 8.0,
-    rng=None,
-    memory_budget=None,
+    rng: SeedLike | None = None,
+    memory_budget: float | str | None = None,
     _seed: int | None = None,
 ) -> QuadratureRule:
     r"""A quadrature rule for :math:`\mu_0` over :math:`(w, b)\in\mathbb R^d\times\mathbb R`.

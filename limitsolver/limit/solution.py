@@ -1,6 +1,6 @@
 r"""The result of a limit solve: :math:`h_t` on histories, the loss, the spectrum, the errors.
 
-A :class:`LimitSolution` holds the solution of (``THEORY.md`` §3, §4.4)
+A :class:`LimitSolution` holds the solution of (:ref:`theory §3 <theory-limit>`, :ref:`§4.4 <theory-ode>`)
 
 .. math::
 
@@ -27,14 +27,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import ConfigError, DimensionError, DivergenceError
 from .feature_map import FeatureMap
 from .hidden_layer import Features
 from .ode import LimitFlow, check_times
+
+if TYPE_CHECKING:
+    from ..histories import Histories
 
 __all__ = ["LimitSolution"]
 
@@ -101,7 +105,7 @@ class LimitSolution:
     h: np.ndarray
     loss: np.ndarray
     g: np.ndarray
-    h0: np.ndarray
+    h0: np.ndarray | Callable
     h0_kind: str
     histories: Any
     grid: Any
@@ -137,7 +141,7 @@ class LimitSolution:
         """
         return self.flow.spectrum
 
-    def loss_at(self, t) -> np.ndarray:
+    def loss_at(self, t: ArrayLike) -> np.ndarray:
         r""":math:`L_t` at arbitrary times ``t >= 0`` (sorted), from the flow (no re-solve).
 
         .. math::
@@ -162,7 +166,8 @@ class LimitSolution:
         t = check_times(t)
         return self.flow.loss(self.g - self.h0, t)
 
-    def evaluate(self, histories_new, times=None, h0_new=None) -> np.ndarray:
+    def evaluate(self, histories_new: Histories | np.ndarray, times: ArrayLike | None = None,
+                 h0_new: np.ndarray | None = None) -> np.ndarray:
         r""":math:`h_t(\xi)` at new histories by the Nyström extension.
 
         .. math::
@@ -231,7 +236,7 @@ class LimitSolution:
             "training histories; pass its values on the new histories."
         )
 
-    def propagate(self, h0) -> LimitSolution:
+    def propagate(self, h0: np.ndarray | Callable) -> LimitSolution:
         r"""The solution for another initial output, reusing the flow's decomposition.
 
         :math:`h_t` is affine in :math:`h_0`: only the projection of

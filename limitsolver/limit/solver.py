@@ -1,4 +1,4 @@
-r"""Solve the kernel limit of ``THEORY.md`` §3 with the discretisation of §4.
+r"""Solve the kernel limit of :ref:`theory §3 <theory-limit>` with the discretisation of §4.
 
 :func:`solve_limit` walks the data path once:
 
@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._random import spawn_generators
 from ..errors import ConfigError, DimensionError, DiscretisationError, DivergenceError
@@ -30,6 +32,11 @@ from .hidden_layer import truncation_bound
 from .ode import ExponentialFlow, IVPFlow, LimitFlow, SymmetricFlow, check_times
 from .quadrature import QuadratureRule, parameter_grid
 from .solution import LimitSolution
+
+if TYPE_CHECKING:
+    from .._random import SeedLike
+    from ..limit.hidden_layer import Features
+    from ..problem import Problem
 
 __all__ = ["solve_limit", "build_flow", "LIMIT_METHODS", "MIN_ESTIMABLE_GRID"]
 
@@ -148,7 +155,8 @@ def _initial(problem, h0, hist: Histories, feat, fmap: FeatureMap, rng) -> tuple
     return h0, kind, fn
 
 
-def build_flow(method: str, feature_map: FeatureMap, features, weights, alpha: float) -> LimitFlow:
+def build_flow(method: str, feature_map: FeatureMap, features: Features, weights: ArrayLike,
+               alpha: float) -> LimitFlow:
     r"""The flow of :math:`\dot h = \alpha AW(g - h)` on training histories, by route.
 
     Parameters
@@ -202,13 +210,13 @@ def build_flow(method: str, feature_map: FeatureMap, features, weights, alpha: f
 
 
 def solve_limit(
-    problem,
+    problem: Problem,
     *,
     histories: Histories | int | str | np.ndarray = "exact",
-    times=None,
+    times: ArrayLike | None = None,
     grid: QuadratureRule | dict | None = None,
-    h0="auto",
-    seed=None,
+    h0: str | np.ndarray | Callable = "auto",
+    seed: SeedLike | None = None,
     method: str = "spectral",
     error_estimate: bool = True,
     progress: bool | None = None,

@@ -1,4 +1,4 @@
-r"""Best ``m``-unit approximation of a target kernel by exponential sums (``THEORY.md`` §6).
+r"""Best ``m``-unit approximation of a target kernel by exponential sums (:ref:`theory §6 <theory-memory>`).
 
 The best ``m``-unit error of a diagonal linear RNN is
 
@@ -29,9 +29,12 @@ Gram-metric value cannot resolve them).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import optimize
 
 from .._random import as_generator
@@ -39,6 +42,9 @@ from ..errors import ConfigError
 from ..studies.fit import fit_line
 from .loss import RELATIVE_ERROR_FLOOR, loss_and_gradient, optimal_coefficients
 from .targets import MemoryKernel
+
+if TYPE_CHECKING:
+    from .._random import SeedLike
 
 __all__ = [
     "BestApproximation",
@@ -120,7 +126,7 @@ class RateFit:
 _EPS = 1e-2 * RELATIVE_ERROR_FLOOR**2
 
 
-def fit_rate(m_values, errors, floor: float = 0.0) -> dict[str, RateFit]:
+def fit_rate(m_values: ArrayLike, errors: ArrayLike, floor: float = 0.0) -> dict[str, RateFit]:
     r"""Fit each rate model of :data:`RATE_MODELS` to ``(m, E_m)`` with ``E_m > floor``.
 
     Ordinary least squares of
@@ -182,10 +188,10 @@ def _optimise(theta0, target, bounds, scale, maxiter):
 def best_approximation(
     target: MemoryKernel,
     m: int,
-    seed=0,
+    seed: SeedLike = 0,
     n_starts: int = 4,
     rate_bounds: tuple[float, float] = (1e-4, 1e2),
-    warm_start=None,
+    warm_start: ArrayLike | None = None,
     maxiter: int = 200,
 ) -> BestApproximation:
     r"""Best ``m``-unit approximation ``E_m`` of ``target`` by variable projection.
@@ -303,8 +309,8 @@ class ApproximationCurve:
 
 def approximation_curve(
     target: MemoryKernel,
-    m_values,
-    seed=0,
+    m_values: Iterable[int],
+    seed: SeedLike = 0,
     n_starts: int = 4,
     rate_bounds: tuple[float, float] = (1e-4, 1e2),
     show_progress: bool | None = False,

@@ -1,4 +1,4 @@
-r"""Gradient flow of the white-noise loss and its plateaus (``THEORY.md`` §6).
+r"""Gradient flow of the white-noise loss and its plateaus (:ref:`theory §6 <theory-memory>`).
 
 **Parametrisation.**  Scalar input (``d = 1``), diagonal ``W = -diag(lam)``, input
 weights ``u`` and read-out ``c``:
@@ -32,15 +32,21 @@ solver's steps refined by its dense output; interval ends are located on that gr
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import integrate
 
 from .._random import as_generator
 from ..errors import ConfigError, DimensionError, DivergenceError
 from .loss import loss_and_gradient
 from .targets import MemoryKernel
+
+if TYPE_CHECKING:
+    from .._random import SeedLike
 
 __all__ = [
     "FlowSpec",
@@ -136,7 +142,7 @@ class Plateau:
         return self.end - self.start
 
 
-def initial_parameters(spec: FlowSpec, seed) -> np.ndarray:
+def initial_parameters(spec: FlowSpec, seed: SeedLike) -> np.ndarray:
     """Draw the initial parameter vector ``p0`` for ``spec`` from a Generator built from ``seed``.
 
     ``c, u ~ N(0, init_scale^2)`` (or ``b``), ``log lam ~ U(log lo, log hi)`` sorted.
@@ -296,9 +302,9 @@ class FlowResult:
 
 
 def detect_plateaus(
-    t,
-    loss,
-    rate,
+    t: ArrayLike,
+    loss: ArrayLike,
+    rate: ArrayLike,
     rate_threshold: float = 0.05,
     loss_factor: float = 1.5,
     t_min: float = 0.0,
@@ -366,7 +372,7 @@ def detect_plateaus(
     return out
 
 
-def first_exit_time(t, values, delta: float) -> float:
+def first_exit_time(t: ArrayLike, values: ArrayLike, delta: float) -> float:
     r"""First time the values leave the ball of radius ``delta`` around their start.
 
     .. math:: \tau = \inf\{t : |v_t - v_0| > \delta\},
@@ -418,7 +424,8 @@ def first_exit_time(t, values, delta: float) -> float:
 
 
 def gradient_flow(
-    target: MemoryKernel, spec: FlowSpec = FlowSpec(), seed=0, p0=None, loss_fn=None, t_eval=None
+    target: MemoryKernel, spec: FlowSpec = FlowSpec(), seed: SeedLike = 0,
+    p0: ArrayLike | None = None, loss_fn: Callable | None = None, t_eval: ArrayLike | None = None
 ) -> FlowResult:
     r"""Integrate ``dp/dt = -grad J(p)`` from a small initialisation with a stiff solver.
 

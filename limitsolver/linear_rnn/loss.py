@@ -1,4 +1,4 @@
-r"""White-noise loss of a diagonal linear RNN and its gradient (``THEORY.md`` §6).
+r"""White-noise loss of a diagonal linear RNN and its gradient (:ref:`theory §6 <theory-memory>`).
 
 With white-noise input the expected squared error of the RNN equals
 ``||rho_hat - rho||^2_{L^2(0, inf)}``; we use half of it as the loss.  For
@@ -27,6 +27,7 @@ about ``1e-16 ||rho||^2``, so ``sqrt(2 J)`` is resolved down to about
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import ConfigError, DimensionError
 from .targets import MemoryKernel
@@ -50,7 +51,7 @@ ERROR_CONVENTION = "E_m = inf ||rho_hat - rho||_{L^2(0,inf)} (a norm: not square
 RELATIVE_ERROR_FLOOR = 3e-8
 
 
-def gram(lam) -> np.ndarray:
+def gram(lam: ArrayLike) -> np.ndarray:
     r"""Gram matrix ``G_ij = <e^{-lam_i s}, e^{-lam_j s}>_{L^2(0,inf)} = 1/(lam_i + lam_j)``.
 
     .. math:: G_{ij} = \int_0^\infty e^{-\lambda_i s} e^{-\lambda_j s}\,ds
@@ -84,7 +85,7 @@ def _check(b, lam):
     return b, lam
 
 
-def white_noise_loss(b, lam, target: MemoryKernel) -> float:
+def white_noise_loss(b: ArrayLike, lam: ArrayLike, target: MemoryKernel) -> float:
     r"""``J = 1/2 ||sum_i b_i e^{-lam_i s} - rho||^2_{L^2(0,inf)}`` in closed form (``O(m^2)``).
 
     .. math:: J(b, \lambda) = \tfrac12 \big( b^\top G b - 2 b^\top \ell(\lambda)
@@ -118,7 +119,8 @@ def white_noise_loss(b, lam, target: MemoryKernel) -> float:
     return float(max(val, 0.0))
 
 
-def loss_and_gradient(b, lam, target: MemoryKernel) -> tuple[float, np.ndarray, np.ndarray]:
+def loss_and_gradient(b: ArrayLike, lam: ArrayLike,
+                      target: MemoryKernel) -> tuple[float, np.ndarray, np.ndarray]:
     r"""Return ``(J, dJ/db, dJ/dlam)`` for the white-noise loss (closed form, cost ``O(m^2)``).
 
     .. math::
@@ -162,7 +164,8 @@ def loss_and_gradient(b, lam, target: MemoryKernel) -> tuple[float, np.ndarray, 
     return float(max(J, 0.0)), g_b, g_lam
 
 
-def optimal_coefficients(lam, target: MemoryKernel, rcond: float = 1e-13) -> tuple[np.ndarray, float]:
+def optimal_coefficients(lam: ArrayLike, target: MemoryKernel,
+                         rcond: float = 1e-13) -> tuple[np.ndarray, float]:
     """Best coefficients ``b* = G^+ ell`` for fixed rates and the reduced loss ``J(b*, lam)``.
 
     ``G`` (a Cauchy matrix, very ill-conditioned for nearby rates) is pseudo-inverted

@@ -1,4 +1,4 @@
-r"""Continuous-time linear RNNs and their memory kernels (``THEORY.md`` §6).
+r"""Continuous-time linear RNNs and their memory kernels (:ref:`theory §6 <theory-memory>`).
 
 A linear RNN with ``m`` hidden units, ``d``-dimensional input and scalar output,
 
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import linalg
 
 from ..errors import ConfigError, DimensionError
@@ -27,7 +28,7 @@ from ..errors import ConfigError, DimensionError
 __all__ = ["LinearRNN", "diagonal_kernel"]
 
 
-def diagonal_kernel(b, lam, s) -> np.ndarray:
+def diagonal_kernel(b: ArrayLike, lam: ArrayLike, s: ArrayLike) -> np.ndarray:
     r"""``rho_hat(s) = sum_i b_i e^{-lam_i s}`` on an array of times ``s`` (shape of ``s``).
 
     The kernel of the diagonal RNN ``W = -diag(lam)``, ``U = 1``, ``c = b``:
@@ -101,7 +102,7 @@ class LinearRNN:
             object.__setattr__(self, name, v)
 
     @classmethod
-    def diagonal(cls, b, lam) -> LinearRNN:
+    def diagonal(cls, b: ArrayLike, lam: ArrayLike) -> LinearRNN:
         """The RNN ``W = -diag(lam)``, ``U = 1``, ``c = b`` (kernel ``sum b_i e^{-lam_i s}``).
 
         Parameters
@@ -139,7 +140,7 @@ class LinearRNN:
         evals, V = np.linalg.eig(self.W)
         return evals, V, np.linalg.solve(V, self.U.astype(complex))
 
-    def kernel(self, s, method: str = "eig") -> np.ndarray:
+    def kernel(self, s: ArrayLike, method: str = "eig") -> np.ndarray:
         r"""``rho_hat(s)``, shape ``s.shape + (d,)``.
 
         .. math:: \hat\rho(s)^\top = c^\top e^{W s} U.

@@ -1,4 +1,4 @@
-r"""Online SGD on simulated inputs versus the gradient flow (``THEORY.md`` §6, link to §3).
+r"""Online SGD on simulated inputs versus the gradient flow (:ref:`theory §6 <theory-memory>`, link to §3).
 
 **Discretised system.**  Time step ``dt``, memory horizon ``L dt`` (lags
 ``s_j = j dt``, ``j = 0..L-1``).  With a stationary Gaussian input ``x_k`` of
@@ -25,15 +25,17 @@ parameters of :mod:`.gradient_flow` (``(c, u, lam)`` or ``(b, lam)``).  Its mean
 ``-eta grad J_dt``, so ``k`` SGD steps correspond to gradient-flow time ``t = k eta``.
 :func:`sgd_vs_flow` measures ``sup_{t in grid} |J_dt(p_SGD(t)) - J_dt(p_GF(t))|`` and the
 sup-norm parameter gap for several ``eta`` and fits ``gap ~ C eta^q``; the fluctuation
-theory (``THEORY.md`` §5) predicts ``q = 1/2``.
+theory (:ref:`theory §5 <theory-poisson>`) predicts ``q = 1/2``.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import linalg
 
 from .._random import as_generator, spawn_generators
@@ -43,6 +45,9 @@ from ..studies.fit import fit_line
 from .approximation import RateFit
 from .gradient_flow import FlowSpec, _unpack, gradient_flow, initial_parameters
 from .targets import MemoryKernel
+
+if TYPE_CHECKING:
+    from .._random import SeedLike
 
 __all__ = [
     "WhiteNoiseInput",
@@ -93,7 +98,7 @@ class WhiteNoiseInput:
         c[0] = 1.0 / self.dt
         return c
 
-    def sample(self, n: int, seed) -> np.ndarray:
+    def sample(self, n: int, seed: SeedLike) -> np.ndarray:
         """``n`` consecutive inputs from a Generator built from ``seed``.
 
         Parameters
@@ -170,7 +175,7 @@ class AR1Input:
         """
         return self.sigma**2 * self.chain.autocovariance(np.arange(L)) / self.dt
 
-    def sample(self, n: int, seed) -> np.ndarray:
+    def sample(self, n: int, seed: SeedLike) -> np.ndarray:
         """``n`` consecutive inputs, started from the stationary law ``N(0, sigma^2/dt)``.
 
         Parameters
@@ -224,7 +229,7 @@ class DiscreteLoss:
         If ``horizon`` does not exceed ``dt`` (fewer than two lags).
     """
 
-    def __init__(self, target: MemoryKernel, inputs, horizon: float):
+    def __init__(self, target: MemoryKernel, inputs: WhiteNoiseInput | AR1Input, horizon: float):
         self.dt = float(inputs.dt)
         self.L = int(math.ceil(horizon / self.dt))
         if self.L < 2:
@@ -233,7 +238,7 @@ class DiscreteLoss:
         self.rho = np.asarray(target.rho(self.s), dtype=float)
         self.C = linalg.toeplitz(inputs.autocovariance(self.L))
 
-    def __call__(self, b, lam):
+    def __call__(self, b: ArrayLike, lam: ArrayLike):
         b = np.asarray(b, dtype=float)
         lam = np.asarray(lam, dtype=float)
         E = np.exp(-np.multiply.outer(lam, self.s))  # (m, L)
@@ -267,7 +272,8 @@ class SGDResult:
 
 
 def online_sgd(
-    target: MemoryKernel, inputs, spec: FlowSpec, eta: float, t_grid, p0, seed, horizon: float = 10.0
+    target: MemoryKernel, inputs: WhiteNoiseInput | AR1Input, spec: FlowSpec, eta: float,
+    t_grid: ArrayLike, p0: ArrayLike, seed: SeedLike, horizon: float = 10.0
 ) -> SGDResult:
     r"""Run online SGD, one step per input, and record the parameters at flow times ``t_grid``.
 
@@ -395,11 +401,11 @@ def _fit_power(etas, gaps) -> RateFit:
 
 def sgd_vs_flow(
     target: MemoryKernel,
-    inputs,
+    inputs: WhiteNoiseInput | AR1Input,
     spec: FlowSpec,
-    etas,
+    etas: ArrayLike,
     t_end: float,
-    seed,
+    seed: SeedLike,
     n_seeds: int = 4,
     n_grid: int = 20,
     horizon: float = 10.0,
@@ -414,7 +420,7 @@ def sgd_vs_flow(
     .. math:: \sup_{t \in \text{grid}} |J_{dt}(p_{\mathrm{SGD}}(t)) - J_{dt}(p_{\mathrm{GF}}(t))|,
         \qquad \sup_{t \in \text{grid}} \|p_{\mathrm{SGD}}(t) - p_{\mathrm{GF}}(t)\|_\infty,
 
-    each fitted as ``gap ~ C eta^q`` (the fluctuation theory of ``THEORY.md`` §5 predicts
+    each fitted as ``gap ~ C eta^q`` (the fluctuation theory of :ref:`theory §5 <theory-poisson>` predicts
     ``q = 1/2``).
 
     Parameters

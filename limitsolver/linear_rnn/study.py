@@ -1,4 +1,4 @@
-r"""Curse-of-memory studies (``THEORY.md`` §6--7): approximation rates and training plateaus.
+r"""Curse-of-memory studies (:ref:`theory §6 <theory-memory>` and :ref:`§7 <theory-convergence>`): approximation rates and training plateaus.
 
 * :func:`approximation_study`: for each target, the best ``m``-unit error ``E_m``
   (:mod:`.approximation`) on a range of ``m`` and the observed rate (algebraic,
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import stats
@@ -47,7 +48,7 @@ MEMORY_FAMILIES = {"delayed_bump": "t0", "exponential_bump": "t0", "airy": "t0",
                    "power_law": "1/omega"}
 
 
-def target_with_memory(family: str, memory: float, **params) -> MemoryKernel:
+def target_with_memory(family: str, memory: float, **params: Any) -> MemoryKernel:
     """MemoryKernel of ``family`` with memory parameter ``memory`` (``t0``, or ``omega = 1/memory``).
 
     Parameters

@@ -1,4 +1,4 @@
-r"""Target linear functionals for the curse-of-memory studies (``THEORY.md`` §6): their memory kernels.
+r"""Target linear functionals for the curse-of-memory studies (:ref:`theory §6 <theory-memory>`): their memory kernels.
 
 A target is the kernel ``rho`` of the linear functional
 
@@ -47,6 +47,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import integrate, optimize, special
 
 from ..errors import ConfigError, LimitSolverError
@@ -100,10 +101,10 @@ class MemoryKernel:
 
     family: str = "target"
 
-    def __call__(self, t) -> np.ndarray:
+    def __call__(self, t: ArrayLike) -> np.ndarray:
         return self.rho(t)
 
-    def rho(self, t) -> np.ndarray:  # pragma: no cover - abstract
+    def rho(self, t: ArrayLike) -> np.ndarray:  # pragma: no cover - abstract
         """The kernel ``rho(t)`` at times ``t`` (vectorised; implemented by each family).
 
         Parameters
@@ -138,7 +139,7 @@ class MemoryKernel:
         t, w = self._rule
         return t, w * self.rho(t)
 
-    def laplace(self, lam) -> np.ndarray:
+    def laplace(self, lam: ArrayLike) -> np.ndarray:
         r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` (vectorised over ``lam > 0``).
 
         .. math:: \mathcal L\rho(\lambda) = \int_0^\infty e^{-\lambda t}\rho(t)\,dt,
@@ -164,7 +165,7 @@ class MemoryKernel:
         t, wr = self._weighted_rho
         return np.exp(-np.multiply.outer(lam, t)) @ wr
 
-    def laplace_moment(self, lam) -> np.ndarray:
+    def laplace_moment(self, lam: ArrayLike) -> np.ndarray:
         r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt = -L'(lam)`` (vectorised).
 
         .. math:: T(\lambda) = \int_0^\infty t e^{-\lambda t}\rho(t)\,dt
@@ -274,7 +275,7 @@ class ExponentialSum(MemoryKernel):
         object.__setattr__(self, "coefficients", a)
         object.__setattr__(self, "rates", mu)
 
-    def rho(self, t) -> np.ndarray:
+    def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = sum_k a_k e^{-mu_k t}`` at times ``t``.
 
         Parameters
@@ -295,7 +296,7 @@ class ExponentialSum(MemoryKernel):
     def memory(self) -> float:
         return 1.0 / min(self.rates)
 
-    def laplace(self, lam) -> np.ndarray:
+    def laplace(self, lam: ArrayLike) -> np.ndarray:
         r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
 
         .. math:: \mathcal L\rho(\lambda) = \sum_k \frac{a_k}{\lambda + \mu_k}.
@@ -318,7 +319,7 @@ class ExponentialSum(MemoryKernel):
         lam = _rates(lam)
         return (1.0 / np.add.outer(lam, np.array(self.rates))) @ np.array(self.coefficients)
 
-    def laplace_moment(self, lam) -> np.ndarray:
+    def laplace_moment(self, lam: ArrayLike) -> np.ndarray:
         r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
 
         .. math:: T(\lambda) = \sum_k \frac{a_k}{(\lambda + \mu_k)^2}.
@@ -377,7 +378,7 @@ class PowerLaw(MemoryKernel):
                 f"`omega` must be positive for rho to be integrable; got {self.omega}."
             )
 
-    def rho(self, t) -> np.ndarray:
+    def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = A (1 + t)^{-(1 + omega)}`` at times ``t``.
 
         Parameters
@@ -396,7 +397,7 @@ class PowerLaw(MemoryKernel):
     def memory(self) -> float:
         return 1.0 / self.omega
 
-    def laplace(self, lam) -> np.ndarray:
+    def laplace(self, lam: ArrayLike) -> np.ndarray:
         r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
 
         .. math:: \mathcal L\rho(\lambda) = A e^{\lambda} E_{1+\omega}(\lambda),
@@ -421,7 +422,7 @@ class PowerLaw(MemoryKernel):
         lam = _rates(lam)
         return self.amplitude * scaled_expint(1.0 + self.omega, lam)
 
-    def laplace_moment(self, lam) -> np.ndarray:
+    def laplace_moment(self, lam: ArrayLike) -> np.ndarray:
         r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
 
         .. math:: T(\lambda) = A e^{\lambda} \big(E_{\omega}(\lambda) - E_{1+\omega}(\lambda)\big),
@@ -488,7 +489,7 @@ class DelayedBump(MemoryKernel):
         if not (self.t0 >= 0 and math.isfinite(self.t0)):
             raise ConfigError(f"`t0` must be a non-negative delay; got {self.t0}.")
 
-    def rho(self, t) -> np.ndarray:
+    def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = A exp(-(t - t0)^2 / (2 w^2))`` at times ``t``.
 
         Parameters
@@ -522,7 +523,7 @@ class DelayedBump(MemoryKernel):
             self.amplitude * w * math.sqrt(math.pi / 2.0) * math.exp(-(self.t0**2) / (2.0 * w**2))
         )
 
-    def laplace(self, lam) -> np.ndarray:
+    def laplace(self, lam: ArrayLike) -> np.ndarray:
         r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
 
         .. math:: \mathcal L\rho(\lambda) = A w \sqrt{\pi/2}\, e^{-t_0^2/(2w^2)}\,
@@ -546,7 +547,7 @@ class DelayedBump(MemoryKernel):
         lam = _rates(lam)
         return self._prefactor * special.erfcx(self._z(lam))
 
-    def laplace_moment(self, lam) -> np.ndarray:
+    def laplace_moment(self, lam: ArrayLike) -> np.ndarray:
         r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
 
         .. math:: T(\lambda) = -A w \sqrt{\pi/2}\, e^{-t_0^2/(2w^2)}\, \frac{w}{\sqrt2}
@@ -636,7 +637,7 @@ class ExponentialBump(MemoryKernel):
         return (ExponentialSum((self.coefficient,), (self.rate,)),
                 DelayedBump(self.t0, self.width, self.amplitude))
 
-    def rho(self, t) -> np.ndarray:
+    def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = a e^{-mu t} + A exp(-(t - t0)^2 / (2 w^2))`` at times ``t``.
 
         Parameters
@@ -660,7 +661,7 @@ class ExponentialBump(MemoryKernel):
     def support(self) -> float:
         return max(self.t0 + 9.0 * self.width, 37.0 / self.rate)
 
-    def laplace(self, lam) -> np.ndarray:
+    def laplace(self, lam: ArrayLike) -> np.ndarray:
         r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
 
         .. math:: \mathcal L\rho(\lambda) = \frac{a}{\lambda + \mu} + A w \sqrt{\pi/2}\,
@@ -684,7 +685,7 @@ class ExponentialBump(MemoryKernel):
         e, b = self._parts
         return e.laplace(lam) + b.laplace(lam)
 
-    def laplace_moment(self, lam) -> np.ndarray:
+    def laplace_moment(self, lam: ArrayLike) -> np.ndarray:
         r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
 
         .. math:: T(\lambda) = \frac{a}{(\lambda + \mu)^2} + T_{\rm bump}(\lambda)
@@ -751,7 +752,7 @@ class AiryTarget(MemoryKernel):
         if not (self.t0 >= 0 and math.isfinite(self.t0)):
             raise ConfigError(f"`t0` must be a non-negative delay; got {self.t0}.")
 
-    def rho(self, t) -> np.ndarray:
+    def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = A Ai(s0 (t - t0))`` at times ``t``.
 
         Parameters
@@ -832,7 +833,7 @@ class CallableTarget(MemoryKernel):
         if not self.support_time > 0:
             raise ConfigError(f"`support_time` must be positive; got {self.support_time}.")
 
-    def rho(self, t) -> np.ndarray:
+    def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = func(t)`` at times ``t``.
 
         Parameters

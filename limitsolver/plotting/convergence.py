@@ -20,10 +20,18 @@ differences below it are not resolved by the limit solver.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ..studies.fit import observed_orders
 from ._axes import finish, panel, panels
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ...studies.convergence import ConvergenceResult
 
 __all__ = [
     "discretisation_floor", "plot_trajectories", "plot_error_in_time", "plot_rescaled_errors",
@@ -38,7 +46,7 @@ _LABELS = {
 _FLOOR_STYLE = {"color": "C3", "ls": ":", "lw": 1.2}
 
 
-def discretisation_floor(result, metric: str = "sup_l2") -> float:
+def discretisation_floor(result: ConvergenceResult, metric: str = "sup_l2") -> float:
     r"""The limit's own discretisation error, in the units of ``metric``.
 
     With :math:`\varepsilon` = ``result.limit_error`` (quadrature, depth and Monte
@@ -93,8 +101,9 @@ def _default_widths(n_units, k: int = 4) -> list[int]:
     return [int(n_units[i]) for i in idx]
 
 
-def plot_trajectories(result, n_histories: int = 3, widths=None, seed_index: int = 0, *,
-                      axes=None):
+def plot_trajectories(result: ConvergenceResult, n_histories: int = 3,
+                      widths: Sequence[int] | None = None, seed_index: int = 0, *,
+                      axes: Sequence[Axes] | None = None):
     r""":math:`h^N_t(\xi)` of finite networks against the limit :math:`h_t(\xi)` over time.
 
     One panel per history (the ``n_histories`` of largest weight :math:`\omega`): the
@@ -163,7 +172,7 @@ def plot_trajectories(result, n_histories: int = 3, widths=None, seed_index: int
     return fig
 
 
-def plot_error_in_time(result, *, ax=None):
+def plot_error_in_time(result: ConvergenceResult, *, ax: Axes | None = None):
     r""":math:`\|h^N_t - h_t\|_{L^2(\pi)}` against :math:`t`, one line per width.
 
     Means over seeds with a band of :math:`\pm 2` standard errors (log scale; times
@@ -204,7 +213,7 @@ def plot_error_in_time(result, *, ax=None):
     return fig
 
 
-def plot_rescaled_errors(result, *, ax=None):
+def plot_rescaled_errors(result: ConvergenceResult, *, ax: Axes | None = None):
     r""":math:`\sqrt N\,\|h^N_t - h_t\|_{L^2(\pi)}` against :math:`t`: one curve at rate 1/2.
 
     If the error is :math:`N^{-1/2}` times a function of :math:`t`, the rescaled means
@@ -249,7 +258,7 @@ def plot_rescaled_errors(result, *, ax=None):
     return fig
 
 
-def plot_error_curves(result, *, axes=None):
+def plot_error_curves(result: ConvergenceResult, *, axes: Sequence[Axes] | None = None):
     r""":func:`plot_error_in_time` and :func:`plot_rescaled_errors` side by side.
 
     Parameters
@@ -272,7 +281,8 @@ def plot_error_curves(result, *, axes=None):
     return fig
 
 
-def plot_rate(result, metric: str = "sup_l2", *, axes=None):
+def plot_rate(result: ConvergenceResult, metric: str = "sup_l2", *,
+              axes: Sequence[Axes] | None = None):
     r"""Error against width with the fitted rate, its confidence band and the local orders.
 
     Top: the errors of every seed (grey dots), their means over seeds with
@@ -335,9 +345,14 @@ def plot_rate(result, metric: str = "sup_l2", *, axes=None):
     bottom.axhline(0.5, color="0.35", ls="--", lw=1, label="1/2")
     bottom.plot(mid, -observed_orders(n, fit.mean_errors), "o-", color="C0",
                 label="local order of successive widths")
-    if n_floor is not None and nn[0] <= n_floor <= nn[-1]:
-        for a in (top, bottom):
-            a.axvline(n_floor, **_FLOOR_STYLE)
+    if n_floor is not None:
+        if nn[0] <= n_floor <= nn[-1]:
+            for a in (top, bottom):
+                a.axvline(n_floor, **_FLOOR_STYLE)
+            bottom.plot([], [], **_FLOOR_STYLE, label="width where the fit meets the floor")
+        else:  # beyond the widths drawn: say where
+            bottom.plot([], [], **_FLOOR_STYLE,
+                        label=f"the fit meets the floor at N ≈ {n_floor:.2g}")
     bottom.set_xscale("log", base=2)
     bottom.set_xlim(top.get_xlim())
     bottom.set(xlabel="width $N$", ylabel="observed order $p$")
@@ -347,7 +362,9 @@ def plot_rate(result, metric: str = "sup_l2", *, axes=None):
     return fig
 
 
-def plot_convergence(result, metrics=("sup_l2", "tracking", "loss_gap"), *, axes=None):
+def plot_convergence(result: ConvergenceResult,
+                     metrics: Sequence[str] = ("sup_l2", "tracking", "loss_gap"), *,
+                     axes: np.ndarray | None = None):
     r""":func:`plot_rate` for several metrics, side by side.
 
     Parameters
@@ -376,7 +393,8 @@ def plot_convergence(result, metrics=("sup_l2", "tracking", "loss_gap"), *, axes
     return fig
 
 
-def plot_loss_curves(result, n_seeds: int = 3, *, axes=None):
+def plot_loss_curves(result: ConvergenceResult, n_seeds: int = 3, *,
+                     axes: Sequence[Axes] | None = None):
     r"""Loss curves :math:`L^N_t` of finite networks against the limit's :math:`L_t`, and the gap.
 
     Left: :math:`L^N_t = \tfrac12\sum_m \omega_m (g(\xi_m) - h^N_t(\xi_m))^2` of the first
@@ -384,7 +402,7 @@ def plot_loss_curves(result, n_seeds: int = 3, *, axes=None):
     :math:`L_t = \tfrac12\sum_m \omega_m (g(\xi_m) - h_t(\xi_m))^2` as a thin dashed
     line drawn over them (the widest networks lie on it). Right: the gap
     :math:`L^N_t - L_t`, mean over seeds with :math:`\pm 2` standard errors per width,
-    within the discretisation floor of the loss (shaded).
+    within the discretisation floor of the loss (shaded in both panels).
 
     Parameters
     ----------
@@ -413,10 +431,14 @@ def plot_loss_curves(result, n_seeds: int = 3, *, axes=None):
         right.fill_between(result.times, mean - 2 * se, mean + 2 * se, color=c, alpha=0.07, lw=0)
         right.plot(result.times, mean, "o-", color=c, ms=3, label=f"N = {n}")
     left.plot(result.times, result.limit_loss, "k--", lw=1, label="limit $L_t$", zorder=5)
+    floor = discretisation_floor(result, "loss_gap")
+    if floor > 0:
+        left.fill_between(result.times, result.limit_loss - floor, result.limit_loss + floor,
+                          color="C3", alpha=0.25, lw=0, zorder=4,
+                          label=r"$L_t \pm$ discretisation floor")
     left.set(xlabel="training time $t = k/N$",
              ylabel=r"loss $\frac{1}{2}\|g - h\|^2_{L^2(\pi)}$",
              title=r"finite networks $L^N_t$ and the limit $L_t$")
-    floor = discretisation_floor(result, "loss_gap")
     if floor > 0:
         right.axhspan(-floor, floor, color="C3", alpha=0.12, lw=0, label="discretisation floor")
     right.axhline(0.0, color="k", lw=0.8)

@@ -8,14 +8,24 @@ with the predicted constant it should converge to.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ._axes import finish, panel, panels
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ...limit.fluctuations import FluctuationPrediction
+    from ...studies.prediction import PredictedErrors
+
 __all__ = ["plot_fluctuations", "plot_predicted_errors"]
 
 
-def plot_fluctuations(prediction, axes=None, n_histories: int = 40):
+def plot_fluctuations(prediction: FluctuationPrediction, axes: Sequence[Axes] | None = None,
+                      n_histories: int = 40):
     r"""The decomposition :math:`N\,\mathbb E\|h^N_t - h_t\|^2 \to K_t + D_t` and its spread over histories.
 
     Parameters
@@ -53,7 +63,7 @@ def plot_fluctuations(prediction, axes=None, n_histories: int = 40):
     return fig
 
 
-def plot_predicted_errors(comparison, ax=None):
+def plot_predicted_errors(comparison: PredictedErrors, ax: Axes | None = None):
     r""":math:`\sqrt N\,\bar e_N` with error bars against :math:`N`, and the predicted constant.
 
     Parameters

@@ -2,14 +2,23 @@ r"""Figures of a limit solution: the loss :math:`L_t`, :math:`h_t` on histories,
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._axes import finish, panels
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ..limit.solution import LimitSolution
 
 __all__ = ["plot_limit", "positive_spectrum"]
 
 
-def positive_spectrum(spectrum) -> tuple[np.ndarray, float, int]:
+def positive_spectrum(spectrum: ArrayLike) -> tuple[np.ndarray, float, int]:
     r"""The eigenvalues worth a log axis: real parts above the rounding floor.
 
     The floor is :math:`n\,\varepsilon_{\rm mach}\max_i|\lambda_i|` (the size of the
@@ -38,7 +47,7 @@ def positive_spectrum(spectrum) -> tuple[np.ndarray, float, int]:
     return np.sort(lam[keep])[::-1], floor, int(lam.size - keep.sum())
 
 
-def plot_limit(sol, n_histories: int = 6, *, axes=None):
+def plot_limit(sol: LimitSolution, n_histories: int = 6, *, axes: Sequence[Axes] | None = None):
     r"""Loss :math:`L_t`, :math:`h_t` on the likeliest histories against :math:`g`, and the spectrum.
 
     Three panels: the loss :math:`L_t = \tfrac12\sum_i\omega_i(g(\xi_i)-h_t(\xi_i))^2`

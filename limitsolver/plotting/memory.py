@@ -1,4 +1,4 @@
-r"""Figures of the curse-of-memory studies (linear RNNs, ``docs/theory`` §6).
+r"""Figures of the curse-of-memory studies (linear RNNs, :ref:`theory §6 <theory-memory>`).
 
 * :func:`plot_approximation`: :math:`E_m/\|\rho\|` against :math:`m` (log scale), one
   line per target, with the best fitted rate dashed.
@@ -10,14 +10,21 @@ r"""Figures of the curse-of-memory studies (linear RNNs, ``docs/theory`` §6).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ._axes import finish, panel
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ..linear_rnn.study import ApproximationStudyResult, PlateauStudyResult
+
 __all__ = ["plot_approximation", "plot_flow_losses", "plot_plateau_fit"]
 
 
-def plot_approximation(result, *, ax=None):
+def plot_approximation(result: ApproximationStudyResult, *, ax: Axes | None = None):
     r""":math:`E_m/\|\rho\|` against :math:`m` for an :class:`~limitsolver.linear_rnn.ApproximationStudyResult`.
 
     One line per target (log scale), with its best-fitting rate model dashed.
@@ -54,7 +61,7 @@ def plot_approximation(result, *, ax=None):
     return fig
 
 
-def plot_flow_losses(result, seed_index: int = 0, *, ax=None):
+def plot_flow_losses(result: PlateauStudyResult, seed_index: int = 0, *, ax: Axes | None = None):
     r"""Loss against time for each memory value of a :class:`~limitsolver.linear_rnn.PlateauStudyResult`.
 
     Log-log curves of :math:`J(t) = \tfrac12\|\hat\rho_t - \rho\|^2_{L^2(0,\infty)}`, the
@@ -90,7 +97,7 @@ def plot_flow_losses(result, seed_index: int = 0, *, ax=None):
     return fig
 
 
-def plot_plateau_fit(result, *, ax=None):
+def plot_plateau_fit(result: PlateauStudyResult, *, ax: Axes | None = None):
     r"""Plateau durations against memory with the exponential fit :math:`D = e^{a + b M}`.
 
     Runs with :math:`D = 0` (no plateau detected) are not shown.

@@ -2,16 +2,23 @@ r"""Figures of Poisson solutions: :math:`V` and :math:`F - \pi(F)` on the nodes.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from ._axes import finish, panel
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ..poisson.solution import PoissonSolution
 
 __all__ = ["plot_poisson"]
 
 _FINITE_METHODS = ("fundamental matrix", "bordered sparse LU")
 
 
-def plot_poisson(sol, *, ax=None):
+def plot_poisson(sol: PoissonSolution, *, ax: Axes | None = None):
     r"""The solution :math:`V` and the centred :math:`F - \pi(F)` against the state.
 
     A finite chain has finitely many states: its values are drawn as markers

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ._axes import finish, panel
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from ..simulation.result import SimulationResult
 
 __all__ = ["plot_running_loss"]
 
 
-def plot_running_loss(result, *, ax=None):
+def plot_running_loss(result: SimulationResult, *, ax: Axes | None = None):
     r"""Running loss of every seed against training time :math:`t = k/N`.
 
     The running loss at step :math:`k` is the mean of :math:`\tfrac12 e_j^2` over the

@@ -1,4 +1,4 @@
-"""Poisson equation of a finite Markov chain (``THEORY.md`` §5).
+"""Poisson equation of a finite Markov chain (:ref:`theory §5 <theory-poisson>`).
 
 For an irreducible stochastic matrix ``P`` (n×n) with invariant law ``π``
 (``πᵀ P = πᵀ``, ``Σ π_i = 1``) and ``F ∈ R^n``, the solution of
@@ -26,9 +26,13 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from numpy.typing import ArrayLike
 
 from ..errors import DimensionError, DivergenceError, NotErgodicError
 from .solution import PoissonSolution
+
+if TYPE_CHECKING:
+    from scipy.sparse import sparray, spmatrix
 
 if TYPE_CHECKING:
     from ..chains import FiniteChain
@@ -64,7 +68,7 @@ def _check_irreducible(chain: FiniteChain, name: str = "P") -> None:
         )
 
 
-def stationary_distribution(P) -> np.ndarray:
+def stationary_distribution(P: ArrayLike | sparray | spmatrix) -> np.ndarray:
     """Invariant law ``π`` of an irreducible stochastic matrix: ``πᵀ P = πᵀ``, ``Σ π = 1``.
 
     :attr:`FiniteChain.stationary <limitsolver.chains.FiniteChain.stationary>`: the
@@ -111,7 +115,8 @@ def _as_values(F, n: int, nodes, name: str = "F") -> np.ndarray:
     return values
 
 
-def bordered_solve(A, weights: np.ndarray, rhs: np.ndarray, ones: np.ndarray | None = None):
+def bordered_solve(A: np.ndarray | sparray | spmatrix, weights: np.ndarray, rhs: np.ndarray,
+                   ones: np.ndarray | None = None):
     """Solve ``[[A, 1], [wᵀ, 0]] [V; c] = [rhs; 0]`` (dense or sparse ``A``).
 
     Returns ``(V, c)``; ``V`` has the shape of `rhs` and ``c`` one entry per column.
@@ -155,7 +160,7 @@ def bordered_solve(A, weights: np.ndarray, rhs: np.ndarray, ones: np.ndarray | N
 
 
 def solve_poisson_finite(
-    P,
+    P: ArrayLike | sparray | spmatrix,
     F: np.ndarray | Callable[[np.ndarray], np.ndarray],
     *,
     pi: np.ndarray | None = None,

@@ -1,4 +1,4 @@
-"""Fluctuations of ergodic averages through the Poisson equation (``THEORY.md`` §5).
+"""Fluctuations of ergodic averages through the Poisson equation (:ref:`theory §5 <theory-poisson>`).
 
 With ``V - P V = F_c``, ``F_c = F - π(F)``, every path satisfies the identity
 
@@ -17,11 +17,14 @@ Consequences implemented here:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .._random import as_generator
+from .._random import SeedLike, as_generator
 from ..chains import CircleWalk, FiniteChain, GaussianAR1
 from ..errors import ConfigError, DimensionError
 from .solution import PoissonSolution
@@ -87,7 +90,7 @@ class MartingaleDecomposition:
         return self.increments.sum(axis=-1)
 
 
-def martingale_decomposition(solution: PoissonSolution, path) -> MartingaleDecomposition:
+def martingale_decomposition(solution: PoissonSolution, path: ArrayLike) -> MartingaleDecomposition:
     """Split ``Σ_{k<n} F(X_k) - n π(F)`` into ``V(X_0) - V(X_n)`` plus martingale differences.
 
     Parameters
@@ -193,7 +196,8 @@ def deviation_bound(solution: PoissonSolution, n: int, delta: float | None = Non
     return float(bound) if np.ndim(bound) == 0 else bound
 
 
-def sample_path(chain, n_steps: int, rng, *, n_paths: int = 1) -> np.ndarray:
+def sample_path(chain: FiniteChain | GaussianAR1 | CircleWalk, n_steps: int, rng: SeedLike, *,
+                n_paths: int = 1) -> np.ndarray:
     """A stationary path in the coordinates a :class:`PoissonSolution` of `chain` takes.
 
     State indices for a :class:`FiniteChain`, points ``x`` for a 1-d
@@ -281,15 +285,15 @@ class BatchMeansResult:
 
 
 def batch_means_check(
-    chain,
-    F,
+    chain: FiniteChain | GaussianAR1 | CircleWalk,
+    F: ArrayLike | Callable[[np.ndarray], ArrayLike],
     n_steps: int,
     n_batches: int,
-    rng,
+    rng: SeedLike,
     *,
     solution: PoissonSolution | None = None,
     z_max: float = 4.0,
-    **solve_options,
+    **solve_options: Any,
 ) -> BatchMeansResult:
     """Compare ``σ²(F)`` from the Poisson equation with batch means of a simulated path.
 

@@ -1,4 +1,4 @@
-"""The lifted chain of histories of depth ``L`` of a finite chain (``THEORY.md`` §4.2, §5).
+"""The lifted chain of histories of depth ``L`` of a finite chain (:ref:`theory §4.2 <theory-histories>`, :ref:`§5 <theory-poisson>`).
 
 For a finite chain with matrix ``P`` on states ``{0, ..., n-1}`` the window
 process ``ξ_k = (X_k, X_{k-1}, ..., X_{k-L+1})`` is itself a Markov chain, on the
@@ -24,13 +24,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from ..errors import DimensionError, DiscretisationError
 from .finite import _check_irreducible, _finite_chain, solve_poisson_finite
 from .solution import PoissonSolution
+
+if TYPE_CHECKING:
+    from ..chains import FiniteChain
 
 __all__ = ["LiftedChain"]
 
@@ -70,7 +75,7 @@ class LiftedChain:
         If ``depth < 1`` or there would be more than 5·10⁶ admissible words.
     """
 
-    def __init__(self, P, depth: int, states=None):
+    def __init__(self, P: ArrayLike, depth: int, states: ArrayLike | None = None):
         from ..chains import FiniteChain
         from ..histories import exact_histories
 
@@ -111,7 +116,7 @@ class LiftedChain:
         self.words.flags.writeable = False
 
     @classmethod
-    def from_chain(cls, chain, depth: int) -> LiftedChain:
+    def from_chain(cls, chain: FiniteChain, depth: int) -> LiftedChain:
         """Lift a :class:`~limitsolver.chains.FiniteChain` (its ``P`` and ``states``).
 
         Parameters
@@ -148,7 +153,7 @@ class LiftedChain:
         """Number of admissible words."""
         return int(self.words.shape[0])
 
-    def index(self, words) -> np.ndarray:
+    def index(self, words: ArrayLike) -> np.ndarray:
         """Row index of each word (array ``(..., L)`` of state indices, current first).
 
         Parameters
@@ -210,7 +215,7 @@ class LiftedChain:
         """Words as history arrays ``(n_words, L, d)`` with ``[:, m] = X_{k-m}``."""
         return self.base_states[self.words]
 
-    def windows(self, paths) -> np.ndarray:
+    def windows(self, paths: ArrayLike) -> np.ndarray:
         """Word indices of the windows along index paths ``(n_paths, n_steps)``.
 
         Parameters

@@ -1,6 +1,6 @@
 """Nyström solvers of the Poisson equation for chains with a continuous kernel.
 
-Both chains of ``THEORY.md`` §1 with a continuous state space have a transition
+Both chains of :ref:`theory §1 <theory-data>` with a continuous state space have a transition
 density ``p(x, y)`` and an invariant density ``π(y)``; write the kernel as a
 change of measure relative to the invariant law,
 
@@ -40,6 +40,7 @@ from collections.abc import Callable
 
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
+from numpy.typing import ArrayLike
 
 from ..errors import DimensionError, DiscretisationError
 from .finite import _as_values, bordered_solve
@@ -57,7 +58,7 @@ __all__ = [
 _MASS_TOL = 1e-3
 
 
-def mehler_kernel(a: float, x, y) -> np.ndarray:
+def mehler_kernel(a: float, x: ArrayLike, y: ArrayLike) -> np.ndarray:
     """``k(x, y) = p(x, y) / φ(y)`` of the AR(1) chain relative to ``N(0, 1)``.
 
     ``k(x, y) = (1 - a²)^{-1/2} exp(y²/2 - (y - a x)² / (2 (1 - a²)))``, broadcast
@@ -83,7 +84,7 @@ def mehler_kernel(a: float, x, y) -> np.ndarray:
     return np.exp(0.5 * y * y - (y - a * x) ** 2 / (2.0 * s2) - 0.5 * np.log(s2))
 
 
-def wrapped_normal_kernel(kappa: float, phi, psi) -> np.ndarray:
+def wrapped_normal_kernel(kappa: float, phi: ArrayLike, psi: ArrayLike) -> np.ndarray:
     """``k(φ, ψ) = 2π p_κ(ψ - φ)`` of the circle walk relative to the uniform law.
 
     The wrapped normal density is summed over the images ``|m| ≤ 1 + ⌈8κ/2π⌉``

@@ -1,7 +1,7 @@
 """The result of a Poisson solve: ``V`` on its nodes, and what it implies.
 
 Every solver of :mod:`limitsolver.poisson` returns a :class:`PoissonSolution`
-holding the solution of (``THEORY.md`` §5)
+holding the solution of (:ref:`theory §5 <theory-poisson>`)
 
     discrete time:    V - P V = F_c,        π(V) = 0,
     continuous time:  L V = -F_c,           π(V) = 0,
@@ -26,6 +26,7 @@ from functools import cached_property
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 __all__ = ["PoissonSolution"]
 
@@ -146,7 +147,7 @@ class PoissonSolution:
         var = np.diag(self.asymptotic_covariance).copy()
         return float(var[0]) if self.values.ndim == 1 else var
 
-    def __call__(self, x) -> np.ndarray:
+    def __call__(self, x: ArrayLike) -> np.ndarray:
         """Evaluate ``V`` at new points.
 
         Finite and lifted chains take state indices; the AR(1) chain takes
@@ -157,7 +158,7 @@ class PoissonSolution:
             raise NotImplementedError("this solution cannot be evaluated off its nodes.")
         return self._evaluate_V(x)
 
-    def F(self, x) -> np.ndarray:
+    def F(self, x: ArrayLike) -> np.ndarray:
         """Evaluate the (uncentred) ``F`` at points of the same kind as :meth:`__call__` takes.
 
         Parameters
@@ -179,7 +180,7 @@ class PoissonSolution:
             raise NotImplementedError("this solution does not carry `F` off its nodes.")
         return self._evaluate_F(x)
 
-    def PV(self, x) -> np.ndarray:
+    def PV(self, x: ArrayLike) -> np.ndarray:
         """Evaluate ``P V = V - F_c + c`` at points (discrete time only).
 
         For a finite chain at state indices this is the row of `PV_values`

@@ -1,6 +1,6 @@
 """One entry point for the Poisson equation of any built-in chain or diffusion.
 
-:func:`solve_poisson` dispatches on the type of the chain (``THEORY.md`` §5):
+:func:`solve_poisson` dispatches on the type of the chain (:ref:`theory §5 <theory-poisson>`):
 
 =============================  =================================================
 chain                          solver
@@ -16,8 +16,12 @@ chain                          solver
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 import scipy.sparse as sp
+from numpy.typing import ArrayLike
 
 from ..chains import CircleWalk, FiniteChain, GaussianAR1
 from ..errors import ConfigError, DimensionError
@@ -46,7 +50,12 @@ SUPPORTED_CHAINS = (
 )
 
 
-def solve_poisson(chain, F, **options) -> PoissonSolution:
+def solve_poisson(
+    chain: FiniteChain | np.ndarray | LiftedChain | GaussianAR1 | CircleWalk | OrnsteinUhlenbeck
+    | CircleBrownianMotion,
+    F: ArrayLike | Callable,
+    **options: Any,
+) -> PoissonSolution:
     """Solve the Poisson equation of `chain` for ``F`` (``π(F)`` is subtracted).
 
     Discrete time: ``V - P V = F - π(F)``; continuous time (diffusions):

@@ -1,4 +1,4 @@
-r"""Numba-compiled step loop of the finite network (``THEORY.md`` §2), compiled once per machine.
+r"""Numba-compiled step loop of the finite network (:ref:`theory §2 <theory-network>`), compiled once per machine.
 
 One call of the kernel advances ``S`` independent networks (one per seed,
 in parallel over seeds) by a chunk of steps. For each seed and each step
@@ -259,7 +259,10 @@ def compiled_kernel(name: str, expression: str):
     ``f_out, e_out`` (S, K) and ``bad`` (S,) int64 (set to the first step whose
     prediction or error is not finite, else left at -1). Arrays must be
     C-contiguous and are updated in place; ``train=False`` advances memory and
-    sensitivities only; ``rtrl`` chooses the gradient mode.
+    sensitivities only; ``rtrl`` chooses the gradient mode. With one seed, an
+    optional last argument ``n_blocks > 1`` splits the units of every step into
+    that many blocks run in parallel (the sum over units then adds the blocks'
+    sums: the same numbers as the serial loop to rounding).
 
     Parameters
     ----------
@@ -275,11 +278,19 @@ def compiled_kernel(name: str, expression: str):
     """
     act = activation(name if name != "custom" else expression)
 
-    def kernel(X, Y, c, w, b, s, jw, jb, lr, scale, rtrl, train, f_out, e_out, bad):
+    def kernel(X, Y, c, w, b, s, jw, jb, lr, scale, rtrl, train, f_out, e_out, bad,
+               n_blocks=1):
         module = kernel_module(act, "rtrl" if rtrl else "truncated")
-        # one seed: no thread hand-off (waking a pool thread can cost milliseconds on a busy machine)
-        run = module.seeds_serial if X.shape[0] == 1 else module.seeds_parallel
-        return run(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out, bad)
+        if X.shape[0] > 1:
+            return module.seeds_parallel(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out,
+                                         e_out, bad)
+        if n_blocks > 1:
+            return module.seed_blocks(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out,
+                                      bad, int(n_blocks))
+        # one seed: no thread hand-off (waking a pool thread can cost milliseconds on a busy
+        # machine)
+        return module.seeds_serial(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out,
+                                   bad)
 
     return kernel
 
@@ -329,4 +340,10 @@ def _warm(name: str, expression: str, multi: bool, parallel: bool, mode: str):
                   np.zeros((S, N, d)), np.zeros((S, N))]
         kernel(X, Y, *arrays, 0.0, 1.0, carries(mode), True, np.zeros((S, K)),
                np.zeros((S, K)), np.full(S, -1, dtype=np.int64))
+    # the evaluation of h^N_t on histories (SimulationResult.output) uses the same module
+    act = activation(name if name != "custom" else expression)
+    tree_outputs = kernel_module(act, "rtrl").tree_outputs
+    tree_outputs(np.ones((1, N)), np.ones((1, N, d)), np.zeros((1, N)), np.zeros((2, d)),
+                 np.zeros(2, dtype=np.intp), np.zeros((1, d)), np.ones(1, dtype=np.intp), 64,
+                 np.zeros((1, 1, 1)))
     return kernel

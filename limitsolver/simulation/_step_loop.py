@@ -102,6 +102,18 @@ def final_update(c, w, b, s, jw, jb, g):
 
 
 @_jit
+def record(k, acc, Y, lr, scale, train, f_out, e_out):
+    """Store f_k and e_k from the sum over units; return the next step's factor g (NaN: diverged)."""
+    f = scale * acc
+    e = Y[k] - f
+    f_out[k] = f
+    e_out[k] = e
+    if not (math.isfinite(f) and math.isfinite(e)):
+        return math.nan
+    return lr * e * scale if train else 0.0
+
+
+@_jit
 def one_seed(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out):
     """All steps of a chunk for one seed; returns the first non-finite step or -1."""
     K, d = X.shape
@@ -118,18 +130,64 @@ def one_seed(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out):
             acc = units_d1(c, w1, b, s, jw1, jb, g, X[k, 0])
         else:
             acc = units_dn(c, w, b, s, jw, jb, g, X[k], ubuf, tbuf, dbuf)
-        f = scale * acc
-        e = Y[k] - f
-        f_out[k] = f
-        e_out[k] = e
-        if not (math.isfinite(f) and math.isfinite(e)):
+        g = record(k, acc, Y, lr, scale, train, f_out, e_out)
+        if g != g:
             bad = k
             g = 0.0
             break
-        g = lr * e * scale if train else 0.0
     if g != 0.0:
         final_update(c, w, b, s, jw, jb, g)
     return bad
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def units_blocks(c, w, b, s, jw, jb, w1, jw1, g, x, ubuf, tbuf, dbuf, partial):
+    """:func:`units_d1` / :func:`units_dn` on ``partial.size`` blocks of units in parallel.
+
+    Returns the sum over units as the sum of the blocks' sums in block order
+    (the same numbers as the serial loop up to the order of that sum).
+    """
+    N, d = w.shape
+    n_blocks = partial.size
+    size = -(-N // n_blocks)
+    for p in numba.prange(n_blocks):
+        lo = min(N, p * size)
+        hi = min(N, lo + size)
+        if d == 1:
+            partial[p] = units_d1(c[lo:hi], w1[lo:hi], b[lo:hi], s[lo:hi], jw1[lo:hi],
+                                  jb[lo:hi], g, x[0])
+        else:
+            partial[p] = units_dn(c[lo:hi], w[lo:hi], b[lo:hi], s[lo:hi], jw[lo:hi], jb[lo:hi],
+                                  g, x, ubuf[lo:hi], tbuf[lo:hi], dbuf[lo:hi])
+    acc = 0.0
+    for p in range(n_blocks):
+        acc += partial[p]
+    return acc
+
+
+@numba.njit(nogil=True, cache=True)
+def seed_blocks(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out, bad, n_blocks):
+    """One seed (``X.shape[0] == 1``) with the units of every step in ``n_blocks`` parallel blocks."""
+    K, d = X.shape[1:]
+    N = c.shape[1]
+    c, w, b, s, jw, jb, Xq, Yq = c[0], w[0], b[0], s[0], jw[0], jb[0], X[0], Y[0]
+    w1 = w.reshape(N * d)
+    jw1 = jw.reshape(N * d)
+    ubuf = np.empty(N if d > 1 else 0)
+    tbuf = np.empty_like(ubuf)
+    dbuf = np.empty_like(ubuf)
+    partial = np.zeros(n_blocks)
+    g = 0.0
+    for k in range(K):
+        acc = units_blocks(c, w, b, s, jw, jb, w1, jw1, g, Xq[k], ubuf, tbuf, dbuf, partial)
+        g = record(k, acc, Yq, lr, scale, train, f_out[0], e_out[0])
+        if g != g:
+            bad[0] = k
+            g = 0.0
+            break
+    if g != 0.0:
+        final_update(c, w, b, s, jw, jb, g)
+    return 0
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
@@ -152,3 +210,61 @@ def seeds_serial(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out, bad):
         if k >= 0:
             bad[q] = k
     return 0
+
+
+@_jit
+def _dot(a, b):
+    """``sum_g a[g] b[g]``, reassociated (vectorised) like the step loop's sum over units."""
+    acc = 0.0
+    for g in range(a.size):
+        acc += a[g] * b[g]
+    return acc
+
+
+@numba.njit(parallel=True, nogil=True, cache=True, fastmath={"contract"}, error_model="numpy")
+def tree_outputs(c, w, b, tx, up, x0, leaf, block, part):
+    r"""``part[q, k, m] = sum_{i in block k} c_qi sigma(w_qi . x0_m + b_qi S_qi(leaf_m))``.
+
+    ``S`` runs down the suffix tree (``tx``, ``up``; node 0 is the root with
+    ``S = 0``) once per unit, for blocks of ``block`` units at a time (every
+    inner loop runs over a block's units, contiguous); the (network, block)
+    pairs run in parallel, each writing its own row of ``part``.
+    """
+    S, N, d = w.shape
+    U = tx.shape[0]
+    M = x0.shape[0]
+    n_blocks = part.shape[1]
+    for job in numba.prange(S * n_blocks):
+        q = job // n_blocks
+        lo = (job % n_blocks) * block
+        G = min(block, N - lo)
+        cl = np.empty(G)
+        bl = np.empty(G)
+        wl = np.empty((d, G))
+        for g in range(G):
+            cl[g] = c[q, lo + g]
+            bl[g] = b[q, lo + g]
+            for j in range(d):
+                wl[j, g] = w[q, lo + g, j]
+        sbuf = np.zeros((U, G))
+        ubuf = np.empty(G)
+        for k in range(1, U + M):
+            if k < U:
+                p = up[k]
+                x = tx[k]
+            else:
+                p = leaf[k - U]
+                x = x0[k - U]
+            for g in range(G):
+                ubuf[g] = bl[g] * sbuf[p, g]
+            for j in range(d):
+                xj = x[j]
+                for g in range(G):
+                    ubuf[g] += wl[j, g] * xj
+            if k < U:
+                for g in range(G):
+                    sbuf[k, g], _ = sigma_dsigma(ubuf[g])
+            else:
+                for g in range(G):
+                    ubuf[g], _ = sigma_dsigma(ubuf[g])
+                part[q, job % n_blocks, k - U] = _dot(cl, ubuf)

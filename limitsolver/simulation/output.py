@@ -2,7 +2,7 @@ r"""The output function of a finite network with frozen parameters, :math:`h^N_t
 
 With the parameters :math:`\theta^i = (c^i, w^i, b^i)` of step :math:`\lfloor N t\rfloor`
 frozen, the network's output at a history :math:`\xi = (x, X_{-1}, X_{-2}, \dots)` is
-(``THEORY.md`` §3)
+(:ref:`theory §3 <theory-limit>`)
 
 .. math::
 
@@ -15,11 +15,14 @@ code the limit solver uses).
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..activations import Activation, activation
-from ..errors import DimensionError
-from ..memory import MemoryState, memory_on_histories, memory_step
+from ..errors import ConfigError, DimensionError
+from ..memory import MemoryState, memory_on_histories, memory_step, suffix_tree
 from ..prior import UnitParameters
 
 __all__ = ["network_output"]
@@ -27,8 +30,9 @@ __all__ = ["network_output"]
 _BYTES_BUDGET = 200e6
 
 
-def network_output(params: UnitParameters, histories, act: Activation | str, beta: float, *,
-                   max_bytes: float = _BYTES_BUDGET) -> np.ndarray:
+def network_output(params: UnitParameters, histories: ArrayLike, act: Activation | str,
+                   beta: float, *, max_bytes: float = _BYTES_BUDGET,
+                   backend: Literal["auto", "numba", "numpy"] = "auto") -> np.ndarray:
     r"""Evaluate :math:`f(\xi) = N^{-\beta}\sum_i c^i\sigma(w^i\cdot x + b^i S(\theta^i;\xi_{-1}))`.
 
     Parameters
@@ -44,8 +48,14 @@ def network_output(params: UnitParameters, histories, act: Activation | str, bet
     beta : float
         Output scaling exponent.
     max_bytes : float
-        Work-array budget; units are processed in chunks so that the
-        temporaries stay below it (about 200 MB by default).
+        Work-array budget of the numpy route; units are processed in chunks so
+        that the temporaries stay below it (about 200 MB by default).
+    backend : {"auto", "numba", "numpy"}
+        ``"numba"``: the compiled route (the memory of each distinct suffix of
+        the windows computed once per unit, by :func:`limitsolver.memory.suffix_tree`,
+        networks and blocks of units in parallel); ``"numpy"``: through
+        :func:`limitsolver.memory.memory_on_histories`; ``"auto"``: numba when
+        it can be used. Both agree to rounding (a few ulp per unit).
 
     Returns
     -------
@@ -55,10 +65,18 @@ def network_output(params: UnitParameters, histories, act: Activation | str, bet
     ------
     DimensionError
         If ``histories`` is not (M, L, d) with the parameters' ``d``.
+    ConfigError
+        If ``backend`` is unknown, or ``"numba"`` cannot be used.
 
     Notes
     -----
-    Cost :math:`O(S N M L d)` time, :math:`O(M G d)` memory for chunks of ``G`` units.
+    A network whose second half of units mirrors the first,
+    :math:`(c, w, b) \mapsto (-c, w, b)` exactly (doubled initialisation before
+    any update), has output exactly 0; it is not evaluated.
+    Cost :math:`O(S N U d)` time for :math:`U` distinct suffixes
+    (:math:`U \le M(L-1)`, about :math:`M n/(n-1)` for exact histories of an
+    :math:`n`-state chain); memory :math:`O(U\cdot 64)` per thread (numba) or
+    :math:`O(M G d)` for chunks of ``G`` units (numpy).
     """
     act = activation(act)
     c = np.asarray(params.c, dtype=float)
@@ -72,8 +90,21 @@ def network_output(params: UnitParameters, histories, act: Activation | str, bet
             f"`histories` must have shape (M, L, {w.shape[2]}) to match the network's input "
             f"dimension, got {hist.shape}."
         )
+    if backend not in ("auto", "numba", "numpy"):
+        raise ConfigError(f"`backend` must be one of ('auto', 'numba', 'numpy'), got {backend!r}.")
     S, N, d = w.shape
     M = hist.shape[0]
+    live = ~_mirrored(c, w, b)
+    if not live.all():  # h = 0 exactly for networks made of mirrored pairs (doubled, t = 0)
+        out = np.zeros((S, M))
+        if live.any():
+            out[live] = network_output(UnitParameters(c[live], w[live], b[live]), hist, act,
+                                       beta, max_bytes=max_bytes, backend=backend)
+        return out
+    if backend != "numpy":
+        kernel = _compiled(act, backend == "numba")
+        if kernel is not None:
+            return _tree_output(kernel, c, w, b, hist) * float(N) ** (-beta)
     G = int(max(1, min(N, max_bytes // (8.0 * max(M, 1) * (d + 4)))))
     out = np.zeros((S, M))
     x = hist[:, 0, :]
@@ -85,3 +116,44 @@ def network_output(params: UnitParameters, histories, act: Activation | str, bet
             phi = memory_step(MemoryState(mem.s, None, None), x, wg, bg, act, wx=x @ wg.T).s
             out[q] += phi @ c[q, lo:hi]
     return out * float(N) ** (-beta)
+
+
+_BLOCK = 128
+
+
+def _mirrored(c: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per network: whether unit ``N/2 + i`` is ``(-c, w, b)`` of unit ``i`` exactly (doubled start)."""
+    N = c.shape[1]
+    if N % 2:
+        return np.zeros(c.shape[0], dtype=bool)
+    h = N // 2
+    return (np.all(c[:, h:] == -c[:, :h], axis=1) & np.all(w[:, h:] == w[:, :h], axis=(1, 2))
+            & np.all(b[:, h:] == b[:, :h], axis=1) & np.any(c != 0, axis=1))
+
+
+def _compiled(act: Activation, required: bool):
+    """The compiled tree evaluation of ``act`` (``None``: use numpy; raise if ``required``)."""
+    from ._kernels import kernel_module, numba_available
+
+    if not numba_available():
+        if required:
+            raise ConfigError("`backend` 'numba' requested but numba cannot be imported.")
+        return None
+    try:
+        return kernel_module(act, "rtrl").tree_outputs
+    except Exception as exc:  # numba raises many kinds of typing/lowering errors
+        if required:
+            raise ConfigError(f"activation {act.expression!r} could not be compiled with numba "
+                              f"({type(exc).__name__}: {exc}).") from exc
+        return None
+
+
+def _tree_output(kernel, c, w, b, hist) -> np.ndarray:
+    r""":math:`\sum_i c^i \phi^i` per network and window, by the compiled suffix-tree walk."""
+    tree = suffix_tree(hist)
+    S, N, _ = w.shape
+    n_blocks = max(1, -(-N // _BLOCK))
+    part = np.zeros((S, n_blocks, hist.shape[0]))
+    kernel(np.ascontiguousarray(c), np.ascontiguousarray(w), np.ascontiguousarray(b), tree.x,
+           tree.up, np.ascontiguousarray(hist[:, 0, :]), tree.leaf, _BLOCK, part)
+    return part.sum(axis=1)

@@ -1,4 +1,4 @@
-r"""The record of a finite-network simulation (``THEORY.md`` §2).
+r"""The record of a finite-network simulation (:ref:`theory §2 <theory-network>`).
 
 A :class:`SimulationResult` holds, for ``S`` seeds run together, the online
 predictions :math:`f^N_k`, targets :math:`Y_k` and errors :math:`e_k = Y_k - f^N_k`
@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import ConfigError, DimensionError
 from ..io import read_json, to_jsonable, write_json, write_npz
@@ -222,7 +224,7 @@ class SimulationResult:
         return UnitParameters(self.snapshots.c[:, j], self.snapshots.w[:, j],
                               self.snapshots.b[:, j])
 
-    def output(self, histories, time: float | int | None = None) -> np.ndarray:
+    def output(self, histories: ArrayLike, time: float | int | None = None) -> np.ndarray:
         r"""The frozen-parameter output :math:`h^N_t(\xi)` on a batch of histories.
 
         :math:`h^N_t(\xi) = N^{-\beta}\sum_i c^i\sigma(w^i\cdot x + b^i S(\theta^i;\xi_{-1}))`
@@ -243,8 +245,37 @@ class SimulationResult:
         return network_output(self.parameters(time), histories, self.network.activation,
                               self.network.beta)
 
+    def outputs(self, histories: ArrayLike, times: Sequence | None = None) -> np.ndarray:
+        r"""The frozen-parameter outputs :math:`h^N_t(\xi)` at several snapshots in one pass.
+
+        The same numbers as :meth:`output` at each time, with the suffix tree
+        of the histories built once for all seeds and times.
+
+        Parameters
+        ----------
+        histories : array_like, shape (M, L, d)
+            ``histories[:, 0]`` current state, ``histories[:, j]`` ``j`` steps back.
+        times : sequence, optional
+            Snapshot times or indices as in :meth:`parameters` (default: all
+            stored snapshots).
+
+        Returns
+        -------
+        ndarray, shape (S, n_times, M)
+            :math:`h^N_{t_j}(\xi^{(m)})` for each seed, time and history.
+        """
+        times = list(range(len(self.times))) if times is None else list(times)
+        snaps = [self.parameters(t) for t in times]
+        S, N = self.final.c.shape
+        d = self.final.w.shape[-1]
+        stacked = UnitParameters(np.stack([p.c for p in snaps], axis=1).reshape(-1, N),
+                                 np.stack([p.w for p in snaps], axis=1).reshape(-1, N, d),
+                                 np.stack([p.b for p in snaps], axis=1).reshape(-1, N))
+        out = network_output(stacked, histories, self.network.activation, self.network.beta)
+        return out.reshape(S, len(times), -1)
+
     # -- storage -----------------------------------------------------------------------------
-    def save(self, path) -> tuple[Path, Path]:
+    def save(self, path: str | Path) -> tuple[Path, Path]:
         """Write ``<path>.npz`` (arrays) and ``<path>.json`` (metadata) atomically.
 
         Parameters
@@ -287,7 +318,7 @@ class SimulationResult:
         return npz, js
 
     @classmethod
-    def load(cls, path) -> SimulationResult:
+    def load(cls, path: str | Path) -> SimulationResult:
         """Read a result written by :meth:`save` (``problem`` is ``None``).
 
         Parameters
@@ -333,6 +364,63 @@ class SimulationResult:
             backend=meta["backend"], paths=a.get("paths"),
             compile_time=float(meta.get("compile_time", 0.0)),
         )
+
+    def to_dataframe(self):
+        """One row per seed and training step: the online prediction, target and error.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``seed``, ``step`` (:math:`k`), ``time`` (:math:`k/N`),
+            ``prediction`` (:math:`f^N_k`), ``target`` (:math:`Y_k`) and ``error``
+            (:math:`e_k`).
+
+        Raises
+        ------
+        ImportError
+            If pandas is not installed.
+        """
+        from ..io import optional_import
+
+        pd = optional_import("pandas", "to_dataframe")
+        S, K = self.predictions.shape
+        return pd.DataFrame({
+            "seed": np.repeat(np.asarray(self.seeds), K), "step": np.tile(np.arange(K), S),
+            "time": np.tile(np.arange(K) / self.n_units, S),
+            "prediction": self.predictions.ravel(), "target": self.targets.ravel(),
+            "error": self.errors.ravel()})
+
+    def to_xarray(self):
+        """The result as an ``xarray.Dataset`` (dimensions ``seed``, ``step``, ``time``, ``unit``).
+
+        Returns
+        -------
+        xarray.Dataset
+            ``prediction``, ``target``, ``error`` (seed, step); the snapshot
+            parameters ``c``, ``b`` (seed, time, unit) and ``w`` (seed, time,
+            unit, dim); attributes ``n_units``, ``backend``, ``status``,
+            ``wall_time`` and ``compile_time``.
+
+        Raises
+        ------
+        ImportError
+            If xarray is not installed.
+        """
+        from ..io import optional_import
+
+        xr = optional_import("xarray", "to_xarray")
+        snap = self.snapshots
+        data = {"prediction": (("seed", "step"), self.predictions),
+                "target": (("seed", "step"), self.targets),
+                "error": (("seed", "step"), self.errors),
+                "c": (("seed", "time", "unit"), snap.c), "b": (("seed", "time", "unit"), snap.b),
+                "w": (("seed", "time", "unit", "dim"), snap.w)}
+        K = self.predictions.shape[1]
+        return xr.Dataset(data, coords={"seed": list(self.seeds), "step": np.arange(K),
+                                        "time": self.times},
+                          attrs={"n_units": self.n_units, "backend": self.backend,
+                                 "status": self.status, "wall_time": self.wall_time,
+                                 "compile_time": self.compile_time})
 
     def __repr__(self) -> str:
         return (f"SimulationResult(N={self.n_units}, seeds={len(self.seeds)}, "

@@ -1,4 +1,4 @@
-r"""Online SGD of the finite network of ``THEORY.md`` §2, for an ensemble of seeds.
+r"""Online SGD of the finite network of :ref:`theory §2 <theory-network>`, for an ensemble of seeds.
 
 For each seed a network of :math:`N` units with :math:`\theta^i\sim\mu_0` is run
 on its own stationary path of the chain. Steps :math:`k = 0, \dots, K-1`,
@@ -102,7 +102,8 @@ def seed_streams(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
     return np.random.default_rng(params_ss), np.random.default_rng(data_ss)
 
 
-def numpy_chunk(X, Y, state: MemoryState, params: UnitParameters, network: NetworkSpec,
+def numpy_chunk(X: np.ndarray, Y: np.ndarray, state: MemoryState, params: UnitParameters,
+                network: NetworkSpec,
                 lr: float, scale: float, train: bool) -> tuple:
     r"""Plain numpy step loop over a chunk (the reference backend).
 
@@ -275,10 +276,10 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
              backend: Literal["auto", "numba", "numpy"] = "auto",
              progress: bool | None = None,
              callback: Callable[[SimulationProgress], bool | None] | None = None,
-             chunk_steps: int | None = None) -> SimulationResult:
+             chunk_steps: int | None = None, unit_blocks: int = 1) -> SimulationResult:
     r"""Train finite networks online on the problem's chain, one network per seed.
 
-    Runs the system of ``THEORY.md`` §2 (see the module docstring): warm-up of
+    Runs the system of :ref:`theory §2 <theory-network>` (see the module docstring): warm-up of
     ``problem.depth`` frozen steps, then :math:`K = \lfloor N T\rfloor` SGD steps
     with learning rate :math:`\alpha N^{2\beta-2}` and output scale
     :math:`N^{-\beta}`. All seeds advance together.
@@ -310,6 +311,13 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
         ``False`` stops the run cleanly (status ``"stopped by callback"``).
     chunk_steps : int, optional
         Steps per chunk (default: about :math:`2^{23}` unit-steps per chunk).
+    unit_blocks : int, default 1
+        With one seed and the numba backend, split the units of every step
+        into this many blocks run in parallel (a reduction per step); the
+        numbers equal the serial loop's to rounding (the sum over units is
+        added block by block). It pays only when one step's work outweighs
+        waking the threads every step: on a loaded machine it does not (see
+        ``benchmarks/bench_simulator.py --blocks``).
 
     Returns
     -------
@@ -359,6 +367,10 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
         chunk_steps = max(1, min(max(K, 1), 2**23 // (N * len(seeds))))
     elif not (isinstance(chunk_steps, numbers.Integral) and chunk_steps >= 1):
         raise ConfigError(f"`chunk_steps` must be a positive integer, got {chunk_steps!r}.")
+    if not (isinstance(unit_blocks, numbers.Integral) and not isinstance(unit_blocks, bool)
+            and unit_blocks >= 1):
+        raise ConfigError(f"`unit_blocks` must be a positive integer, got {unit_blocks!r}.")
+    blocks = int(unit_blocks) if len(seeds) == 1 else 1
 
     # -- draws: parameters and paths, one pair of streams per seed -----------------------------
     cs, ws, bs, paths, ys = [], [], [], [], []
@@ -408,7 +420,7 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
             e = np.empty((S, k1 - k0))
             bad = np.full(S, -1, dtype=np.int64)
             kernel(xs, yv, params.c, params.w, params.b, state.s, state.jw, state.jb, lr, scale,
-                   network.gradient == "rtrl", train, f, e, bad)
+                   network.gradient == "rtrl", train, f, e, bad, blocks)
         return f, e, bad
 
     # the kernel works in place: own the arrays

@@ -1,4 +1,4 @@
-r"""Convergence of finite networks to the kernel limit (``THEORY.md`` §3, §7).
+r"""Convergence of finite networks to the kernel limit (:ref:`theory §3 <theory-limit>`, :ref:`§7 <theory-convergence>`).
 
 A :class:`ConvergenceStudy` runs the finite network of width :math:`N` for
 several widths and seeds on one :class:`~limitsolver.problem.Problem`, solves
@@ -31,9 +31,15 @@ takes any others as :class:`Metric` objects::
     study = ConvergenceStudy(problem, metrics=("sup_l2", Metric("sup_linf", sup_linf)))
 
 Each metric is fitted as :math:`e\approx C N^{-p}` with a bootstrap interval over
-seeds (:func:`~limitsolver.studies.fit.fit_power_law`). Finite-network runs are
-independent tasks executed by a process pool; each finished run is written
-atomically under ``out/runs`` so an interrupted study resumes where it stopped.
+seeds (:func:`~limitsolver.studies.fit.fit_power_law`); the fit's means and
+standard errors over seeds are the ones every table, summary and figure shows.
+Finite-network runs are independent tasks executed here, by a process pool or on
+Dask (:mod:`~limitsolver.studies.executors`); each finished run is written
+atomically to the study's :class:`~limitsolver.store.RunStore` under
+``out/runs``, so an interrupted study (Ctrl-C, ``kill -9``) resumes where it
+stopped, reusing only run files that carry this study's fingerprint and their
+own ``(N, seed)``. Ctrl-C stops the study and keeps what finished. The time of
+each run excludes compilation of the step loop (:attr:`ConvergenceResult.compile_times`).
 When the initial output is not zero (:math:`\beta = 1/2` without doubling) the
 limit of each seed starts from that seed's :math:`h^N_0` on the histories.
 """
@@ -46,16 +52,25 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..errors import ConfigError, DivergenceError, StudyError
+from ..io import optional_import
 from ..problem import Problem
 from ..progress import progress as progress_bar
 from .executors import blas_threads as _blas
 from .executors import execute
 from .fit import PowerLawFit, fit_power_law
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
+    from distributed import Client
+
+    from ...limit.solution import LimitSolution
 
 __all__ = ["ConvergenceStudy", "ConvergenceResult", "run_convergence", "depth_error", "METRICS",
            "Metric", "RunData", "Column", "TABLE_COLUMNS", "evaluate_pairs"]
@@ -112,6 +127,11 @@ class RunData:
     def weights(self) -> np.ndarray:
         r"""Weights :math:`\omega_m` of the evaluation histories."""
         return self.limit.histories.weights
+
+    @cached_property
+    def error_curve(self) -> np.ndarray:
+        r""":math:`\|h^N_t - h_t\|_{L^2(\pi)} = \big(\sum_m \omega_m (h^N_t - h_t)^2(\xi_m)\big)^{1/2}` at each time."""
+        return np.sqrt(((self.outputs - self.limit.h) ** 2) @ self.weights)
 
     @cached_property
     def finite_loss(self) -> np.ndarray:
@@ -222,7 +242,7 @@ def sup_l2(run: RunData) -> float:
     -------
     float
     """
-    return float(np.sqrt(((run.outputs - run.limit.h) ** 2) @ run.weights).max())
+    return float(run.error_curve.max())
 
 
 def tracking(run: RunData) -> float:
@@ -272,7 +292,8 @@ def _metric(m) -> Metric:
                       "(or pass a `Metric(name, fn)`).")
 
 
-def evaluate_pairs(sol, windows, times, h0_new=None) -> np.ndarray:
+def evaluate_pairs(sol: LimitSolution, windows: np.ndarray, times: ArrayLike,
+                   h0_new: np.ndarray | None = None) -> np.ndarray:
     r""":math:`h_{t_k}(\xi_k)` for pairs of a time and a history, by the Nyström extension.
 
     The diagonal of ``sol.evaluate(windows, times)`` at the cost of one kernel
@@ -603,7 +624,7 @@ class ConvergenceResult:
         return "\n".join(lines)
 
     # -- files and tables ----------------------------------------------------------------
-    def save(self, out, extra: dict | None = None) -> tuple[Path, Path]:
+    def save(self, out: str | Path, extra: dict | None = None) -> tuple[Path, Path]:
         """Write ``summary.json`` and ``errors.npz`` under ``out`` (atomically, with provenance).
 
         Parameters
@@ -638,7 +659,7 @@ class ConvergenceResult:
         return js, npz
 
     @classmethod
-    def load(cls, out) -> ConvergenceResult:
+    def load(cls, out: str | Path) -> ConvergenceResult:
         """Rebuild a result from the ``summary.json`` and ``errors.npz`` written by :meth:`save`.
 
         The study is rebuilt from the stored state of its problem (or, for files
@@ -707,7 +728,7 @@ class ConvergenceResult:
         ImportError
             If pandas is not installed.
         """
-        pd = _optional("pandas", "to_dataframe")
+        pd = optional_import("pandas", "to_dataframe")
         n, s = np.meshgrid(self.study.n_units, self.study.seeds, indexing="ij")
         data = {"width": n.ravel(), "seed": s.ravel()}
         data.update({m: e.ravel() for m, e in self.errors.items()})
@@ -738,7 +759,7 @@ class ConvergenceResult:
 
         from ..io import to_jsonable
 
-        xr = _optional("xarray", "to_xarray")
+        xr = optional_import("xarray", "to_xarray")
         dims = ("width", "seed")
         data = {m: (dims, e) for m, e in self.errors.items()}
         data["wall_time_s"] = (dims, self.wall_times)
@@ -784,18 +805,6 @@ class ConvergenceResult:
         }
 
 
-def _optional(module: str, what: str):
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(
-            f"`{what}` needs {module}; install it with `pip install {module}` (or, from a "
-            f"checkout of limitsolver, `pip install -e \".[xarray]\"`)."
-        ) from exc
-
-
 def _problem_from(summary: dict, state: dict, out: Path) -> Problem:
     """The problem of a saved study: from its state, or from the CLI configuration."""
     problem_state = state.get("problem")
@@ -810,32 +819,22 @@ def _problem_from(summary: dict, state: dict, out: Path) -> Problem:
     raise ConfigError(f"the result in {out} does not say how to rebuild its problem.")
 
 
-def _warm_step_loop(problem: Problem, n: int, backend: str) -> None:
-    """Compile the step loop ``simulate`` will use for width ``n`` (a no-op once compiled)."""
-    try:
-        from ..simulation.simulate import _resolve_backend
-    except ImportError:  # pragma: no cover - the simulator's layout changed: time with compilation
-        return
-    _resolve_backend(backend, problem.network, problem.dim, n, 1)
-
-
 def _finite_run(problem: Problem, times: np.ndarray, eval_values: np.ndarray, n_track: int,
                 backend: str, n: int, seed: int) -> dict:
     """One finite-network run: outputs on the evaluation histories and sampled online predictions.
 
-    ``compile`` is the time spent compiling the step loop before the run (zero
-    when this process had compiled it), ``wall`` the time of the run itself.
+    ``compile`` is the time :func:`~limitsolver.simulation.simulate` spent
+    compiling or loading the step loop (zero once this process has it), ``wall``
+    the time of the run without it.
     """
     from ..histories import path_windows
     from ..simulation import simulate
 
     t0 = time.perf_counter()
-    _warm_step_loop(problem, n, backend)
-    t1 = time.perf_counter()
     res = simulate(problem, n, [seed], snapshot_times=times, progress=False, backend=backend)
     if res.status == "interrupted":  # Ctrl-C inside the step loop: stop the study, not this run
         raise KeyboardInterrupt(f"run N={n}, seed={seed}: {res.message}")
-    outputs = np.stack([res.output(eval_values, time=t)[0] for t in times])   # (n_times, M)
+    outputs = res.outputs(eval_values, times)[0]                              # (n_times, M)
     K = res.n_steps
     steps = np.unique(np.linspace(0, K - 1, min(n_track, K)).astype(int))
     depth = eval_values.shape[1]
@@ -845,7 +844,8 @@ def _finite_run(problem: Problem, times: np.ndarray, eval_values: np.ndarray, n_
     track_windows = windows[steps + offset]
     return {"outputs": outputs, "steps": steps, "predictions": res.predictions[0, steps],
             "windows": track_windows, "track_h0": res.output(track_windows, time=0.0)[0],
-            "n_steps": K, "wall": time.perf_counter() - t1, "compile": t1 - t0}
+            "n_steps": K, "wall": time.perf_counter() - t0 - res.compile_time,
+            "compile": float(res.compile_time)}
 
 
 def _solve(study: ConvergenceStudy, show, problem: Problem | None = None,
@@ -872,7 +872,7 @@ def _lookup(rows: np.ndarray, table: np.ndarray) -> np.ndarray | None:
     return idx if np.array_equal(tk[idx], rk) else None
 
 
-def depth_error(study: ConvergenceStudy, sol, show=None) -> float:
+def depth_error(study: ConvergenceStudy, sol: LimitSolution, show: bool | None = None) -> float:
     r"""Memory-truncation error of ``sol`` estimated by one more level of depth.
 
     Solves again with the memory tolerance multiplied by :math:`\gamma` (window
@@ -918,7 +918,8 @@ def depth_error(study: ConvergenceStudy, sol, show=None) -> float:
 
 
 def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path | None = None,
-                    progress: bool | None = None, executor=None, retries: int = 2,
+                    progress: bool | None = None, executor: Executor | Client | None = None,
+                    retries: int = 2,
                     blas_threads: int | None = 1) -> ConvergenceResult:
     """Run a convergence study; resume from ``out`` when it holds finished runs.
 
@@ -1058,8 +1059,7 @@ def _run_study(study: ConvergenceStudy, store, meta: dict, jobs, progress, execu
             for m in metrics:
                 errors[m.name][i, j] = m(run)
             finite_loss[i, j] = run.finite_loss
-            # per time, the L2(pi) distance whose sup over time is `sup_l2`
-            curves[i, j] = np.sqrt(((run.outputs - limit.h) ** 2) @ omega)
+            curves[i, j] = run.error_curve
             finite_h[i, j] = run.outputs
             if own_start:
                 limit_h[i, j] = limit.h

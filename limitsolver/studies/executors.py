@@ -36,7 +36,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Hashable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["execute", "is_dask_client", "connect", "blas_threads"]
 
@@ -178,7 +181,7 @@ def _terminate_workers(pool: cf.ProcessPoolExecutor) -> None:
 
 
 def execute(fn: Callable, keys: Sequence[Hashable], shared: tuple, task_args: Callable,
-            record: Callable[[Hashable, Any], None], *, jobs: int = 1, executor=None,
+            record: Callable[[Hashable, Any], None], *, jobs: int = 1, executor: cf.Executor | Client | None = None,
             retries: int = 2, advance: Callable[[], None] | None = None
             ) -> dict[Hashable, BaseException]:
     """Run ``fn(*shared, *task_args(key))`` for every key; hand each result to ``record``.

@@ -32,11 +32,16 @@ available, Richardson's estimate from three successive refinements with ratio
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._random import as_generator
 from ..errors import ConfigError, DimensionError
+
+if TYPE_CHECKING:
+    from .._random import SeedLike
 
 __all__ = ["LineFit", "fit_line", "PowerLawFit", "fit_power_law", "observed_orders",
            "richardson_order"]
@@ -74,7 +79,7 @@ def _line(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return X, coef
 
 
-def fit_line(x, y, *, stderr: bool = True) -> LineFit:
+def fit_line(x: ArrayLike, y: ArrayLike, *, stderr: bool = True) -> LineFit:
     r"""Least-squares line :math:`y \approx a + b x` with the standard error of the slope.
 
     Solved by :func:`numpy.linalg.lstsq` on the design matrix :math:`X = [1, x]`;
@@ -142,7 +147,7 @@ class PowerLawFit:
     boot_rates: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
     boot_constants: np.ndarray = field(default_factory=lambda: np.empty(0), repr=False)
 
-    def predict(self, n) -> np.ndarray:
+    def predict(self, n: ArrayLike) -> np.ndarray:
         """Fitted error :math:`C n^{-p}` at sizes ``n``.
 
         Parameters
@@ -172,7 +177,7 @@ class PowerLawFit:
         """
         return bool(self.ci[0] <= p <= self.ci[1])
 
-    def band(self, n) -> tuple[np.ndarray, np.ndarray]:
+    def band(self, n: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         r"""Pointwise bootstrap confidence band of the fitted line :math:`C n^{-p}`.
 
         At each size :math:`n` the band runs between the :math:`(1 \mp \text{level})/2`
@@ -212,8 +217,8 @@ def _slope(logn: np.ndarray, loge: np.ndarray) -> tuple[float, float]:
     return f.slope, f.intercept
 
 
-def fit_power_law(sizes, errors, *, level: float = 0.95, n_boot: int = 2000,
-                  rng=0) -> PowerLawFit:
+def fit_power_law(sizes: ArrayLike, errors: ArrayLike, *, level: float = 0.95, n_boot: int = 2000,
+                  rng: SeedLike = 0) -> PowerLawFit:
     r"""Fit :math:`e \approx C n^{-p}` to errors over sizes and seeds.
 
     Parameters
@@ -282,7 +287,7 @@ def fit_power_law(sizes, errors, *, level: float = 0.95, n_boot: int = 2000,
                        boot_rates=boots, boot_constants=np.exp(boot_logc))
 
 
-def observed_orders(h, errors) -> np.ndarray:
+def observed_orders(h: ArrayLike, errors: ArrayLike) -> np.ndarray:
     r"""Observed orders :math:`\log(e_i/e_{i+1})/\log(h_i/h_{i+1})` of successive refinements.
 
     Parameters

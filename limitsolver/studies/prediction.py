@@ -17,11 +17,17 @@ small :math:`N` shows where the leading order stops being accurate.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import ConfigError
 from .convergence import TABLE_COLUMNS, Column
+
+if TYPE_CHECKING:
+    from ..._random import SeedLike
+    from ...limit.fluctuations import FluctuationPrediction
+    from ...studies.convergence import ConvergenceResult, ConvergenceStudy
 
 __all__ = ["PredictedErrors", "compare_with_prediction", "prediction_columns",
            "predict_study", "prediction_applies", "PREDICTION_Z"]
@@ -73,7 +79,8 @@ class PredictedErrors:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def compare_with_prediction(result, prediction, metric: str = "sup_l2") -> PredictedErrors:
+def compare_with_prediction(result: ConvergenceResult, prediction: FluctuationPrediction,
+                            metric: str = "sup_l2") -> PredictedErrors:
     r"""Ratios of measured to predicted errors for one metric of a study.
 
     Parameters
@@ -114,7 +121,7 @@ def compare_with_prediction(result, prediction, metric: str = "sup_l2") -> Predi
                            ratio_high=ratio * (1 + PREDICTION_Z * rel))
 
 
-def prediction_columns(prediction) -> tuple[Column, ...]:
+def prediction_columns(prediction: FluctuationPrediction) -> tuple[Column, ...]:
     r"""The study table's columns with the prediction: :math:`\sqrt N e`, predicted, ratio.
 
     Parameters
@@ -155,11 +162,13 @@ def prediction_columns(prediction) -> tuple[Column, ...]:
     return TABLE_COLUMNS[:cut] + extra + TABLE_COLUMNS[cut:]
 
 
-def predict_study(study, result=None, *, n_samples: int = 512, seed=0,
+def predict_study(study: ConvergenceStudy, result: ConvergenceResult | None = None, *,
+                  n_samples: int = 512, seed: SeedLike = 0,
                   progress: bool | None = None):
     r"""The fluctuation prediction for a convergence study, or None where it does not apply.
 
-    It applies at :math:`\beta = 1/2` in rtrl mode on the exact histories of a finite chain.
+    It applies at :math:`\beta = 1/2` on the exact histories of a finite chain (rtrl or
+    truncated training).
     With doubled initialisation the limit starts from :math:`h_0 = 0`; without, each seed's
     limit starts from its network's :math:`h^N_0`, and the prediction is averaged over the
     initial outputs of the seeds at the largest width (from ``result``).
@@ -198,7 +207,7 @@ def predict_study(study, result=None, *, n_samples: int = 512, seed=0,
                                 progress=progress)
 
 
-def prediction_applies(study) -> str:
+def prediction_applies(study: ConvergenceStudy) -> str:
     """Why the fluctuation prediction does not apply to a study ('' when it does).
 
     Parameters
@@ -214,8 +223,6 @@ def prediction_applies(study) -> str:
     net = study.problem.network
     if net.beta != 0.5:
         return f"the prediction is the leading order at beta = 1/2 (beta = {net.beta:g})"
-    if net.gradient != "rtrl":
-        return "the prediction is implemented for rtrl training"
     if study.histories != "exact" or not hasattr(study.problem.chain, "P"):
         return "the data-noise term needs the exact histories of a finite chain"
     return ""

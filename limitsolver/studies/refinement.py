@@ -1,4 +1,4 @@
-r"""Refinement studies of the limit solver's own discretisation (``THEORY.md`` §4.5).
+r"""Refinement studies of the limit solver's own discretisation (:ref:`theory §4.5 <theory-errors>`).
 
 Each study solves the same :class:`~limitsolver.problem.Problem` at a sequence
 of discretisation levels and measures the distance of each solution to the next
@@ -17,6 +17,7 @@ tolerance.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -85,8 +86,9 @@ def _times(problem: Problem, n_times: int) -> np.ndarray:
     return np.linspace(0.0, problem.horizon, n_times)
 
 
-def refine_nodes(problem: Problem, n_w=(8, 16, 32, 64), *, n_b_ratio: float = 0.25,
-                 kind: str = "legendre", histories="exact", n_times: int = 11,
+def refine_nodes(problem: Problem, n_w: Sequence[int] = (8, 16, 32, 64), *, n_b_ratio: float = 0.25,
+                 kind: str = "legendre", histories: str | int = "exact",
+                 n_times: int = 11,
                  seed: int = 0) -> RefinementResult:
     r"""Quadrature refinement: ``n_w`` nodes for ``w`` and ``n_b_ratio * n_w`` for ``b``.
 
@@ -193,7 +195,8 @@ def refine_depth(problem: Problem, extra_levels: int = 4, *, n_times: int = 11,
     return RefinementResult("depth", depths, errors, errors[1:] / errors[:-1])
 
 
-def refine_histories(problem: Problem, M=(256, 512, 1024, 2048), *, seeds=(0, 1, 2, 3),
+def refine_histories(problem: Problem, M: Sequence[int] = (256, 512, 1024, 2048), *,
+                     seeds: Sequence[int] = (0, 1, 2, 3),
                      n_times: int = 11, grid: dict | None = None) -> RefinementResult:
     r"""Monte Carlo histories: the loss curve with ``M`` sampled windows against the exact one.
 
@@ -235,7 +238,8 @@ def refine_histories(problem: Problem, M=(256, 512, 1024, 2048), *, seeds=(0, 1,
                             observed_orders(M.astype(float) ** -1.0, errs.mean(axis=1)), fit)
 
 
-def refine_time_stepping(problem: Problem, rtol=(1e-3, 1e-4, 1e-5, 1e-6), *, n_times: int = 11,
+def refine_time_stepping(problem: Problem, rtol: Sequence[float] = (1e-3, 1e-4, 1e-5, 1e-6), *,
+                         n_times: int = 11,
                          grid: dict | None = None, method: str = "RK23") -> RefinementResult:
     r"""``solve_ivp`` (``method``) at decreasing tolerances against the exact spectral solution.
 
