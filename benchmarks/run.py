@@ -7,8 +7,9 @@ Usage, from the repository root::
     python benchmarks/run.py --quick --skip simulator limit
 
 Options: ``--quick``; ``--skip NAME ...`` (``simulator``, ``limit``, ``scaling``,
-``headline``, ``study``); ``--summary PATH`` (a ``limitsolver converge`` summary for the
-headline's accuracy context, default ``results/converge/summary.json``);
+``headline``, ``study``, ``fluctuations``); ``--summary PATH`` (a ``limitsolver
+converge`` summary for the headline's accuracy context, default
+``results/converge/summary.json``);
 ``--out DIR`` (default ``benchmarks/results``); ``--blas-threads K`` (default 1:
 the simulator runs one seed on one core, and the limit's linear algebra gets one
 core too, which also keeps the timings steady on a shared machine; 0 keeps the
@@ -36,6 +37,13 @@ The suite runs, in order:
 ``study``
     :mod:`benchmarks.bench_study`: the share of the headline study's wall time
     spent outside its training runs (limit, depth check, metrics, fits).
+``fluctuations``
+    :mod:`benchmarks.bench_fluctuations`: the fluctuation prediction of ``THEORY.md`` §8
+    at the headline problem against one finite run at the study's largest width (target
+    below 1), and the prediction's accuracy: measured :math:`N\,\mathbb E\|h^N_t -
+    h_t\|^2` over seeds against :math:`K_t + D_t` at two widths (ratio at the horizon
+    and pooled over times, with 95 % intervals) and the measured
+    :math:`\mathbb E\sup_t\sqrt N\|h^N_t - h_t\|` against the predicted constant.
 
 Every number in the table is a ratio (or a fitted exponent) of times measured
 in this run; no reference time is stored in the code. The run writes
@@ -73,7 +81,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 #: Benchmarks of the suite, in running order.
-BENCHMARKS = ("simulator", "limit", "scaling", "headline", "study")
+BENCHMARKS = ("simulator", "limit", "scaling", "headline", "study", "fluctuations")
 _EXTERNAL = {"simulator": "bench_simulator", "limit": "bench_limit"}
 _BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _THREAD_VARS = (*_BLAS_VARS, "NUMBA_NUM_THREADS")
@@ -229,6 +237,30 @@ def _rows_study(res: dict) -> list[dict]:
              "note": ", ".join(f"{k} {v:.2f}" for k, v in res["fractions"].items())}]
 
 
+def _rows_fluctuations(res: dict) -> list[dict]:
+    c, a = res["cost"], res["accuracy"]
+    s = c["seconds"]
+    rows = [{"benchmark": "fluctuations",
+             "quantity": f"prediction (M={c['M']}, G={c['G']}) / one finite run at "
+                         f"N={c['n_units']} (target < 1)",
+             "value": c["ratio"]["prediction"], "unit": "x",
+             "note": f"{s['prediction_from_problem']:.3g} s / {s['finite_run']:.3g} s"}]
+    for N, r in a["widths"].items():
+        rows.append({"benchmark": "fluctuations",
+                     "quantity": f"measured / predicted N E|e_t|^2 at t=T, N={N}",
+                     "value": r["ratio"][-1], "unit": "",
+                     "note": f"95% [{r['ratio_low'][-1]:.2f}, {r['ratio_high'][-1]:.2f}]; "
+                             f"pooled over times {r['pooled_ratio']:.2f} "
+                             f"[{r['pooled_ratio_low']:.2f}, {r['pooled_ratio_high']:.2f}]; "
+                             f"{r['n_seeds']} seeds"})
+        sup = r["sup_l2"]
+        rows.append({"benchmark": "fluctuations",
+                     "quantity": f"measured / predicted E sup_t sqrt(N)|e_t|, N={N}",
+                     "value": sup["ratio"], "unit": "",
+                     "note": f"95% [{sup['ratio_low']:.2f}, {sup['ratio_high']:.2f}]"})
+    return rows
+
+
 def format_table(rows: Sequence[dict], notes: dict | None = None) -> str:
     """The suite's table: benchmark | quantity | value | note, then skipped benchmarks."""
     width = max([len(r["quantity"]) for r in rows] + [8])
@@ -247,7 +279,8 @@ def run_suite(*, quick: bool = True, skip: Sequence[str] = (),
               out_dir: str | Path = RESULTS,
               summary_path: str | Path | None = None,
               scaling_options: dict | None = None, headline_options: dict | None = None,
-              study_options: dict | None = None
+              study_options: dict | None = None,
+              fluctuation_options: dict | None = None
               ) -> tuple[dict, Path]:
     """Run the suite, print the table and write ``suite-<UTC timestamp>.json``.
 
@@ -267,6 +300,10 @@ def run_suite(*, quick: bool = True, skip: Sequence[str] = (),
         (e.g. ``sizes``, ``backend``) and :func:`benchmarks.bench_headline.headline`.
     study_options : dict, optional
         Keyword arguments of :func:`benchmarks.bench_study.study_overhead`.
+    fluctuation_options : dict, optional
+        ``cost`` and ``accuracy``: keyword arguments of
+        :func:`benchmarks.bench_fluctuations.cost` and
+        :func:`~benchmarks.bench_fluctuations.accuracy`.
 
     Returns
     -------
@@ -316,6 +353,16 @@ def run_suite(*, quick: bool = True, skip: Sequence[str] = (),
 
             res = bench_study.study_overhead(quick=quick, **(study_options or {}))
             new = _rows_study(res)
+        elif name == "fluctuations":
+            from benchmarks import bench_fluctuations
+
+            fo = fluctuation_options or {}
+            acc = {"n_seeds": 16 if quick else 64, "show": False}
+            acc.update(fo.get("accuracy", {}))
+            res = {"cost": bench_fluctuations.cost(**fo.get("cost", {})),
+                   "accuracy": bench_fluctuations.accuracy(**acc)}
+            print(bench_fluctuations.format_accuracy(res["accuracy"]))
+            new = _rows_fluctuations(res)
         else:
             opts = {"repeat": 1 if quick else 3,
                     "summary_path": bench_headline.DEFAULT_SUMMARY if summary_path is None

@@ -24,10 +24,23 @@ if str(ROOT) not in sys.path:
 run = importlib.import_module("benchmarks.run")
 bench_scaling = importlib.import_module("benchmarks.bench_scaling")
 bench_headline = importlib.import_module("benchmarks.bench_headline")
+bench_fluct = importlib.import_module("benchmarks.bench_fluctuations")
 
 TINY_SCALING = {"n_units": (16, 32, 64), "M": (64, 128, 256), "M_grid": {"n_w": 4, "n_b": 2},
                 "n_w": (2, 4, 8), "n_b": 2, "G_M": 128, "repeat": 1}
 TINY_GRID = {"n_w": 4, "n_b": 2, "kind": "legendre"}
+
+
+def _tiny_fluctuation_options():
+    """The fluctuation benchmark on a depth-5 check problem (M = 32), 8 nodes, numpy."""
+    from limitsolver.headline import headline_study
+
+    problem = bench_fluct.check_problem(memory_tol=0.1, n_terms=3, horizon=1.0)
+    study = headline_study(0, problem=problem, grid=TINY_GRID, n_times=3)
+    return {"cost": {"study": study, "n_units": 64, "n_samples": 8, "backend": "numpy"},
+            "accuracy": {"problem": problem, "widths": (32, 64), "n_seeds": 4,
+                         "grid": TINY_GRID, "times": [0.0, 0.5, 1.0], "n_samples": 8,
+                         "backend": "numpy"}}
 
 
 @settings(max_examples=20, deadline=None)
@@ -112,7 +125,8 @@ def test_suite_smallest_configuration_writes_its_json(tmp_path):
         headline_options={"n_units": 64, "grid": TINY_GRID, "repeat": 1, "backend": "numpy"},
         study_options={"study_options": {"n_units": [32, 64], "n_seeds": 2, "n_times": 3,
                                          "tracking_samples": 8, "grid": TINY_GRID},
-                       "network_options": {"memory_tol": 0.05}})
+                       "network_options": {"memory_tol": 0.05}},
+        fluctuation_options=_tiny_fluctuation_options())
     assert path.parent == tmp_path and path.name.startswith("suite-")
     saved = json.loads(path.read_text())
     for key in ("timestamp", "quick", "machine", "benchmarks", "skipped", "table",
@@ -122,7 +136,7 @@ def test_suite_smallest_configuration_writes_its_json(tmp_path):
         assert key in saved["machine"]
     assert {"numpy", "scipy", "numba"} <= set(saved["machine"]["versions"])
     assert set(saved["skipped"]) == {"simulator", "limit"}
-    assert set(saved["benchmarks"]) == {"scaling", "headline", "study"}
+    assert set(saved["benchmarks"]) == {"scaling", "headline", "study", "fluctuations"}
     st = saved["benchmarks"]["study"]
     assert 0 < st["overhead"] < 1 and sum(st["fractions"].values()) <= 1 + 1e-9
 
@@ -140,6 +154,19 @@ def test_suite_smallest_configuration_writes_its_json(tmp_path):
     s = hl["seconds"]
     assert hl["ratio"]["headline"] == pytest.approx(
         s["finite_run"] / (s["limit_with_quadrature_estimate"] + s["depth_estimate"]), rel=1e-12)
+
+    fl = saved["benchmarks"]["fluctuations"]
+    cs = fl["cost"]["seconds"]
+    assert fl["cost"]["M"] == 32 and fl["cost"]["G"] == 8 and fl["cost"]["n_units"] == 64
+    assert fl["cost"]["ratio"]["prediction"] == pytest.approx(
+        cs["prediction_from_problem"] / cs["finite_run"], rel=1e-12)
+    acc = fl["accuracy"]
+    assert set(acc["widths"]) == {"32", "64"}
+    for r in acc["widths"].values():
+        assert r["n_seeds"] == 4 and len(r["ratio"]) == 3
+        assert r["ratio_low"][-1] < r["ratio"][-1] < r["ratio_high"][-1]
+    # the fluctuation rows: the cost ratio, then per width the horizon ratio and the sup ratio
+    assert sum(row["benchmark"] == "fluctuations" for row in saved["table"]) == 5
 
     # every table row carries a finite value (or None with a note), and all times are positive
     assert len(saved["table"]) >= 5
@@ -164,3 +191,36 @@ def test_external_results_become_ratio_rows(monkeypatch):
     # a benchmark module that is not there is skipped with a note, not an error
     monkeypatch.setitem(run._EXTERNAL, "limit", "bench_not_there")
     assert "not present" in run._run_external("limit", quick=True)["skipped"]
+
+
+class _Prediction:
+    """The three fields of a FluctuationPrediction the comparison reads."""
+
+    def __init__(self, total, C, sC):
+        self.total, self.constants, self.constants_se = total, {"sup_l2": C}, {"sup_l2": sC}
+
+
+def test_fluctuation_comparison_against_a_direct_computation():
+    # per-seed N|e_t|^2 at 3 times (t = 0 has a zero prediction and no ratio)
+    sq = np.array([[0.0, 1.0, 4.0], [0.0, 3.0, 2.0], [0.0, 2.0, 9.0], [0.0, 2.0, 1.0]])
+    total = np.array([0.0, 2.5, 4.0])
+    out = bench_fluct._compare(sq, _Prediction(total, C=2.0, sC=0.1))
+    assert np.isnan(out["ratio"][0])
+    # t = 0.5: mean 2, sample sd sqrt(2/3), so se = sqrt(2/3)/2
+    se = math.sqrt(2 / 3) / 2
+    assert out["ratio"][1] == pytest.approx(2.0 / 2.5)
+    assert out["ratio_high"][1] - out["ratio"][1] == pytest.approx(1.959964 * se / 2.5, rel=1e-6)
+    # t = 1: mean 4 = the prediction
+    assert out["ratio"][2] == pytest.approx(1.0)
+    # pooled: per seed (sum over times) / 6.5 -> 5/6.5, 5/6.5, 11/6.5, 3/6.5
+    pooled = np.array([5.0, 5.0, 11.0, 3.0]) / 6.5
+    assert out["pooled_ratio"] == pytest.approx(pooled.mean())
+    half = 1.959964 * pooled.std(ddof=1) / 2
+    assert out["pooled_ratio_high"] - out["pooled_ratio"] == pytest.approx(half, rel=1e-6)
+    # sup over times of sqrt: 2, sqrt 3, 3, sqrt 2; predicted 2 +- 0.1 (delta method)
+    sup = np.array([2.0, math.sqrt(3), 3.0, math.sqrt(2)])
+    s = out["sup_l2"]
+    assert s["measured"] == pytest.approx(sup.mean()) and s["ratio"] == pytest.approx(
+        sup.mean() / 2.0)
+    rel = math.hypot(sup.std(ddof=1) / 2 / sup.mean(), 0.1 / 2.0)
+    assert s["ratio_high"] == pytest.approx(s["ratio"] * (1 + 1.959964 * rel), rel=1e-6)
