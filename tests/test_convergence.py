@@ -139,7 +139,16 @@ def test_a_result_loads_back_from_what_the_command_line_wrote(tmp_path, capsys):
     assert main(["converge", "--out", str(tmp_path), "--quiet", "--jobs", "1", *tiny]) == 0
     printed = capsys.readouterr().out
     back = ConvergenceResult.load(tmp_path)
-    assert back.table("sup_l2") in printed                 # every printed number, rebuilt
+    # every printed number, rebuilt: the predicted columns from the saved prediction
+    import json
+    from types import SimpleNamespace
+
+    from limitsolver.studies.prediction import prediction_columns
+
+    saved = json.loads((tmp_path / "summary.json").read_text())["prediction"]
+    pred = SimpleNamespace(constants=saved["constants"], constants_se=saved["constants_se"])
+    assert back.table("sup_l2", prediction_columns(pred)) in printed
+    assert back.table("tracking") in printed
     assert back.study.n_units == (32, 64) and back.study.seeds == (0, 1)
     # the rebuilt study is the one that ran: its runs are reused as they are
     again = run_convergence(back.study, out=tmp_path, progress=False)

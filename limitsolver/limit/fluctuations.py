@@ -338,7 +338,7 @@ class FluctuationPrediction:
             )
         return float(self.constants[metric])
 
-    def error(self, n_units: ArrayLike, metric: str = "sup_l2") -> np.ndarray:
+    def error(self, n_units: ArrayLike, metric: str = "sup_l2") -> float | np.ndarray:
         r"""The predicted mean error at width :math:`N`: ``constant / sqrt(N)``.
 
         Parameters
@@ -350,13 +350,14 @@ class FluctuationPrediction:
 
         Returns
         -------
-        ndarray
-            One predicted error per width.
+        float or ndarray
+            The predicted error (one per width for an array of widths).
         """
         n = np.asarray(n_units, dtype=float)
         if np.any(~np.isfinite(n)) or np.any(n <= 0):
             raise ConfigError(f"`n_units` must be positive widths, got {n_units!r}.")
-        return self._constant(metric) / np.sqrt(n)
+        out = self._constant(metric) / np.sqrt(n)
+        return float(out) if out.ndim == 0 else out
 
     def width_for(self, epsilon: float, metric: str = "sup_l2") -> int:
         r"""The smallest width :math:`N` whose predicted error is at most ``epsilon``.
@@ -579,7 +580,10 @@ def predict_fluctuations(
         t0 = _time.perf_counter()
         H = asymptotic_covariance_form(lifted_transition(hist, problem.chain), om)
         h_lam, h_vec = np.linalg.eigh(H)
-        Lh = h_vec * np.sqrt(np.where(h_lam > 0, h_lam, 0.0))[None, :]   # H = Lh Lh^T
+        # the symmetric square root H^1/2 (H = Lh Lh^T): unique, so the sample paths do not
+        # depend on how eigh picks bases of degenerate eigenspaces (which varies with BLAS
+        # threads); only the law of the paths is fixed by H, their realisation by Lh
+        Lh = (h_vec * np.sqrt(np.where(h_lam > 0, h_lam, 0.0))[None, :]) @ h_vec.T
         timing["lifted_chain"] = _time.perf_counter() - t0
 
     engine = _spectral_engine if method == "spectral" else _stepping_engine
