@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import numbers
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -53,6 +54,8 @@ if TYPE_CHECKING:  # scipy.sparse loads with the first sparse P or chain graph
 
 __all__ = ["FiniteChain"]
 
+#: largest admissible max|πP - π| of the computed stationary law
+_STATIONARY_TOL = 1e-8
 _MAX_LISTED = 6  # how many offending entries / rows an error message lists
 
 
@@ -394,7 +397,10 @@ class FiniteChain(SavedChain):
         Raises
         ------
         NotErgodicError
-            If ``P`` is reducible (the stationary law need not be unique).
+            If ``P`` is reducible (the stationary law need not be unique), or so
+            nearly reducible that the solve is singular in double precision or
+            its result misses invariance, ``max|πP - π| > 1e-8`` (never a raw
+            ``LinAlgError``).
         """
         self._require_irreducible("the stationary distribution to be unique")
         n = self.n_states
@@ -406,18 +412,41 @@ class FiniteChain(SavedChain):
             A[n - 1, :] = np.ones(n)
             b = np.zeros(n)
             b[-1] = 1.0
-            pi = np.asarray(spla.spsolve(A.tocsc(), b))
-            pi = np.clip(pi, 0.0, None)
-            pi = pi / pi.sum()
-            pi.flags.writeable = False
-            return pi
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", spla.MatrixRankWarning)
+                try:
+                    pi = np.asarray(spla.spsolve(A.tocsc(), b))
+                except RuntimeError as exc:  # "Factor is exactly singular"
+                    raise NotErgodicError(self._stationary_failure(str(exc))) from exc
+            return self._finish_stationary(pi)
         A = (np.eye(n) - self.P).T.copy()
         A[-1, :] = 1.0
         b = np.zeros(n)
         b[-1] = 1.0
-        pi = np.linalg.solve(A, b)
+        try:
+            pi = np.linalg.solve(A, b)
+        except np.linalg.LinAlgError as exc:
+            raise NotErgodicError(self._stationary_failure(str(exc))) from exc
+        return self._finish_stationary(pi)
+
+    def _stationary_failure(self, reason: str) -> str:
+        return (
+            f"The stationary distribution of `P` cannot be computed ({reason}): `P` is "
+            "irreducible only through couplings too weak for double precision (nearly "
+            "reducible). Treat its weakly coupled blocks as separate chains or strengthen "
+            "the coupling."
+        )
+
+    def _finish_stationary(self, pi: np.ndarray) -> np.ndarray:
+        """Clip rounding negatives, renormalise, and refuse a non-invariant result."""
+        if not np.all(np.isfinite(pi)) or not np.sum(np.clip(pi, 0.0, None)) > 0:
+            raise NotErgodicError(self._stationary_failure("the solve gave NaN or infinity"))
         pi = np.clip(pi, 0.0, None)
-        pi /= pi.sum()
+        pi = pi / pi.sum()
+        defect = float(np.max(np.abs(pi @ self.P - pi)))
+        if defect > _STATIONARY_TOL:
+            raise NotErgodicError(self._stationary_failure(
+                f"max|pi P - pi| = {defect:.1e} exceeds {_STATIONARY_TOL:g}"))
         pi.flags.writeable = False
         return pi
 
