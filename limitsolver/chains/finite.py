@@ -452,10 +452,14 @@ class FiniteChain(SavedChain):
         return self._finish_stationary(pi)
 
     def _stationary_failure(self, reason: str) -> str:
+        gap = ""
+        if not self.is_sparse and self.n_states <= 500:
+            g = 1.0 - float(np.sort(np.abs(np.linalg.eigvals(self._dense_P())))[-2])
+            gap = f", spectral gap 1 - |λ₂| = {g:.2e}"
         return (
             f"The stationary distribution of `P` cannot be computed ({reason}): `P` is "
-            "irreducible only through couplings too weak for double precision (nearly "
-            "reducible). Treat its weakly coupled blocks as separate chains or strengthen "
+            f"irreducible only through couplings too weak for double precision (nearly "
+            f"reducible{gap}). Treat its weakly coupled blocks as separate chains or strengthen "
             "the coupling."
         )
 
