@@ -1,4 +1,4 @@
-r"""The contraction constant of the memory recursion (``docs/theory`` §2).
+r"""The contraction constant of the memory recursion (:ref:`theory §2 <theory-network>`).
 
 The memory :math:`s_{k+1} = \sigma(w\cdot X_k + b\,s_k)` is a contraction in
 :math:`s`, uniformly over units with :math:`|b| \le b_{\max}`, when

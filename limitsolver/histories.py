@@ -1,4 +1,4 @@
-r"""Histories of the stationary chain: windows :math:`\xi_k = (X_k, X_{k-1}, \dots, X_{k-L+1})` (``THEORY.md`` §4.2).
+r"""Histories of the stationary chain: windows :math:`\xi_k = (X_k, X_{k-1}, \dots, X_{k-L+1})` (:ref:`theory §4.2 <theory-histories>`).
 
 The limit equation integrates over the stationary law :math:`\pi` of histories.
 Truncated at window length :math:`L` (current state included), :math:`\pi` is

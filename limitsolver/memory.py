@@ -18,7 +18,7 @@ or their one-step truncation (``mode="truncated"``)
 
 With parameters frozen, :math:`J^w = \partial_w S`, :math:`J^b = \partial_b S`
 exactly, and one step from the memory :math:`S(\theta;\xi_{k-1})` gives the
-features of ``THEORY.md`` §3 at :math:`\xi_k`: :math:`\varphi = s_{k+1}`,
+features of :ref:`theory §3 <theory-limit>` at :math:`\xi_k`: :math:`\varphi = s_{k+1}`,
 :math:`\psi = J_{k+1}` (rtrl) and :math:`\chi = J_{k+1}` (truncated).
 
 The same :func:`memory_step` advances a batch of networks in the simulator

@@ -1,6 +1,6 @@
 r"""Description of the network: activation, prior, scaling and gradient mode.
 
-The finite network of ``THEORY.md`` §2 has :math:`N` units,
+The finite network of :ref:`theory §2 <theory-network>` has :math:`N` units,
 
 .. math::
 

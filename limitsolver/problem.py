@@ -3,7 +3,7 @@ r"""A learning problem: data chain, target, network and horizon.
 One :class:`Problem` is what the finite network is simulated on and what the
 kernel limit is solved for, so a convergence study compares like with like:
 
-* ``chain`` — the ergodic Markov chain :math:`X_k` (``THEORY.md`` §1);
+* ``chain`` — the ergodic Markov chain :math:`X_k` (:ref:`theory §1 <theory-data>`);
 * ``target`` — the causal functional :math:`Y_k = g(\xi_k)` of the history;
 * ``network`` — :class:`~limitsolver.network.NetworkSpec` (activation, prior,
   :math:`\beta`, :math:`\alpha`, gradient mode, memory tolerance);

@@ -1,4 +1,4 @@
-r"""Targets: causal functionals :math:`Y_k = g(\xi_k)` of the history (``THEORY.md`` §1).
+r"""Targets: causal functionals :math:`Y_k = g(\xi_k)` of the history (:ref:`theory §1 <theory-data>`).
 
 A history is :math:`\xi_k = (X_k, X_{k-1}, \dots)`. A target reads the
 ``window`` most recent states of it (``window = 1``: the current state only)
@@ -688,7 +688,7 @@ class LinearMemory:
 
 @dataclass(frozen=True, eq=False)
 class TeacherRNN:
-    r"""A fixed RNN of the class of ``THEORY.md`` §2 as target (a realisable target).
+    r"""A fixed RNN of the class of :ref:`theory §2 <theory-network>` as target (a realisable target).
 
     .. math::
 

@@ -60,11 +60,15 @@ def small():
 
 
 def _exact_residuals(A, weights, r0, times, alpha=1.0):
-    """r_t = exp(-alpha t A W) r_0 from numpy's eigh of W^1/2 A W^1/2 (A symmetric)."""
-    sw = np.sqrt(weights)
-    lam, V = np.linalg.eigh(sw[:, None] * A * sw[None, :])
-    c = V.T @ (sw * r0)
-    return (np.exp(-alpha * np.outer(times, lam)) * c) @ V.T / sw
+    """r_t = exp(-alpha t A W) r_0 from numpy's eigendecompositions (eigh when A is symmetric)."""
+    if np.array_equal(A, A.T):
+        sw = np.sqrt(weights)
+        lam, V = np.linalg.eigh(sw[:, None] * A * sw[None, :])
+        c = V.T @ (sw * r0)
+        return (np.exp(-alpha * np.outer(times, lam)) * c) @ V.T / sw
+    mu, R = np.linalg.eig(A * weights[None, :])
+    c = np.linalg.solve(R, r0)
+    return np.real((np.exp(-alpha * np.outer(times, mu)) * c) @ R.T)
 
 
 # -- building blocks ----------------------------------------------------------------------
@@ -163,28 +167,36 @@ def _unit_kernels(sol, prior, n_units, n_kernels, rng):
                           prior=prior)
     f = features(hist, rule, act)
     M = hist.M
-    phi = f.phi.reshape(M, n_kernels, n_draw)
-    gw = f.psi_w[:, :, 0].reshape(M, n_kernels, n_draw)
-    gb = f.psi_b.reshape(M, n_kernels, n_draw)
-    c2 = c2.reshape(n_kernels, n_draw)
-    phi, gw, gb = (np.ascontiguousarray(a.transpose(1, 0, 2)) for a in (phi, gw, gb))
-    c2 = c2[:, None, :]
-    return (phi @ phi.transpose(0, 2, 1) + (gw * c2) @ gw.transpose(0, 2, 1)
-            + (gb * c2) @ gb.transpose(0, 2, 1)) / n_draw
+    truncated = sol.problem.network.gradient == "truncated"
+    # the second slot carries the one-step truncated gradient chi in truncated mode
+    slots = [(f.psi_w[:, :, 0], f.chi_w[:, :, 0] if truncated else f.psi_w[:, :, 0]),
+             (f.psi_b, f.chi_b if truncated else f.psi_b)]
+
+    def by_kernel(a):
+        return np.ascontiguousarray(a.reshape(M, n_kernels, n_draw).transpose(1, 0, 2))
+
+    phi = by_kernel(f.phi)
+    c2 = c2.reshape(n_kernels, n_draw)[:, None, :]
+    out = phi @ phi.transpose(0, 2, 1)
+    for first, second in slots:
+        out += (by_kernel(first) * c2) @ by_kernel(second).transpose(0, 2, 1)
+    return out / n_draw
 
 
-@pytest.mark.parametrize("doubled, c_law, sigma_c", [
-    (True, "rademacher", 1.0),
-    pytest.param(False, "gaussian", 1.3, marks=pytest.mark.slow),   # Var(c^2) and n_ind = N
+@pytest.mark.parametrize("doubled, c_law, sigma_c, gradient", [
+    (True, "rademacher", 1.0, "rtrl"),
+    (True, "rademacher", 1.0, "truncated"),                           # psi . chi, stepped
+    pytest.param(False, "gaussian", 1.3, "rtrl", marks=pytest.mark.slow),  # Var(c^2), n_ind = N
 ])
-def test_kernel_term_against_random_kernels_of_sampled_units(doubled, c_law, sigma_c):
-    problem = _problem(doubled=doubled, c_law=c_law, sigma_c=sigma_c)
+def test_kernel_term_against_random_kernels_of_sampled_units(doubled, c_law, sigma_c, gradient):
+    problem = _problem(doubled=doubled, c_law=c_law, sigma_c=sigma_c, gradient=gradient)
     sol = solve_limit(problem, histories="exact", times=TIMES, h0="zero",
                       grid=GRID, error_estimate=False, progress=False, seed=0)
-    pred = predict_fluctuations(sol, terms=("kernel",), n_samples=4000, seed=3)
+    pred = predict_fluctuations(sol, terms=("kernel",), n_samples=4000, substeps=8, seed=3)
     om = sol.histories.weights
     c2 = problem.network.prior.c_second_moment
-    A = tangent_kernel(sol.training_features, sol.training_features, sol.grid, c2)
+    A = tangent_kernel(sol.training_features, sol.training_features, sol.grid, c2,
+                       mode=gradient)
     r_lim = _exact_residuals(A, om, sol.g, TIMES)
     rng = np.random.default_rng(5)
     N, n_draws = 1000, 400
@@ -200,9 +212,16 @@ def test_kernel_term_against_random_kernels_of_sampled_units(doubled, c_law, sig
     assert abs(sup.mean() - pred.constants["sup_l2"]) < band
 
 
-def test_data_term_against_linear_online_recursion(small):
+@pytest.mark.parametrize("gradient", ["rtrl", pytest.param("truncated", marks=pytest.mark.slow)])
+def test_data_term_against_linear_online_recursion(small, gradient):
     """h_{k+1} = h_k + (α/N) A(·, ξ_k)(g(ξ_k) - h_k(ξ_k)) along simulated paths."""
     problem, sol, A = small
+    if gradient == "truncated":
+        problem = _problem(gradient="truncated")
+        sol = solve_limit(problem, histories="exact", times=TIMES, grid=GRID,
+                          error_estimate=False, progress=False)
+        A = tangent_kernel(sol.training_features, sol.training_features, sol.grid, 1.0,
+                           mode="truncated")
     pred = predict_fluctuations(sol, terms=("data",), n_samples=4000, substeps=16, seed=4)
     hist = sol.histories
     om, g, L, M = hist.weights, sol.g, hist.depth, hist.M
@@ -304,7 +323,9 @@ def test_unsupported_settings_are_refused_by_name(small):
         predict_fluctuations(problem.replace(network=problem.network.replace(beta=0.75)))
     with pytest.raises(ConfigError, match="truncated"):
         predict_fluctuations(problem.replace(
-            network=problem.network.replace(gradient="truncated")))
+            network=problem.network.replace(gradient="truncated")), method="spectral")
+    with pytest.raises(ConfigError, match="`method`"):
+        predict_fluctuations(sol, method="eigen")
     with pytest.raises(ConfigError, match="`terms`"):
         predict_fluctuations(sol, terms=("noise",))
     with pytest.raises(ConfigError, match="`n_samples`"):
@@ -336,3 +357,14 @@ def test_prediction_against_finite_networks():
         mean, se = sq.mean(axis=0), sq.std(axis=0, ddof=1) / np.sqrt(len(seeds))
         np.testing.assert_array_less(np.abs(mean[1:] - pred.total[1:]), 4 * se[1:] +
                                      0.1 * pred.total[1:])
+
+
+@pytest.mark.slow
+def test_stepping_route_agrees_with_the_spectral_route(small):
+    """Two routes, two discretisations of the same equations: they agree as sub-steps shrink."""
+    _, sol, _ = small
+    spec = predict_fluctuations(sol, n_samples=8, substeps=16, seed=0)
+    step = predict_fluctuations(sol, method="stepping", n_samples=8, substeps=16, seed=0)
+    assert step.diagnostics["method"] == "stepping" and spec.diagnostics["method"] == "spectral"
+    np.testing.assert_allclose(step.kernel, spec.kernel, rtol=2e-3, atol=1e-12)
+    np.testing.assert_allclose(step.data, spec.data, rtol=2e-3, atol=1e-12)

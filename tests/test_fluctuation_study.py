@@ -112,7 +112,7 @@ def test_fluctuations_command_writes_its_files(tmp_path, capsys):
 
 @pytest.mark.parametrize("setting, key", [
     ("problem.network.beta=0.75", "problem.network.beta"),
-    ("problem.network.gradient=truncated", "problem.network.gradient"),
+    ("fluctuations.substeps=0", "fluctuations.substeps"),
     ("fluctuations.epsilon=[0.1, -1.0]", "fluctuations.epsilon"),
     ("fluctuations.n_samples=1", "fluctuations.n_samples"),
 ])

@@ -13,6 +13,9 @@ import pytest
 
 HEAVY = ("sympy", "matplotlib", "numba", "scipy.integrate", "findiff")
 
+#: each test starts fresh interpreters: one that hangs fails after this many seconds
+pytestmark = pytest.mark.timeout(300)
+
 
 def _loaded_after(code: str) -> set[str]:
     probe = (f"import sys\n{code}\nimport json\n"

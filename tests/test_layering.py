@@ -191,9 +191,10 @@ def test_no_import_cycles():
     assert report == []
 
 
-@pytest.mark.parametrize("edge", [pytest.param(edge, id=f"{edge[0]}->{edge[1]}",
-                                               marks=pytest.mark.xfail(reason=reason))
-                                  for edge, reason in PENDING.items()])
-def test_pending_edge_is_gone(edge):
-    source, target = edge
-    assert target not in import_graph().get(source, {})
+if PENDING:
+    @pytest.mark.parametrize("edge", [pytest.param(edge, id=f"{edge[0]}->{edge[1]}",
+                                                   marks=pytest.mark.xfail(reason=reason))
+                                      for edge, reason in PENDING.items()])
+    def test_pending_edge_is_gone(edge):
+        source, target = edge
+        assert target not in import_graph().get(source, {})

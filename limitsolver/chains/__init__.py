@@ -1,4 +1,4 @@
-r"""Ergodic Markov chains that produce the data (``THEORY.md`` §1).
+r"""Ergodic Markov chains that produce the data (:ref:`theory §1 <theory-data>`).
 
 A chain :math:`X_0, X_1, \dots` on :math:`\mathcal X \subset \mathbb R^d` has a
 transition kernel :math:`P(x, dx') = \mathbb P(X_{k+1} \in dx' \mid X_k = x)` and

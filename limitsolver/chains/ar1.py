@@ -1,4 +1,4 @@
-r"""The Gaussian AR(1) chain on :math:`\mathbb R^d` (``THEORY.md`` §1).
+r"""The Gaussian AR(1) chain on :math:`\mathbb R^d` (:ref:`theory §1 <theory-data>`).
 
 .. math::
 

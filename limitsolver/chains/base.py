@@ -1,4 +1,4 @@
-r"""The Markov-chain protocol (``THEORY.md`` §1).
+r"""The Markov-chain protocol (:ref:`theory §1 <theory-data>`).
 
 A chain :math:`X_0, X_1, \dots` on :math:`\mathcal X \subset \mathbb R^d` with
 transition kernel :math:`P(x, dx')` and invariant law :math:`\pi_X`,

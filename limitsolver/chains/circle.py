@@ -1,4 +1,4 @@
-r"""The random walk on the circle (``THEORY.md`` §1).
+r"""The random walk on the circle (:ref:`theory §1 <theory-data>`).
 
 .. math::
 

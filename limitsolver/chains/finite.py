@@ -3,7 +3,7 @@ r"""Finite Markov chains: a stochastic matrix and one vector of :math:`\mathbb R
 A chain on the states :math:`\{0, \dots, n-1\}` with transition matrix
 :math:`P \in \mathbb R^{n\times n}`, :math:`P_{xy} = \mathbb P(X_{k+1} = y \mid X_k = x)`,
 :math:`P_{xy} \ge 0`, :math:`\sum_y P_{xy} = 1`, observed through the vectors
-``states[x]`` :math:`\in \mathbb R^d` (``THEORY.md`` §1).
+``states[x]`` :math:`\in \mathbb R^d` (:ref:`theory §1 <theory-data>`).
 
 Definitions (in the vocabulary of the method names):
 

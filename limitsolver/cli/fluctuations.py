@@ -99,9 +99,6 @@ def check(config: dict, args: argparse.Namespace):
     if net.beta != 0.5:
         raise ConfigError(f"`problem.network.beta` must be 0.5 for the prediction (the leading "
                           f"order at the kernel scaling), got {net.beta:g}.")
-    if net.gradient != "rtrl":
-        raise ConfigError("`problem.network.gradient` must be 'rtrl' for the prediction "
-                          "(truncated mode is not supported yet).")
     if not hasattr(problem.chain, "P"):
         raise ConfigError("`problem.chain` must be a finite chain: the data-noise term needs "
                           "its exact histories.")

@@ -1,4 +1,4 @@
-"""``limitsolver memory``: curse-of-memory studies of linear RNNs (``THEORY.md`` §6).
+"""``limitsolver memory``: curse-of-memory studies of linear RNNs (:ref:`theory §6 <theory-memory>`).
 
 Runs :func:`limitsolver.linear_rnn.approximation_study` and/or
 :func:`limitsolver.linear_rnn.plateau_study` from a configuration mirroring

@@ -1,4 +1,4 @@
-r"""The kernel limit of ``THEORY.md`` §3, solved with the discretisation of §4.
+r"""The kernel limit of :ref:`theory §3 <theory-limit>`, solved with the discretisation of §4.
 
 The data walk, one module per object:
 

@@ -1,7 +1,7 @@
 r"""The feature map of a limit problem: histories to features, kernel factors and kernel rows.
 
 A :class:`FeatureMap` fixes everything that turns histories into the objects of
-``THEORY.md`` §3 and §4.3 — the parameter rule :math:`\{(\theta_g, q_g)\}`, the
+:ref:`theory §3 <theory-limit>` and §4.3 — the parameter rule :math:`\{(\theta_g, q_g)\}`, the
 activation :math:`\sigma`, the gradient mode, :math:`\mathbb E[c^2]` and the window
 length the problem needs — and answers, at *any* histories,
 

@@ -76,14 +76,19 @@ coordinates :math:`y = U^\top W^{1/2} G`, so that :math:`\|G\|_{L^2(\pi)} = \|y\
   constants of the metrics of :mod:`~limitsolver.studies.convergence` are Monte Carlo means
   over the paths, reported with their standard errors.
 
-Truncated mode replaces the eigenbasis by the real time-stepping of the same equations
-with the propagator :math:`e^{-\alpha\Delta AW}` (exponential midpoint rule for both
-sources).
+Truncated mode (non-symmetric kernel, :math:`\chi` in the training slot) replaces the
+eigenbasis by the real time-stepping of the same equations on the histories with the
+propagator :math:`e^{-\alpha\Delta AW}` (``method="stepping"``, exponential midpoint rule
+for both sources, second order in the sub-step; see ``_stepping_engine``); in rtrl mode it
+is the cross-check of the spectral route.
 
 Cost, with :math:`M` histories, :math:`G` nodes, :math:`r = (d+2)G`, :math:`n_t` times,
 :math:`n_s` sub-intervals in all and :math:`S` sample paths: the spectrum
 :math:`O(M^2 r)`; (K) :math:`O(n_t(M^2 r + M r S))`; (D) the lifted chain's fundamental
-matrix :math:`O(M^3)` once and :math:`O(n_s(M^3 + M^2 S))`. Memory :math:`O(M r + M^2 + MS)`.
+matrix :math:`O(M^3)` once and :math:`O(n_s(M^3 + M^2 S))`; the stepping route adds
+:math:`O(n_s M^2 r)` for (K). Memory :math:`O(M r + M^2 + MS)`. At the headline problem
+(:math:`M = 1024`, :math:`G = 1024`, 6 times) the spectral route costs less than one finite
+run at the study's largest width (the benchmark suite reports the ratio).
 """
 
 from __future__ import annotations
@@ -102,6 +107,7 @@ from numpy.typing import ArrayLike
 from .._random import spawn_generators
 from ..errors import ConfigError, DimensionError, DiscretisationError, DivergenceError
 from ..progress import progress as progress_bar
+from .ode import phi1
 
 if TYPE_CHECKING:
     from scipy.sparse import sparray, spmatrix
@@ -152,11 +158,7 @@ def divided_exponential(lam_out: np.ndarray, lam_in: np.ndarray, t: float,
     """
     a = alpha * t * np.asarray(lam_out, dtype=float)[:, None]
     b = alpha * t * np.asarray(lam_in, dtype=float)[None, :]
-    x = np.abs(a - b)
-    small = x < 1e-8
-    safe = np.where(small, 1.0, x)
-    phi = np.where(small, 1.0 - 0.5 * x, -np.expm1(-safe) / safe)
-    return t * np.exp(-np.minimum(a, b)) * phi
+    return t * np.exp(-np.minimum(a, b)) * phi1(np.abs(a - b))
 
 
 def lifted_transition(histories: Histories, chain: FiniteChain) -> sp.csr_matrix:
@@ -439,6 +441,7 @@ def predict_fluctuations(
     grid: QuadratureRule | dict | None = None,
     terms: Sequence[str] = ("kernel", "data"),
     h0: np.ndarray | None = None,
+    method: str = "auto",
     n_samples: int = 512,
     substeps: int = 2,
     seed: SeedLike = 0,
@@ -467,6 +470,14 @@ def predict_fluctuations(
         starts (default: the solution's ``h0``). A stack averages the prediction over
         them: at :math:`\beta = 1/2` without doubling the error depends on the realised
         initial output, and a study's mean over seeds is the mean over its seeds' ones.
+    method : {"auto", "spectral", "stepping"}
+        ``"spectral"`` (rtrl only): exact in time in the eigenbasis of
+        :math:`W^{1/2}AW^{1/2}` for (K), exponential midpoint rule with exact exponential
+        weights for (D). ``"stepping"``: both sources stepped on the histories with the
+        propagator :math:`e^{-\alpha\Delta AW}` (exponential midpoint rule, second order
+        in the sub-step); the route for the non-symmetric kernel of truncated mode and the
+        cross-check of the spectral route. ``"auto"``: spectral in rtrl mode, stepping in
+        truncated mode.
     n_samples : int
         Sample paths (per initial output) of the Gaussian process for the constants of the sup metrics.
     substeps : int
@@ -536,10 +547,14 @@ def predict_fluctuations(
             "`times` must be finite, strictly increasing and start at 0 (the process starts "
             f"from G_0 = 0); got {t!r}."
         )
-    if net.gradient != "rtrl":
+    if method not in ("auto", "spectral", "stepping"):
+        raise ConfigError(f"`method` must be 'auto', 'spectral' or 'stepping', got {method!r}.")
+    if method == "auto":
+        method = "spectral" if net.gradient == "rtrl" else "stepping"
+    if method == "spectral" and net.gradient != "rtrl":
         raise ConfigError(
-            "the fluctuation prediction is implemented for rtrl training; truncated mode "
-            "(non-symmetric kernel) is not supported yet."
+            "`method='spectral'` needs the symmetric kernel of rtrl training; truncated mode "
+            "uses method='stepping'."
         )
     timing: dict[str, float] = {}
     t0 = _time.perf_counter()
@@ -552,18 +567,11 @@ def predict_fluctuations(
     ratio = 2.0 if prior.doubled else 1.0
     rule = sol.grid
     G = rule.G
-    F = sol.feature_map.factor(sol.training_features, slot="eval")   # A = F F^T (rtrl)
-    lam, U, Fh = _spectral_factor(F, om)            # Fh: (k, (d+2) G)
-    k = lam.size
-    nb = Fh.shape[1] // G
-    Fh = Fh.reshape(k, nb, G)
     sq = np.sqrt(np.asarray(rule.weights, dtype=float))
     h0s = _initial_outputs(sol, h0)
-    timing["spectrum"] = _time.perf_counter() - t0
 
     rng_k, rng_d = spawn_generators(seed, 2, name="seed")
     S = int(n_samples)
-    kappa = math.sqrt(var_c2) / c2 if var_c2 > 0 else 0.0
 
     # (D) set-up: the lifted chain's asymptotic-variance form and its square root
     Lh = None
@@ -574,57 +582,23 @@ def predict_fluctuations(
         Lh = h_vec * np.sqrt(np.where(h_lam > 0, h_lam, 0.0))[None, :]   # H = Lh Lh^T
         timing["lifted_chain"] = _time.perf_counter() - t0
 
-    n_t = t.size
-    K = np.zeros(n_t)
-    D = np.zeros(n_t)
-    per_hist = np.zeros((n_t, M))
-    sup_norm, sup_loss = [], []
-    bar = progress_bar(total=(n_t - 1) * len(h0s), desc="fluctuation prediction",
+    engine = _spectral_engine if method == "spectral" else _stepping_engine
+    bar = progress_bar(total=(t.size - 1) * len(h0s), desc="fluctuation prediction",
                        show=progress, unit="time step")
-    t_k = t_d = 0.0
     try:
-        for h0v in h0s:
-            r0 = sol.g - h0v
-            rho0 = U.T @ (np.sqrt(om) * r0)
-            null_r = np.sqrt(om) * r0 - U @ rho0              # W^1/2 r_0 off the range
-            zeta = rng_k.standard_normal((G, S))
-            zeta_c = rng_k.standard_normal((G, S)) if var_c2 > 0 else None
-            yD = np.zeros((k, S))
-            cD = np.zeros(k)                                  # diagonal of the (D) covariance
-            sn, sl = np.zeros(S), np.zeros(S)
-            for i in range(1, n_t):
-                t1 = _time.perf_counter()
-                if data_noise:
-                    cD, yD = _data_steps(cD, yD, U, Lh, lam, rho0, null_r, om, alpha,
-                                         t[i - 1], t[i], substeps, rng_d)
-                t_d += _time.perf_counter() - t1
-                t1 = _time.perf_counter()
-                yK = 0.0
-                if kernel_noise:
-                    Ki, yK = _kernel_term(Fh, sq, lam, rho0, t[i], alpha, ratio, kappa, zeta,
-                                          zeta_c)
-                    K[i] += Ki / len(h0s)
-                t_k += _time.perf_counter() - t1
-                D[i] += float(cD.sum()) / len(h0s)
-                y = yK + yD
-                sn = np.maximum(sn, np.sqrt(np.einsum("ij,ij->j", y, y)))
-                sl = np.maximum(sl, np.abs((np.exp(-alpha * lam * t[i]) * rho0) @ y))
-                g_hist = (U @ y) / np.sqrt(om)[:, None]              # G_t on the histories
-                per_hist[i] += np.mean(g_hist**2, axis=1) / len(h0s)
-                bar.update()
-            sup_norm.append(sn)
-            sup_loss.append(sl)
+        K, D, per_hist, sup_norm, sup_loss, rank = engine(
+            sol, t, h0s, Lh, alpha=alpha, ratio=ratio, c2=c2, var_c2=var_c2, sq=sq,
+            kernel_noise=kernel_noise, data_noise=data_noise, S=S, substeps=substeps,
+            rng_k=rng_k, rng_d=rng_d, advance=bar.update, timing=timing)
     finally:
         bar.close()
-    timing["kernel_term"] = t_k
-    timing["data_term"] = t_d
-    sup_norm, sup_loss = np.concatenate(sup_norm), np.concatenate(sup_loss)
     S = sup_norm.size
     root = math.sqrt(S)
     constants = {"sup_l2": float(sup_norm.mean()), "loss_gap": float(sup_loss.mean())}
     constants_se = {"sup_l2": float(sup_norm.std(ddof=1) / root),
                     "loss_gap": float(sup_loss.std(ddof=1) / root)}
-    diag = {"mode": net.gradient, "M": M, "G": G, "rank": k, "n_samples": S,
+    diag = {"mode": net.gradient, "method": method, "M": M, "G": G, "rank": rank,
+            "n_samples": S,
             "substeps": substeps if data_noise else 0, "terms": terms,
             "c_second_moment": c2, "c2_variance": var_c2, "timing": timing}
     return FluctuationPrediction(times=t.copy(), kernel=K, data=D, per_history=per_hist,
@@ -633,12 +607,156 @@ def predict_fluctuations(
                                  diagnostics=diag)
 
 
-def _phi1(x: np.ndarray) -> np.ndarray:
-    """(1 - exp(-x)) / x with value 1 at 0."""
-    x = np.asarray(x, dtype=float)
-    small = x < 1e-8
-    safe = np.where(small, 1.0, x)
-    return np.where(small, 1.0 - 0.5 * x, -np.expm1(-safe) / safe)
+def _spectral_engine(sol, t, h0s, Lh, *, alpha, ratio, c2, var_c2, sq, kernel_noise,
+                     data_noise, S, substeps, rng_k, rng_d, advance, timing):
+    """rtrl: (K) exact in time and (D) in the eigenbasis of W^1/2 A W^1/2 (module docstring)."""
+    t0 = _time.perf_counter()
+    om = np.asarray(sol.histories.weights, dtype=float)
+    M, G = om.size, sq.size
+    kappa = math.sqrt(var_c2) / c2 if var_c2 > 0 else 0.0
+    F = sol.feature_map.factor(sol.training_features, slot="eval")   # A = F F^T (rtrl)
+    lam, U, Fh = _spectral_factor(F, om)            # Fh: (k, (d+2) G)
+    k = lam.size
+    nb = Fh.shape[1] // G
+    Fh = Fh.reshape(k, nb, G)
+    timing["spectrum"] = _time.perf_counter() - t0
+    n_t = t.size
+    K = np.zeros(n_t)
+    D = np.zeros(n_t)
+    per_hist = np.zeros((n_t, M))
+    sup_norm, sup_loss = [], []
+    t_k = t_d = 0.0
+    for h0v in h0s:
+        r0 = sol.g - h0v
+        rho0 = U.T @ (np.sqrt(om) * r0)
+        null_r = np.sqrt(om) * r0 - U @ rho0              # W^1/2 r_0 off the range
+        zeta = rng_k.standard_normal((G, S))
+        zeta_c = rng_k.standard_normal((G, S)) if var_c2 > 0 else None
+        yD = np.zeros((k, S))
+        cD = np.zeros(k)                                  # diagonal of the (D) covariance
+        sn, sl = np.zeros(S), np.zeros(S)
+        for i in range(1, n_t):
+            t1 = _time.perf_counter()
+            if data_noise:
+                cD, yD = _data_steps(cD, yD, U, Lh, lam, rho0, null_r, om, alpha,
+                                     t[i - 1], t[i], substeps, rng_d)
+            t_d += _time.perf_counter() - t1
+            t1 = _time.perf_counter()
+            yK = 0.0
+            if kernel_noise:
+                Ki, yK = _kernel_term(Fh, sq, lam, rho0, t[i], alpha, ratio, kappa, zeta,
+                                      zeta_c)
+                K[i] += Ki / len(h0s)
+            t_k += _time.perf_counter() - t1
+            D[i] += float(cD.sum()) / len(h0s)
+            y = yK + yD
+            sn = np.maximum(sn, np.sqrt(np.einsum("ij,ij->j", y, y)))
+            sl = np.maximum(sl, np.abs((np.exp(-alpha * lam * t[i]) * rho0) @ y))
+            g_hist = (U @ y) / np.sqrt(om)[:, None]              # G_t on the histories
+            per_hist[i] += np.mean(g_hist**2, axis=1) / len(h0s)
+            advance()
+        sup_norm.append(sn)
+        sup_loss.append(sl)
+    timing["kernel_term"] = t_k
+    timing["data_term"] = t_d
+    return (K, D, per_hist, np.concatenate(sup_norm), np.concatenate(sup_loss), k)
+
+
+def _stepping_engine(sol, t, h0s, Lh, *, alpha, ratio, c2, var_c2, sq, kernel_noise,
+                     data_noise, S, substeps, rng_k, rng_d, advance, timing):
+    r"""Both sources stepped on the histories with :math:`E = e^{-\alpha\Delta AW}`.
+
+    With :math:`A = F_{\rm eval}F_{\rm train}^\top` (``\chi`` in the training slot in
+    truncated mode), on each sub-interval :math:`[a, b]` of length :math:`\Delta` and
+    midpoint :math:`m`, exponential midpoint rule (second order):
+
+    * (K): the responses :math:`X_{gb}` to :math:`f_{gb}f'^\top_{gb}` (one column per
+      block and node) obey :math:`\dot X = -\alpha AWX + \alpha f\,(f'^\top W r_t)`, so
+      :math:`X_b = EX_a + \alpha\Delta E_{1/2}\,F_{\rm eval}\operatorname{diag}(F_{\rm
+      train}^\top W r_m)`;
+    * (D): :math:`C_b = EC_aE^\top + \alpha^2\Delta\,E_{1/2}\Gamma_mE_{1/2}^\top` and each
+      path :math:`y_b = Ey_a + \alpha\sqrt\Delta\,E_{1/2}X_m^\top L\zeta`, with
+      :math:`X_m^\top = A\operatorname{diag}(r_m)` and :math:`H = LL^\top`.
+
+    Cost per sub-step :math:`O(M^2 r)` for (K) and :math:`O(M^3 + M^2S)` for (D).
+    """
+    om = np.asarray(sol.histories.weights, dtype=float)
+    M, G = om.size, sq.size
+    kappa = math.sqrt(var_c2) / c2 if var_c2 > 0 else 0.0
+    fmap, feat = sol.feature_map, sol.training_features
+    Fe = fmap.factor(feat, slot="eval")
+    Ft = fmap.factor(feat, slot="train")
+    A = Fe @ Ft.T
+    AW = A * om[None, :]
+    nb = Fe.shape[1] // G
+    n_t = t.size
+    K = np.zeros(n_t)
+    D = np.zeros(n_t)
+    per_hist = np.zeros((n_t, M))
+    sup_norm, sup_loss = [], []
+    props: dict[float, tuple[np.ndarray, np.ndarray]] = {}
+
+    def propagators(dt):
+        key = float(dt)
+        if key not in props:
+            props[key] = (scipy.linalg.expm(-alpha * dt * AW),
+                          scipy.linalg.expm(-0.5 * alpha * dt * AW))
+        return props[key]
+
+    def norms(y):
+        return np.sqrt(np.einsum("ij,ij,i->j", y, y, om))
+
+    t_k = t_d = 0.0
+    for h0v in h0s:
+        r = sol.g - h0v
+        zeta = rng_k.standard_normal((G, S))
+        zeta_c = rng_k.standard_normal((G, S)) if var_c2 > 0 else None
+        X = np.zeros((M, nb * G)) if kernel_noise else None
+        C = np.zeros((M, M))
+        yD = np.zeros((M, S))
+        sn, sl = np.zeros(S), np.zeros(S)
+        for i in range(1, n_t):
+            dt = (t[i] - t[i - 1]) / substeps
+            E, Eh = propagators(dt)
+            for _ in range(substeps):
+                rm = Eh @ r                                    # residual at the midpoint
+                t1 = _time.perf_counter()
+                if kernel_noise:
+                    X = E @ X + (alpha * dt) * (Eh @ (Fe * (Ft.T @ (om * rm))[None, :]))
+                t_k += _time.perf_counter() - t1
+                t1 = _time.perf_counter()
+                if data_noise:
+                    Q = Eh @ ((A * rm[None, :]) @ Lh)          # E_1/2 X_m^T L
+                    C = E @ C @ E.T + (alpha**2 * dt) * (Q @ Q.T)
+                    yD = E @ yD + (alpha * math.sqrt(dt)) * (Q @ rng_d.standard_normal((M, S)))
+                t_d += _time.perf_counter() - t1
+                r = E @ r
+            yK = 0.0
+            if kernel_noise:
+                blocks = X.reshape(M, nb, G)
+                ell = blocks.sum(axis=1) / sq[None, :]          # sqrt(q_g) L_t[a_g]
+                LA = blocks.sum(axis=(1, 2))                     # L_t[A]
+                second = float(np.einsum("ig,ig,i->", ell, ell, om)) \
+                    - (2.0 - float(sq @ sq)) * float(LA**2 @ om)
+                yK = ell @ zeta - np.outer(LA, sq @ zeta)
+                if zeta_c is not None:
+                    ell_c = blocks[:, 1:, :].sum(axis=1) / sq[None, :]
+                    second += kappa**2 * float(np.einsum("ig,ig,i->", ell_c, ell_c, om))
+                    yK = yK + kappa * (ell_c @ zeta_c)
+                K[i] += ratio * second / len(h0s)
+                yK = math.sqrt(ratio) * yK
+            D[i] += float(np.diag(C) @ om) / len(h0s)
+            y = yK + yD
+            sn = np.maximum(sn, norms(y))
+            sl = np.maximum(sl, np.abs((om * r) @ y))
+            per_hist[i] += np.mean(y**2, axis=1) / len(h0s)
+            advance()
+        sup_norm.append(sn)
+        sup_loss.append(sl)
+    timing["kernel_term"] = t_k
+    timing["data_term"] = t_d
+    return K, D, per_hist, np.concatenate(sup_norm), np.concatenate(sup_loss), M
+
 
 
 def _data_steps(cD, yD, U, Lh, lam, rho0, null_r, om, alpha, t_from, t_to, substeps, rng):
@@ -653,7 +771,7 @@ def _data_steps(cD, yD, U, Lh, lam, rho0, null_r, om, alpha, t_from, t_to, subst
     for a, b in zip(edges[:-1], edges[1:], strict=True):
         dt = b - a
         decay = np.exp(-alpha * lam * dt)
-        w = dt * _phi1(2.0 * alpha * lam * dt)
+        w = dt * phi1(2.0 * alpha * lam * dt)
         # r_s / sqrt(omega) = W^-1 (U rho_s + null part), at the midpoint
         rw = (U @ (np.exp(-alpha * lam * 0.5 * (a + b)) * rho0) + null_r) / om
         T = (rw[:, None] * U).T @ Lh                       # X_s^T L, shape (k, M)

@@ -1,4 +1,4 @@
-r"""The hidden layer as a function of parameters, and the features of the kernels (``THEORY.md`` §3, §4.1).
+r"""The hidden layer as a function of parameters, and the features of the kernels (:ref:`theory §3 <theory-limit>`, :ref:`§4.1 <theory-grid>`).
 
 For a frozen parameter :math:`\theta = (w, b)` the memory of a unit driven by a
 history is the fixed point of the random algebraic equation, truncated to the
@@ -95,7 +95,7 @@ def truncation_bound(act: Activation | str, b_max: float, depth: int) -> float:
 
 @dataclass(frozen=True, eq=False)
 class Features:
-    r"""Features of ``THEORY.md`` §3 at each history (rows) and node (columns).
+    r"""Features of :ref:`theory §3 <theory-limit>` at each history (rows) and node (columns).
 
     Built by :func:`features` (or :attr:`HiddenLayer.features`).
 

@@ -1,4 +1,4 @@
-r"""The neural tangent kernel :math:`A` and the initial covariance :math:`\Sigma` (``THEORY.md`` §3, §4.3).
+r"""The neural tangent kernel :math:`A` and the initial covariance :math:`\Sigma` (:ref:`theory §3 <theory-limit>`, :ref:`§4.3 <theory-kernels>`).
 
 With the features of :mod:`~limitsolver.limit.hidden_layer` stored as matrices over
 (history × node) and the quadrature weights :math:`Q = \operatorname{diag}(q)`,

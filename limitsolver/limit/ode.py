@@ -1,4 +1,4 @@
-r"""The limit ODE on a finite set of histories and its exact solutions (``THEORY.md`` §4.4).
+r"""The limit ODE on a finite set of histories and its exact solutions (:ref:`theory §4.4 <theory-ode>`).
 
 On training histories :math:`\xi_1, \dots, \xi_M` with weights
 :math:`W = \operatorname{diag}(\omega)` the limit equation is the linear ODE

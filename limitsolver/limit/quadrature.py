@@ -1,4 +1,4 @@
-r"""Quadrature rules for the parameter prior :math:`\mu_0` over :math:`(w, b)` (``THEORY.md`` §4.1).
+r"""Quadrature rules for the parameter prior :math:`\mu_0` over :math:`(w, b)` (:ref:`theory §4.1 <theory-grid>`).
 
 Every expectation of the limit, :math:`\mathbb E_{w,b}[F(w, b)]` with
 :math:`w\sim\mathcal N(0,\sigma_w^2 I_d)` and :math:`b\sim\mathrm U(-b_{\max}, b_{\max})`,

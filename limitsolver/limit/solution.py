@@ -1,6 +1,6 @@
 r"""The result of a limit solve: :math:`h_t` on histories, the loss, the spectrum, the errors.
 
-A :class:`LimitSolution` holds the solution of (``THEORY.md`` §3, §4.4)
+A :class:`LimitSolution` holds the solution of (:ref:`theory §3 <theory-limit>`, :ref:`§4.4 <theory-ode>`)
 
 .. math::
 

@@ -1,4 +1,4 @@
-r"""Solve the kernel limit of ``THEORY.md`` §3 with the discretisation of §4.
+r"""Solve the kernel limit of :ref:`theory §3 <theory-limit>` with the discretisation of §4.
 
 :func:`solve_limit` walks the data path once:
 

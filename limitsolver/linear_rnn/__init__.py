@@ -1,4 +1,4 @@
-"""Curse of memory: linear RNNs learning linear functionals (``THEORY.md`` §6).
+"""Curse of memory: linear RNNs learning linear functionals (:ref:`theory §6 <theory-memory>`).
 
 Modules, following the data walk *target -> loss -> approximation / flow / SGD -> study*:
 

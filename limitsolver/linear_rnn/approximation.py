@@ -1,4 +1,4 @@
-r"""Best ``m``-unit approximation of a target kernel by exponential sums (``THEORY.md`` §6).
+r"""Best ``m``-unit approximation of a target kernel by exponential sums (:ref:`theory §6 <theory-memory>`).
 
 The best ``m``-unit error of a diagonal linear RNN is
 

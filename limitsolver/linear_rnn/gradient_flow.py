@@ -1,4 +1,4 @@
-r"""Gradient flow of the white-noise loss and its plateaus (``THEORY.md`` §6).
+r"""Gradient flow of the white-noise loss and its plateaus (:ref:`theory §6 <theory-memory>`).
 
 **Parametrisation.**  Scalar input (``d = 1``), diagonal ``W = -diag(lam)``, input
 weights ``u`` and read-out ``c``:

@@ -1,4 +1,4 @@
-r"""White-noise loss of a diagonal linear RNN and its gradient (``THEORY.md`` §6).
+r"""White-noise loss of a diagonal linear RNN and its gradient (:ref:`theory §6 <theory-memory>`).
 
 With white-noise input the expected squared error of the RNN equals
 ``||rho_hat - rho||^2_{L^2(0, inf)}``; we use half of it as the loss.  For

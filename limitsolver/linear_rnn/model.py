@@ -1,4 +1,4 @@
-r"""Continuous-time linear RNNs and their memory kernels (``THEORY.md`` §6).
+r"""Continuous-time linear RNNs and their memory kernels (:ref:`theory §6 <theory-memory>`).
 
 A linear RNN with ``m`` hidden units, ``d``-dimensional input and scalar output,
 

@@ -1,4 +1,4 @@
-r"""Online SGD on simulated inputs versus the gradient flow (``THEORY.md`` §6, link to §3).
+r"""Online SGD on simulated inputs versus the gradient flow (:ref:`theory §6 <theory-memory>`, link to §3).
 
 **Discretised system.**  Time step ``dt``, memory horizon ``L dt`` (lags
 ``s_j = j dt``, ``j = 0..L-1``).  With a stationary Gaussian input ``x_k`` of
@@ -25,7 +25,7 @@ parameters of :mod:`.gradient_flow` (``(c, u, lam)`` or ``(b, lam)``).  Its mean
 ``-eta grad J_dt``, so ``k`` SGD steps correspond to gradient-flow time ``t = k eta``.
 :func:`sgd_vs_flow` measures ``sup_{t in grid} |J_dt(p_SGD(t)) - J_dt(p_GF(t))|`` and the
 sup-norm parameter gap for several ``eta`` and fits ``gap ~ C eta^q``; the fluctuation
-theory (``THEORY.md`` §5) predicts ``q = 1/2``.
+theory (:ref:`theory §5 <theory-poisson>`) predicts ``q = 1/2``.
 """
 
 from __future__ import annotations
@@ -420,7 +420,7 @@ def sgd_vs_flow(
     .. math:: \sup_{t \in \text{grid}} |J_{dt}(p_{\mathrm{SGD}}(t)) - J_{dt}(p_{\mathrm{GF}}(t))|,
         \qquad \sup_{t \in \text{grid}} \|p_{\mathrm{SGD}}(t) - p_{\mathrm{GF}}(t)\|_\infty,
 
-    each fitted as ``gap ~ C eta^q`` (the fluctuation theory of ``THEORY.md`` §5 predicts
+    each fitted as ``gap ~ C eta^q`` (the fluctuation theory of :ref:`theory §5 <theory-poisson>` predicts
     ``q = 1/2``).
 
     Parameters

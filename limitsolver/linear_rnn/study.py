@@ -1,4 +1,4 @@
-r"""Curse-of-memory studies (``THEORY.md`` §6--7): approximation rates and training plateaus.
+r"""Curse-of-memory studies (:ref:`theory §6 <theory-memory>` and :ref:`§7 <theory-convergence>`): approximation rates and training plateaus.
 
 * :func:`approximation_study`: for each target, the best ``m``-unit error ``E_m``
   (:mod:`.approximation`) on a range of ``m`` and the observed rate (algebraic,

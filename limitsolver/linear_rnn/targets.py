@@ -1,4 +1,4 @@
-r"""Target linear functionals for the curse-of-memory studies (``THEORY.md`` §6): their memory kernels.
+r"""Target linear functionals for the curse-of-memory studies (:ref:`theory §6 <theory-memory>`): their memory kernels.
 
 A target is the kernel ``rho`` of the linear functional
 

@@ -1,4 +1,4 @@
-r"""Figures of the curse-of-memory studies (linear RNNs, ``docs/theory`` §6).
+r"""Figures of the curse-of-memory studies (linear RNNs, :ref:`theory §6 <theory-memory>`).
 
 * :func:`plot_approximation`: :math:`E_m/\|\rho\|` against :math:`m` (log scale), one
   line per target, with the best fitted rate dashed.

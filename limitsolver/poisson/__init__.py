@@ -1,6 +1,6 @@
 """Poisson equations of Markov chains and diffusions, and the fluctuations they control.
 
-Implements ``THEORY.md`` §5. For a chain with kernel ``P`` and invariant law ``π``
+Implements :ref:`theory §5 <theory-poisson>`. For a chain with kernel ``P`` and invariant law ``π``
 and a function ``F``, the Poisson equation
 
     V - P V = F - π(F),      π(V) = 0

@@ -1,4 +1,4 @@
-"""Poisson equation of diffusions, by finite differences (``THEORY.md`` §5).
+"""Poisson equation of diffusions, by finite differences (:ref:`theory §5 <theory-poisson>`).
 
 For an ergodic diffusion with generator ``L`` and invariant law ``π`` the
 continuous-time Poisson equation is

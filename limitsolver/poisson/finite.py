@@ -1,4 +1,4 @@
-"""Poisson equation of a finite Markov chain (``THEORY.md`` §5).
+"""Poisson equation of a finite Markov chain (:ref:`theory §5 <theory-poisson>`).
 
 For an irreducible stochastic matrix ``P`` (n×n) with invariant law ``π``
 (``πᵀ P = πᵀ``, ``Σ π_i = 1``) and ``F ∈ R^n``, the solution of

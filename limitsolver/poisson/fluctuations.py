@@ -1,4 +1,4 @@
-"""Fluctuations of ergodic averages through the Poisson equation (``THEORY.md`` §5).
+"""Fluctuations of ergodic averages through the Poisson equation (:ref:`theory §5 <theory-poisson>`).
 
 With ``V - P V = F_c``, ``F_c = F - π(F)``, every path satisfies the identity
 

@@ -1,4 +1,4 @@
-"""The lifted chain of histories of depth ``L`` of a finite chain (``THEORY.md`` §4.2, §5).
+"""The lifted chain of histories of depth ``L`` of a finite chain (:ref:`theory §4.2 <theory-histories>`, :ref:`§5 <theory-poisson>`).
 
 For a finite chain with matrix ``P`` on states ``{0, ..., n-1}`` the window
 process ``ξ_k = (X_k, X_{k-1}, ..., X_{k-L+1})`` is itself a Markov chain, on the

@@ -1,6 +1,6 @@
 """Nyström solvers of the Poisson equation for chains with a continuous kernel.
 
-Both chains of ``THEORY.md`` §1 with a continuous state space have a transition
+Both chains of :ref:`theory §1 <theory-data>` with a continuous state space have a transition
 density ``p(x, y)`` and an invariant density ``π(y)``; write the kernel as a
 change of measure relative to the invariant law,
 

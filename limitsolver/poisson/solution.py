@@ -1,7 +1,7 @@
 """The result of a Poisson solve: ``V`` on its nodes, and what it implies.
 
 Every solver of :mod:`limitsolver.poisson` returns a :class:`PoissonSolution`
-holding the solution of (``THEORY.md`` §5)
+holding the solution of (:ref:`theory §5 <theory-poisson>`)
 
     discrete time:    V - P V = F_c,        π(V) = 0,
     continuous time:  L V = -F_c,           π(V) = 0,

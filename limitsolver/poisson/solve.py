@@ -1,6 +1,6 @@
 """One entry point for the Poisson equation of any built-in chain or diffusion.
 
-:func:`solve_poisson` dispatches on the type of the chain (``THEORY.md`` §5):
+:func:`solve_poisson` dispatches on the type of the chain (:ref:`theory §5 <theory-poisson>`):
 
 =============================  =================================================
 chain                          solver

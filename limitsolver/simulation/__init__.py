@@ -1,4 +1,4 @@
-r"""The finite network of ``THEORY.md`` §2 and its frozen-parameter output :math:`h^N_t` (§3).
+r"""The finite network of :ref:`theory §2 <theory-network>` and its frozen-parameter output :math:`h^N_t` (§3).
 
 Functions and classes
 ---------------------

@@ -1,4 +1,4 @@
-r"""Numba-compiled step loop of the finite network (``THEORY.md`` §2), compiled once per machine.
+r"""Numba-compiled step loop of the finite network (:ref:`theory §2 <theory-network>`), compiled once per machine.
 
 One call of the kernel advances ``S`` independent networks (one per seed,
 in parallel over seeds) by a chunk of steps. For each seed and each step

@@ -2,7 +2,7 @@ r"""The output function of a finite network with frozen parameters, :math:`h^N_t
 
 With the parameters :math:`\theta^i = (c^i, w^i, b^i)` of step :math:`\lfloor N t\rfloor`
 frozen, the network's output at a history :math:`\xi = (x, X_{-1}, X_{-2}, \dots)` is
-(``THEORY.md`` §3)
+(:ref:`theory §3 <theory-limit>`)
 
 .. math::
 

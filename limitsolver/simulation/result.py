@@ -1,4 +1,4 @@
-r"""The record of a finite-network simulation (``THEORY.md`` §2).
+r"""The record of a finite-network simulation (:ref:`theory §2 <theory-network>`).
 
 A :class:`SimulationResult` holds, for ``S`` seeds run together, the online
 predictions :math:`f^N_k`, targets :math:`Y_k` and errors :math:`e_k = Y_k - f^N_k`

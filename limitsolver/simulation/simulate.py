@@ -1,4 +1,4 @@
-r"""Online SGD of the finite network of ``THEORY.md`` §2, for an ensemble of seeds.
+r"""Online SGD of the finite network of :ref:`theory §2 <theory-network>`, for an ensemble of seeds.
 
 For each seed a network of :math:`N` units with :math:`\theta^i\sim\mu_0` is run
 on its own stationary path of the chain. Steps :math:`k = 0, \dots, K-1`,
@@ -279,7 +279,7 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
              chunk_steps: int | None = None, unit_blocks: int = 1) -> SimulationResult:
     r"""Train finite networks online on the problem's chain, one network per seed.
 
-    Runs the system of ``THEORY.md`` §2 (see the module docstring): warm-up of
+    Runs the system of :ref:`theory §2 <theory-network>` (see the module docstring): warm-up of
     ``problem.depth`` frozen steps, then :math:`K = \lfloor N T\rfloor` SGD steps
     with learning rate :math:`\alpha N^{2\beta-2}` and output scale
     :math:`N^{-\beta}`. All seeds advance together.

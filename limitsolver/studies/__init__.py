@@ -1,4 +1,4 @@
-"""Convergence and refinement studies (``THEORY.md`` §7).
+"""Convergence and refinement studies (:ref:`theory §7 <theory-convergence>`).
 
 :mod:`~limitsolver.studies.fit`
     Power-law fits with bootstrap intervals, observed orders, Richardson.

@@ -1,4 +1,4 @@
-r"""Convergence of finite networks to the kernel limit (``THEORY.md`` §3, §7).
+r"""Convergence of finite networks to the kernel limit (:ref:`theory §3 <theory-limit>`, :ref:`§7 <theory-convergence>`).
 
 A :class:`ConvergenceStudy` runs the finite network of width :math:`N` for
 several widths and seeds on one :class:`~limitsolver.problem.Problem`, solves

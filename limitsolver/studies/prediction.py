@@ -167,7 +167,8 @@ def predict_study(study: ConvergenceStudy, result: ConvergenceResult | None = No
                   progress: bool | None = None):
     r"""The fluctuation prediction for a convergence study, or None where it does not apply.
 
-    It applies at :math:`\beta = 1/2` in rtrl mode on the exact histories of a finite chain.
+    It applies at :math:`\beta = 1/2` on the exact histories of a finite chain (rtrl or
+    truncated training).
     With doubled initialisation the limit starts from :math:`h_0 = 0`; without, each seed's
     limit starts from its network's :math:`h^N_0`, and the prediction is averaged over the
     initial outputs of the seeds at the largest width (from ``result``).
@@ -222,8 +223,6 @@ def prediction_applies(study: ConvergenceStudy) -> str:
     net = study.problem.network
     if net.beta != 0.5:
         return f"the prediction is the leading order at beta = 1/2 (beta = {net.beta:g})"
-    if net.gradient != "rtrl":
-        return "the prediction is implemented for rtrl training"
     if study.histories != "exact" or not hasattr(study.problem.chain, "P"):
         return "the data-noise term needs the exact histories of a finite chain"
     return ""

@@ -1,4 +1,4 @@
-r"""Refinement studies of the limit solver's own discretisation (``THEORY.md`` §4.5).
+r"""Refinement studies of the limit solver's own discretisation (:ref:`theory §4.5 <theory-errors>`).
 
 Each study solves the same :class:`~limitsolver.problem.Problem` at a sequence
 of discretisation levels and measures the distance of each solution to the next
