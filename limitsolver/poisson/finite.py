@@ -153,7 +153,12 @@ def _as_values(F, n: int, nodes, name: str = "F") -> np.ndarray:
     return values
 
 
-def dense_solve(M: np.ndarray, rhs: np.ndarray, what: str, fix: str,
+def _text(fix: str | Callable[[], str]) -> str:
+    """The fix as text: a callable (built only on the error path, e.g. an eigenvalue gap) or a str."""
+    return fix() if callable(fix) else fix
+
+
+def dense_solve(M: np.ndarray, rhs: np.ndarray, what: str, fix: str | Callable[[], str],
                 error: type = NotErgodicError) -> np.ndarray:
     """Solve ``M x = rhs`` by LU (as ``scipy.linalg.solve``) and refuse ill-conditioned ``M``.
 
@@ -168,7 +173,7 @@ def dense_solve(M: np.ndarray, rhs: np.ndarray, what: str, fix: str,
         lu, piv = scipy.linalg.lu_factor(M, check_finite=False)
     diag = np.abs(np.diag(lu))
     if not np.all(np.isfinite(lu)) or diag.min() == 0.0:
-        raise error(f"{what} is singular; {fix}")
+        raise error(f"{what} is singular; {_text(fix)}")
     anorm = float(np.abs(M).sum(axis=0).max())
     rcond, _ = scipy.linalg.lapack.dgecon(lu, anorm, norm="1")
     cond = np.inf if rcond <= 0 else 1.0 / rcond
@@ -176,14 +181,14 @@ def dense_solve(M: np.ndarray, rhs: np.ndarray, what: str, fix: str,
         raise error(
             f"{what} is ill-conditioned: condition number {cond:.2e} exceeds {COND_MAX:.0e}, so "
             f"rounding alone could cost a relative error up to {cond * 2.2e-16:.1e} in V and "
-            f"sigma^2; {fix}"
+            f"sigma^2; {_text(fix)}"
         )
     return scipy.linalg.lu_solve((lu, piv), rhs, check_finite=False)
 
 
 def check_poisson_solution(V: np.ndarray, PV: np.ndarray, Fc: np.ndarray, weights: np.ndarray,
-                           what: str, fix: str, error: type = NotErgodicError, *,
-                           rows=slice(None), discrete: bool = True) -> None:
+                           what: str, fix: str | Callable[[], str], error: type = NotErgodicError, *,
+                           rows: slice | np.ndarray = slice(None), discrete: bool = True) -> None:
     """Refuse a solution whose residual or asymptotic variance betrays lost accuracy.
 
     Raises `error` if ``max|V - P V - F_c| > RESIDUAL_MAX · max|F_c|`` (on `rows`) or if
@@ -193,21 +198,21 @@ def check_poisson_solution(V: np.ndarray, PV: np.ndarray, Fc: np.ndarray, weight
     F = Fc.reshape(Fc.shape[0], -1)
     Vm = V.reshape(F.shape)
     if not np.all(np.isfinite(Vm)):
-        raise DivergenceError(f"{what} produced NaN or infinite values; {fix}")
+        raise DivergenceError(f"{what} produced NaN or infinite values; {_text(fix)}")
     res = np.abs(Vm - PV.reshape(F.shape) - F)[rows]
     scale = np.abs(F[rows]).max(axis=0) if res.size else np.zeros(F.shape[1])
     rel = res.max(axis=0) / np.where(scale > 0, scale, 1.0) if res.size else np.zeros(1)
     if np.any(rel > RESIDUAL_MAX):
         raise error(
             f"{what} did not converge: relative residual max|V - PV - F_c| / max|F_c| = "
-            f"{rel.max():.2e} exceeds {RESIDUAL_MAX:.0e}; {fix}"
+            f"{rel.max():.2e} exceeds {RESIDUAL_MAX:.0e}; {_text(fix)}"
         )
     var = weights @ (2.0 * F * Vm - (F * F if discrete else 0.0))
     size = weights @ (np.abs(F) * (2.0 * np.abs(Vm) + np.abs(F)))
     if np.any(var < -1e-9 * size):
         raise error(
             f"{what} gives a negative asymptotic variance sigma^2 = {var.min():.3e} (beyond "
-            f"rounding, {1e-9 * size.max():.1e}); the solution is wrong: {fix}"
+            f"rounding, {1e-9 * size.max():.1e}); the solution is wrong: {_text(fix)}"
         )
 
 
@@ -330,11 +335,11 @@ def solve_poisson_finite(
         PV = P @ V
     else:
         Z = np.eye(n) - P + np.outer(np.ones(n), pi)
-        V = dense_solve(Z, Fc, "The fundamental matrix I - P + 1 piᵀ of `P`", _fix(P))
+        V = dense_solve(Z, Fc, "The fundamental matrix I - P + 1 piᵀ of `P`", lambda: _fix(P))
         c = np.zeros(Fc.shape[1:]) if Fc.ndim == 2 else 0.0
         method = "fundamental matrix"
         PV = P @ V
-    check_poisson_solution(V, PV, Fc, pi, "The Poisson solve of `P`", _fix(P))
+    check_poisson_solution(V, PV, Fc, pi, "The Poisson solve of `P`", lambda: _fix(P))
     residual = float(np.max(np.abs(V - PV - Fc)))
 
     def evaluate_V(idx):
