@@ -145,6 +145,7 @@ class CheckOptions:
     n_batches : int
         Number of batches (at least 2; each at least 10 steps); 1000 batches
         reject a variance off by 30 % with probability 0.995 (``BatchMeansResult.power``).
+        Lowered to ``n_steps // 200`` when batches would be shorter than 200 steps.
     """
 
     n_steps: Positive = 200_000
