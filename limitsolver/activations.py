@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
+from ._docstrings import with_sections
 from .errors import ActivationError
 
 if TYPE_CHECKING:
@@ -53,8 +54,22 @@ if TYPE_CHECKING:
 if TYPE_CHECKING:  # sympy loads on first use of a formula, not with the package
     import sympy as sp
 
+
 __all__ = ["Activation", "ActivationSpec", "activation", "activation_spec", "ACTIVATIONS",
            "NAMED_ACTIVATIONS"]
+
+# The numpydoc sections of the elementwise functions sigma, sigma' and sigma'' of an activation.
+_ELEMENTWISE = """
+Parameters
+----------
+u : float or array_like
+    Pre-activations.
+
+Returns
+-------
+float or numpy.ndarray
+    {value}, with the shape of ``u``.
+"""
 
 
 def _u():
@@ -408,49 +423,19 @@ class Activation:
             raise ValueError(f"`order` must be 0, 1 or 2, got {order}.")
         return self._numpy[order](u)
 
+    @with_sections(_ELEMENTWISE, " " * 8, value=r":math:`\sigma(u)`")
     def sigma(self, u: ArrayLike):
-        r""":math:`\sigma(u)`, elementwise.
-
-        Parameters
-        ----------
-        u : float or array_like
-            Pre-activations.
-
-        Returns
-        -------
-        float or numpy.ndarray
-            :math:`\sigma(u)`, with the shape of ``u``.
-        """
+        r""":math:`\sigma(u)`, elementwise."""
         return self._numpy[0](u)
 
+    @with_sections(_ELEMENTWISE, " " * 8, value=r":math:`\sigma'(u)`")
     def dsigma(self, u: ArrayLike):
-        r""":math:`\sigma'(u)`, elementwise.
-
-        Parameters
-        ----------
-        u : float or array_like
-            Pre-activations.
-
-        Returns
-        -------
-        float or numpy.ndarray
-            :math:`\sigma'(u)`, with the shape of ``u``.
-        """
+        r""":math:`\sigma'(u)`, elementwise."""
         return self._numpy[1](u)
 
+    @with_sections(_ELEMENTWISE, " " * 8, value=r":math:`\sigma''(u)`")
     def d2sigma(self, u: ArrayLike):
-        r""":math:`\sigma''(u)`, elementwise.
-
-        Parameters
-        ----------
-        u : float or array_like
-            Pre-activations.
-
-        Returns
-        -------
-        float or numpy.ndarray
-            :math:`\sigma''(u)`, with the shape of ``u``.
-        """
+        r""":math:`\sigma''(u)`, elementwise."""
         return self._numpy[2](u)
 
     @functools.cached_property

@@ -67,6 +67,16 @@ def _parse(value, name: str) -> float:
     return out
 
 
+def _budget(budget, name: str, env_name: str, default: float) -> float:
+    """``budget`` if given (argument ``name``), else the variable ``env_name``, else ``default``."""
+    if budget is not None:
+        return _parse(budget, name)
+    env = os.environ.get(env_name)
+    if env:
+        return _parse(env, env_name)
+    return float(default)
+
+
 def memory_budget(budget: float | str | None = None) -> int:
     """The memory budget in bytes: ``budget`` if given, else ``$LIMITSOLVER_MEMORY_BUDGET``, else 4 GiB.
 
@@ -85,12 +95,7 @@ def memory_budget(budget: float | str | None = None) -> int:
     ConfigError
         If the budget (argument or environment variable) is not a positive size.
     """
-    if budget is not None:
-        return int(_parse(budget, "memory_budget"))
-    env = os.environ.get(MEMORY_BUDGET_ENV)
-    if env:
-        return int(_parse(env, MEMORY_BUDGET_ENV))
-    return DEFAULT_MEMORY_BUDGET
+    return int(_budget(budget, "memory_budget", MEMORY_BUDGET_ENV, DEFAULT_MEMORY_BUDGET))
 
 
 def work_budget(budget: float | str | None = None) -> float:
@@ -111,12 +116,7 @@ def work_budget(budget: float | str | None = None) -> float:
     ConfigError
         If the budget is not a positive number.
     """
-    if budget is not None:
-        return _parse(budget, "work_budget")
-    env = os.environ.get(WORK_BUDGET_ENV)
-    if env:
-        return _parse(env, WORK_BUDGET_ENV)
-    return float(DEFAULT_WORK_BUDGET)
+    return _budget(budget, "work_budget", WORK_BUDGET_ENV, DEFAULT_WORK_BUDGET)
 
 
 def format_bytes(n: float) -> str:

@@ -45,3 +45,25 @@ def test_public_api_docstrings_are_complete():
         errors = [(code, msg) for code, msg in validate(name)["errors"] if code in CHECKED]
         problems += [f"{name}: {code} {msg}" for code, msg in errors]
     assert not problems, "\n".join(problems)
+
+
+def test_shared_sections_land_where_numpydoc_expects_them():
+    from limitsolver._docstrings import with_parameters, with_sections
+
+    @with_parameters("x : float\n    A number.\n", " " * 8)  # a docstring nested in a test
+    def f(x):
+        """Twice ``x``.
+
+        Returns
+        -------
+        float
+            ``2 x``.
+        """
+
+    @with_sections("\nReturns\n-------\n{kind}\n    The value.\n", " " * 8, kind="int")
+    def g():
+        """One."""
+
+    assert inspect.getdoc(f) == ("Twice ``x``.\n\nParameters\n----------\nx : float\n"
+                                 "    A number.\n\nReturns\n-------\nfloat\n    ``2 x``.")
+    assert inspect.getdoc(g) == "One.\n\nReturns\n-------\nint\n    The value."

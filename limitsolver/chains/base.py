@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._docstrings import with_parameters
 from .._random import as_generator
 from ..errors import ConfigError, DimensionError, DivergenceError
 
@@ -97,6 +98,16 @@ class ChainProtocol(Protocol):
         ...
 
 
+candidate_chain = with_parameters("""
+obj : object
+    The candidate chain.
+name : str, optional
+    Name of the argument, used in error messages.
+""")
+"""Decorator documenting the ``(obj, name)`` of a function that takes a candidate chain."""
+
+
+@candidate_chain
 def check_chain(obj: Any, name: str = "chain") -> ChainProtocol:
     r"""Check that ``obj`` implements :class:`ChainProtocol` and return it.
 
@@ -106,13 +117,6 @@ def check_chain(obj: Any, name: str = "chain") -> ChainProtocol:
     ``(2, 3, dim)`` and ``obj.sample_stationary(4, rng)`` one of shape
     ``(4, dim)``, with ``rng = numpy.random.default_rng(0)``. Cost: one short
     simulation.
-
-    Parameters
-    ----------
-    obj : object
-        The candidate chain.
-    name : str, optional
-        Name of the argument, used in error messages.
 
     Returns
     -------

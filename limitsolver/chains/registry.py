@@ -19,7 +19,7 @@ from typing import Any
 from .._schema import check_table, lookup
 from ..errors import ConfigError
 from .ar1 import GaussianAR1
-from .base import ChainProtocol
+from .base import ChainProtocol, candidate_chain
 from .circle import CircleWalk
 from .finite import FiniteChain
 
@@ -97,6 +97,7 @@ class MarkovChain(metaclass=_MarkovChainMeta):
         return FiniteChain(P, state_values)
 
 
+@candidate_chain
 def as_chain(obj: Any, name: str = "chain"):
     r"""Return ``obj`` as a chain of the package's protocol.
 
@@ -104,13 +105,6 @@ def as_chain(obj: Any, name: str = "chain"):
     with a transition matrix ``P`` and ``state_values`` but no ``sample`` (a
     ``quantecon.MarkovChain``, duck-typed: quantecon is not needed) becomes the
     :class:`~limitsolver.chains.FiniteChain` with that matrix and those states.
-
-    Parameters
-    ----------
-    obj : object
-        The candidate chain.
-    name : str, optional
-        Name of the argument, used in error messages.
 
     Returns
     -------

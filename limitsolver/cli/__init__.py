@@ -35,6 +35,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
+from .._docstrings import with_parameters
 from ..errors import ConfigError, LimitSolverError
 from ._config import load_config, to_toml
 
@@ -42,6 +43,14 @@ __all__ = ["main", "SUBCOMMANDS", "build_parser", "check_out"]
 
 SUBCOMMANDS = ("converge", "solve", "fluctuations", "simulate", "poisson", "memory")
 """Modules of :mod:`limitsolver.cli` that are subcommands, in the order of ``--help``."""
+
+subcommand_check = with_parameters("""
+config : dict
+    The effective configuration.
+args : argparse.Namespace
+    The parsed command line.
+""")
+"""Decorator documenting the parameters of a subcommand's ``check(config, args)``."""
 
 
 def _load(name: str):

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from .._schema import AtLeast, build, check_table, defaults_of, table_class
-from ..headline import DEFAULT_GRID, HEADLINE_STUDY
+from ..headline import DEFAULT_GRID, HEADLINE_STUDY, headline_table
 
 __all__ = ["GridOptions", "SolveOptions", "SimulateOptions", "StudyOptions", "CheckOptions",
-           "options", "defaults_of"]
+           "options", "defaults_of", "problem_defaults", "problem_and_options"]
 
 Positive = Annotated[int, AtLeast(1)]
 Histories = Literal["exact"] | Positive
@@ -175,3 +175,39 @@ def options(cls: type, config: dict, key: str) -> Any:
         Naming the key, for an unknown key or a value of the wrong type or range.
     """
     return build(cls, check_table(config.get(key, {}), key), key)
+
+
+def problem_defaults(table: type, key: str) -> dict:
+    """The ``DEFAULTS`` of a subcommand on one problem: the headline problem and table ``key``.
+
+    Parameters
+    ----------
+    table, key : type, str
+        The subcommand's option dataclass and the key of its table.
+
+    Returns
+    -------
+    dict
+        ``{"problem": headline_table(), key: defaults_of(table)}``.
+    """
+    return {"problem": headline_table(), key: defaults_of(table)}
+
+
+def problem_and_options(config: dict, table: type, key: str) -> tuple[Any, Any]:
+    """Build the problem of ``config["problem"]`` and read the table ``config[key]`` into ``table``.
+
+    Parameters
+    ----------
+    config : dict
+        A configuration laid out as :func:`problem_defaults`.
+    table, key : type, str
+        The subcommand's option dataclass and the key of its table.
+
+    Returns
+    -------
+    tuple
+        ``(Problem, options)``; a bad key or value raises :class:`ConfigError` naming it.
+    """
+    from ..config import problem_from_config
+
+    return problem_from_config(config["problem"]), options(table, config, key)

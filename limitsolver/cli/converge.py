@@ -17,19 +17,15 @@ from __future__ import annotations
 import argparse
 import time
 
-from ..config import problem_from_config
-from ..headline import headline_study, headline_table
-from . import add_jobs_argument
-from ._options import StudyOptions, defaults_of, options
+from ..headline import headline_study
+from . import add_jobs_argument, subcommand_check
+from ._options import StudyOptions, problem_and_options, problem_defaults
 
 NAME = "converge"
 HELP = "convergence study: finite networks at several widths and seeds against the kernel limit"
 EXAMPLE = "study.n_seeds=4"
 
-DEFAULTS: dict = {
-    "problem": headline_table(),
-    "study": defaults_of(StudyOptions),
-}
+DEFAULTS: dict = problem_defaults(StudyOptions, "study")
 """The headline study (:mod:`limitsolver.headline`): its problem and :class:`StudyOptions`."""
 
 
@@ -72,22 +68,15 @@ def study_from_config(config: dict, seed: int):
     ConfigError
         For a bad key or value, naming it.
     """
-    problem = problem_from_config(config["problem"])
-    s = options(StudyOptions, config, "study")
+    problem, s = problem_and_options(config, StudyOptions, "study")
     return headline_study(seed, problem=problem, n_units=s.n_units, n_seeds=s.n_seeds,
                           n_times=s.n_times, histories=s.histories, grid=s.grid.as_dict(),
                           tracking_samples=s.tracking_samples)
 
 
+@subcommand_check
 def check(config: dict, args: argparse.Namespace):
-    """Build the study, refusing a bad configuration before any work.
-
-    Parameters
-    ----------
-    config : dict
-        The effective configuration.
-    args : argparse.Namespace
-        The parsed command line (``seed``).
+    """Build the study (seeded by ``--seed``), refusing a bad configuration before any work.
 
     Returns
     -------

@@ -18,6 +18,7 @@ from ..config import chain_from_config
 from ..errors import ConfigError
 from ..headline import headline_table
 from ..io import save_figure, write_json, write_npz
+from . import subcommand_check
 from ._options import CheckOptions, defaults_of, options
 
 NAME = "poisson"
@@ -35,15 +36,9 @@ DEFAULTS: dict = {
 """The headline chain (:mod:`limitsolver.headline`), ``F = x`` and :class:`CheckOptions`."""
 
 
+@subcommand_check
 def check(config: dict, args: argparse.Namespace):
     """Build the chain, ``F`` and the check options before any work.
-
-    Parameters
-    ----------
-    config : dict
-        The effective configuration.
-    args : argparse.Namespace
-        The parsed command line.
 
     Returns
     -------

@@ -11,32 +11,22 @@ import argparse
 
 import numpy as np
 
-from ..config import problem_from_config
 from ..errors import ConfigError
-from ..headline import headline_table
 from ..io import save_figure, write_json
-from ._options import SimulateOptions, defaults_of, options
+from . import subcommand_check
+from ._options import SimulateOptions, problem_and_options, problem_defaults
 
 NAME = "simulate"
 HELP = "simulate finite networks trained online by SGD on the chain (an ensemble of seeds)"
 EXAMPLE = "simulate.n_units=256"
 
-DEFAULTS: dict = {
-    "problem": headline_table(),
-    "simulate": defaults_of(SimulateOptions),
-}
+DEFAULTS: dict = problem_defaults(SimulateOptions, "simulate")
 """The headline problem (:mod:`limitsolver.headline`) and :class:`SimulateOptions`."""
 
 
+@subcommand_check
 def check(config: dict, args: argparse.Namespace):
     """Build the problem and the options, refusing a bad configuration before any work.
-
-    Parameters
-    ----------
-    config : dict
-        The effective configuration.
-    args : argparse.Namespace
-        The parsed command line.
 
     Returns
     -------
@@ -48,8 +38,7 @@ def check(config: dict, args: argparse.Namespace):
     ConfigError
         For a bad key or value, or an odd width with doubled initialisation.
     """
-    problem = problem_from_config(config["problem"])
-    s = options(SimulateOptions, config, "simulate")
+    problem, s = problem_and_options(config, SimulateOptions, "simulate")
     if problem.network.prior.doubled and s.n_units % 2:
         raise ConfigError(
             f"`simulate.n_units` must be even with doubled initialisation "

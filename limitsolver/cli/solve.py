@@ -12,38 +12,28 @@ import argparse
 
 import numpy as np
 
-from ..config import problem_from_config
-from ..headline import headline_table
 from ..io import save_figure, write_json, write_npz
-from ._options import SolveOptions, defaults_of, options
+from . import subcommand_check
+from ._options import SolveOptions, problem_and_options, problem_defaults
 
 NAME = "solve"
 HELP = "solve the kernel limit equation of a problem and report its discretisation errors"
 EXAMPLE = "problem.network.beta=0.6"
 
-DEFAULTS: dict = {
-    "problem": headline_table(),
-    "solve": defaults_of(SolveOptions),
-}
+DEFAULTS: dict = problem_defaults(SolveOptions, "solve")
 """The headline problem (:mod:`limitsolver.headline`) and :class:`SolveOptions`."""
 
 
+@subcommand_check
 def check(config: dict, args: argparse.Namespace):
     """Build the problem and the options, refusing a bad configuration before any work.
-
-    Parameters
-    ----------
-    config : dict
-        The effective configuration.
-    args : argparse.Namespace
-        The parsed command line.
 
     Returns
     -------
     tuple
         ``(problem, SolveOptions)``.
     """
-    return problem_from_config(config["problem"]), options(SolveOptions, config, "solve")
+    return problem_and_options(config, SolveOptions, "solve")
 
 
 def run(config: dict, args: argparse.Namespace) -> int:

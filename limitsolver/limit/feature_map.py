@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._docstrings import with_sections
 from ..activations import Activation, activation
 from ..budget import check_memory, check_work
 from ..errors import DimensionError, DiscretisationError
@@ -40,6 +41,19 @@ if TYPE_CHECKING:
     from ..problem import Problem
 
 __all__ = ["FeatureMap", "as_histories"]
+
+
+# The numpydoc sections of the kernels between two batches, ``kernel`` and ``covariance``.
+_KERNEL_ROWS = """
+Parameters
+----------
+features_eval, features_train : Features, Histories or array_like
+    Row and column batches.
+
+Returns
+-------
+ndarray, shape (M_eval, M_train)
+"""
 
 
 def as_histories(histories: Histories | ArrayLike) -> Histories:
@@ -298,37 +312,21 @@ class FeatureMap:
         fe, ft = self._pair(features_eval, features_train, True)
         return kernel_factors(fe, ft, self.rule, self.c2, mode=self.gradient, weights=weights)
 
+    @with_sections(_KERNEL_ROWS, " " * 8)
     def kernel(self, features_eval: Features | Histories | ArrayLike,
                features_train: Features | Histories | ArrayLike) -> np.ndarray:
         r"""Tangent kernel rows :math:`A(\xi,\xi')` (M_eval, M_train).
 
         Passing the same object twice gives the training kernel (exactly symmetric in
         rtrl mode).
-
-        Parameters
-        ----------
-        features_eval, features_train : Features, Histories or array_like
-            Row and column batches.
-
-        Returns
-        -------
-        ndarray, shape (M_eval, M_train)
         """
         fe, ft = self._pair(features_eval, features_train, True)
         return tangent_kernel(fe, ft, self.rule, self.c2, mode=self.gradient)
 
+    @with_sections(_KERNEL_ROWS, " " * 8)
     def covariance(self, features_eval: Features | Histories | ArrayLike,
                    features_train: Features | Histories | ArrayLike) -> np.ndarray:
         r"""Initial-output covariance :math:`\Sigma(\xi,\xi')` (M_eval, M_train).
-
-        Parameters
-        ----------
-        features_eval, features_train : Features, Histories or array_like
-            Row and column batches.
-
-        Returns
-        -------
-        ndarray, shape (M_eval, M_train)
         """
         fe, ft = self._pair(features_eval, features_train, False)
         return covariance_kernel(fe, ft, self.rule, self.c2)

@@ -50,6 +50,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy import integrate, optimize, special
 
+from .._docstrings import with_sections
 from ..errors import ConfigError, LimitSolverError
 from ._special import gauss_legendre_halfline, gauss_legendre_panels, scaled_expint
 
@@ -78,6 +79,51 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# The numpydoc sections shared by every family's ``rho``, ``laplace`` and ``laplace_moment``,
+# written once and appended to each method's own summary and formula.
+_METHOD = " " * 8  # indentation of a method's docstring
+_RHO_SECTIONS = """
+Parameters
+----------
+t : array_like
+    Times ``t >= 0``.
+
+Returns
+-------
+numpy.ndarray
+    ``rho(t)``, same shape as ``t``.
+"""
+
+_RATE_SECTIONS = """
+Parameters
+----------
+lam : array_like
+    Positive, finite rates.
+
+Returns
+-------
+numpy.ndarray
+    ``{value}(lam)``, same shape as ``lam``.
+
+Raises
+------
+ConfigError
+    If some ``lam`` is not positive and finite.
+"""
+
+
+def _check_positive(name: str, value: float, why: str = "") -> None:
+    """Raise :class:`ConfigError` unless ``value`` is positive and finite (``why``: a reason)."""
+    if not (value > 0 and math.isfinite(value)):
+        raise ConfigError(f"`{name}` must be positive{why}; got {value}.")
+
+
+def _check_delay(t0: float) -> None:
+    """Raise :class:`ConfigError` unless the delay ``t0`` is non-negative and finite."""
+    if not (t0 >= 0 and math.isfinite(t0)):
+        raise ConfigError(f"`t0` must be a non-negative delay; got {t0}.")
+
+
 def _rates(lam) -> np.ndarray:
     lam = np.asarray(lam, dtype=float)
     if np.any(~np.isfinite(lam)) or np.any(lam <= 0):
@@ -104,18 +150,9 @@ class MemoryKernel:
     def __call__(self, t: ArrayLike) -> np.ndarray:
         return self.rho(t)
 
+    @with_sections(_RHO_SECTIONS, _METHOD)
     def rho(self, t: ArrayLike) -> np.ndarray:  # pragma: no cover - abstract
         """The kernel ``rho(t)`` at times ``t`` (vectorised; implemented by each family).
-
-        Parameters
-        ----------
-        t : array_like
-            Times ``t >= 0``.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``rho(t)``, same shape as ``t``.
         """
         raise NotImplementedError
 
@@ -139,32 +176,19 @@ class MemoryKernel:
         t, w = self._rule
         return t, w * self.rho(t)
 
+    @with_sections(_RATE_SECTIONS, _METHOD, value="L")
     def laplace(self, lam: ArrayLike) -> np.ndarray:
         r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` (vectorised over ``lam > 0``).
 
         .. math:: \mathcal L\rho(\lambda) = \int_0^\infty e^{-\lambda t}\rho(t)\,dt,
 
         here by the quadrature rule of the family (cost ``O(len(lam) n_nodes)``).
-
-        Parameters
-        ----------
-        lam : array_like
-            Positive, finite rates.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``L(lam)``, same shape as ``lam``.
-
-        Raises
-        ------
-        ConfigError
-            If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
         t, wr = self._weighted_rho
         return np.exp(-np.multiply.outer(lam, t)) @ wr
 
+    @with_sections(_RATE_SECTIONS, _METHOD, value="T")
     def laplace_moment(self, lam: ArrayLike) -> np.ndarray:
         r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt = -L'(lam)`` (vectorised).
 
@@ -172,21 +196,6 @@ class MemoryKernel:
             = -\frac{d}{d\lambda}\mathcal L\rho(\lambda),
 
         here by the quadrature rule of the family (cost ``O(len(lam) n_nodes)``).
-
-        Parameters
-        ----------
-        lam : array_like
-            Positive, finite rates.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``T(lam)``, same shape as ``lam``.
-
-        Raises
-        ------
-        ConfigError
-            If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
         t, wr = self._weighted_rho
@@ -275,18 +284,9 @@ class ExponentialSum(MemoryKernel):
         object.__setattr__(self, "coefficients", a)
         object.__setattr__(self, "rates", mu)
 
+    @with_sections(_RHO_SECTIONS, _METHOD)
     def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = sum_k a_k e^{-mu_k t}`` at times ``t``.
-
-        Parameters
-        ----------
-        t : array_like
-            Times ``t >= 0``.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``rho(t)``, same shape as ``t``.
         """
         t = np.asarray(t, dtype=float)
         a, mu = np.array(self.coefficients), np.array(self.rates)
@@ -296,48 +296,20 @@ class ExponentialSum(MemoryKernel):
     def memory(self) -> float:
         return 1.0 / min(self.rates)
 
+    @with_sections(_RATE_SECTIONS, _METHOD, value="L")
     def laplace(self, lam: ArrayLike) -> np.ndarray:
         r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
 
         .. math:: \mathcal L\rho(\lambda) = \sum_k \frac{a_k}{\lambda + \mu_k}.
-
-        Parameters
-        ----------
-        lam : array_like
-            Positive, finite rates.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``L(lam)``, same shape as ``lam``.
-
-        Raises
-        ------
-        ConfigError
-            If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
         return (1.0 / np.add.outer(lam, np.array(self.rates))) @ np.array(self.coefficients)
 
+    @with_sections(_RATE_SECTIONS, _METHOD, value="T")
     def laplace_moment(self, lam: ArrayLike) -> np.ndarray:
         r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
 
         .. math:: T(\lambda) = \sum_k \frac{a_k}{(\lambda + \mu_k)^2}.
-
-        Parameters
-        ----------
-        lam : array_like
-            Positive, finite rates.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``T(lam)``, same shape as ``lam``.
-
-        Raises
-        ------
-        ConfigError
-            If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
         return (1.0 / np.add.outer(lam, np.array(self.rates)) ** 2) @ np.array(self.coefficients)
@@ -373,23 +345,11 @@ class PowerLaw(MemoryKernel):
     family = "power_law"
 
     def __post_init__(self):
-        if not (self.omega > 0 and math.isfinite(self.omega)):
-            raise ConfigError(
-                f"`omega` must be positive for rho to be integrable; got {self.omega}."
-            )
+        _check_positive("omega", self.omega, " for rho to be integrable")
 
+    @with_sections(_RHO_SECTIONS, _METHOD)
     def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = A (1 + t)^{-(1 + omega)}`` at times ``t``.
-
-        Parameters
-        ----------
-        t : array_like
-            Times ``t >= 0``.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``rho(t)``, same shape as ``t``.
         """
         return self.amplitude * (1.0 + np.asarray(t, dtype=float)) ** (-(1.0 + self.omega))
 
@@ -397,52 +357,24 @@ class PowerLaw(MemoryKernel):
     def memory(self) -> float:
         return 1.0 / self.omega
 
+    @with_sections(_RATE_SECTIONS, _METHOD, value="L")
     def laplace(self, lam: ArrayLike) -> np.ndarray:
         r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
 
         .. math:: \mathcal L\rho(\lambda) = A e^{\lambda} E_{1+\omega}(\lambda),
 
         with ``E_nu`` the generalised exponential integral.
-
-        Parameters
-        ----------
-        lam : array_like
-            Positive, finite rates.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``L(lam)``, same shape as ``lam``.
-
-        Raises
-        ------
-        ConfigError
-            If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
         return self.amplitude * scaled_expint(1.0 + self.omega, lam)
 
+    @with_sections(_RATE_SECTIONS, _METHOD, value="T")
     def laplace_moment(self, lam: ArrayLike) -> np.ndarray:
         r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
 
         .. math:: T(\lambda) = A e^{\lambda} \big(E_{\omega}(\lambda) - E_{1+\omega}(\lambda)\big),
 
         with ``E_nu`` the generalised exponential integral.
-
-        Parameters
-        ----------
-        lam : array_like
-            Positive, finite rates.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``T(lam)``, same shape as ``lam``.
-
-        Raises
-        ------
-        ConfigError
-            If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
         return self.amplitude * (
@@ -484,23 +416,12 @@ class DelayedBump(MemoryKernel):
     family = "delayed_bump"
 
     def __post_init__(self):
-        if not (self.width > 0 and math.isfinite(self.width)):
-            raise ConfigError(f"`width` must be positive; got {self.width}.")
-        if not (self.t0 >= 0 and math.isfinite(self.t0)):
-            raise ConfigError(f"`t0` must be a non-negative delay; got {self.t0}.")
+        _check_positive("width", self.width)
+        _check_delay(self.t0)
 
+    @with_sections(_RHO_SECTIONS, _METHOD)
     def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = A exp(-(t - t0)^2 / (2 w^2))`` at times ``t``.
-
-        Parameters
-        ----------
-        t : array_like
-            Times ``t >= 0``.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``rho(t)``, same shape as ``t``.
         """
         t = np.asarray(t, dtype=float)
         return self.amplitude * np.exp(-((t - self.t0) ** 2) / (2.0 * self.width**2))
@@ -523,51 +444,23 @@ class DelayedBump(MemoryKernel):
             self.amplitude * w * math.sqrt(math.pi / 2.0) * math.exp(-(self.t0**2) / (2.0 * w**2))
         )
 
+    @with_sections(_RATE_SECTIONS, _METHOD, value="L")
     def laplace(self, lam: ArrayLike) -> np.ndarray:
         r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
 
         .. math:: \mathcal L\rho(\lambda) = A w \sqrt{\pi/2}\, e^{-t_0^2/(2w^2)}\,
             \operatorname{erfcx}(z), \qquad z = \frac{\lambda w^2 - t_0}{w\sqrt2}.
-
-        Parameters
-        ----------
-        lam : array_like
-            Positive, finite rates.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``L(lam)``, same shape as ``lam``.
-
-        Raises
-        ------
-        ConfigError
-            If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
         return self._prefactor * special.erfcx(self._z(lam))
 
+    @with_sections(_RATE_SECTIONS, _METHOD, value="T")
     def laplace_moment(self, lam: ArrayLike) -> np.ndarray:
         r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
 
         .. math:: T(\lambda) = -A w \sqrt{\pi/2}\, e^{-t_0^2/(2w^2)}\, \frac{w}{\sqrt2}
             \Big(2 z \operatorname{erfcx}(z) - \frac{2}{\sqrt\pi}\Big),
             \qquad z = \frac{\lambda w^2 - t_0}{w\sqrt2}.
-
-        Parameters
-        ----------
-        lam : array_like
-            Positive, finite rates.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``T(lam)``, same shape as ``lam``.
-
-        Raises
-        ------
-        ConfigError
-            If some ``lam`` is not positive and finite.
         """
         lam = _rates(lam)
         z = self._z(lam)
@@ -626,8 +519,7 @@ class ExponentialBump(MemoryKernel):
     family = "exponential_bump"
 
     def __post_init__(self):
-        if not (self.rate > 0 and math.isfinite(self.rate)):
-            raise ConfigError(f"`rate` must be positive for rho to be in L^2; got {self.rate}.")
+        _check_positive("rate", self.rate, " for rho to be in L^2")
         if not (math.isfinite(self.coefficient) and math.isfinite(self.amplitude)):
             raise ConfigError("`coefficient` and `amplitude` must be finite.")
         self._parts  # noqa: B018 -- validates `t0` and `width` through the bump
@@ -637,18 +529,9 @@ class ExponentialBump(MemoryKernel):
         return (ExponentialSum((self.coefficient,), (self.rate,)),
                 DelayedBump(self.t0, self.width, self.amplitude))
 
+    @with_sections(_RHO_SECTIONS, _METHOD)
     def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = a e^{-mu t} + A exp(-(t - t0)^2 / (2 w^2))`` at times ``t``.
-
-        Parameters
-        ----------
-        t : array_like
-            Times ``t >= 0``.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``rho(t)``, same shape as ``t``.
         """
         e, b = self._parts
         return e.rho(t) + b.rho(t)
@@ -661,51 +544,23 @@ class ExponentialBump(MemoryKernel):
     def support(self) -> float:
         return max(self.t0 + 9.0 * self.width, 37.0 / self.rate)
 
+    @with_sections(_RATE_SECTIONS, _METHOD, value="L")
     def laplace(self, lam: ArrayLike) -> np.ndarray:
         r"""``L(lam) = int_0^inf e^{-lam t} rho(t) dt`` in closed form.
 
         .. math:: \mathcal L\rho(\lambda) = \frac{a}{\lambda + \mu} + A w \sqrt{\pi/2}\,
             e^{-t_0^2/(2w^2)}\,\operatorname{erfcx}(z), \qquad z = \frac{\lambda w^2 - t_0}{w\sqrt2}.
-
-        Parameters
-        ----------
-        lam : array_like
-            Positive, finite rates.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``L(lam)``, same shape as ``lam``.
-
-        Raises
-        ------
-        ConfigError
-            If some ``lam`` is not positive and finite.
         """
         e, b = self._parts
         return e.laplace(lam) + b.laplace(lam)
 
+    @with_sections(_RATE_SECTIONS, _METHOD, value="T")
     def laplace_moment(self, lam: ArrayLike) -> np.ndarray:
         r"""``T(lam) = int_0^inf t e^{-lam t} rho(t) dt`` in closed form.
 
         .. math:: T(\lambda) = \frac{a}{(\lambda + \mu)^2} + T_{\rm bump}(\lambda)
 
         (:meth:`DelayedBump.laplace_moment`).
-
-        Parameters
-        ----------
-        lam : array_like
-            Positive, finite rates.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``T(lam)``, same shape as ``lam``.
-
-        Raises
-        ------
-        ConfigError
-            If some ``lam`` is not positive and finite.
         """
         e, b = self._parts
         return e.laplace_moment(lam) + b.laplace_moment(lam)
@@ -747,23 +602,12 @@ class AiryTarget(MemoryKernel):
     family = "airy"
 
     def __post_init__(self):
-        if not (self.s0 > 0 and math.isfinite(self.s0)):
-            raise ConfigError(f"`s0` must be positive; got {self.s0}.")
-        if not (self.t0 >= 0 and math.isfinite(self.t0)):
-            raise ConfigError(f"`t0` must be a non-negative delay; got {self.t0}.")
+        _check_positive("s0", self.s0)
+        _check_delay(self.t0)
 
+    @with_sections(_RHO_SECTIONS, _METHOD)
     def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = A Ai(s0 (t - t0))`` at times ``t``.
-
-        Parameters
-        ----------
-        t : array_like
-            Times ``t >= 0``.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``rho(t)``, same shape as ``t``.
         """
         t = np.asarray(t, dtype=float)
         return self.amplitude * special.airy(self.s0 * (t - self.t0))[0]
@@ -833,18 +677,9 @@ class CallableTarget(MemoryKernel):
         if not self.support_time > 0:
             raise ConfigError(f"`support_time` must be positive; got {self.support_time}.")
 
+    @with_sections(_RHO_SECTIONS, _METHOD)
     def rho(self, t: ArrayLike) -> np.ndarray:
         r"""The kernel ``rho(t) = func(t)`` at times ``t``.
-
-        Parameters
-        ----------
-        t : array_like
-            Times ``t >= 0``.
-
-        Returns
-        -------
-        numpy.ndarray
-            ``rho(t)``, same shape as ``t``.
         """
         t = np.asarray(t, dtype=float)
         return np.broadcast_to(np.asarray(self.func(t), dtype=float), t.shape)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..studies.fit import observed_orders
-from ._axes import finish, panel, panels
+from ._axes import finish, one_panel, panel_grid, panels
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -172,6 +172,7 @@ def plot_trajectories(result: ConvergenceResult, n_histories: int = 3,
     return fig
 
 
+@one_panel((5.5, 4))
 def plot_error_in_time(result: ConvergenceResult, *, ax: Axes | None = None):
     r""":math:`\|h^N_t - h_t\|_{L^2(\pi)}` against :math:`t`, one line per width.
 
@@ -183,17 +184,8 @@ def plot_error_in_time(result: ConvergenceResult, *, ax: Axes | None = None):
     ----------
     result : ConvergenceResult
         A study's result with its ``error_curves``.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; default a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        A single panel.
     """
     _need_runs(result)
-    own = ax is None
-    fig, ax = panel(ax, (5.5, 4))
     t = result.times
     for c, n, curves in zip(_colours(len(result.n_units)), result.n_units, result.error_curves,
                             strict=True):
@@ -209,10 +201,9 @@ def plot_error_in_time(result: ConvergenceResult, *, ax: Axes | None = None):
            title="error over time (mean over seeds, ±2 s.e.)")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize="small", ncol=2)
-    finish(fig, own)
-    return fig
 
 
+@one_panel((5.5, 4))
 def plot_rescaled_errors(result: ConvergenceResult, *, ax: Axes | None = None):
     r""":math:`\sqrt N\,\|h^N_t - h_t\|_{L^2(\pi)}` against :math:`t`: one curve at rate 1/2.
 
@@ -225,17 +216,8 @@ def plot_rescaled_errors(result: ConvergenceResult, *, ax: Axes | None = None):
     ----------
     result : ConvergenceResult
         A study's result with its ``error_curves``.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; default a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        A single panel.
     """
     _need_runs(result)
-    own = ax is None
-    fig, ax = panel(ax, (5.5, 4))
     t = result.times
     eps = discretisation_floor(result)
     for c, n, curves in zip(_colours(len(result.n_units)), result.n_units, result.error_curves,
@@ -254,10 +236,9 @@ def plot_rescaled_errors(result: ConvergenceResult, *, ax: Axes | None = None):
     ax.set_ylim(0, 1.6 * top)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small", ncol=2)
-    finish(fig, own)
-    return fig
 
 
+@panel_grid((1, 2), (11, 4), "The figure of the two panels.")
 def plot_error_curves(result: ConvergenceResult, *, axes: Sequence[Axes] | None = None):
     r""":func:`plot_error_in_time` and :func:`plot_rescaled_errors` side by side.
 
@@ -265,22 +246,12 @@ def plot_error_curves(result: ConvergenceResult, *, axes: Sequence[Axes] | None 
     ----------
     result : ConvergenceResult
         A study's result with its ``error_curves``.
-    axes : sequence of two matplotlib.axes.Axes, optional
-        Where to draw; default a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure of the two panels.
     """
-    own = axes is None
-    fig, ax = panels(axes, (1, 2), (11, 4))
-    plot_error_in_time(result, ax=ax[0, 0])
-    plot_rescaled_errors(result, ax=ax[0, 1])
-    finish(fig, own)
-    return fig
+    plot_error_in_time(result, ax=axes[0, 0])
+    plot_rescaled_errors(result, ax=axes[0, 1])
 
 
+@panel_grid((2, 1), (5.0, 6.2), "The figure of the two panels.", "Top and bottom panels")
 def plot_rate(result: ConvergenceResult, metric: str = "sup_l2", *,
               axes: Sequence[Axes] | None = None):
     r"""Error against width with the fitted rate, its confidence band and the local orders.
@@ -301,17 +272,8 @@ def plot_rate(result: ConvergenceResult, metric: str = "sup_l2", *,
         The study's errors and fits.
     metric : {"sup_l2", "tracking", "loss_gap"}, default "sup_l2"
         The metric to draw.
-    axes : sequence of two matplotlib.axes.Axes, optional
-        Top and bottom panels; default a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure of the two panels.
     """
-    own = axes is None
-    fig, ax = panels(axes, (2, 1), (5.0, 6.2))
-    top, bottom = ax[0, 0], ax[1, 0]
+    top, bottom = axes[0, 0], axes[1, 0]
     e = result.errors[metric]
     fit = result.fits[metric]
     n = result.n_units.astype(float)
@@ -358,8 +320,6 @@ def plot_rate(result: ConvergenceResult, metric: str = "sup_l2", *,
     bottom.set(xlabel="width $N$", ylabel="observed order $p$")
     bottom.grid(True, which="major", alpha=0.3)
     bottom.legend(fontsize="small")
-    finish(fig, own)
-    return fig
 
 
 def plot_convergence(result: ConvergenceResult,
@@ -393,6 +353,7 @@ def plot_convergence(result: ConvergenceResult,
     return fig
 
 
+@panel_grid((1, 2), (11, 4), "The figure of the two panels.")
 def plot_loss_curves(result: ConvergenceResult, n_seeds: int = 3, *,
                      axes: Sequence[Axes] | None = None):
     r"""Loss curves :math:`L^N_t` of finite networks against the limit's :math:`L_t`, and the gap.
@@ -410,17 +371,8 @@ def plot_loss_curves(result: ConvergenceResult, n_seeds: int = 3, *,
         A study's result with its time grid and loss curves.
     n_seeds : int, default 3
         Number of seeds drawn per width in the left panel (the first ones).
-    axes : sequence of two matplotlib.axes.Axes, optional
-        Where to draw; default a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure of the two panels.
     """
-    own = axes is None
-    fig, ax = panels(axes, (1, 2), (11, 4))
-    left, right = ax[0]
+    left, right = axes[0]
     colours = _colours(len(result.study.n_units))
     gap = result.finite_loss - result.limit_loss[None, None, :]
     for i, (c, n) in enumerate(zip(colours, result.study.n_units, strict=True)):
@@ -447,5 +399,3 @@ def plot_loss_curves(result: ConvergenceResult, n_seeds: int = 3, *,
     for a in (left, right):
         a.grid(True, alpha=0.3)
         a.legend(fontsize="small", ncol=2)
-    finish(fig, own)
-    return fig

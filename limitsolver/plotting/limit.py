@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._axes import finish, panels
+from ._axes import panel_grid
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -47,6 +47,7 @@ def positive_spectrum(spectrum: ArrayLike) -> tuple[np.ndarray, float, int]:
     return np.sort(lam[keep])[::-1], floor, int(lam.size - keep.sum())
 
 
+@panel_grid((1, 3), (14, 4), "The figure of the three panels.")
 def plot_limit(sol: LimitSolution, n_histories: int = 6, *, axes: Sequence[Axes] | None = None):
     r"""Loss :math:`L_t`, :math:`h_t` on the likeliest histories against :math:`g`, and the spectrum.
 
@@ -62,17 +63,8 @@ def plot_limit(sol: LimitSolution, n_histories: int = 6, *, axes: Sequence[Axes]
         The solved limit.
     n_histories : int, default 6
         How many histories to draw in the middle panel.
-    axes : sequence of three matplotlib.axes.Axes, optional
-        Where to draw; default a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure of the three panels.
     """
-    own = axes is None
-    fig, ax = panels(axes, (1, 3), (14, 4))
-    ax = ax[0]
+    ax = axes[0]
     ax[0].plot(sol.times, sol.loss, "k-")
     ax[0].set(xlabel="t", ylabel=r"$L_t$", title="loss of the limit", yscale="log")
     top = np.argsort(sol.weights)[::-1][:n_histories]
@@ -94,5 +86,3 @@ def plot_limit(sol: LimitSolution, n_histories: int = 6, *, axes: Sequence[Axes]
                    transform=ax[2].transAxes, ha="right", va="top", fontsize="small")
     for a in ax:
         a.grid(True, alpha=0.3)
-    finish(fig, own)
-    return fig

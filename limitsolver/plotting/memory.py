@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._axes import finish, panel
+from ._axes import one_panel
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["plot_approximation", "plot_flow_losses", "plot_plateau_fit"]
 
 
+@one_panel()
 def plot_approximation(result: ApproximationStudyResult, *, ax: Axes | None = None):
     r""":math:`E_m/\|\rho\|` against :math:`m` for an :class:`~limitsolver.linear_rnn.ApproximationStudyResult`.
 
@@ -33,18 +34,9 @@ def plot_approximation(result: ApproximationStudyResult, *, ax: Axes | None = No
     ----------
     result : ApproximationStudyResult
         The study to plot.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; default a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        A single panel.
     """
     from ..linear_rnn.approximation import RATE_MODELS
 
-    own = ax is None
-    fig, ax = panel(ax)
     for c in result.curves:
         pos = c.relative_errors > 0
         (line,) = ax.semilogy(c.m_values[pos], c.relative_errors[pos], "o-", label=c.target.label)
@@ -57,10 +49,9 @@ def plot_approximation(result: ApproximationStudyResult, *, ax: Axes | None = No
     ax.set_ylabel(r"$E_m / \|\rho\|$,  $E_m = \inf\|\hat\rho - \rho\|_{L^2(0,\infty)}$")
     ax.set_title("best m-unit approximation (dashed: best-fitting rate)")
     ax.legend(fontsize="x-small")
-    finish(fig, own)
-    return fig
 
 
+@one_panel()
 def plot_flow_losses(result: PlateauStudyResult, seed_index: int = 0, *, ax: Axes | None = None):
     r"""Loss against time for each memory value of a :class:`~limitsolver.linear_rnn.PlateauStudyResult`.
 
@@ -73,16 +64,7 @@ def plot_flow_losses(result: PlateauStudyResult, seed_index: int = 0, *, ax: Axe
         The study to plot.
     seed_index : int, default 0
         Which initialisation's runs to show.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; default a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        A single panel.
     """
-    own = ax is None
-    fig, ax = panel(ax)
     for k, M in enumerate(result.memory_values):
         fr = result.flows[seed_index][k]
         pos = fr.t > 0
@@ -93,10 +75,9 @@ def plot_flow_losses(result: PlateauStudyResult, seed_index: int = 0, *, ax: Axe
     ax.set_ylabel(r"loss $J(t) = \frac{1}{2}\|\hat\rho_t - \rho\|^2_{L^2(0,\infty)}$")
     ax.set_title("gradient flow (plateaus shaded)")
     ax.legend(fontsize="small")
-    finish(fig, own)
-    return fig
 
 
+@one_panel()
 def plot_plateau_fit(result: PlateauStudyResult, *, ax: Axes | None = None):
     r"""Plateau durations against memory with the exponential fit :math:`D = e^{a + b M}`.
 
@@ -106,16 +87,7 @@ def plot_plateau_fit(result: PlateauStudyResult, *, ax: Axes | None = None):
     ----------
     result : PlateauStudyResult
         The study to plot.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; default a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        A single panel.
     """
-    own = ax is None
-    fig, ax = panel(ax)
     M = np.broadcast_to(result.memory_values, result.durations.shape)
     ok = result.durations > 0
     ax.semilogy(M[ok], result.durations[ok], "o", label="runs")
@@ -127,5 +99,3 @@ def plot_plateau_fit(result: PlateauStudyResult, *, ax: Axes | None = None):
     ax.set_xlabel("memory parameter M")
     ax.set_ylabel("plateau duration D")
     ax.legend(fontsize="small")
-    finish(fig, own)
-    return fig

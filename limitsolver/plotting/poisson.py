@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._axes import finish, panel
+from ._axes import one_panel
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -18,6 +18,7 @@ __all__ = ["plot_poisson"]
 _FINITE_METHODS = ("fundamental matrix", "bordered sparse LU")
 
 
+@one_panel((6, 4))
 def plot_poisson(sol: PoissonSolution, *, ax: Axes | None = None):
     r"""The solution :math:`V` and the centred :math:`F - \pi(F)` against the state.
 
@@ -30,16 +31,7 @@ def plot_poisson(sol: PoissonSolution, *, ax: Axes | None = None):
     sol : PoissonSolution
         A solution with one-dimensional nodes (states of a finite chain of
         dimension 1, state indices, or the nodes of a one-dimensional chain).
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; default a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        A single panel.
     """
-    own = ax is None
-    fig, ax = panel(ax, (6, 4))
     nodes = np.asarray(sol.nodes, dtype=float)
     xs = nodes[:, 0] if nodes.ndim == 2 else nodes
     order = np.argsort(xs)
@@ -55,5 +47,3 @@ def plot_poisson(sol: PoissonSolution, *, ax: Axes | None = None):
            title=rf"Poisson equation, $\sigma^2$ = {float(np.ravel(sol.asymptotic_variance)[0]):.4g}")
     ax.grid(True, alpha=0.3)
     ax.legend()
-    finish(fig, own)
-    return fig

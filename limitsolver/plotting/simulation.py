@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._axes import finish, panel
+from ._axes import one_panel
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["plot_running_loss"]
 
 
+@one_panel((6, 4), returns="A single panel, log scale, one line per seed.")
 def plot_running_loss(result: SimulationResult, *, ax: Axes | None = None):
     r"""Running loss of every seed against training time :math:`t = k/N`.
 
@@ -24,16 +25,7 @@ def plot_running_loss(result: SimulationResult, *, ax: Axes | None = None):
     ----------
     result : SimulationResult
         An ensemble of seeds at one width.
-    ax : matplotlib.axes.Axes, optional
-        Where to draw; default a new figure.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        A single panel, log scale, one line per seed.
     """
-    own = ax is None
-    fig, ax = panel(ax, (6, 4))
     t = result.step_times
     for j, seed in enumerate(result.seeds):
         ax.plot(t, result.running_loss[j], lw=0.8, label=f"seed {seed}")
@@ -41,5 +33,3 @@ def plot_running_loss(result: SimulationResult, *, ax: Axes | None = None):
            yscale="log", title=f"N = {result.n_units}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
-    finish(fig, own)
-    return fig

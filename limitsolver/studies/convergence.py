@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._docstrings import with_sections
 from ..errors import ConfigError, DivergenceError, StudyError
 from ..io import optional_import
 from ..problem import Problem
@@ -196,6 +197,20 @@ def _history_index(sol, windows: np.ndarray) -> np.ndarray | None:
     return _lookup(eq.argmax(axis=-1), hist.indices)
 
 
+# The numpydoc sections of every metric ``fn(run) -> float``, written once.
+_METRIC_SECTIONS = """
+Parameters
+----------
+run : RunData
+    A finished run and its limit.
+
+Returns
+-------
+float
+"""
+
+
+
 @dataclass(frozen=True)
 class Metric:
     r"""A named distance between a finite network and the limit, :math:`e = f(\mathrm{run})`.
@@ -215,62 +230,30 @@ class Metric:
     fn: Callable[[RunData], float]
     label: str = ""
 
+    @with_sections(_METRIC_SECTIONS, " " * 8)
     def __call__(self, run: RunData) -> float:
         """The metric of one run.
-
-        Parameters
-        ----------
-        run : RunData
-            A finished run and its limit.
-
-        Returns
-        -------
-        float
         """
         return float(self.fn(run))
 
 
+@with_sections(_METRIC_SECTIONS)
 def sup_l2(run: RunData) -> float:
     r""":math:`\sup_{t\in\mathcal T}\big(\sum_m \omega_m (h^N_t(\xi_m) - h_t(\xi_m))^2\big)^{1/2}`.
-
-    Parameters
-    ----------
-    run : RunData
-        A finished run and its limit.
-
-    Returns
-    -------
-    float
     """
     return float(run.error_curve.max())
 
 
+@with_sections(_METRIC_SECTIONS)
 def tracking(run: RunData) -> float:
     r""":math:`\big(\frac1K\sum_k (f^N_k - h_{k/N}(\xi_k))^2\big)^{1/2}` over the sampled steps.
-
-    Parameters
-    ----------
-    run : RunData
-        A finished run and its limit.
-
-    Returns
-    -------
-    float
     """
     return float(np.sqrt(np.mean((run.predictions - run.online_limit) ** 2)))
 
 
+@with_sections(_METRIC_SECTIONS)
 def loss_gap(run: RunData) -> float:
     r""":math:`\sup_{t\in\mathcal T} |L^N_t - L_t|`.
-
-    Parameters
-    ----------
-    run : RunData
-        A finished run and its limit.
-
-    Returns
-    -------
-    float
     """
     return float(np.abs(run.finite_loss - run.limit.loss).max())
 
