@@ -37,6 +37,12 @@ from limitsolver.errors import (
     NotStochasticError,
 )
 from limitsolver.headline import headline_study
+from limitsolver.poisson import (
+    batch_means_check,
+    batch_means_power,
+    solve_poisson,
+    solve_poisson_finite,
+)
 
 # -- the command line ----------------------------------------------------------------------
 
@@ -225,6 +231,11 @@ def lm():
     return LinearMemory.geometric(0.5, 3)
 
 
+#: two 2-state blocks coupled by 1e-14 (irreducible, far too weakly for double precision)
+NEARLY_REDUCIBLE = np.array([[0.5, 0.5 - 1e-14, 1e-14, 0.0], [0.5, 0.5, 0.0, 0.0],
+                             [0.0, 0.0, 0.5, 0.5], [1e-14, 0.0, 0.5, 0.5 - 1e-14]])
+PI_NR = np.full(4, 0.25)  # invariant to rounding, so only the conditioning is refused
+
 API_CASES = [
     # the prior
     (lambda: Prior(doubled="no"), ConfigError, "`doubled`"),
@@ -318,6 +329,26 @@ API_CASES = [
      "`state.extra`"),
     (lambda: fingerprint({"f": object()}), ConfigError, "tables, lists"),
     (lambda: headline_study(n_seed=3), ConfigError, "`n_seed`"),
+    # the Poisson equation: a wrong pi, F outside L²(π), nearly reducible P, the check's test
+    (lambda: solve_poisson_finite(P2, [0.0, 1.0], pi=np.array([0.5, 0.5])), ConfigError,
+     "`pi`"),
+    (lambda: solve_poisson_finite(P2, [0.0, 1.0], pi=np.array([1.5, -0.5])), ConfigError,
+     "`pi`"),
+    (lambda: solve_poisson_finite(P2, [0.0, 1.0], pi=np.array([0.2, 0.2])), ConfigError,
+     "`pi`"),
+    (lambda: solve_poisson_finite(P2, [0.0, 1.0], pi=np.array([math.nan, 1.0])), ConfigError,
+     "`pi`"),
+    (lambda: solve_poisson(GaussianAR1(0.5), lambda x: np.exp(x**2)), ConfigError, "`F`"),
+    (lambda: solve_poisson(GaussianAR1(0.5), lambda x: np.exp(x**2 / 4)), ConfigError, "`F`"),
+    (lambda: solve_poisson(FiniteChain([[1 - 1e-14, 1e-14], [1e-14, 1 - 1e-14]]), [0.0, 1.0]),
+     NotErgodicError, "`P`"),
+    (lambda: FiniteChain([[1.0, 1e-300], [1e-300, 1.0]]).stationary, NotErgodicError, "`P`"),
+    (lambda: solve_poisson_finite(NEARLY_REDUCIBLE, [1.0, 0.0, 0.0, 1.0], pi=PI_NR),
+     NotErgodicError, "`P`"),
+    (lambda: batch_means_check(chain2(), [0.0, 1.0], 1000, 10, 0, alpha=1.0), ConfigError,
+     "`alpha`"),
+    (lambda: batch_means_power(0.0), ConfigError, "`ratio`"),
+    (lambda: batch_means_power(1.0, 1), DimensionError, "`n_batches`"),
 ]
 
 
@@ -348,3 +379,16 @@ def test_cli_refuses_an_unwritable_out_before_any_work(tmp_path, capsys, monkeyp
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "`--out`" in err[0] and "writable" in err[0]
     assert list(locked.iterdir()) == []
+
+
+@pytest.mark.parametrize("toml, key", [
+    ('F = "exp(x**2)"\n\n[chain]\nkind = "ar1"\na = 0.5\n', "`F`"),
+    ('[chain]\nkind = "finite"\nP = [[0.99999999999999, 1e-14], [1e-14, 0.99999999999999]]\n'
+     'states = [-1.0, 1.0]\n', "`P`"),
+], ids=["F-not-in-L2", "nearly-reducible-P"])
+def test_cli_poisson_refuses_what_the_solver_cannot_answer(toml, key, tmp_path, capsys):
+    path = tmp_path / "bad.toml"
+    path.write_text(toml)
+    assert main(["poisson", str(path), "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and key in lines[0], lines

@@ -34,6 +34,7 @@ from __future__ import annotations
 import functools
 import numbers
 import sys
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -52,6 +53,25 @@ if TYPE_CHECKING:  # scipy.sparse loads with the first sparse P or chain graph
     from scipy.sparse import csr_array
 
 __all__ = ["FiniteChain"]
+
+#: largest admissible max|πP - π| of the computed stationary law
+_STATIONARY_TOL = 1e-8
+#: largest admissible condition number of the dense stationary system (rounding costs
+#: up to ``cond · 2.2e-16`` of relative accuracy in π)
+_STATIONARY_COND_MAX = 1e12
+
+
+def _condition_1norm(A: np.ndarray) -> float:
+    """LAPACK's 1-norm condition estimate of a dense square matrix (``inf`` if singular)."""
+    import scipy.linalg
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        lu, _ = scipy.linalg.lu_factor(A, check_finite=False)
+    if not np.all(np.isfinite(lu)) or np.min(np.abs(np.diag(lu))) == 0.0:
+        return np.inf
+    rcond, _ = scipy.linalg.lapack.dgecon(lu, float(np.abs(A).sum(axis=0).max()), norm="1")
+    return np.inf if rcond <= 0 else float(1.0 / rcond)
 
 _MAX_LISTED = 6  # how many offending entries / rows an error message lists
 
@@ -394,7 +414,10 @@ class FiniteChain(SavedChain):
         Raises
         ------
         NotErgodicError
-            If ``P`` is reducible (the stationary law need not be unique).
+            If ``P`` is reducible (the stationary law need not be unique), or so
+            nearly reducible that the solve is singular in double precision, its
+            condition number exceeds ``1e12`` (dense ``P``) or its result misses
+            invariance, ``max|πP - π| > 1e-8`` (never a raw ``LinAlgError``).
         """
         self._require_irreducible("the stationary distribution to be unique")
         n = self.n_states
@@ -406,18 +429,50 @@ class FiniteChain(SavedChain):
             A[n - 1, :] = np.ones(n)
             b = np.zeros(n)
             b[-1] = 1.0
-            pi = np.asarray(spla.spsolve(A.tocsc(), b))
-            pi = np.clip(pi, 0.0, None)
-            pi = pi / pi.sum()
-            pi.flags.writeable = False
-            return pi
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", spla.MatrixRankWarning)
+                try:
+                    pi = np.asarray(spla.spsolve(A.tocsc(), b))
+                except RuntimeError as exc:  # "Factor is exactly singular"
+                    raise NotErgodicError(self._stationary_failure(str(exc))) from exc
+            return self._finish_stationary(pi)
         A = (np.eye(n) - self.P).T.copy()
         A[-1, :] = 1.0
         b = np.zeros(n)
         b[-1] = 1.0
-        pi = np.linalg.solve(A, b)
+        try:
+            pi = np.linalg.solve(A, b)
+        except np.linalg.LinAlgError as exc:
+            raise NotErgodicError(self._stationary_failure(str(exc))) from exc
+        cond = _condition_1norm(A)
+        if not cond <= _STATIONARY_COND_MAX:
+            raise NotErgodicError(self._stationary_failure(
+                f"condition number {cond:.2e} of the system exceeds {_STATIONARY_COND_MAX:.0e}, "
+                f"so pi could be wrong by up to {cond * 2.2e-16:.1e}"))
+        return self._finish_stationary(pi)
+
+    def _stationary_failure(self, reason: str) -> str:
+        gap = ""
+        if not self.is_sparse and self.n_states <= 500:
+            g = 1.0 - float(np.sort(np.abs(np.linalg.eigvals(self._dense_P())))[-2])
+            gap = f", spectral gap 1 - |λ₂| = {g:.2e}"
+        return (
+            f"The stationary distribution of `P` cannot be computed ({reason}): `P` is "
+            f"irreducible only through couplings too weak for double precision (nearly "
+            f"reducible{gap}). Treat its weakly coupled blocks as separate chains or strengthen "
+            "the coupling."
+        )
+
+    def _finish_stationary(self, pi: np.ndarray) -> np.ndarray:
+        """Clip rounding negatives, renormalise, and refuse a non-invariant result."""
+        if not np.all(np.isfinite(pi)) or not np.sum(np.clip(pi, 0.0, None)) > 0:
+            raise NotErgodicError(self._stationary_failure("the solve gave NaN or infinity"))
         pi = np.clip(pi, 0.0, None)
-        pi /= pi.sum()
+        pi = pi / pi.sum()
+        defect = float(np.max(np.abs(pi @ self.P - pi)))
+        if defect > _STATIONARY_TOL:
+            raise NotErgodicError(self._stationary_failure(
+                f"max|pi P - pi| = {defect:.1e} exceeds {_STATIONARY_TOL:g}"))
         pi.flags.writeable = False
         return pi
 

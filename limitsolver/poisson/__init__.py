@@ -43,6 +43,7 @@ from .fluctuations import (
     MartingaleDecomposition,
     asymptotic_variance,
     batch_means_check,
+    batch_means_power,
     deviation_bound,
     martingale_decomposition,
     sample_path,
@@ -78,5 +79,6 @@ __all__ = [
     "deviation_bound",
     "BatchMeansResult",
     "batch_means_check",
+    "batch_means_power",
     "sample_path",
 ]

@@ -51,7 +51,7 @@ from findiff import Diff
 from scipy.interpolate import make_interp_spline
 
 from ..errors import DimensionError, DiscretisationError
-from .finite import _as_values, bordered_solve
+from .finite import _as_values, bordered_solve, check_poisson_solution
 from .solution import PoissonSolution, pointwise
 
 __all__ = [
@@ -133,9 +133,13 @@ def _check_acc(acc: int, n: int, minimum: int) -> int:
 
 def _solution(nodes, weights, A, Fc, F_values, pi_F, F, ones, spline, discretisation, bounded,
               residual_rows):
-    V, c = bordered_solve(A, weights, Fc, ones=ones)
+    fix = "increase `n` or `acc`, or check the parameters of the diffusion."
+    V, c = bordered_solve(A, weights, Fc, ones=ones, fix=fix, error=DiscretisationError)
     LV = -(A @ V)
     res = LV + Fc
+    # L V = -F_c written as V - (V + L V) = F_c for the shared residual / sign checks
+    check_poisson_solution(V, V + LV, Fc, weights, "The finite-difference Poisson system", fix,
+                           DiscretisationError, rows=residual_rows, discrete=False)
     residual = float(np.max(np.abs(res[residual_rows])))
 
     evaluate_F = pointwise(F, F_values.shape[1:])

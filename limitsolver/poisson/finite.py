@@ -28,7 +28,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from numpy.typing import ArrayLike
 
-from ..errors import DimensionError, DivergenceError, NotErgodicError
+from ..errors import ConfigError, DimensionError, DivergenceError, NotErgodicError
 from .solution import PoissonSolution
 
 if TYPE_CHECKING:
@@ -40,6 +40,15 @@ if TYPE_CHECKING:
 __all__ = ["solve_poisson_finite", "stationary_distribution"]
 
 _STOCHASTIC_TOL = 1e-10
+
+#: largest admissible condition number (LAPACK 1-norm estimate) of the fundamental
+#: matrix or of the dense bordered system: rounding alone may cost ``cond · 2.2e-16``
+#: of relative accuracy in ``V``, i.e. up to 1e-4 at the limit
+COND_MAX = 1e12
+#: largest admissible relative residual ``max|V - P V - F_c| / max|F_c|``
+RESIDUAL_MAX = 1e-6
+#: tolerance of a user-supplied ``pi``: ``max|πP - π|``, ``|Σπ - 1|`` and ``min π`` down to ``-PI_TOL``
+PI_TOL = 1e-9
 
 
 def _finite_chain(P) -> FiniteChain:
@@ -65,6 +74,35 @@ def _check_irreducible(chain: FiniteChain, name: str = "P") -> None:
         raise NotErgodicError(
             f"`{name}` must be irreducible for the Poisson equation to have a unique "
             f"solution; states {{{shown}}} do not communicate with state 0."
+        )
+
+
+def _fix(P) -> str:
+    """The fix for a nearly reducible ``P``, with its inverse spectral gap when cheap."""
+    gap = ""
+    if not sp.issparse(P) and P.shape[0] <= 500:
+        lam = np.sort(np.abs(np.linalg.eigvals(P)))[::-1]
+        if lam.size > 1:
+            g = 1.0 - lam[1]
+            gap = (f" (spectral gap 1 - |λ₂| = {g:.2e}, inverse gap "
+                   f"{(1.0 / g if g > 0 else np.inf):.2e})")
+    return (f"`P` is nearly reducible or does not mix{gap}: its weakly coupled blocks should "
+            "be treated as separate chains, or the coupling made stronger.")
+
+
+def _check_pi(P, pi: np.ndarray) -> None:
+    """Refuse a user-supplied invariant law that is not one of ``P`` (:data:`PI_TOL`)."""
+    if not np.all(np.isfinite(pi)) or pi.min() < -PI_TOL or abs(pi.sum() - 1.0) > PI_TOL:
+        raise ConfigError(
+            f"`pi` must be a probability vector (non-negative, finite, summing to 1); its "
+            f"minimum is {np.nanmin(pi):.3g} and its sum {np.sum(pi):.12g}. Omit `pi` to have "
+            "it computed from `P`."
+        )
+    defect = float(np.max(np.abs(pi @ P - pi)))
+    if defect > PI_TOL:
+        raise ConfigError(
+            f"`pi` is not invariant for `P`: max|pi P - pi| = {defect:.2e} exceeds {PI_TOL:g}. "
+            "Pass `FiniteChain(P).stationary` or omit `pi`."
         )
 
 
@@ -115,14 +153,79 @@ def _as_values(F, n: int, nodes, name: str = "F") -> np.ndarray:
     return values
 
 
+def _text(fix: str | Callable[[], str]) -> str:
+    """The fix as text: a callable (built only on the error path, e.g. an eigenvalue gap) or a str."""
+    return fix() if callable(fix) else fix
+
+
+def dense_solve(M: np.ndarray, rhs: np.ndarray, what: str, fix: str | Callable[[], str],
+                error: type = NotErgodicError) -> np.ndarray:
+    """Solve ``M x = rhs`` by LU (as ``scipy.linalg.solve``) and refuse ill-conditioned ``M``.
+
+    Raises `error` when ``M`` is singular or its condition number (LAPACK 1-norm
+    estimate from the same LU) exceeds :data:`COND_MAX`; the message states the
+    condition number, `what` was solved and the `fix`.
+    """
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        lu, piv = scipy.linalg.lu_factor(M, check_finite=False)
+    diag = np.abs(np.diag(lu))
+    if not np.all(np.isfinite(lu)) or diag.min() == 0.0:
+        raise error(f"{what} is singular; {_text(fix)}")
+    anorm = float(np.abs(M).sum(axis=0).max())
+    rcond, _ = scipy.linalg.lapack.dgecon(lu, anorm, norm="1")
+    cond = np.inf if rcond <= 0 else 1.0 / rcond
+    if not cond <= COND_MAX:
+        raise error(
+            f"{what} is ill-conditioned: condition number {cond:.2e} exceeds {COND_MAX:.0e}, so "
+            f"rounding alone could cost a relative error up to {cond * 2.2e-16:.1e} in V and "
+            f"sigma^2; {_text(fix)}"
+        )
+    return scipy.linalg.lu_solve((lu, piv), rhs, check_finite=False)
+
+
+def check_poisson_solution(V: np.ndarray, PV: np.ndarray, Fc: np.ndarray, weights: np.ndarray,
+                           what: str, fix: str | Callable[[], str], error: type = NotErgodicError, *,
+                           rows: slice | np.ndarray = slice(None), discrete: bool = True) -> None:
+    """Refuse a solution whose residual or asymptotic variance betrays lost accuracy.
+
+    Raises `error` if ``max|V - P V - F_c| > RESIDUAL_MAX · max|F_c|`` (on `rows`) or if
+    ``σ² = π(2 F_c V - F_c²)`` (continuous time ``2 π(F_c V)``) is negative beyond
+    rounding, ``σ² < -1e-9 π(|F_c| (2|V| + |F_c|))``.
+    """
+    F = Fc.reshape(Fc.shape[0], -1)
+    Vm = V.reshape(F.shape)
+    if not np.all(np.isfinite(Vm)):
+        raise DivergenceError(f"{what} produced NaN or infinite values; {_text(fix)}")
+    res = np.abs(Vm - PV.reshape(F.shape) - F)[rows]
+    scale = np.abs(F[rows]).max(axis=0) if res.size else np.zeros(F.shape[1])
+    rel = res.max(axis=0) / np.where(scale > 0, scale, 1.0) if res.size else np.zeros(1)
+    if np.any(rel > RESIDUAL_MAX):
+        raise error(
+            f"{what} did not converge: relative residual max|V - PV - F_c| / max|F_c| = "
+            f"{rel.max():.2e} exceeds {RESIDUAL_MAX:.0e}; {_text(fix)}"
+        )
+    var = weights @ (2.0 * F * Vm - (F * F if discrete else 0.0))
+    size = weights @ (np.abs(F) * (2.0 * np.abs(Vm) + np.abs(F)))
+    if np.any(var < -1e-9 * size):
+        raise error(
+            f"{what} gives a negative asymptotic variance sigma^2 = {var.min():.3e} (beyond "
+            f"rounding, {1e-9 * size.max():.1e}); the solution is wrong: {_text(fix)}"
+        )
+
+
 def bordered_solve(A: np.ndarray | sparray | spmatrix, weights: np.ndarray, rhs: np.ndarray,
-                   ones: np.ndarray | None = None):
+                   ones: np.ndarray | None = None, *, fix: str = "the chain must have a "
+                   "single recurrent class and mix.", error: type = NotErgodicError):
     """Solve ``[[A, 1], [wᵀ, 0]] [V; c] = [rhs; 0]`` (dense or sparse ``A``).
 
     Returns ``(V, c)``; ``V`` has the shape of `rhs` and ``c`` one entry per column.
     `ones` replaces the column ``1`` (e.g. with zeros on boundary-condition rows).
-    Raises NotErgodicError when the system is singular (``A`` has a null space
-    larger than the constants).
+    Raises `error` (NotErgodicError by default) when the system is singular
+    (``A`` has a null space larger than the constants) or, dense, its condition
+    number exceeds :data:`COND_MAX`; the message ends with `fix`.
     """
     n = rhs.shape[0]
     R = rhs.reshape(n, -1)
@@ -145,13 +248,7 @@ def bordered_solve(A: np.ndarray | sparray | spmatrix, weights: np.ndarray, rhs:
         B[:n, :n] = A
         B[:n, n] = col
         B[n, :n] = weights
-        try:
-            sol = scipy.linalg.solve(B, rhs_b, check_finite=False)
-        except np.linalg.LinAlgError as exc:
-            raise NotErgodicError(
-                "The bordered Poisson system is singular; the chain must have a single "
-                "recurrent class."
-            ) from exc
+        sol = dense_solve(B, rhs_b, "The bordered Poisson system", fix, error)
     if not np.all(np.isfinite(sol)):
         raise DivergenceError("The Poisson solve produced NaN or infinite values.")
     V = sol[:n].reshape(rhs.shape)
@@ -228,6 +325,7 @@ def solve_poisson_finite(
         pi = np.asarray(pi, dtype=float)
         if pi.shape != (n,):
             raise DimensionError(f"`pi` must have shape ({n},), got {pi.shape}.")
+        _check_pi(P, pi)
     pi_F = pi @ F_values
     Fc = F_values - pi_F
     if sp.issparse(P):
@@ -237,15 +335,11 @@ def solve_poisson_finite(
         PV = P @ V
     else:
         Z = np.eye(n) - P + np.outer(np.ones(n), pi)
-        try:
-            V = scipy.linalg.solve(Z, Fc, check_finite=False)
-        except np.linalg.LinAlgError as exc:
-            raise NotErgodicError(
-                "`P` must be irreducible: the fundamental matrix I - P + 1 piᵀ is singular."
-            ) from exc
+        V = dense_solve(Z, Fc, "The fundamental matrix I - P + 1 piᵀ of `P`", lambda: _fix(P))
         c = np.zeros(Fc.shape[1:]) if Fc.ndim == 2 else 0.0
         method = "fundamental matrix"
         PV = P @ V
+    check_poisson_solution(V, PV, Fc, pi, "The Poisson solve of `P`", lambda: _fix(P))
     residual = float(np.max(np.abs(V - PV - Fc)))
 
     def evaluate_V(idx):

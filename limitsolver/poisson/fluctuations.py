@@ -37,6 +37,8 @@ __all__ = [
     "deviation_bound",
     "BatchMeansResult",
     "batch_means_check",
+    "batch_means_power",
+    "DEFAULT_N_BATCHES",
     "sample_path",
 ]
 
@@ -242,9 +244,28 @@ def sample_path(chain: FiniteChain | GaussianAR1 | CircleWalk, n_steps: int, rng
     )
 
 
+#: default number of batches of :func:`batch_means_check` and of ``limitsolver poisson``
+DEFAULT_N_BATCHES = 1000
+#: default two-sided level of the χ² test of :func:`batch_means_check`
+DEFAULT_ALPHA = 1e-3
+
+
+def _chi2_bounds(n_batches: int, alpha: float) -> tuple[float, float]:
+    """Quantiles ``χ²_{B-1}(α/2)`` and ``χ²_{B-1}(1 - α/2)``."""
+    from scipy import stats
+
+    d = n_batches - 1
+    return float(stats.chi2.ppf(0.5 * alpha, d)), float(stats.chi2.isf(0.5 * alpha, d))
+
+
 @dataclass(frozen=True)
 class BatchMeansResult:
     """Batch-means estimate of ``σ²(F)`` compared with the Poisson variance.
+
+    With ``B`` batches of length ``b``, ``(B - 1) σ̂² / σ²`` is approximately
+    ``χ²_{B-1}`` when the batch means are independent Gaussians (``b`` much
+    longer than the mixing time); the check accepts ``σ²`` when
+    ``χ²_{B-1}(α/2) ≤ (B - 1) σ̂² / σ² ≤ χ²_{B-1}(1 - α/2)``.
 
     Parameters
     ----------
@@ -252,17 +273,20 @@ class BatchMeansResult:
         ``σ̂² = b · s²``, ``s²`` the sample variance (``ddof = 1``) of the ``B``
         batch means of length ``b``.
     standard_error : float
-        ``σ̂² sqrt(2 / (B - 1))``, the standard error of ``σ̂²`` when batch means
-        are approximately independent Gaussians.
+        ``σ̂² sqrt(2 / (B - 1))``, the (normal-approximation) standard error of ``σ̂²``.
     poisson_variance : float
         ``σ²(F)`` from the Poisson solution.
     z_score : float
         ``(σ̂² - σ²) / (σ² sqrt(2 / (B - 1)))``: the standardised discrepancy
-        under the hypothesis that ``σ²`` is the true variance.
+        under the hypothesis that ``σ²`` is the true variance (reported; the
+        decision uses the χ² interval).
     passed : bool
-        ``|z_score| ≤ z_max``.
-    z_max : float
-        The pass threshold on ``|z_score|``.
+        ``σ̂² / σ²`` lies in ``interval``.
+    alpha : float
+        Two-sided level of the test: the probability of rejecting a correct ``σ²``.
+    interval : tuple of float
+        Acceptance interval ``(χ²_{B-1}(α/2), χ²_{B-1}(1 - α/2)) / (B - 1)`` of the
+        ratio ``σ̂² / σ²``.
     empirical_mean, pi_F : float
         Path average of ``F`` and ``π(F)``.
     mean_z_score : float
@@ -276,12 +300,90 @@ class BatchMeansResult:
     poisson_variance: float
     z_score: float
     passed: bool
-    z_max: float
+    alpha: float
+    interval: tuple[float, float]
     empirical_mean: float
     pi_F: float
     mean_z_score: float
     n_batches: int
     batch_length: int
+
+    def power(self, ratio: ArrayLike) -> float | np.ndarray:
+        """Probability that the check rejects a variance off by the factor `ratio`.
+
+        If the checked ``σ²`` equals ``ratio`` times the true asymptotic variance,
+        ``(B - 1) σ̂² / σ² ~ χ²_{B-1} / ratio``, and the check rejects with probability
+
+            P(χ²_{B-1} < ratio · q_lo) + P(χ²_{B-1} > ratio · q_hi),
+
+        ``q_lo, q_hi`` the ``α/2`` and ``1 - α/2`` quantiles; ``power(1) = α``.
+
+        Parameters
+        ----------
+        ratio : float or array_like
+            Checked variance over true variance, positive (e.g.
+            ``Var_π(F) / σ²(F)`` for the variance of independent draws).
+
+        Returns
+        -------
+        float or numpy.ndarray
+            The rejection probability, in ``[0, 1]``.
+
+        Raises
+        ------
+        ConfigError
+            If `ratio` is not positive and finite.
+        """
+        return batch_means_power(ratio, self.n_batches, self.alpha)
+
+
+def batch_means_power(ratio: ArrayLike, n_batches: int = DEFAULT_N_BATCHES,
+                      alpha: float = DEFAULT_ALPHA) -> float | np.ndarray:
+    """Power of :func:`batch_means_check` against a variance off by the factor `ratio`.
+
+    ``P(χ²_{B-1} < ratio · χ²_{B-1}(α/2)) + P(χ²_{B-1} > ratio · χ²_{B-1}(1 - α/2))``:
+    the probability of rejecting a checked ``σ²`` equal to ``ratio`` times the
+    true one, with ``B`` = `n_batches` independent Gaussian batch means.
+
+    Parameters
+    ----------
+    ratio : float or array_like
+        Checked over true variance, positive.
+    n_batches : int
+        Number of batches ``B ≥ 2``.
+    alpha : float
+        Two-sided level, in ``(0, 1)``.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        Rejection probability (``alpha`` at ``ratio = 1``).
+
+    Raises
+    ------
+    ConfigError
+        If `ratio` is not positive and finite, `n_batches` < 2 or `alpha` not in (0, 1).
+    """
+    from scipy import stats
+
+    r = np.asarray(ratio, dtype=float)
+    if not np.all(np.isfinite(r) & (r > 0)):
+        raise ConfigError(f"`ratio` must be positive and finite, got {ratio!r}.")
+    n_batches, alpha = _check_test(n_batches, alpha)
+    lo, hi = _chi2_bounds(n_batches, alpha)
+    d = n_batches - 1
+    p = stats.chi2.cdf(r * lo, d) + stats.chi2.sf(r * hi, d)
+    return float(p) if p.ndim == 0 else p
+
+
+def _check_test(n_batches, alpha) -> tuple[int, float]:
+    if isinstance(n_batches, bool) or int(n_batches) != n_batches or int(n_batches) < 2:
+        raise DimensionError(f"`n_batches` must be an integer of at least 2, got {n_batches!r}.")
+    alpha = float(alpha)
+    if not 0.0 < alpha < 1.0:
+        raise ConfigError(f"`alpha` must lie in (0, 1), got {alpha!r}; the default is "
+                          f"{DEFAULT_ALPHA:g}.")
+    return int(n_batches), alpha
 
 
 def batch_means_check(
@@ -292,7 +394,7 @@ def batch_means_check(
     rng: SeedLike,
     *,
     solution: PoissonSolution | None = None,
-    z_max: float = 4.0,
+    alpha: float = DEFAULT_ALPHA,
     **solve_options: Any,
 ) -> BatchMeansResult:
     """Compare ``σ²(F)`` from the Poisson equation with batch means of a simulated path.
@@ -300,9 +402,16 @@ def batch_means_check(
     One stationary path of ``n_steps`` states is cut into ``B`` = `n_batches`
     consecutive batches of length ``b = n_steps // B`` (a remainder is
     dropped). As ``b → ∞`` the batch sums are asymptotically independent
-    ``N(b π(F), b σ²)``, so ``σ̂² = b · Var(batch means)`` estimates ``σ²`` with
-    relative standard error ``sqrt(2 / (B - 1))`` and a bias ``O(1/b)``. Cost:
-    ``n_steps`` transitions plus one Poisson solve.
+    ``N(b π(F), b σ²)``, so ``σ̂² = b · Var(batch means)`` estimates ``σ²``
+    with ``(B - 1) σ̂² / σ² ≈ χ²_{B-1}`` and a bias ``O(1/b)``. The check
+    passes when this statistic lies between the ``α/2`` and ``1 - α/2``
+    quantiles of ``χ²_{B-1}``; :meth:`BatchMeansResult.power` gives the
+    probability of rejecting a variance off by a given factor. With the
+    defaults (``B = 1000``, ``α = 1e-3``) a variance off by 30 % is rejected
+    with probability 0.995 (a factor 0.8 or 1.25 with 0.96 and 0.95) and a correct one with
+    probability ``α``; many batches need ``b`` well above the mixing time for
+    the bias to stay below the resolution ``sqrt(2/B)``. Cost: ``n_steps``
+    transitions plus one Poisson solve.
 
     Parameters
     ----------
@@ -312,26 +421,29 @@ def batch_means_check(
         As for :func:`solve_poisson`; ignored when `solution` is given except
         through ``solution.F``.
     n_steps, n_batches : int
-        Path length and number of batches (``B ≥ 2``, ``b ≥ 1``).
+        Path length and number of batches (``B ≥ 2``, ``b ≥ 1``);
+        ``limitsolver poisson`` uses ``200_000`` and ``DEFAULT_N_BATCHES = 1000``.
     rng : int, SeedSequence or Generator
         Source of randomness (same seed, same result).
     solution : PoissonSolution, optional
         A solution already computed for ``(chain, F)``.
-    z_max : float
-        Pass threshold on ``|z_score|``.
+    alpha : float
+        Two-sided level of the χ² test (probability of rejecting a correct ``σ²``).
     **solve_options
         Passed to :func:`solve_poisson` when `solution` is None.
 
     Returns
     -------
     BatchMeansResult
-        The two variance estimates, their standard error and z-scores.
+        The two variance estimates, the test's decision, interval and power.
 
     Raises
     ------
     DimensionError
         If ``n_batches < 2`` or ``n_batches > n_steps``, or ``solution`` is not a
         discrete-time solution for a single ``F``.
+    ConfigError
+        If `alpha` is not in ``(0, 1)``.
     """
     n_steps, n_batches = int(n_steps), int(n_batches)
     if n_batches < 2 or n_steps // n_batches < 1:
@@ -339,6 +451,7 @@ def batch_means_check(
             f"`n_batches` must be at least 2 and at most `n_steps`; got {n_batches} batches "
             f"for {n_steps} steps."
         )
+    alpha = _check_test(n_batches, alpha)[1]
     if solution is None:
         solution = solve_poisson(chain, F, **solve_options)
     if solution.values.ndim != 1 or solution.time != "discrete":
@@ -350,10 +463,13 @@ def batch_means_check(
     emp = float(b * means.var(ddof=1))
     rel = np.sqrt(2.0 / (n_batches - 1))
     sigma2 = float(solution.asymptotic_variance)
+    lo, hi = (q / (n_batches - 1) for q in _chi2_bounds(n_batches, alpha))
     if sigma2 > 0:
         z = (emp - sigma2) / (sigma2 * rel)
+        passed = lo <= emp / sigma2 <= hi
     else:
         z = 0.0 if emp == 0 else float("inf")
+        passed = emp == 0
     mean = float(values.mean())
     pi_F = float(solution.pi_F)
     mean_z = (mean - pi_F) / np.sqrt(sigma2 / values.size) if sigma2 > 0 else 0.0
@@ -362,8 +478,9 @@ def batch_means_check(
         standard_error=float(emp * rel),
         poisson_variance=sigma2,
         z_score=float(z),
-        passed=bool(abs(z) <= z_max),
-        z_max=float(z_max),
+        passed=bool(passed),
+        alpha=alpha,
+        interval=(lo, hi),
         empirical_mean=mean,
         pi_F=pi_F,
         mean_z_score=float(mean_z),

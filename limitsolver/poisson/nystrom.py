@@ -42,8 +42,8 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 from numpy.typing import ArrayLike
 
-from ..errors import DimensionError, DiscretisationError
-from .finite import _as_values, bordered_solve
+from ..errors import ConfigError, DimensionError, DiscretisationError
+from .finite import _as_values, bordered_solve, check_poisson_solution
 from .solution import PoissonSolution, pointwise
 
 __all__ = [
@@ -56,6 +56,11 @@ __all__ = [
 #: largest admissible ratio of the π_N-weighted mass defect
 #: Σ_i w_i |Σ_j w_j k(x_i, x_j) - 1| to the spectral gap of the chain
 _MASS_TOL = 1e-3
+#: largest admissible relative change of the Gauss–Hermite ``π(F²)`` from ``n`` to ``2n``
+#: nodes; a larger change means ``F`` is not in ``L²(π)`` (or far from resolved)
+L2_TOL = 1e-2
+#: most Gauss–Hermite nodes numpy's ``hermegauss`` computes reliably (512 gives NaN weights)
+_HERMITE_MAX = 256
 
 
 def mehler_kernel(a: float, x: ArrayLike, y: ArrayLike) -> np.ndarray:
@@ -142,8 +147,11 @@ def _nystrom(
     F_values = _as_values(F, n, nodes)
     pi_F = weights @ F_values
     Fc = F_values - pi_F
-    V, c = bordered_solve(np.eye(n) - K, weights, Fc)
+    fix = "increase `n`, or check that F is square-integrable under the invariant law."
+    V, c = bordered_solve(np.eye(n) - K, weights, Fc, fix=fix, error=DiscretisationError)
     PV = K @ V
+    check_poisson_solution(V, PV, Fc, weights, f"The Nyström system with `n` = {n} nodes", fix,
+                           DiscretisationError)
     residual = float(np.max(np.abs(V - PV - Fc)))
     discretisation = dict(discretisation, mass_defect=mass_defect)
 
@@ -174,6 +182,46 @@ def _nystrom(
     )
 
 
+def _check_square_integrable(F, nodes: np.ndarray, weights: np.ndarray) -> None:
+    """Refuse ``F ∉ L²(N(0, 1))``: its Gauss–Hermite ``π(F²)`` must settle from ``n`` to ``2n`` nodes.
+
+    (From ``n/2`` to ``n`` when ``2n`` exceeds 256 nodes.)
+
+    For ``F² e^{-x²/2}`` integrable the two rules agree to within :data:`L2_TOL`
+    (relative) once ``n`` resolves ``F``; for ``F = exp(x²)`` the sums grow without
+    bound with the number of nodes, as ``F²`` outgrows the Gaussian weight.
+    """
+    if not callable(F):
+        return
+    n = nodes.shape[0]
+    n2 = 2 * n if 2 * n <= _HERMITE_MAX else max(n // 2, 1)  # hermegauss breaks down past 256
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        nodes2, w2 = hermegauss(n2)
+        f1 = np.asarray(F(nodes), dtype=float).reshape(n, -1)
+        f2 = np.asarray(F(nodes2), dtype=float).reshape(n2, -1)
+        m1 = weights @ (f1 * f1)
+        m2 = (w2 / w2.sum()) @ (f2 * f2)
+        if n2 < n:
+            m1, m2 = m2, m1
+    if not np.all(np.isfinite(f1)) or np.any(np.isnan(f2)):
+        return  # reported by the solver's own check that `F` is finite on the nodes
+    if not (np.all(np.isfinite(m1)) and np.all(np.isfinite(m2))):
+        raise ConfigError(
+            "`F` must be square-integrable under the invariant law N(0, 1) of the AR(1) chain; "
+            f"F² overflows at the outermost Gauss-Hermite nodes of the {n}- or {n2}-point "
+            "rule. Use an F with |F(x)|² e^{-x²/2} integrable."
+        )
+    change = np.abs(m2 - m1) / np.maximum(np.abs(m2), np.finfo(float).tiny)
+    if np.any(change > L2_TOL):
+        raise ConfigError(
+            "`F` must be square-integrable under the invariant law N(0, 1) of the AR(1) chain: "
+            f"the quadrature of π(F²) changes by a factor {np.max(m2 / np.maximum(m1, 1e-300)):.3g} "
+            f"from {min(n, n2)} to {max(n, n2)} nodes ({m1.max():.3g} -> {m2.max():.3g}), so F² outgrows the "
+            "Gaussian weight e^{-x²/2} or `n` is far too small for F. Use an F in L²(π) or "
+            "increase `n`."
+        )
+
+
 def solve_poisson_ar1(a: float, F: Callable, *, n: int = 64) -> PoissonSolution:
     """Solve ``V - P V = F - π(F)``, ``π(V) = 0`` for the Gaussian AR(1) chain in ``d = 1``.
 
@@ -202,10 +250,15 @@ def solve_poisson_ar1(a: float, F: Callable, *, n: int = 64) -> PoissonSolution:
     ------
     DimensionError
         If ``|a| ≥ 1`` or `F` is not a callable with one value per point.
+    ConfigError
+        If ``F`` is not in ``L²(π)`` as far as can be seen: ``π(F²)`` by Gauss–Hermite with
+        ``n`` and ``2n`` nodes differ by more than :data:`L2_TOL` (relative).
     DiscretisationError
         If ``n`` is too small for the quadrature to integrate the kernel to
         mass one within ``1e-3`` times the spectral gap ``1 - |a|`` (π-weighted):
-        a coarse-grid detector, not an accuracy guarantee.
+        a coarse-grid detector, not an accuracy guarantee; or if the Nyström
+        system is ill-conditioned (condition number above ``COND_MAX = 1e12``),
+        leaves a relative residual above ``1e-6`` or a negative ``σ²``.
     """
     a = float(a)
     if not abs(a) < 1.0:
@@ -214,6 +267,7 @@ def solve_poisson_ar1(a: float, F: Callable, *, n: int = 64) -> PoissonSolution:
         raise DiscretisationError(f"`n` must be at least 2 Gauss-Hermite nodes, got {n}.")
     nodes, w = hermegauss(int(n))
     weights = w / w.sum()
+    _check_square_integrable(F, nodes, weights)
     return _nystrom(
         nodes,
         weights,
