@@ -42,11 +42,22 @@ def _wait_for(predicate, timeout, what):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def _default_sigint():
+    """In the child: Ctrl-C as in a terminal, whatever the test runner inherited.
+
+    A runner started in the background by a non-interactive shell (``cmd &``, ``nohup``)
+    ignores SIGINT, its children inherit the ignored disposition, and Python then does not
+    install its KeyboardInterrupt handler: the signal sent below would be lost.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _converge(out, *extra, jobs=1, **kw):
     return subprocess.Popen(
         [sys.executable, "-m", "limitsolver", "converge", "--out", str(out), "--quiet",
          "--jobs", str(jobs), *STUDY, *extra],
-        env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+        env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_default_sigint, **kw)
 
 
 @pytest.mark.slow
