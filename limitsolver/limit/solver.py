@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike
 from .._random import spawn_generators
 from ..errors import ConfigError, DimensionError, DiscretisationError, DivergenceError
 from ..histories import Histories, exact_histories, sample_histories
+from ..progress import PHASES
 from ..progress import progress as progress_bar
 from .feature_map import FeatureMap
 from .hidden_layer import truncation_bound
@@ -298,9 +299,11 @@ def solve_limit(
     act = net.activation
     timing: dict[str, float] = {}
     n_phases = 5 + (1 if error_estimate else 0)
-    bar = progress_bar(total=n_phases, desc="limit solve", show=progress, unit="phase")
+    bar = progress_bar(total=n_phases, desc="limit solve", show=progress, unit="phases",
+                       bar_format=PHASES)
     try:
         t0 = time.perf_counter()
+        bar.set_postfix_str("histories")
         rule = _grid(problem, grid, rng_grid)
         if error_estimate:
             _check_estimable(rule)
@@ -313,17 +316,20 @@ def solve_limit(
         bar.update()
 
         t0 = time.perf_counter()
+        bar.set_postfix_str(f"features of {hist.M} histories x {rule.G} nodes")
         feat = fmap.features(hist)
         h0v, h0_kind, h0_fn = _initial(problem, h0, hist, feat, fmap, rng_h0)
         timing["features"] = time.perf_counter() - t0
         bar.update()
 
         t0 = time.perf_counter()
+        bar.set_postfix_str("kernel and its decomposition")
         flow = build_flow(method, fmap, feat, hist.weights, net.alpha)
         timing["kernel_and_decomposition"] = time.perf_counter() - t0
         bar.update(2)
 
         t0 = time.perf_counter()
+        bar.set_postfix_str(f"h_t at {t.size} times")
         h, loss = flow.solve(h0v, g, t)
         timing["times"] = time.perf_counter() - t0
         bar.update()
@@ -331,6 +337,7 @@ def solve_limit(
         quad_err = None
         if error_estimate:
             t0 = time.perf_counter()
+            bar.set_postfix_str("refined grid (error estimate)")
             fine = fmap.refined()
             h_f, _ = build_flow(method, fine, fine.features(hist), hist.weights,
                                 net.alpha).solve(h0v, g, t)
