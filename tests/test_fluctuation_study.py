@@ -134,3 +134,27 @@ def test_figures_draw_on_the_given_axes(study_result):
     ys = [line.get_ydata()[0] for line in ax.get_lines() if len(set(line.get_ydata())) == 1]
     assert c.constant in ys
     plt.close("all")
+
+
+def test_a_problem_without_doubling_is_predicted_from_gaussian_initial_outputs():
+    from limitsolver._random import spawn_generators
+    from limitsolver.limit import covariance_kernel
+    from limitsolver.limit.fluctuations import N_INITIAL_DRAWS, gaussian_initial_outputs
+
+    problem = _problem(doubled=False)
+    sol = solve_limit(problem, histories="exact", times=np.linspace(0, 1, 3), grid=GRID,
+                      h0="zero", error_estimate=False, progress=False)
+    # the draws have covariance Sigma = E[c^2] Phi Q Phi^T (computed by the kernel module)
+    draws = gaussian_initial_outputs(sol, 20000, np.random.default_rng(0))
+    sigma = covariance_kernel(sol.training_features, sol.training_features, sol.grid, 1.0)
+    emp = draws.T @ draws / draws.shape[0]
+    se = np.sqrt((np.diag(sigma)[:, None] * np.diag(sigma)[None, :] + sigma**2) / 20000)
+    np.testing.assert_array_less(np.abs(emp - sigma), 5 * se + 1e-12)
+    # a problem without doubling is predicted from such draws, not from h_0 = 0
+    pred = predict_fluctuations(problem, times=np.linspace(0, 1, 3), grid=GRID, n_samples=8,
+                                seed=4)
+    h0 = gaussian_initial_outputs(sol, N_INITIAL_DRAWS, spawn_generators(4, 3)[2])
+    direct = predict_fluctuations(sol, h0=h0, n_samples=8, seed=4)
+    np.testing.assert_allclose(pred.total, direct.total, rtol=1e-12)
+    zero = predict_fluctuations(sol, n_samples=8, seed=4)
+    assert not np.allclose(pred.total, zero.total, rtol=1e-3)

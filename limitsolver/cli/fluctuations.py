@@ -121,6 +121,7 @@ def run(config: dict, args: argparse.Namespace) -> int:
         Exit status 0.
     """
     from ..limit import predict_fluctuations, solve_limit
+    from ..limit.fluctuations import N_INITIAL_DRAWS, gaussian_initial_outputs
     from ..plotting import plot_fluctuations
 
     problem, s = check(config, args)
@@ -130,14 +131,9 @@ def run(config: dict, args: argparse.Namespace) -> int:
     h0 = None
     if not problem.network.prior.doubled:
         # without doubling the limit starts from the network's initial output: average over
-        # eight draws of the Gaussian process h_0 = sqrt(E c^2) Phi Q^1/2 z ~ N(0, Sigma)
-        from ..limit import kernel_factor
-
-        factor = kernel_factor(sol.training_features, sol.grid,
-                               problem.network.prior.c_second_moment, phi_only=True)
-        z = np.random.default_rng(np.random.SeedSequence([args.seed, 1])).standard_normal(
-            (factor.shape[1], 8))
-        h0 = (factor @ z).T
+        # draws of the Gaussian process h_0 ~ N(0, Sigma)
+        h0 = gaussian_initial_outputs(
+            sol, N_INITIAL_DRAWS, np.random.default_rng(np.random.SeedSequence([args.seed, 1])))
     pred = predict_fluctuations(sol, h0=h0, n_samples=s.n_samples, substeps=s.substeps,
                                 seed=args.seed, progress=args.progress)
     print(pred)

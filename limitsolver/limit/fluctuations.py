@@ -126,6 +126,8 @@ __all__ = [
     "lifted_transition",
     "asymptotic_covariance_form",
     "FLUCTUATION_METRICS",
+    "N_INITIAL_DRAWS",
+    "gaussian_initial_outputs",
 ]
 
 #: Metrics of the convergence study whose constant the prediction gives.
@@ -468,9 +470,11 @@ def predict_fluctuations(
         predicts the other alone (its entries are zeros).
     h0 : ndarray, shape (M,) or (n, M), optional
         Initial outputs :math:`h^N_0` on the training histories from which the limit
-        starts (default: the solution's ``h0``). A stack averages the prediction over
-        them: at :math:`\beta = 1/2` without doubling the error depends on the realised
-        initial output, and a study's mean over seeds is the mean over its seeds' ones.
+        starts (default: the solution's ``h0``; from a problem without doubling,
+        :data:`N_INITIAL_DRAWS` draws of the Gaussian process of covariance :math:`\Sigma`).
+        A stack averages the prediction over them: at :math:`\beta = 1/2` without doubling
+        the error depends on the realised initial output, and a study's mean over seeds is
+        the mean over its seeds' ones.
     method : {"auto", "spectral", "stepping"}
         ``"spectral"`` (rtrl only): exact in time in the eigenbasis of
         :math:`W^{1/2}AW^{1/2}` for (K), exponential midpoint rule with exact exponential
@@ -569,6 +573,10 @@ def predict_fluctuations(
     rule = sol.grid
     G = rule.G
     sq = np.sqrt(np.asarray(rule.weights, dtype=float))
+    if h0 is None and not isinstance(source, LimitSolution) and not prior.doubled:
+        # from a problem without doubling the limit starts from the network's own h^N_0:
+        # average over draws of the Gaussian process h_0 ~ N(0, Sigma)
+        h0 = gaussian_initial_outputs(sol, N_INITIAL_DRAWS, spawn_generators(seed, 3)[2])
     h0s = _initial_outputs(sol, h0)
 
     rng_k, rng_d = spawn_generators(seed, 2, name="seed")
@@ -784,6 +792,35 @@ def _data_steps(cD, yD, U, Lh, lam, rho0, null_r, om, alpha, t_from, t_to, subst
         yD = decay[:, None] * yD + (alpha * np.sqrt(w) * lam)[:, None] * (
             T @ rng.standard_normal((om.size, yD.shape[1])))
     return cD, yD
+
+
+#: Draws of the initial output a problem without doubling is averaged over.
+N_INITIAL_DRAWS = 8
+
+
+def gaussian_initial_outputs(sol: LimitSolution, n: int, rng: np.random.Generator) -> np.ndarray:
+    r"""``n`` draws of the Gaussian-process initial output on the solution's histories.
+
+    :math:`h_0 = \sqrt{\mathbb E c^2}\,\Phi Q^{1/2} z`, :math:`z \sim N(0, I_G)`, which has
+    covariance exactly :math:`\Sigma` on the histories (as ``h0="gp"`` of the solver).
+
+    Parameters
+    ----------
+    sol : LimitSolution
+        The solution (its feature map, training features and rule).
+    n : int
+        Number of draws.
+    rng : numpy.random.Generator
+        Source of :math:`z`.
+
+    Returns
+    -------
+    ndarray, shape (n, M)
+    """
+    from .kernels import kernel_factor
+
+    factor = kernel_factor(sol.training_features, sol.grid, sol.feature_map.c2, phi_only=True)
+    return (factor @ rng.standard_normal((factor.shape[1], int(n)))).T
 
 
 def _initial_outputs(sol, h0) -> list[np.ndarray]:
