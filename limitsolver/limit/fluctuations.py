@@ -562,7 +562,6 @@ def predict_fluctuations(
             "uses method='stepping'."
         )
     timing: dict[str, float] = {}
-    t0 = _time.perf_counter()
     hist = sol.histories
     om = np.asarray(hist.weights, dtype=float)
     M = om.size
@@ -573,13 +572,13 @@ def predict_fluctuations(
     rule = sol.grid
     G = rule.G
     sq = np.sqrt(np.asarray(rule.weights, dtype=float))
+    # independent streams: the random kernels, the data noise, the initial outputs
+    rng_k, rng_d, rng_h0 = spawn_generators(seed, 3, name="seed")
     if h0 is None and not isinstance(source, LimitSolution) and not prior.doubled:
         # from a problem without doubling the limit starts from the network's own h^N_0:
         # average over draws of the Gaussian process h_0 ~ N(0, Sigma)
-        h0 = gaussian_initial_outputs(sol, N_INITIAL_DRAWS, spawn_generators(seed, 3)[2])
+        h0 = gaussian_initial_outputs(sol, N_INITIAL_DRAWS, rng_h0)
     h0s = _initial_outputs(sol, h0)
-
-    rng_k, rng_d = spawn_generators(seed, 2, name="seed")
     S = int(n_samples)
 
     # (D) set-up: the lifted chain's asymptotic-variance form and its square root
