@@ -7,10 +7,13 @@ resumed run can trust every file it finds.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
+import signal
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,15 +61,51 @@ def to_jsonable(obj: Any) -> Any:
     return repr(obj)
 
 
+@contextlib.contextmanager
+def _sigint_deferred():
+    """Hold a Ctrl-C that arrives inside the block and raise it when the block has ended.
+
+    In the main thread only (elsewhere signals are not delivered to Python). A
+    write of a few milliseconds then always completes, instead of leaving a
+    half-closed file object for the garbage collector; a Ctrl-C still stops the
+    program right after it.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    except (ValueError, OSError):  # pragma: no cover - embedded interpreters
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if not caught or previous is signal.SIG_IGN:
+        return
+    if callable(previous) and previous is not signal.default_int_handler:
+        previous(signal.SIGINT, None)  # a caller's own handler (e.g. "stop after this chunk")
+    else:
+        raise KeyboardInterrupt
+
+
 def _atomic(path: Path, write) -> Path:
     """Write through ``write(fh)`` to a temporary sibling, then move it onto ``path``.
 
     The temporary file is removed whatever stops the write (an exception, a
-    ``KeyboardInterrupt``, a ``SystemExit``): only a completed file is ever moved
-    into place, and no temporary file is left behind.
+    ``SystemExit``): only a completed file is ever moved into place, and no
+    temporary file is left behind. A Ctrl-C during the write is held until the
+    file is in place and raised then (:func:`_sigint_deferred`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with _sigint_deferred():
+        return _atomic_write(path, write)
+
+
+def _atomic_write(path: Path, write) -> Path:
     tmp = None
     moved = False
     try:

@@ -211,3 +211,49 @@ def test_pool_workers_are_told_to_end_with_their_parent():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60)
     assert res.returncode == 1 and "survived" not in res.stdout
+
+
+def _write_interrupted(fh, payload=b"x" * 4096):
+    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C arrives in the middle of the write
+    fh.write(payload)
+
+
+def test_ctrl_c_during_an_atomic_write_is_raised_once_the_file_is_complete(tmp_path):
+    from limitsolver.io import _atomic
+
+    path = tmp_path / "f.bin"
+    with pytest.raises(KeyboardInterrupt):
+        _atomic(path, _write_interrupted)
+    assert path.read_bytes() == b"x" * 4096            # completed, then the interrupt
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_ctrl_c_during_an_atomic_write_goes_to_the_callers_own_handler(tmp_path):
+    from limitsolver.io import _atomic
+
+    seen = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        _atomic(tmp_path / "f.bin", _write_interrupted)  # no KeyboardInterrupt
+        assert seen == [signal.SIGINT]
+        _atomic(tmp_path / "g.bin", lambda fh: fh.write(b"y"))
+        assert seen == [signal.SIGINT]                   # nothing caught: nothing passed on
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _sigint_disposition():
+    return signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+def test_idle_workers_of_the_default_pool_ignore_ctrl_c():
+    """The parent stops the study on Ctrl-C; a worker must not die with a traceback."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    from limitsolver.studies.executors import _worker_init
+
+    with cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
+                                initializer=_worker_init, initargs=(os.getpid(), 1)) as pool:
+        assert pool.submit(_sigint_disposition).result(timeout=120)

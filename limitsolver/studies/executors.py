@@ -158,7 +158,14 @@ def blas_threads(n: int | None):
 
 
 def _worker_init(parent: int, threads: int | None = 1) -> None:  # pragma: no cover - worker
-    """Initializer of the default pool's workers: BLAS threads, and end when ``parent`` ends."""
+    """Initializer of the default pool's workers: BLAS threads, Ctrl-C, end when ``parent`` ends.
+
+    Ctrl-C in a terminal signals the whole process group: the parent stops the
+    study and terminates the workers, so an idle worker ignores SIGINT (instead of
+    dying with a traceback in the pool's queue). A running simulation installs its
+    own handler and stops at its next chunk.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     blas_threads(threads).__enter__()  # for the worker's lifetime
     if sys.platform.startswith("linux"):
         try:
