@@ -195,7 +195,7 @@ class FeatureMap:
             )
         return hist
 
-    def check_size(self, M: int, depth: int, *, training: bool = True,
+    def check_size(self, M: int, depth: int, *, training: bool = True, features: bool = True,
                    memory_budget: float | str | None = None,
                    work_budget: float | str | None = None) -> None:
         r"""Refuse, before any work, features too large for the memory or work budget.
@@ -213,6 +213,9 @@ class FeatureMap:
             Number of histories and window length.
         training : bool
             Whether :math:`\chi` will be computed (truncated mode, training slot).
+        features : bool
+            Whether all the features will be held at once; ``False`` checks only the
+            windows themselves, :math:`8MLd` bytes (a solve in chunks of histories).
         memory_budget, work_budget : optional
             Budgets (see :mod:`limitsolver.budget`).
 
@@ -223,9 +226,13 @@ class FeatureMap:
         """
         d, G = self.dim, self.rule.G
         n_arrays = 2 + (1 if training and self.gradient == "truncated" else 0)
-        nbytes = 8.0 * M * G * (d + 1) * n_arrays
-        check_memory(nbytes, f"the features on {M} histories x {G} nodes", budget=memory_budget,
-                     fix="use fewer histories or nodes")
+        if features:
+            nbytes = 8.0 * M * G * (d + 1) * n_arrays
+            check_memory(nbytes, f"the features on {M} histories x {G} nodes",
+                         budget=memory_budget, fix="use fewer histories or nodes")
+        else:
+            check_memory(8.0 * M * depth * d, f"{M} windows of length {depth}",
+                         budget=memory_budget, fix="use fewer histories")
         ops = 0.5 * d * depth * depth * (M + 1e3)
         check_work(ops, f"the memory recursion over {M} windows of length {depth}",
                    budget=work_budget,

@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from .._random import spawn_generators
+from ..budget import memory_budget as budget_bytes
 from ..errors import ConfigError, DimensionError, DiscretisationError, DivergenceError
 from ..histories import Histories, exact_histories, sample_histories
 from ..progress import PHASES
@@ -33,6 +34,7 @@ from .hidden_layer import truncation_bound
 from .ode import ExponentialFlow, IVPFlow, LimitFlow, SymmetricFlow, check_times
 from .quadrature import QuadratureRule, parameter_grid
 from .solution import LimitSolution
+from .streaming import FactorChunks, StreamedFlow, check_streamable, chunk_rows, in_memory_bytes
 
 if TYPE_CHECKING:
     from .._random import SeedLike
@@ -61,7 +63,7 @@ def _histories(problem, spec, rng, fmap: FeatureMap) -> tuple[Histories, str]:
             raise ConfigError(
                 "`seed` is required to sample histories; pass e.g. `seed=0` or `histories='exact'`."
             )
-        fmap.check_size(int(spec), depth)
+        fmap.check_size(int(spec), depth, features=False)
         return sample_histories(problem.chain, depth, int(spec), rng), "sampled"
     if isinstance(spec, np.ndarray):
         return fmap.check(Histories.from_array(spec)), "given"
@@ -126,22 +128,30 @@ def _check_estimable(rule: QuadratureRule) -> None:
         )
 
 
-def _initial(problem, h0, hist: Histories, feat, fmap: FeatureMap, rng) -> tuple[
-        np.ndarray, str, Callable | None]:
+def _initial_kind(problem, h0, rng) -> str | None:
+    """``"zero"`` or ``"gp"`` for a named initial output ("auto" resolved), None otherwise."""
+    if not isinstance(h0, str):
+        return None
     net = problem.network
-    if isinstance(h0, str):
-        if h0 == "auto":
-            h0 = "zero" if (net.prior.doubled or net.beta > 0.5) else "gp"
-        if h0 == "zero":
-            return np.zeros(hist.M), "zero", None
-        if h0 == "gp":
-            if rng is None:
-                raise ConfigError(
-                    "`seed` is required for a Gaussian-process initial output (h0='gp', the "
-                    "default at beta = 1/2 without doubling); pass e.g. `seed=0`, or h0='zero'."
-                )
-            return fmap.sample_initial_output(feat, rng), "gp", None
+    if h0 == "auto":
+        h0 = "zero" if (net.prior.doubled or net.beta > 0.5) else "gp"
+    if h0 == "gp" and rng is None:
+        raise ConfigError(
+            "`seed` is required for a Gaussian-process initial output (h0='gp', the "
+            "default at beta = 1/2 without doubling); pass e.g. `seed=0`, or h0='zero'."
+        )
+    if h0 not in ("zero", "gp"):
         raise ConfigError(f"`h0` must be 'auto', 'zero', 'gp', an array or a callable; got {h0!r}.")
+    return h0
+
+
+def _initial(problem, h0, hist: Histories, draw_gp: Callable[[], np.ndarray] | None, rng
+             ) -> tuple[np.ndarray, str, Callable | None]:
+    kind = _initial_kind(problem, h0, rng)
+    if kind == "zero":
+        return np.zeros(hist.M), "zero", None
+    if kind == "gp":
+        return draw_gp(), "gp", None
     fn = None
     kind = "array"
     if callable(h0):
@@ -221,6 +231,8 @@ def solve_limit(
     method: str = "spectral",
     error_estimate: bool = True,
     progress: bool | None = None,
+    chunk_size: int | None = None,
+    memory_budget: float | str | None = None,
 ) -> LimitSolution:
     r"""Solve :math:`\partial_t h_t = \alpha\int A(\cdot,\xi')(g - h_t)(\xi')\,\pi(d\xi')` on histories.
 
@@ -266,6 +278,18 @@ def solve_limit(
         points), where the estimate is not reliable.
     progress : bool, optional
         Show a bar over the phases (None: only on a terminal).
+    chunk_size : int, optional
+        Solve in chunks of this many histories (:mod:`limitsolver.limit.streaming`):
+        the features and the factor are never held, only Gram matrices of
+        :math:`r\times r`; two passes over the histories. Default: in memory when
+        the features and factors fit in ``memory_budget``
+        (:func:`~limitsolver.limit.streaming.in_memory_bytes`), in chunks sized from
+        the budget otherwise. Streamed solutions agree with in-memory ones to
+        rounding and answer the same queries except those that need the training
+        features (``training_features`` is None).
+    memory_budget : float or str, optional
+        Bytes the solve may hold (e.g. ``"8GiB"``; default
+        :func:`limitsolver.budget.memory_budget`).
 
     Returns
     -------
@@ -286,7 +310,9 @@ def solve_limit(
     -----
     Cost with :math:`r = (d+2)G`: features :math:`O(MGLd)`; spectral route
     :math:`O(Mr^2 + n_t(M + r)r)` when :math:`r < M`; dense route
-    :math:`O(M^2 r + M^3 + n_t M^2)`.
+    :math:`O(M^2 r + M^3 + n_t M^2)`. In chunks: twice the features,
+    :math:`O(Mr^2 + r^3 + n_t M r)`, memory :math:`O(n_t M + m r + r^2)` for chunks of
+    :math:`m` histories.
     """
     if method not in LIMIT_METHODS:
         raise ConfigError(f"`method` must be one of {LIMIT_METHODS}, got {method!r}.")
@@ -295,8 +321,6 @@ def solve_limit(
         rng_hist = rng_h0 = rng_grid = None
     else:
         rng_hist, rng_h0, rng_grid = spawn_generators(seed, 3, name="seed")
-    net = problem.network
-    act = net.activation
     timing: dict[str, float] = {}
     n_phases = 5 + (1 if error_estimate else 0)
     bar = progress_bar(total=n_phases, desc="limit solve", show=progress, unit="phases",
@@ -314,39 +338,120 @@ def solve_limit(
             raise DivergenceError("the target must give one finite value per history.")
         timing["histories"] = time.perf_counter() - t0
         bar.update()
-
-        t0 = time.perf_counter()
-        bar.set_postfix_str(f"features of {hist.M} histories x {rule.G} nodes")
-        feat = fmap.features(hist)
-        h0v, h0_kind, h0_fn = _initial(problem, h0, hist, feat, fmap, rng_h0)
-        timing["features"] = time.perf_counter() - t0
-        bar.update()
-
-        t0 = time.perf_counter()
-        bar.set_postfix_str("kernel and its decomposition")
-        flow = build_flow(method, fmap, feat, hist.weights, net.alpha)
-        timing["kernel_and_decomposition"] = time.perf_counter() - t0
-        bar.update(2)
-
-        t0 = time.perf_counter()
-        bar.set_postfix_str(f"h_t at {t.size} times")
-        h, loss = flow.solve(h0v, g, t)
-        timing["times"] = time.perf_counter() - t0
-        bar.update()
-
-        quad_err = None
-        if error_estimate:
-            t0 = time.perf_counter()
-            bar.set_postfix_str("refined grid (error estimate)")
-            fine = fmap.refined()
-            h_f, _ = build_flow(method, fine, fine.features(hist), hist.weights,
-                                net.alpha).solve(h0v, g, t)
-            quad_err = float(np.max(np.sqrt((h - h_f) ** 2 @ hist.weights)))
-            timing["refinement"] = time.perf_counter() - t0
-            bar.update()
+        if chunk_size is not None or in_memory_bytes(fmap, hist.M) > budget_bytes(memory_budget):
+            rows = (chunk_size if chunk_size is not None
+                    else chunk_rows(fmap, hist.M, budget=memory_budget))
+            solved = _solve_streamed(problem, fmap, hist, g, t, h0, rng_h0, method, rows,
+                                     memory_budget, error_estimate, bar, timing)
+        else:
+            solved = _solve_in_memory(problem, fmap, hist, g, t, h0, rng_h0, method,
+                                      error_estimate, bar, timing)
     finally:
         bar.close()
+    return _solution(problem, rule, fmap, hist, hist_kind, g, t, solved, method, timing)
 
+
+class _Solved(NamedTuple):
+    h: np.ndarray
+    loss: np.ndarray
+    h0: np.ndarray
+    h0_kind: str
+    h0_fn: Callable | None
+    flow: LimitFlow
+    features: Features | None
+    quadrature_error: float | None
+
+
+def _solve_in_memory(problem, fmap, hist, g, t, h0, rng_h0, method, error_estimate, bar, timing):
+    """Features held at once; the route of :func:`build_flow`."""
+    net = problem.network
+    t0 = time.perf_counter()
+    bar.set_postfix_str(f"features of {hist.M} histories x {fmap.rule.G} nodes")
+    feat = fmap.features(hist)
+    h0v, h0_kind, h0_fn = _initial(problem, h0, hist,
+                                   lambda: fmap.sample_initial_output(feat, rng_h0), rng_h0)
+    timing["features"] = time.perf_counter() - t0
+    bar.update()
+
+    t0 = time.perf_counter()
+    bar.set_postfix_str("kernel and its decomposition")
+    flow = build_flow(method, fmap, feat, hist.weights, net.alpha)
+    timing["kernel_and_decomposition"] = time.perf_counter() - t0
+    bar.update(2)
+
+    t0 = time.perf_counter()
+    bar.set_postfix_str(f"h_t at {t.size} times")
+    h, loss = flow.solve(h0v, g, t)
+    timing["times"] = time.perf_counter() - t0
+    bar.update()
+
+    quad_err = None
+    if error_estimate:
+        t0 = time.perf_counter()
+        bar.set_postfix_str("refined grid (error estimate)")
+        fine = fmap.refined()
+        h_f, _ = build_flow(method, fine, fine.features(hist), hist.weights,
+                            net.alpha).solve(h0v, g, t)
+        quad_err = float(np.max(np.sqrt((h - h_f) ** 2 @ hist.weights)))
+        timing["refinement"] = time.perf_counter() - t0
+        bar.update()
+    return _Solved(h, loss, h0v, h0_kind, h0_fn, flow, feat, quad_err)
+
+
+def _solve_streamed(problem, fmap, hist, g, t, h0, rng_h0, method, rows, memory_budget,
+                    error_estimate, bar, timing):
+    """Chunks of histories: Gram matrices, two passes (:mod:`limitsolver.limit.streaming`)."""
+    net = problem.network
+    check_streamable(method, hist.M, t.size, fmap, rows, memory_budget)
+    chunks = FactorChunks(fmap, hist, rows)
+    n_chunks = len(range(0, hist.M, chunks.rows))
+    kind = _initial_kind(problem, h0, rng_h0)
+    if kind == "gp":
+        z = rng_h0.standard_normal(fmap.rule.G)  # the draw of FeatureMap.sample_initial_output
+        sc = np.sqrt(fmap.c2)
+        h0v, h0_kind, h0_fn = np.empty(hist.M), "gp", None
+    else:
+        h0v, h0_kind, h0_fn = _initial(problem, h0, hist, None, rng_h0)
+
+    def residual(sl, F):
+        if kind == "gp":  # sqrt(E c^2) Phi Q^1/2 z; F[:, :G] = Phi Q^1/2
+            h0v[sl] = sc * (F[:, :fmap.rule.G] @ z)
+        return g[sl] - h0v[sl]
+
+    t0 = time.perf_counter()
+    bar.set_postfix_str(f"factor rows and Gram matrix of {hist.M} histories in {n_chunks} chunks")
+    flow = StreamedFlow.build(chunks, hist.weights, net.alpha, residual)
+    timing["features_and_gram"] = time.perf_counter() - t0
+    bar.update(3)
+
+    t0 = time.perf_counter()
+    bar.set_postfix_str(f"h_t at {t.size} times, second pass over {n_chunks} chunks")
+    h, loss = flow.solve(h0v, g, t)
+    timing["times"] = time.perf_counter() - t0
+    bar.update()
+
+    quad_err = None
+    if error_estimate:
+        t0 = time.perf_counter()
+        bar.set_postfix_str("refined grid (error estimate), in chunks")
+        fine = fmap.refined()
+        rows_f = max(1, rows * fmap.r // fine.r)
+        check_streamable(method, hist.M, t.size, fine, rows_f, memory_budget)
+        r0 = g - h0v
+        fine_flow = StreamedFlow.build(FactorChunks(fine, hist, rows_f), hist.weights, net.alpha,
+                                       lambda sl, F: r0[sl])
+        h_f, _ = fine_flow.solve(h0v, g, t)
+        quad_err = float(np.max(np.sqrt((h - h_f) ** 2 @ hist.weights)))
+        timing["refinement"] = time.perf_counter() - t0
+        bar.update()
+    return _Solved(h, loss, h0v, h0_kind, h0_fn, flow, None, quad_err)
+
+
+def _solution(problem, rule, fmap, hist, hist_kind, g, t, solved: _Solved, method, timing
+              ) -> LimitSolution:
+    net = problem.network
+    act = net.activation
+    h, loss, h0v, h0_kind, h0_fn, flow, feat, quad_err = solved
     disc = {
         "grid_kind": rule.kind,
         "grid_shape": rule.shape,
