@@ -22,11 +22,14 @@ The data walk, one module per object:
     :class:`LimitFlow` (the implementer contract, :math:`t = \infty` included) and its
     exact (spectral, matrix-exponential, low-rank) and time-stepped flows of
     :math:`dh/dt = \alpha A W (g - h)`.
+:mod:`~limitsolver.limit.streaming`
+    :class:`StreamedFlow` and :class:`FactorChunks`: the same flows from Gram matrices
+    accumulated over chunks of histories, for more histories than fit in memory.
 :mod:`~limitsolver.limit.solution`, :mod:`~limitsolver.limit.solver`
     :class:`LimitSolution` and :func:`solve_limit`.
 
 Imports follow this order (histories, hidden layer, kernels, feature map, flows,
-solution, solver); no module imports one after it.
+streamed flows, solution, solver); no module imports one after it.
 """
 
 from ..histories import Histories, exact_histories, path_windows, sample_histories
@@ -48,8 +51,13 @@ from .ode import (
 from .quadrature import QUADRATURE_KINDS, QuadratureRule, parameter_grid
 from .solution import LimitSolution
 from .solver import LIMIT_METHODS, MIN_ESTIMABLE_GRID, build_flow, solve_limit
+from .streaming import FactorChunks, StreamedFlow, chunk_rows, in_memory_bytes
 
 __all__ = [
+    "StreamedFlow",
+    "FactorChunks",
+    "chunk_rows",
+    "in_memory_bytes",
     "QUADRATURE_KINDS",
     "QuadratureRule",
     "parameter_grid",

@@ -527,6 +527,13 @@ def predict_fluctuations(
     if isinstance(source, LimitSolution):
         sol = source
         problem = sol.problem
+        if sol.training_features is None:
+            raise ConfigError(
+                "`source` was solved in chunks of histories and holds no training features, "
+                "which the prediction needs: solve it in memory (solve_limit(..., "
+                "chunk_size=None) with fewer histories or a larger `memory_budget`), or pass "
+                "the Problem."
+            )
     else:
         problem = source
         if not hasattr(problem, "network"):

@@ -94,8 +94,10 @@ class LimitSolution:
     feature_map : FeatureMap
         Features, kernel factors and kernel rows at any histories (rule, activation,
         gradient mode, :math:`\mathbb E[c^2]`, depth).
-    training_features : Features
-        The features at the training histories (for the kernel rows of new histories).
+    training_features : Features or None
+        The features at the training histories (for the kernel rows of new histories);
+        None for a solution solved in chunks of histories (``solve_limit(chunk_size=...)``),
+        whose flow recomputes its factor rows instead.
     _h0_fn : callable or None
         Internal: the initial output as a callable of history values when
         ``h0_kind == "callable"``.

@@ -316,6 +316,11 @@ def solve_limit(
     """
     if method not in LIMIT_METHODS:
         raise ConfigError(f"`method` must be one of {LIMIT_METHODS}, got {method!r}.")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(
+            chunk_size, (int, np.integer)) or chunk_size < 1):
+        raise ConfigError(f"`chunk_size` must be None or a positive integer number of "
+                          f"histories, got {chunk_size!r}.")
+    budget_bytes(memory_budget)  # a bad budget is named before any work
     t = np.linspace(0.0, float(problem.horizon), 201) if times is None else check_times(times)
     if seed is None:
         rng_hist = rng_h0 = rng_grid = None

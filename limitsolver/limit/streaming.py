@@ -213,7 +213,8 @@ class FactorChunks:
             X = np.ascontiguousarray(self.histories.values[sl], dtype=float)
             if self.backend == "numba":
                 loop(X, w, b, sq, sc, F[:m], T[:m], self.truncated)
-                Fm, Tm = F[:m], T[:m]
+                Fm = F[:m]
+                Tm = T[:m] if self.truncated else Fm
             else:
                 feat = fm.features(Histories.from_array(X), training=True)
                 Fm = fm.factor(feat, slot="eval")
@@ -248,7 +249,7 @@ class FactorChunks:
             om = weights[sl]
             r0 = residual(sl, F)
             b += T.T @ (om * r0)
-            if T is F:
+            if not self.truncated:
                 B = np.sqrt(om)[:, None] * F
                 # upper triangle of B^T B, accumulated in place (B.T is Fortran-ordered)
                 Z = scipy.linalg.blas.dsyrk(1.0, B.T, beta=1.0, c=Z, trans=0, lower=0,
