@@ -187,7 +187,7 @@ def test_outputs_beyond_the_budget_are_refused_before_the_work():
 def test_queries_that_need_training_features_say_so():
     _, st_ = _pair(_ar1(), 100, histories=300, error_estimate=False)
     with pytest.raises(DiscretisationError, match="in chunks"):
-        st_.flow.training_rows
+        _ = st_.flow.training_rows
     with pytest.raises(ConfigError, match="in chunks"):
         predict_fluctuations(st_)
 
