@@ -9,9 +9,12 @@ when it is not installed; the error without JAX is tested without it.
 
 from __future__ import annotations
 
+import importlib
+import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -162,3 +165,41 @@ def test_scan_lengths_are_the_binary_expansion(n):
     assert all(m > 0 and m & (m - 1) == 0 for m in lengths)      # powers of two
     assert lengths == sorted(set(lengths), reverse=True)         # distinct, decreasing
     assert len(lengths) == bin(n).count("1")
+
+
+# -- the benchmark's bookkeeping (no timing is asserted) ------------------------------------
+
+
+def _bench():
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module("benchmarks.bench_jax"), importlib.import_module(
+        "benchmarks.run")
+
+
+def test_bench_fit_recovers_an_exact_linear_step_cost():
+    bench, _ = _bench()
+    a, b = 4e-6, 3e-9   # t_step = a + b N S exactly
+    rows = [{"N": N, "seeds": S, "jax": N * S / (a + b * N * S)}
+            for N, S in ((64, 1), (1024, 1), (16384, 1), (1024, 8))]
+    fit = bench.fit_step_cost(rows)
+    assert fit["step_overhead_s"] == pytest.approx(a, rel=1e-9)
+    assert fit["unit_step_s"] == pytest.approx(b, rel=1e-9)
+    assert fit["unit_steps_per_s_asymptotic"] == pytest.approx(1 / b, rel=1e-9)
+
+
+def test_bench_rows_and_the_skip_without_jax(monkeypatch, tmp_path):
+    bench, run = _bench()
+    data = {"rows": [{"N": 64, "seeds": 2, "jax": 3e7, "numba": 1.5e8, "numpy": 1.5e6}],
+            "summary": {"device": "cpu:0"}}
+    rows = {r["quantity"]: r["value"] for r in run._rows_jax({"data": data})}
+    assert rows == {"jax / numba, N=64, seeds=2": pytest.approx(0.2),
+                    "jax / numpy, N=64, seeds=2": pytest.approx(20.0)}
+    monkeypatch.setitem(sys.modules, "jax", None)
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "jax.json")
+    assert bench.main(["--quick"]) == 0
+    saved = json.loads((tmp_path / "jax.json").read_text())
+    assert "not installed" in saved["skipped"] and saved["rows"] == []
+    (row,) = run._rows_jax({"data": saved})
+    assert row["value"] is None and row["note"].startswith("skipped: jax is not installed")
