@@ -50,6 +50,10 @@ def rate(N: int, S: int, K: int, backend: str) -> tuple[float, float]:
 def fit_step_cost(rows: list[dict]) -> dict:
     r"""Least-squares :math:`t_{\rm step} = a + b\,N S` of the jax rows (seconds per step).
 
+    The residuals are relative (weights :math:`1/t_{\rm step}`): the rows span
+    decades of :math:`N S`, and plain residuals would let the largest rows alone
+    decide :math:`a`.
+
     Parameters
     ----------
     rows : list of dict
@@ -63,7 +67,7 @@ def fit_step_cost(rows: list[dict]) -> dict:
     """
     work = np.array([r["N"] * r["seeds"] for r in rows], dtype=float)
     t = work / np.array([r["jax"] for r in rows])
-    b, a = np.polyfit(work, t, 1)
+    b, a = np.polyfit(work, t, 1, w=1.0 / t)
     return {"step_overhead_s": float(a), "unit_step_s": float(b),
             "unit_steps_per_s_asymptotic": float(1.0 / b) if b > 0 else float("nan")}
 
