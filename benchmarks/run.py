@@ -6,7 +6,7 @@ Usage, from the repository root::
     python -m benchmarks --quick    # smaller sizes, about two minutes on 2 cores
     python benchmarks/run.py --quick --skip simulator limit
 
-Options: ``--quick``; ``--skip NAME ...`` (``simulator``, ``limit``, ``scaling``,
+Options: ``--quick``; ``--skip NAME ...`` (``simulator``, ``jax``, ``limit``, ``scaling``,
 ``headline``, ``study``, ``fluctuations``); ``--summary PATH`` (a ``limitsolver
 converge`` summary for the headline's accuracy context, default
 ``results/converge/summary.json``);
@@ -21,6 +21,10 @@ The suite runs, in order:
     :mod:`benchmarks.bench_simulator` (as a subprocess, its JSON read back): the
     package's numpy and numba step loops, and PyTorch when importable, against a
     plain numpy reference loop of ``THEORY.md`` §2, in unit-steps per second.
+``jax``
+    :mod:`benchmarks.bench_jax` (subprocess, JSON read back): the optional jax
+    backend against numba and numpy at a few widths and seed counts, and its fitted
+    per-step cost; one row noting the skip when jax is not installed.
 ``limit``
     :mod:`benchmarks.bench_limit` (subprocess, JSON read back): kernel assembly
     against a plain matrix product of the same shapes, and fitted exponents of the
@@ -81,8 +85,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 #: Benchmarks of the suite, in running order.
-BENCHMARKS = ("simulator", "limit", "scaling", "headline", "study", "fluctuations")
-_EXTERNAL = {"simulator": "bench_simulator", "limit": "bench_limit"}
+BENCHMARKS = ("simulator", "jax", "limit", "scaling", "headline", "study", "fluctuations")
+_EXTERNAL = {"simulator": "bench_simulator", "jax": "bench_jax", "limit": "bench_limit"}
 _BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _THREAD_VARS = (*_BLAS_VARS, "NUMBA_NUM_THREADS")
 
@@ -116,7 +120,7 @@ def machine_info() -> dict:
         "load_average": list(load) if load is not None else None,
         "thread_env": {k: os.environ.get(k) for k in _THREAD_VARS},
         "versions": {k: _version(k) for k in ("numpy", "scipy", "numba", "limitsolver",
-                                              "torch")},
+                                              "torch", "jax")},
         "git_commit": _git("rev-parse", "HEAD"),
         "git_dirty": None if status is None else bool(status),
     }
@@ -162,6 +166,23 @@ def _rows_simulator(res: dict) -> list[dict]:
                              "quantity": f"{backend} / numpy reference loop, N={r['N']}",
                              "value": r[backend] / ref, "unit": "x",
                              "note": "unit-steps/s ratio"})
+    return rows
+
+
+def _rows_jax(res: dict) -> list[dict]:
+    data = res["data"]
+    if data.get("skipped"):
+        return [{"benchmark": "jax", "quantity": "jax backend", "value": None, "unit": "",
+                 "note": f"skipped: {data['skipped']}"}]
+    device = data.get("summary", {}).get("device", "?")
+    rows = []
+    for r in data.get("rows", []):
+        for other in ("numba", "numpy"):
+            if _finite(r.get("jax")) and _finite(r.get(other)) and r[other] > 0:
+                rows.append({"benchmark": "jax",
+                             "quantity": f"jax / {other}, N={r['N']}, seeds={r['seeds']}",
+                             "value": r["jax"] / r[other], "unit": "x",
+                             "note": f"unit-steps/s ratio, jax on {device}"})
     return rows
 
 
@@ -340,7 +361,8 @@ def run_suite(*, quick: bool = True, skip: Sequence[str] = (),
                 record["skipped"][name] = res["skipped"]
                 print(f"{name}: skipped: {res['skipped']}")
                 continue
-            new = _rows_simulator(res) if name == "simulator" else _rows_limit(res)
+            new = {"simulator": _rows_simulator, "jax": _rows_jax,
+                   "limit": _rows_limit}[name](res)
             if name == "limit":
                 limit_has_exponents = any("exponent" in r["quantity"] for r in new)
         elif name == "scaling":

@@ -63,7 +63,7 @@ from .result import SimulationResult
 __all__ = ["simulate", "SimulationProgress", "BACKENDS", "numpy_chunk", "seed_streams",
            "DIVERGENCE_FACTOR"]
 
-BACKENDS = ("auto", "numba", "numpy")
+BACKENDS = ("auto", "numba", "numpy", "jax")
 
 
 class SimulationProgress(NamedTuple):
@@ -195,6 +195,10 @@ def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0,
     if backend not in BACKENDS:
         raise ConfigError(f"`backend` must be one of {BACKENDS}, got {backend!r}.")
     act = network.activation
+    if backend == "jax":  # optional: imported only when asked for
+        from ._jax import jax_kernel
+
+        return "jax", jax_kernel(act, network.gradient), 0.0
     if backend == "numpy" or (backend == "auto" and not act.auto_numba
                               and work >= AUTO_NUMBA_MAX_WORK):
         return "numpy", None, 0.0
@@ -273,7 +277,7 @@ class _Interrupt:
 
 def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
              snapshot_times: ArrayLike | None = None,
-             backend: Literal["auto", "numba", "numpy"] = "auto",
+             backend: Literal["auto", "numba", "numpy", "jax"] = "auto",
              progress: bool | None = None,
              callback: Callable[[SimulationProgress], bool | None] | None = None,
              chunk_steps: int | None = None, unit_blocks: int = 1) -> SimulationResult:
@@ -296,14 +300,19 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
         Training times :math:`t\in[0, T]` at which parameters are stored
         (after :math:`\lfloor N t\rfloor` updates; ``0`` = initial parameters).
         Default ``[0, T]``.
-    backend : {"auto", "numba", "numpy"}
+    backend : {"auto", "numba", "numpy", "jax"}
         ``"numba"``: jitted fused loop (parallel over seeds); ``"numpy"``:
         plain step loop through :func:`limitsolver.memory.memory_step`;
         ``"auto"``: numba when importable and either the activation is one of
         ``AUTO_NUMBA_ALWAYS`` (tanh, sigmoid, linear: SIMD kernel, faster at
         every size) or seeds x units is below ``AUTO_NUMBA_MAX_WORK`` (where
-        per-step Python overhead dominates); numpy otherwise. Both give the
-        same numbers to rounding (tanh and sigmoid to a few ulp per step).
+        per-step Python overhead dominates); numpy otherwise. ``"jax"``
+        (optional extra, never chosen by ``"auto"``): the step as one XLA-compiled
+        scan vectorised over seeds, on a GPU when JAX has one, else the CPU
+        (:mod:`limitsolver.simulation._jax`; activations tanh, sigmoid, erf,
+        softplus, linear); ``wall_time`` includes its compilation on the first
+        run of a shape in a process. All give the same numbers to rounding
+        (tanh and sigmoid to a few ulp per step).
     progress : bool, optional
         Show a progress bar over chunks (``None``: only on a terminal).
     callback : callable, optional
@@ -331,7 +340,9 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
         If the chain, the target's path values, or the network disagree in shape.
     ConfigError
         For bad ``seeds``, ``backend``, ``chunk_steps`` or ``snapshot_times``
-        outside :math:`[0, T]`.
+        outside :math:`[0, T]`; for ``backend="jax"`` without JAX installed
+        (``pip install ".[jax]"`` from a checkout, or ``pip install jax``) or
+        with an activation it has no form of.
     ValueError
         For ``n_units < 1`` or odd ``n_units`` with doubled initialisation.
     DivergenceError
