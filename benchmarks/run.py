@@ -7,7 +7,7 @@ Usage, from the repository root::
     python benchmarks/run.py --quick --skip simulator limit
 
 Options: ``--quick``; ``--skip NAME ...`` (``simulator``, ``jax``, ``limit``, ``scaling``,
-``headline``, ``study``, ``fluctuations``); ``--summary PATH`` (a ``limitsolver
+``headline``, ``study``, ``fluctuations``, ``output``); ``--summary PATH`` (a ``limitsolver
 converge`` summary for the headline's accuracy context, default
 ``results/converge/summary.json``);
 ``--out DIR`` (default ``benchmarks/results``); ``--blas-threads K`` (default 1:
@@ -48,6 +48,10 @@ The suite runs, in order:
     h_t\|^2` over seeds against :math:`K_t + D_t` at two widths (ratio at the horizon
     and pooled over times, with 95 % intervals) and the measured
     :math:`\mathbb E\sup_t\sqrt N\|h^N_t - h_t\|` against the predicted constant.
+``output``
+    :mod:`benchmarks.bench_output` (subprocess, JSON read back): evaluating
+    :math:`h^N_t` on the headline's 1024 histories at its 6 times against the training
+    run at :math:`N = 32768` (target at most 0.2), and where the evaluation's time goes.
 
 Every number in the table is a ratio (or a fitted exponent) of times measured
 in this run; no reference time is stored in the code. The run writes
@@ -85,8 +89,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 #: Benchmarks of the suite, in running order.
-BENCHMARKS = ("simulator", "jax", "limit", "scaling", "headline", "study", "fluctuations")
-_EXTERNAL = {"simulator": "bench_simulator", "jax": "bench_jax", "limit": "bench_limit"}
+BENCHMARKS = ("simulator", "jax", "limit", "scaling", "headline", "study", "fluctuations",
+              "output")
+_EXTERNAL = {"simulator": "bench_simulator", "jax": "bench_jax", "limit": "bench_limit",
+             "output": "bench_output"}
 _BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _THREAD_VARS = (*_BLAS_VARS, "NUMBA_NUM_THREADS")
 
@@ -252,6 +258,20 @@ def _rows_headline(res: dict) -> list[dict]:
     return rows
 
 
+def _rows_output(res: dict) -> list[dict]:
+    d = res["data"]
+    r, s = d["ratio"], d["seconds"]
+    head = f"h^N_t on {d['counts']['windows']} histories x {d['n_times']} times"
+    return [{"benchmark": "output",
+             "quantity": f"{head} / training run, N={d['n_units']} (target <= 0.2)",
+             "value": r["evaluation"], "unit": "",
+             "note": f"{s['evaluation']:.3g} s / {s['training']:.3g} s, "
+                     f"{d['numba_threads']} threads"},
+            {"benchmark": "output", "quantity": f"{head} on one thread / training run",
+             "value": r["evaluation_one_thread"], "unit": "",
+             "note": f"without the sign symmetry: walk {r['walk_without_sign_symmetry']:.3f}"}]
+
+
 def _rows_study(res: dict) -> list[dict]:
     return [{"benchmark": "study", "quantity": "study overhead / study wall time (target < 0.1)",
              "value": res["overhead"], "unit": "",
@@ -361,8 +381,8 @@ def run_suite(*, quick: bool = True, skip: Sequence[str] = (),
                 record["skipped"][name] = res["skipped"]
                 print(f"{name}: skipped: {res['skipped']}")
                 continue
-            new = {"simulator": _rows_simulator, "jax": _rows_jax,
-                   "limit": _rows_limit}[name](res)
+            new = {"simulator": _rows_simulator, "jax": _rows_jax, "limit": _rows_limit,
+                   "output": _rows_output}[name](res)
             if name == "limit":
                 limit_has_exponents = any("exponent" in r["quantity"] for r in new)
         elif name == "scaling":

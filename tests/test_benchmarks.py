@@ -119,7 +119,8 @@ def test_suite_smallest_configuration_writes_its_json(tmp_path):
         "mean": [0.2, 0.1], "stderr": [0.02, 0.01]}}, "limit_error": 1e-4,
         "wall_time_s": [[1.0], [2.0]], "config": {"problem": {}}})
     record, path = run.run_suite(
-        quick=True, skip=("simulator", "jax", "limit"), out_dir=tmp_path, summary_path=summary,
+        quick=True, skip=("simulator", "jax", "limit", "output"), out_dir=tmp_path,
+        summary_path=summary,
         # the numpy backend keeps numba's compilation out of this smoke test
         scaling_options={"sizes": TINY_SCALING, "backend": "numpy"},
         headline_options={"n_units": 64, "grid": TINY_GRID, "repeat": 1, "backend": "numpy"},
@@ -135,7 +136,7 @@ def test_suite_smallest_configuration_writes_its_json(tmp_path):
     for key in ("platform", "cpu_count", "versions", "git_commit"):
         assert key in saved["machine"]
     assert {"numpy", "scipy", "numba"} <= set(saved["machine"]["versions"])
-    assert set(saved["skipped"]) == {"simulator", "jax", "limit"}
+    assert set(saved["skipped"]) == {"simulator", "jax", "limit", "output"}
     assert set(saved["benchmarks"]) == {"scaling", "headline", "study", "fluctuations"}
     st = saved["benchmarks"]["study"]
     assert 0 < st["overhead"] < 1 and sum(st["fractions"].values()) <= 1 + 1e-9
@@ -224,3 +225,20 @@ def test_fluctuation_comparison_against_a_direct_computation():
         sup.mean() / 2.0)
     rel = math.hypot(sup.std(ddof=1) / 2 / sup.mean(), 0.1 / 2.0)
     assert s["ratio_high"] == pytest.approx(s["ratio"] * (1 + 1.959964 * rel), rel=1e-6)
+
+
+def test_output_benchmark_smallest_configuration():
+    bench_output = importlib.import_module("benchmarks.bench_output")
+    res = bench_output.output_cost(n_units=64, repeat=1)
+    s, r, n = res["seconds"], res["ratio"], res["counts"]
+    assert all(v > 0 and math.isfinite(v) for v in s.values())
+    for k, v in r.items():      # every ratio is the quotient of the times recorded beside it
+        assert v == pytest.approx(s[k] / s["training"], rel=1e-12), k
+    # the headline histories: 2^10 windows of +-1, half of them evaluated (tanh is odd),
+    # the t = 0 network of the doubled start skipped
+    assert n["windows"] == 1024 and n["windows_evaluated"] == 512
+    assert n["tree_nodes"] == 512 and n["tree_nodes_without_sign_symmetry"] == 1023
+    assert n["networks"] == 6 and n["networks_evaluated"] == 5
+    rows = run._rows_output({"data": res})
+    assert [row["value"] for row in rows] == [r["evaluation"], r["evaluation_one_thread"]]
+    assert "evaluation / training" in bench_output.format_output(res)

@@ -72,11 +72,24 @@ def network_output(params: UnitParameters, histories: ArrayLike, act: Activation
     -----
     A network whose second half of units mirrors the first,
     :math:`(c, w, b) \mapsto (-c, w, b)` exactly (doubled initialisation before
-    any update), has output exactly 0; it is not evaluated.
+    any update), has output exactly 0; it is not evaluated. The compiled route
+    also evaluates equal windows once and, for an activation whose compiled
+    form is odd bit for bit (tanh, linear), a window and its negation once:
+
+    .. math::
+
+        h(-\xi) = N^{-\beta}\sum_i c^i\sigma\big(-(w^i\cdot x + b^i S(\theta^i;\xi_{-1}))\big)
+                 = -h(\xi),
+
+    exactly in floating point, since every step of the recursion and of the sum
+    is odd and rounding to nearest is symmetric (for the exact histories of a
+    chain on :math:`\pm 1` this halves the work). Every number is the one the
+    window gets when evaluated alone, bit for bit (the sign of a zero aside).
     Cost :math:`O(S N U d)` time for :math:`U` distinct suffixes
     (:math:`U \le M(L-1)`, about :math:`M n/(n-1)` for exact histories of an
-    :math:`n`-state chain); memory :math:`O(U\cdot 64)` per thread (numba) or
-    :math:`O(M G d)` for chunks of ``G`` units (numpy).
+    :math:`n`-state chain, half that with the sign symmetry); memory
+    :math:`O(U\cdot 64)` per thread (numba) or :math:`O(M G d)` for chunks of
+    ``G`` units (numpy).
     """
     act = activation(act)
     c = np.asarray(params.c, dtype=float)
@@ -104,7 +117,7 @@ def network_output(params: UnitParameters, histories: ArrayLike, act: Activation
     if backend != "numpy":
         kernel = _compiled(act, backend == "numba")
         if kernel is not None:
-            return _tree_output(kernel, c, w, b, hist) * float(N) ** (-beta)
+            return _tree_output(kernel, c, w, b, hist, _odd_kernel(act)) * float(N) ** (-beta)
     G = int(max(1, min(N, max_bytes // (8.0 * max(M, 1) * (d + 4)))))
     out = np.zeros((S, M))
     x = hist[:, 0, :]
@@ -148,12 +161,58 @@ def _compiled(act: Activation, required: bool):
         return None
 
 
-def _tree_output(kernel, c, w, b, hist) -> np.ndarray:
-    r""":math:`\sum_i c^i \phi^i` per network and window, by the compiled suffix-tree walk."""
-    tree = suffix_tree(hist)
+def _odd_kernel(act: Activation) -> bool:
+    r"""Whether the compiled :math:`\sigma` is odd bit for bit, :math:`\sigma(-u) = -\sigma(u)`.
+
+    ``tanh`` (:func:`~limitsolver.simulation._simd.tanh_sd` works on :math:`|u|`
+    and copies the sign of :math:`u`) and ``linear`` (``u * 1.0``); for the
+    others (libm calls, printed formulas) it is not guaranteed.
+    """
+    return act.simd == "tanh_sd" or (act.spec is not None and act.name == "linear")
+
+
+def _distinct_windows(hist: np.ndarray, odd: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""The windows to evaluate, and how every window's output follows from theirs.
+
+    Returns ``(windows, index, sign)`` with ``f(hist[m]) = sign[m] * f(windows[index[m]])``
+    exactly: equal windows are evaluated once, and, when ``odd``, a window and
+    its negation :math:`-\xi` too (with :math:`\sigma` odd bit for bit, every
+    operation of the memory recursion and of the sum over units is odd in
+    :math:`(x, S)`, and rounding to nearest is symmetric, so
+    :math:`f(-\xi) = -f(\xi)` to the bit, the sign of a zero aside). The
+    window evaluated for a pair is the one whose oldest nonzero coordinate is
+    positive (for the exact histories of a chain on :math:`\pm 1`, the half
+    starting at :math:`+1`: half the suffix tree). Histories with non-finite
+    entries are returned as they are.
+    """
+    M = hist.shape[0]
+    one = np.ones(M)
+    if M == 0 or not np.isfinite(hist).all():
+        return hist, np.arange(M), one
+    keys = hist[:, ::-1].reshape(M, -1) + 0.0          # oldest state first; -0.0 -> 0.0
+    sign = one
+    if odd:
+        nonzero = keys != 0.0
+        lead = keys[np.arange(M), nonzero.argmax(axis=1)]
+        sign = np.where(lead < 0.0, -1.0, 1.0)
+        keys = keys * sign[:, None] + 0.0
+    _, first, index = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    windows = hist[first] * sign[first][:, None, None] + 0.0
+    return windows, index.reshape(M), sign
+
+
+def _tree_output(kernel, c, w, b, hist, odd: bool) -> np.ndarray:
+    r""":math:`\sum_i c^i \phi^i` per network and window, by the compiled suffix-tree walk.
+
+    Each window's sum depends only on its own path through the tree, so
+    evaluating the distinct windows (:func:`_distinct_windows`) gives every
+    window's number bit for bit.
+    """
+    windows, index, sign = _distinct_windows(hist, odd)
+    tree = suffix_tree(windows)
     S, N, _ = w.shape
     n_blocks = max(1, -(-N // _BLOCK))
-    part = np.zeros((S, n_blocks, hist.shape[0]))
+    part = np.zeros((S, n_blocks, windows.shape[0]))
     kernel(np.ascontiguousarray(c), np.ascontiguousarray(w), np.ascontiguousarray(b), tree.x,
-           tree.up, np.ascontiguousarray(hist[:, 0, :]), tree.leaf, _BLOCK, part)
-    return part.sum(axis=1)
+           tree.up, np.ascontiguousarray(windows[:, 0, :]), tree.leaf, _BLOCK, part)
+    return part.sum(axis=1)[:, index] * sign
