@@ -283,10 +283,16 @@ def _suffix_levels(histories: np.ndarray):
     ``first`` indexes one window of each distinct suffix, ``up`` the node of
     the level before it, and ``parent`` maps every window to its node.
     """
-    M = histories.shape[0]
+    M, L, d = histories.shape
     parent = np.zeros(M, dtype=np.intp)
-    for j in range(histories.shape[1] - 1, 0, -1):
-        keys = np.ascontiguousarray(histories[:, j:, :].reshape(M, -1))
+    keys = np.empty((M, d + 1))
+    for j in range(L - 1, 0, -1):
+        # the suffix (X_{k-j}, ..., X_{k-L+1}) is the state X_{k-j} followed by the suffix of
+        # the level before, whose rank among that level's sorted distinct suffixes is
+        # `parent`: rows (state, rank) sort and compare as the whole suffixes do, with d + 1
+        # columns instead of (L - j) d
+        keys[:, :d] = histories[:, j, :]
+        keys[:, d] = parent
         _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
         up = parent[first]
         parent = inverse.reshape(M)

@@ -207,3 +207,42 @@ def test_shape_errors():
     full = MemoryState(np.zeros((4, 3)), np.zeros((4, 3, 2)), np.zeros((4, 3)))
     with pytest.raises(ConfigError, match=r"`mode` must be one of \('rtrl', 'truncated'\), got 'rtlr'"):
         memory_step(full, np.zeros((4, 2)), w, b, TANH, "rtlr")
+
+
+def _levels_by_whole_suffix(histories):
+    """The suffix levels keyed by the whole suffix rows, (L - j) d columns each (reference)."""
+    M = histories.shape[0]
+    parent = np.zeros(M, dtype=np.intp)
+    for j in range(histories.shape[1] - 1, 0, -1):
+        keys = np.ascontiguousarray(histories[:, j:, :].reshape(M, -1))
+        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+        up = parent[first]
+        parent = inverse.reshape(M)
+        yield j, first, up, parent
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**16), M=st.integers(1, 60), L=st.integers(1, 7),
+       d=st.integers(1, 3), n_values=st.sampled_from([2, 3, 0]))
+def test_suffix_levels_keyed_by_state_and_rank_equal_whole_suffix_keys(seed, M, L, d,
+                                                                        n_values):
+    """Keying a level by (state, rank of the older suffix) gives the same tree, index for index.
+
+    Discrete windows (many shared suffixes, signed zeros among the states) and
+    continuous ones (n_values = 0, all distinct).
+    """
+    from limitsolver.memory import _suffix_levels
+
+    rng = np.random.default_rng(seed)
+    if n_values:
+        values = np.array([-0.0, 0.0, 1.5, -2.0])[:n_values + 1]
+        X = rng.choice(values, size=(M, L, d))
+    else:
+        X = rng.standard_normal((M, L, d))
+    got = list(_suffix_levels(X))
+    ref = list(_levels_by_whole_suffix(X))
+    assert len(got) == len(ref) == L - 1
+    for a, b in zip(got, ref, strict=True):
+        assert a[0] == b[0]
+        for x, y in zip(a[1:], b[1:], strict=True):
+            assert np.array_equal(x, y)

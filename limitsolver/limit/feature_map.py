@@ -201,11 +201,14 @@ class FeatureMap:
         r"""Refuse, before any work, features too large for the memory or work budget.
 
         Memory: the memory state and the features, :math:`8MG(d+1)` bytes each, plus
-        :math:`\chi` in truncated mode. Work: the memory recursion over windows of
-        length :math:`L` compares suffixes level by level, about
-        :math:`d L^2 (M + 10^3)/2` operations (quadratic in the depth: windows of length
-        5000 take minutes even for one history); the steps themselves, linear in
-        :math:`L`, are not limited.
+        :math:`\chi` in truncated mode. Work: the memory recursion finds the distinct
+        suffixes level by level, sorting
+        :math:`M` keys of :math:`d + 1` numbers per level with a fixed cost of some
+        numpy calls, about :math:`L(d+1)(M(\log_2 M + 1) + 2\cdot 10^3)` operations
+        (windows of length :math:`7\cdot 10^5` take minutes even for one history); with
+        ``features=False``, the windows alone, sampled or walked level by level, about
+        :math:`Ld(M + 2\cdot 10^3)`. The steps themselves, :math:`O(MGLd)`, are not
+        limited.
 
         Parameters
         ----------
@@ -233,7 +236,10 @@ class FeatureMap:
         else:
             check_memory(8.0 * M * depth * d, f"{M} windows of length {depth}",
                          budget=memory_budget, fix="use fewer histories")
-        ops = 0.5 * d * depth * depth * (M + 1e3)
+        if features:  # the suffix recursion of the features held in memory
+            ops = depth * (d + 1) * (M * (np.log2(max(M, 1)) + 1) + 2e3)
+        else:  # a loop over the levels, vectorised over the windows
+            ops = depth * d * (M + 2e3)
         check_work(ops, f"the memory recursion over {M} windows of length {depth}",
                    budget=work_budget,
                    fix="raise the network's `memory_tol` or lower `b_max` (shallower windows)")

@@ -356,6 +356,17 @@ def solve_limit(
     return _solution(problem, rule, fmap, hist, hist_kind, g, t, solved, method, timing)
 
 
+def _monte_carlo_se(g, h, loss, om) -> tuple[float, float]:
+    r"""Largest standard errors over the times of :math:`h_t` (residual mean) and :math:`L_t`."""
+    M = om.shape[0]
+    res = g[None, :] - h
+    mean = res @ om
+    var = ((res - mean[:, None]) ** 2) @ om
+    half = 0.5 * res**2
+    var_l = ((half - loss[:, None]) ** 2) @ om
+    return float(np.max(np.sqrt(var / M))), float(np.max(np.sqrt(var_l / M)))
+
+
 class _Solved(NamedTuple):
     h: np.ndarray
     loss: np.ndarray
@@ -446,7 +457,10 @@ def _solve_streamed(problem, fmap, hist, g, t, h0, rng_h0, method, rows, memory_
         fine_flow = StreamedFlow.build(FactorChunks(fine, hist, rows_f), hist.weights, net.alpha,
                                        lambda sl, F: r0[sl])
         h_f, _ = fine_flow.solve(h0v, g, t)
-        quad_err = float(np.max(np.sqrt((h - h_f) ** 2 @ hist.weights)))
+        step = max(1, int(2**24 // hist.M))  # a few times at a time: no (n_t, M) temporaries
+        quad_err = max(float(np.max(np.sqrt((h[k:k + step] - h_f[k:k + step]) ** 2
+                                            @ hist.weights))) for k in range(0, t.size, step))
+        del h_f
         timing["refinement"] = time.perf_counter() - t0
         bar.update()
     return _Solved(h, loss, h0v, h0_kind, h0_fn, flow, None, quad_err)
@@ -470,14 +484,13 @@ def _solution(problem, rule, fmap, hist, hist_kind, g, t, solved: _Solved, metho
         "monte_carlo_se_loss": None,
     }
     if hist_kind == "sampled":
-        res = g[None, :] - h
-        om = hist.weights
-        mean = res @ om
-        var = ((res - mean[:, None]) ** 2) @ om
-        disc["monte_carlo_se"] = float(np.max(np.sqrt(var / hist.M)))
-        half = 0.5 * res**2
-        var_l = ((half - loss[:, None]) ** 2) @ om
-        disc["monte_carlo_se_loss"] = float(np.max(np.sqrt(var_l / hist.M)))
+        # in memory all times at once; in chunks a few times at a time (no (n_t, M) temporaries)
+        step = t.size if feat is not None else max(1, int(2**24 // max(hist.M, 1)))
+        se, se_loss = 0.0, 0.0
+        for k in range(0, t.size, step):
+            a, b = _monte_carlo_se(g, h[k:k + step], loss[k:k + step], hist.weights)
+            se, se_loss = max(se, a), max(se_loss, b)
+        disc["monte_carlo_se"], disc["monte_carlo_se_loss"] = se, se_loss
     diag = dict(flow.diagnostics)
     diag["timing"] = timing
     diag["mode"] = net.gradient
