@@ -163,18 +163,31 @@ class _TrainingPairs:
     With the flow's coefficients :math:`c(t)` and its training rows :math:`R`
     and extension :math:`E`, :math:`h_t - h_0 = c(t)\,E^\top R^\top` on the
     training histories; :math:`RE` is formed once, then each pair costs one
-    inner product.
+    inner product. The coefficients depend only on :math:`r_0 = g - h_0` and the
+    times, which the seeds of one width share (their sampled steps are the
+    same): the last ones are kept and reused while the key is the same (a study
+    visits the seeds of a width one after the other).
     """
 
     def __init__(self, flow):
         self.flow = flow
         rows = np.asarray(flow.training_rows, dtype=float)
         self.rows = rows if flow.extension is None else rows @ flow.extension
+        self._last: tuple[bytes, np.ndarray] | None = None
+
+    def coefficients(self, r0: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """``flow.coefficients(r0, times)``, reused while ``(r0, times)`` repeats."""
+        r0 = np.ascontiguousarray(r0, dtype=float)
+        times = np.ascontiguousarray(times, dtype=float)
+        key = b"%d|" % r0.size + r0.tobytes() + times.tobytes()
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self.flow.coefficients(r0, times))
+        return self._last[1]
 
     def __call__(self, sol, idx: np.ndarray, times: np.ndarray, h0: np.ndarray) -> np.ndarray:
         if sol.flow is not self.flow:
             raise ConfigError("these pairs belong to another limit solution.")
-        coeffs = self.flow.coefficients(sol.g - sol.h0, times)
+        coeffs = self.coefficients(sol.g - sol.h0, times)
         out = h0 + np.einsum("ij,ij->i", coeffs, self.rows[idx])
         if not np.all(np.isfinite(out)):
             raise DivergenceError("the limit at the sampled steps is NaN or infinite.")
@@ -531,6 +544,10 @@ class ConvergenceResult:
         run's :math:`h^N_0` (:math:`\beta = 1/2` without doubling).
     history_weights : ndarray (M,), optional
         Weights :math:`\omega_m` of the evaluation histories.
+    limit : LimitSolution, optional
+        The limit the runs were compared with (set by :func:`run_convergence`,
+        not saved; later steps such as the fluctuation prediction reuse it
+        instead of solving it again).
     """
 
     study: ConvergenceStudy
@@ -550,6 +567,7 @@ class ConvergenceResult:
     finite_h: np.ndarray | None = field(default=None, repr=False)
     limit_h: np.ndarray | None = field(default=None, repr=False)
     history_weights: np.ndarray | None = field(default=None, repr=False)
+    limit: Any = field(default=None, repr=False, compare=False)
 
     @property
     def n_units(self) -> np.ndarray:
@@ -1059,4 +1077,5 @@ def _run_study(study: ConvergenceStudy, store, meta: dict, jobs, progress, execu
                              limit_loss=sol.loss, finite_loss=finite_loss,
                              limit_discretisation=disc, compile_times=compiles,
                              provenance=meta, timings=timings, error_curves=curves,
-                             finite_h=finite_h, limit_h=limit_h, history_weights=omega)
+                             finite_h=finite_h, limit_h=limit_h, history_weights=omega,
+                             limit=sol)
