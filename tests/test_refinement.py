@@ -49,3 +49,38 @@ def test_monte_carlo_histories_converge_at_rate_one_half(problem):
     # rate 1/2 expected; the band is wide because 12 seeds give a noisy mean
     assert 0.3 < r.fit.rate < 0.75
     assert r.fit.contains(0.5)
+
+
+def test_lookup_finds_each_row_and_refuses_a_missing_one():
+    from limitsolver.studies.refinement import _lookup
+
+    rng = np.random.default_rng(5)
+    table = np.array([[a, b, c] for a in range(3) for b in range(2) for c in range(2)])
+    table = table[rng.permutation(len(table))]
+    rows = table[rng.integers(0, len(table), 20)]
+    idx = _lookup(rows, table)
+    np.testing.assert_array_equal(table[idx], rows)
+    assert _lookup(np.vstack([rows, [[0, 0, 2]]]), table) is None
+
+
+def test_a_shallow_solution_read_by_index_on_deeper_histories_equals_its_nystrom_values(problem):
+    from limitsolver.limit import solve_limit
+    from limitsolver.studies.refinement import _on_deeper
+
+    t = np.linspace(0.0, problem.horizon, 4)
+    net = problem.network
+    shallow = solve_limit(problem, times=t, grid=SMALL_GRID, h0="zero", error_estimate=False)
+    deeper = problem.replace(network=net.replace(memory_tol=net.memory_tol * net.gamma**2))
+    deep = solve_limit(deeper, times=t, grid=SMALL_GRID, h0="zero", error_estimate=False)
+    L = shallow.histories.depth
+    assert deep.histories.depth == L + 2 and deep.histories.M == 4 * shallow.histories.M
+    by_index = _on_deeper(shallow, deep.histories, t)
+    nystrom = shallow.evaluate(deep.histories.values[:, :L], times=t)
+    assert np.abs(by_index).max() > 0.01
+    np.testing.assert_allclose(by_index, nystrom, rtol=1e-10, atol=1e-13)
+    # each column is a training value of the shallow solution
+    assert np.isin(by_index[-1], shallow.h[-1]).all()
+    # at times the solution was not solved at, the values are Nyström's
+    t2 = np.array([0.0, 0.1, 0.3])
+    np.testing.assert_array_equal(_on_deeper(shallow, deep.histories, t2),
+                                  shallow.evaluate(deep.histories.values[:, :L], times=t2))

@@ -65,6 +65,7 @@ from ..progress import progress as progress_bar
 from .executors import blas_threads as _blas
 from .executors import execute
 from .fit import PowerLawFit, fit_power_law
+from .refinement import _lookup, _on_deeper
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -859,20 +860,6 @@ def _solve(study: ConvergenceStudy, show, problem: Problem | None = None,
                        error_estimate=error_estimate)
 
 
-def _lookup(rows: np.ndarray, table: np.ndarray) -> np.ndarray | None:
-    """Index in ``table`` of each row of ``rows`` (integer arrays), or None if one is missing."""
-    def keys(a):
-        a = np.ascontiguousarray(a, dtype=np.int64)
-        return a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
-
-    tk, rk = keys(table), keys(rows)
-    order = np.argsort(tk, kind="stable")
-    pos = np.searchsorted(tk[order], rk)
-    pos = np.minimum(pos, tk.size - 1)
-    idx = order[pos]
-    return idx if np.array_equal(tk[idx], rk) else None
-
-
 def depth_error(study: ConvergenceStudy, sol: LimitSolution, show: bool | None = None) -> float:
     r"""Memory-truncation error of ``sol`` estimated by one more level of depth.
 
@@ -904,17 +891,7 @@ def depth_error(study: ConvergenceStudy, sol: LimitSolution, show: bool | None =
     if deeper.depth <= study.problem.depth:
         return 0.0
     deep = _solve(study, show, deeper, error_estimate=False)
-    L = sol.histories.depth
-    shallow_on_deep = None
-    same_times = sol.times.shape == deep.times.shape and np.array_equal(sol.times, deep.times)
-    if (same_times and sol.histories.indices is not None
-            and deep.histories.indices is not None and sol.h0_kind == "zero"):
-        idx = _lookup(deep.histories.indices[:, :L], sol.histories.indices)
-        if idx is not None:
-            shallow_on_deep = sol.h[:, idx]
-    if shallow_on_deep is None:
-        shallow_on_deep = sol.evaluate(deep.histories.values[:, :L], times=deep.times)
-    diff = (deep.h - shallow_on_deep) ** 2 @ deep.histories.weights
+    diff = (deep.h - _on_deeper(sol, deep.histories, deep.times)) ** 2 @ deep.histories.weights
     return float(np.sqrt(diff.max()))
 
 

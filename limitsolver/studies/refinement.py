@@ -86,6 +86,51 @@ def _times(problem: Problem, n_times: int) -> np.ndarray:
     return np.linspace(0.0, problem.horizon, n_times)
 
 
+def _lookup(rows: np.ndarray, table: np.ndarray) -> np.ndarray | None:
+    """Index in ``table`` of each row of ``rows`` (integer arrays), or None if one is missing."""
+    def keys(a):
+        a = np.ascontiguousarray(a, dtype=np.int64)
+        return a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
+
+    tk, rk = keys(table), keys(rows)
+    order = np.argsort(tk, kind="stable")
+    pos = np.searchsorted(tk[order], rk)
+    pos = np.minimum(pos, tk.size - 1)
+    idx = order[pos]
+    return idx if np.array_equal(tk[idx], rk) else None
+
+
+def _on_deeper(sol, deep, times: np.ndarray) -> np.ndarray:
+    r""":math:`h^{(L)}_t` of a solution of depth :math:`L` on deeper histories cut to :math:`L` states.
+
+    For exact histories (and :math:`h_0 = 0`) every deep window cut to its ``L``
+    most recent states is one of the solution's training histories, where the
+    Nyström extension is the training value: it is read there by index.
+    Otherwise the solution is Nyström-evaluated on the cut windows.
+
+    Parameters
+    ----------
+    sol : LimitSolution
+        The shallow solution.
+    deep : Histories
+        The deeper histories.
+    times : ndarray
+        The times of the values.
+
+    Returns
+    -------
+    ndarray, shape (len(times), deep.M)
+    """
+    L = sol.histories.depth
+    same_times = sol.times.shape == times.shape and np.array_equal(sol.times, times)
+    if (same_times and sol.histories.indices is not None and deep.indices is not None
+            and sol.h0_kind == "zero"):
+        idx = _lookup(deep.indices[:, :L], sol.histories.indices)
+        if idx is not None:
+            return sol.h[:, idx]
+    return sol.evaluate(deep.values[:, :L], times=times)
+
+
 def refine_nodes(problem: Problem, n_w: Sequence[int] = (8, 16, 32, 64), *, n_b_ratio: float = 0.25,
                  kind: str = "legendre", histories: str | int = "exact",
                  n_times: int = 11,
@@ -147,7 +192,9 @@ def refine_depth(problem: Problem, extra_levels: int = 4, *, n_times: int = 11,
     r"""Memory-depth refinement: windows ``L, L+1, ...`` against the deepest.
 
     Each shallow solution is read on the deepest histories truncated to its own
-    window (Nyström), so all errors are measured in the same :math:`L^2(\pi)`.
+    window, so all errors are measured in the same :math:`L^2(\pi)`: by index
+    among its training histories, where the Nyström extension is the training
+    value (the histories are exact; Nyström-evaluated when :math:`h_0 \ne 0`).
     The ratios of successive errors estimate the geometric factor (at most
     :math:`\gamma`), since truncating the memory at depth :math:`L` errs by at
     most :math:`\gamma^L \sup|\sigma|`. Levels are obtained by multiplying the
@@ -187,9 +234,7 @@ def refine_depth(problem: Problem, extra_levels: int = 4, *, n_times: int = 11,
     ref = sols[-1]
     errors = []
     for s in sols[:-1]:
-        L = s.histories.depth
-        errors.append(_sup_l2(s.evaluate(ref.histories.values[:, :L], times=t), ref.h,
-                              ref.histories.weights))
+        errors.append(_sup_l2(_on_deeper(s, ref.histories, t), ref.h, ref.histories.weights))
     errors = np.asarray(errors)
     depths = np.array([s.histories.depth for s in sols[:-1]])
     return RefinementResult("depth", depths, errors, errors[1:] / errors[:-1])
