@@ -84,3 +84,40 @@ def test_a_shallow_solution_read_by_index_on_deeper_histories_equals_its_nystrom
     t2 = np.array([0.0, 0.1, 0.3])
     np.testing.assert_array_equal(_on_deeper(shallow, deep.histories, t2),
                                   shallow.evaluate(deep.histories.values[:, :L], times=t2))
+
+
+@pytest.mark.parametrize("gradient", ["rtrl", "truncated"])
+def test_the_limit_on_exact_histories_by_the_exponential_equals_the_solver(problem, gradient):
+    from limitsolver.limit import solve_limit
+    from limitsolver.studies.refinement import _exact_outputs
+
+    p = problem.replace(network=problem.network.replace(gradient=gradient))
+    t = np.linspace(0.0, p.horizon, 5)
+    sol = solve_limit(p, times=t, grid=SMALL_GRID, h0="zero", error_estimate=False)
+    h, hist = _exact_outputs(p, sol.grid, t)
+    np.testing.assert_array_equal(hist.values, sol.histories.values)
+    np.testing.assert_array_equal(hist.weights, sol.histories.weights)
+    assert np.abs(h[-1] - h[0]).max() > 0.05                 # the flow moves h
+    np.testing.assert_allclose(h, sol.h, rtol=0, atol=1e-12)
+    # times that are not equispaced are left to the solver
+    assert _exact_outputs(p, sol.grid, np.array([0.0, 0.1, 0.5])) is None
+
+
+@pytest.mark.parametrize("gradient", ["rtrl", "truncated"])
+def test_the_depth_check_equals_the_deep_solve_read_by_nystrom(problem, gradient):
+    from limitsolver.limit import solve_limit
+    from limitsolver.studies import ConvergenceStudy, depth_error
+    from limitsolver.studies.convergence import _solve
+
+    p = problem.replace(network=problem.network.replace(gradient=gradient))
+    study = ConvergenceStudy(p, n_units=(32, 64), seeds=(0, 1), n_times=4, grid=SMALL_GRID)
+    sol = _solve(study, False)
+    net = p.network
+    deep = solve_limit(p.replace(network=net.replace(memory_tol=net.memory_tol * net.gamma)),
+                       times=study.times, grid=SMALL_GRID, h0="zero", error_estimate=False)
+    L = sol.histories.depth
+    assert deep.histories.depth == L + 1
+    shallow = sol.evaluate(deep.histories.values[:, :L], times=study.times)
+    expected = float(np.sqrt(((deep.h - shallow) ** 2 @ deep.histories.weights).max()))
+    assert expected > 1e-6
+    assert depth_error(study, sol) == pytest.approx(expected, rel=1e-8)

@@ -65,7 +65,7 @@ from ..progress import progress as progress_bar
 from .executors import blas_threads as _blas
 from .executors import execute
 from .fit import PowerLawFit, fit_power_law
-from .refinement import _lookup, _on_deeper
+from .refinement import _exact_outputs, _lookup, _on_deeper
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -866,9 +866,13 @@ def depth_error(study: ConvergenceStudy, sol: LimitSolution, show: bool | None =
     Solves again with the memory tolerance multiplied by :math:`\gamma` (window
     ``L + 1``) and returns :math:`\sup_t \|h^{(L+1)}_t - h^{(L)}_t\|_{L^2(\pi)}`,
     the shallow solution read on the deep histories truncated to ``L`` states.
-    For exact histories every deep window truncated to its ``L`` most recent
-    states is one of the shallow training histories, so :math:`h^{(L)}_t` is
-    read there by index; otherwise it is Nyström-evaluated.
+    For exact histories (and :math:`h_0 = 0`) every deep window truncated to its
+    ``L`` most recent states is one of the shallow training histories, so
+    :math:`h^{(L)}_t` is read there by index, and :math:`h^{(L+1)}_t` is needed
+    only on the deep training histories: it is computed there by the action of
+    the exponential on the kernel's factors, without the :math:`M\times M`
+    eigendecomposition of a full solve (the same to rounding). Otherwise the
+    deep limit is solved and the shallow one Nyström-evaluated.
 
     Parameters
     ----------
@@ -890,8 +894,16 @@ def depth_error(study: ConvergenceStudy, sol: LimitSolution, show: bool | None =
     deeper = study.problem.replace(network=net.replace(memory_tol=net.memory_tol * gamma))
     if deeper.depth <= study.problem.depth:
         return 0.0
-    deep = _solve(study, show, deeper, error_estimate=False)
-    diff = (deep.h - _on_deeper(sol, deep.histories, deep.times)) ** 2 @ deep.histories.weights
+    times = study.times
+    fast = None
+    if study.histories == "exact" and sol.h0_kind == "zero":
+        fast = _exact_outputs(deeper, sol.grid, times)
+    if fast is not None:
+        h, hist = fast
+    else:
+        deep = _solve(study, show, deeper, error_estimate=False)
+        h, hist, times = deep.h, deep.histories, deep.times
+    diff = (h - _on_deeper(sol, hist, times)) ** 2 @ hist.weights
     return float(np.sqrt(diff.max()))
 
 

@@ -100,6 +100,68 @@ def _lookup(rows: np.ndarray, table: np.ndarray) -> np.ndarray | None:
     return idx if np.array_equal(tk[idx], rk) else None
 
 
+def _exact_outputs(problem: Problem, rule, times: np.ndarray):
+    r""":math:`h_t` of the limit from :math:`h_0 = 0` on the exact histories of ``problem``.
+
+    On the :math:`M` exact histories, with the thin factors :math:`AW = UV^\top`
+    of the kernel and the stationary weights, the residual :math:`r = g - h`
+    obeys :math:`\dot r = -\alpha AW r`, so
+
+    .. math::
+
+        h_t = g - e^{-\alpha t\,AW} g,
+
+    computed by the action of the exponential (:func:`scipy.sparse.linalg.expm_multiply`,
+    truncated Taylor series to double precision) on the operator
+    :math:`v\mapsto U(V^\top v)`: :math:`O(Mr)` per product, without forming the
+    :math:`M\times M` kernel or diagonalising it (:math:`O(M^3)`). The same
+    :math:`h_t` as :func:`~limitsolver.limit.solve_limit` to rounding.
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem (its chain finite).
+    rule : QuadratureRule
+        The parameter rule.
+    times : ndarray
+        Equispaced times.
+
+    Returns
+    -------
+    tuple (ndarray, Histories) or None
+        :math:`h_t` with shape (len(times), M) and the exact histories; None when
+        the times are not equispaced.
+
+    Raises
+    ------
+    DivergenceError
+        If :math:`h_t` is not finite.
+    """
+    from scipy.sparse.linalg import LinearOperator, expm_multiply
+
+    from ..errors import DivergenceError
+    from ..histories import exact_histories
+    from ..limit.feature_map import FeatureMap
+
+    times = np.asarray(times, dtype=float)
+    if times.size < 2 or not np.array_equal(np.linspace(times[0], times[-1], times.size), times):
+        return None
+    fmap = FeatureMap.from_problem(problem, rule)
+    hist = exact_histories(problem.chain, fmap.depth)
+    g = np.asarray(problem.target(hist.values), dtype=float).reshape(-1)
+    feat = fmap.features(hist)
+    U, V = fmap.factors(feat, feat, weights=hist.weights)
+    alpha = float(problem.network.alpha)
+    op = LinearOperator((hist.M, hist.M), dtype=float, matvec=lambda v: U @ (V.T @ v),
+                        rmatvec=lambda v: V @ (U.T @ v))
+    r = expm_multiply(-alpha * op, g, start=times[0], stop=times[-1], num=times.size,
+                      endpoint=True, traceA=-alpha * float(np.einsum("ij,ij->", U, V)))
+    h = g[None, :] - r
+    if not np.all(np.isfinite(h)):
+        raise DivergenceError("the limit on the exact histories is NaN or infinite.")
+    return h, hist
+
+
 def _on_deeper(sol, deep, times: np.ndarray) -> np.ndarray:
     r""":math:`h^{(L)}_t` of a solution of depth :math:`L` on deeper histories cut to :math:`L` states.
 
