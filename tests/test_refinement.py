@@ -108,6 +108,7 @@ def test_the_depth_check_equals_the_deep_solve_read_by_nystrom(problem, gradient
     from limitsolver.limit import solve_limit
     from limitsolver.studies import ConvergenceStudy, depth_error
     from limitsolver.studies.convergence import _solve
+    from limitsolver.studies.refinement import _exact_outputs
 
     p = problem.replace(network=problem.network.replace(gradient=gradient))
     study = ConvergenceStudy(p, n_units=(32, 64), seeds=(0, 1), n_times=4, grid=SMALL_GRID)
@@ -117,7 +118,22 @@ def test_the_depth_check_equals_the_deep_solve_read_by_nystrom(problem, gradient
                        times=study.times, grid=SMALL_GRID, h0="zero", error_estimate=False)
     L = sol.histories.depth
     assert deep.histories.depth == L + 1
+    assert _exact_outputs(deep.problem, sol.grid, study.times) is not None   # the fast route
     shallow = sol.evaluate(deep.histories.values[:, :L], times=study.times)
     expected = float(np.sqrt(((deep.h - shallow) ** 2 @ deep.histories.weights).max()))
     assert expected > 1e-6
     assert depth_error(study, sol) == pytest.approx(expected, rel=1e-8)
+
+
+def test_the_exponential_is_left_to_the_solver_where_a_solve_is_cheaper(problem):
+    from limitsolver.limit import parameter_grid
+    from limitsolver.studies.refinement import _exact_outputs
+
+    t = np.linspace(0.0, 0.5, 3)
+    rule = parameter_grid(problem.network.prior, 1, n_w=16, n_b=4)
+    assert _exact_outputs(problem, rule, t) is not None
+    # more histories than factor columns: the solver's thin route
+    few = parameter_grid(problem.network.prior, 1, n_w=2, n_b=2)
+    assert 3 * few.G < 2 ** problem.depth and _exact_outputs(problem, few, t) is None
+    # a long horizon needs many products: a solve diagonalises once
+    assert _exact_outputs(problem, rule, np.linspace(0.0, 500.0, 3)) is None

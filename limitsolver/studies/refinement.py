@@ -100,6 +100,11 @@ def _lookup(rows: np.ndarray, table: np.ndarray) -> np.ndarray | None:
     return idx if np.array_equal(tk[idx], rk) else None
 
 
+#: Largest :math:`\alpha\,\Delta t\,\|U\|_F\|V\|_F` for which :func:`_exact_outputs`
+#: applies the exponential (beyond it the number of products makes a solve cheaper).
+_EXPONENTIAL_SPAN = 10.0
+
+
 def _exact_outputs(problem: Problem, rule, times: np.ndarray):
     r""":math:`h_t` of the limit from :math:`h_0 = 0` on the exact histories of ``problem``.
 
@@ -115,7 +120,12 @@ def _exact_outputs(problem: Problem, rule, times: np.ndarray):
     truncated Taylor series to double precision) on the operator
     :math:`v\mapsto U(V^\top v)`: :math:`O(Mr)` per product, without forming the
     :math:`M\times M` kernel or diagonalising it (:math:`O(M^3)`). The same
-    :math:`h_t` as :func:`~limitsolver.limit.solve_limit` to rounding.
+    :math:`h_t` as :func:`~limitsolver.limit.solve_limit` to rounding. The number of
+    products grows with :math:`\alpha t\|AW\|`, so the route is taken only where it
+    is the cheaper one: :math:`M \le r` (where a solve diagonalises the
+    :math:`M\times M` kernel) and :math:`\alpha (t_{\max} - t_{\min})
+    \|U\|_F\|V\|_F \le 10` (:math:`\|AW\|_2 \le \|U\|_F\|V\|_F`; about 70
+    products at the headline study, a few hundred at the bound).
 
     Parameters
     ----------
@@ -130,7 +140,7 @@ def _exact_outputs(problem: Problem, rule, times: np.ndarray):
     -------
     tuple (ndarray, Histories) or None
         :math:`h_t` with shape (len(times), M) and the exact histories; None when
-        the times are not equispaced.
+        the times are not equispaced or a solve is the cheaper route.
 
     Raises
     ------
@@ -148,10 +158,14 @@ def _exact_outputs(problem: Problem, rule, times: np.ndarray):
         return None
     fmap = FeatureMap.from_problem(problem, rule)
     hist = exact_histories(problem.chain, fmap.depth)
-    g = np.asarray(problem.target(hist.values), dtype=float).reshape(-1)
+    if hist.M > fmap.r:
+        return None
     feat = fmap.features(hist)
     U, V = fmap.factors(feat, feat, weights=hist.weights)
     alpha = float(problem.network.alpha)
+    if alpha * (times[-1] - times[0]) * np.linalg.norm(U) * np.linalg.norm(V) > _EXPONENTIAL_SPAN:
+        return None
+    g = np.asarray(problem.target(hist.values), dtype=float).reshape(-1)
     op = LinearOperator((hist.M, hist.M), dtype=float, matvec=lambda v: U @ (V.T @ v),
                         rmatvec=lambda v: V @ (U.T @ v))
     r = expm_multiply(-alpha * op, g, start=times[0], stop=times[-1], num=times.size,
