@@ -5,7 +5,8 @@ unit-steps per second decide what :math:`N` (work :math:`\propto N^2 T`) a run
 can reach. Compared, on one seed, tanh, rtrl, :math:`d = 1`:
 
 * ``reference``: a straightforward numpy step loop written here from §2,
-  independent of the package code;
+  independent of the package code, on one BLAS thread (one seed on one core, as
+  the package's loops; threadpoolctl);
 * ``numpy``: the package's numpy backend (:func:`limitsolver.memory.memory_step`);
 * ``numba``: the package's jitted fused loop (compilation excluded);
 * ``torch``: PyTorch eager on CPU, when importable.
@@ -45,13 +46,19 @@ from limitsolver.io import write_json
 from limitsolver.network import NetworkSpec
 from limitsolver.problem import Problem
 from limitsolver.simulation import simulate
+from limitsolver.studies.executors import blas_threads
 from limitsolver.targets import StateFunction
 
 RESULTS = Path(__file__).resolve().parent / "results" / "simulator.json"
 
 
 def reference_loop(X, Y, N, seed=0, alpha=1.0, beta=0.5):
-    """Straightforward numpy loop of §2 (rtrl, tanh, d = 1); returns elapsed seconds."""
+    """Straightforward numpy loop of §2 (rtrl, tanh, d = 1); returns elapsed seconds.
+
+    Runs with one BLAS thread, as the package's loops run one seed on one core:
+    its ``np.dot`` would otherwise hand each step's inner product to BLAS threads
+    and wait for them (about 10 ms a step on a busy machine).
+    """
     rng = np.random.default_rng(seed)
     c = rng.choice([-1.0, 1.0], N)
     w = rng.standard_normal(N)
@@ -61,22 +68,23 @@ def reference_loop(X, Y, N, seed=0, alpha=1.0, beta=0.5):
     jb = np.zeros(N)
     lr = alpha * N ** (2 * beta - 2)
     sc = N ** (-beta)
-    t0 = time.perf_counter()
-    for k in range(len(X)):
-        x = X[k]
-        u = w * x + b * s
-        s_new = np.tanh(u)
-        du = 1.0 - s_new**2
-        jw = du * (x + b * jw)
-        jb = du * (s + b * jb)
-        s = s_new
-        e = Y[k] - sc * np.dot(c, s)
-        g = lr * e * sc
-        gc = g * c
-        c = c + g * s
-        w = w + gc * jw
-        b = b + gc * jb
-    return time.perf_counter() - t0
+    with blas_threads(1):
+        t0 = time.perf_counter()
+        for k in range(len(X)):
+            x = X[k]
+            u = w * x + b * s
+            s_new = np.tanh(u)
+            du = 1.0 - s_new**2
+            jw = du * (x + b * jw)
+            jb = du * (s + b * jb)
+            s = s_new
+            e = Y[k] - sc * np.dot(c, s)
+            g = lr * e * sc
+            gc = g * c
+            c = c + g * s
+            w = w + gc * jw
+            b = b + gc * jb
+        return time.perf_counter() - t0
 
 
 def torch_loop(X, Y, N, seed=0, alpha=1.0, beta=0.5):  # pragma: no cover - optional

@@ -1,17 +1,27 @@
-r"""Study overhead: the share of a convergence study's wall time spent outside the training runs.
+r"""Study overhead: the share of the headline study's wall time spent outside the training runs.
 
-Runs the headline study of ``limitsolver converge`` (its default configuration
-through :func:`limitsolver.cli.converge.study_from_config`) in this process with
-``jobs`` workers (default: the number of cores, as the command) and reads :attr:`limitsolver.studies.ConvergenceResult.timings`:
+Runs the headline study as ``limitsolver converge`` does (its default
+configuration, :func:`limitsolver.cli.converge.run` in this process, with
+``jobs`` workers, default the number of cores, as the command): the study, the
+fluctuation prediction of its predicted columns, the tables, ``summary.json``,
+``errors.npz`` and the figures. From the command's wall time :math:`t_{\mathrm{total}}`
+and the phases the study records (:attr:`limitsolver.studies.ConvergenceResult.timings`):
 
 * **overhead** :math:`= 1 - t_{\mathrm{runs}}/t_{\mathrm{total}}`, everything
-  but the finite-network runs (the limit solve with its quadrature estimate, the
-  depth check, resuming, the metrics and fits), target below 0.10;
-* the same time split by phase, each as a fraction of the total.
+  but the finite-network runs: the limit solve with its quadrature estimate, the
+  depth check, resuming, the metrics and fits, the prediction, the tables and
+  files; target below 0.10;
+* **study overhead**, the same within :func:`~limitsolver.studies.run_convergence`
+  alone (without the prediction, tables and files);
+* the wall time split by phase, each as a fraction of :math:`t_{\mathrm{total}}`
+  (the fractions add up to 1; ``other`` is the study's time between its
+  phases, ``output`` what follows the study and the prediction: tables, files
+  and figures).
 
 Every number is a ratio of times measured in this run. ``--quick`` uses widths
 128 to 2048 and 4 seeds (the limit is the headline's: the overhead is then a
-larger share than in the full study, an upper bound for it).
+larger share than in the full study, an upper bound for it). Interpreter start-up
+and imports (about a second) are not in the command's time.
 
 Run ``python -m benchmarks.bench_study [--quick]``; prints the ratios and writes
 ``benchmarks/results/study.json``.
@@ -20,13 +30,16 @@ Run ``python -m benchmarks.bench_study [--quick]``; prints the ratios and writes
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import io
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from limitsolver.io import write_json
+from limitsolver.io import read_json, write_json
 
 __all__ = ["study_overhead", "main"]
 
@@ -37,7 +50,7 @@ QUICK = {"n_units": [128, 256, 512, 1024, 2048], "n_seeds": 4}
 def study_overhead(*, quick: bool = True, jobs: int | None = None,
                    study_options: dict | None = None,
                    network_options: dict | None = None) -> dict:
-    """Run the headline study once and return its phase times as fractions of the total.
+    """Run the headline command once and return its phase times as fractions of its wall time.
 
     Parameters
     ----------
@@ -53,26 +66,41 @@ def study_overhead(*, quick: bool = True, jobs: int | None = None,
     Returns
     -------
     dict
-        ``overhead`` (fraction outside the runs), ``fractions`` per phase,
-        ``timings_s`` (seconds, for the record), ``n_units`` and ``n_seeds``.
+        ``overhead`` (fraction of the command's wall time outside the runs),
+        ``study_overhead`` (the same within the study alone), ``fractions`` and
+        ``seconds`` per phase (``limit``, ``depth_check``, ``resume``, ``runs``,
+        ``metrics``, ``other`` (the study's time between those), ``prediction``,
+        ``output``), ``wall_time_s``, ``timings_s``
+        (the study's own record), ``n_units``, ``n_seeds``, ``quick`` and ``jobs``.
     """
-    from limitsolver.cli.converge import DEFAULTS, study_from_config
-    from limitsolver.studies import run_convergence
+    from limitsolver.cli import converge
 
-    config = copy.deepcopy(DEFAULTS)
+    config = copy.deepcopy(converge.DEFAULTS)
     if quick:
         config["study"].update(QUICK)
     config["study"].update(study_options or {})
     config["problem"]["network"].update(network_options or {})
-    study = study_from_config(config, 0)
+    study = converge.study_from_config(config, 0)
     jobs = jobs or os.cpu_count() or 1
     with tempfile.TemporaryDirectory() as out:
-        res = run_convergence(study, jobs=jobs, out=out, progress=False)
-    total = res.timings["total_s"]
-    fractions = {k.removesuffix("_s"): v / total for k, v in res.timings.items() if k != "total_s"}
-    return {"overhead": res.overhead, "fractions": fractions, "timings_s": res.timings,
-            "n_units": list(study.n_units), "n_seeds": len(study.seeds), "quick": quick,
-            "jobs": jobs}
+        args = argparse.Namespace(seed=0, jobs=jobs, out=Path(out), progress=False,
+                                  metric="sup_l2", scheduler=None)
+        printed = io.StringIO()
+        t0 = time.perf_counter()
+        with contextlib.redirect_stdout(printed):
+            converge.run(config, args)
+        wall = time.perf_counter() - t0
+        summary = read_json(Path(out) / "summary.json")
+    timings = summary["timings_s"]
+    seconds = {k.removesuffix("_s"): v for k, v in timings.items() if k != "total_s"}
+    seconds["other"] = timings["total_s"] - sum(seconds.values())    # between the phases
+    seconds["prediction"] = float((summary.get("prediction") or {}).get("wall_time_s", 0.0))
+    seconds["output"] = wall - timings["total_s"] - seconds["prediction"]
+    return {"overhead": 1.0 - timings["runs_s"] / wall,
+            "study_overhead": 1.0 - timings["runs_s"] / timings["total_s"],
+            "fractions": {k: v / wall for k, v in seconds.items()}, "seconds": seconds,
+            "wall_time_s": wall, "timings_s": timings, "n_units": list(study.n_units),
+            "n_seeds": len(study.seeds), "quick": quick, "jobs": jobs}
 
 
 def format_overhead(res: dict) -> str:
@@ -87,11 +115,13 @@ def format_overhead(res: dict) -> str:
     -------
     str
     """
-    lines = [f"study overhead (all but the training runs): {100 * res['overhead']:.1f} % of the "
-             f"wall time (target < 10 %; widths {res['n_units'][0]}..{res['n_units'][-1]}, "
-             f"{res['n_seeds']} seeds, {res['jobs']} workers)"]
+    lines = [f"headline study overhead (all but the training runs): {100 * res['overhead']:.1f} % "
+             f"of the {res['wall_time_s']:.1f} s of `limitsolver converge` (target < 10 %; "
+             f"widths {res['n_units'][0]}..{res['n_units'][-1]}, {res['n_seeds']} seeds, "
+             f"{res['jobs']} workers)",
+             f"  within run_convergence alone: {100 * res['study_overhead']:.1f} %"]
     for k, v in res["fractions"].items():
-        lines.append(f"  {k:<12} {100 * v:6.1f} %")
+        lines.append(f"  {k:<12} {100 * v:6.1f} %  {res['seconds'][k]:8.2f} s")
     return "\n".join(lines)
 
 

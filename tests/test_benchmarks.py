@@ -242,3 +242,44 @@ def test_output_benchmark_smallest_configuration():
     rows = run._rows_output({"data": res})
     assert [row["value"] for row in rows] == [r["evaluation"], r["evaluation_one_thread"]]
     assert "evaluation / training" in bench_output.format_output(res)
+
+
+def test_the_reference_loop_runs_on_one_blas_thread(monkeypatch):
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    bench_sim = importlib.import_module("benchmarks.bench_simulator")
+    seen = []
+    dot = np.dot
+
+    def recording_dot(a, b):
+        seen.append(max(p["num_threads"] for p in threadpool_info()))
+        return dot(a, b)
+
+    monkeypatch.setattr(bench_sim.np, "dot", recording_dot)
+    X = np.random.default_rng(0).standard_normal(5)
+    with threadpool_limits(2):                        # whatever the caller's setting
+        before = max(p["num_threads"] for p in threadpool_info())
+        assert bench_sim.reference_loop(X, np.sin(X), 64) > 0
+        after = max(p["num_threads"] for p in threadpool_info())
+    assert seen == [1] * 5
+    assert after == before                            # and the caller's setting is restored
+
+
+def test_the_study_overhead_partitions_the_command_wall_time():
+    bench_study = importlib.import_module("benchmarks.bench_study")
+    res = bench_study.study_overhead(
+        quick=True, jobs=1, network_options={"memory_tol": 0.05},
+        study_options={"n_units": [32, 64], "n_seeds": 2, "n_times": 3,
+                       "tracking_samples": 8, "grid": TINY_GRID})
+    f, s = res["fractions"], res["seconds"]
+    assert set(f) == {"limit", "depth_check", "resume", "runs", "metrics", "other",
+                      "prediction", "output"}
+    assert sum(f.values()) == pytest.approx(1.0, rel=1e-12)
+    assert all(v >= 0 for v in s.values()) and s["prediction"] > 0 and s["runs"] > 0
+    assert s["other"] < 0.1 * res["timings_s"]["total_s"]
+    assert res["overhead"] == pytest.approx(1.0 - f["runs"], rel=1e-12)
+    assert res["study_overhead"] == pytest.approx(
+        1.0 - s["runs"] / res["timings_s"]["total_s"], rel=1e-12)
+    assert res["study_overhead"] < res["overhead"] < 1
+    text = bench_study.format_overhead(res)
+    assert f"{100 * res['overhead']:.1f} %" in text and "prediction" in text

@@ -65,6 +65,7 @@ from ..progress import progress as progress_bar
 from .executors import blas_threads as _blas
 from .executors import execute
 from .fit import PowerLawFit, fit_power_law
+from .refinement import _exact_outputs, _lookup, _on_deeper
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor
@@ -163,18 +164,31 @@ class _TrainingPairs:
     With the flow's coefficients :math:`c(t)` and its training rows :math:`R`
     and extension :math:`E`, :math:`h_t - h_0 = c(t)\,E^\top R^\top` on the
     training histories; :math:`RE` is formed once, then each pair costs one
-    inner product.
+    inner product. The coefficients depend only on :math:`r_0 = g - h_0` and the
+    times, which the seeds of one width share (their sampled steps are the
+    same): the last ones are kept and reused while the key is the same (a study
+    visits the seeds of a width one after the other).
     """
 
     def __init__(self, flow):
         self.flow = flow
         rows = np.asarray(flow.training_rows, dtype=float)
         self.rows = rows if flow.extension is None else rows @ flow.extension
+        self._last: tuple[bytes, np.ndarray] | None = None
+
+    def coefficients(self, r0: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """``flow.coefficients(r0, times)``, reused while ``(r0, times)`` repeats."""
+        r0 = np.ascontiguousarray(r0, dtype=float)
+        times = np.ascontiguousarray(times, dtype=float)
+        key = b"%d|" % r0.size + r0.tobytes() + times.tobytes()
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self.flow.coefficients(r0, times))
+        return self._last[1]
 
     def __call__(self, sol, idx: np.ndarray, times: np.ndarray, h0: np.ndarray) -> np.ndarray:
         if sol.flow is not self.flow:
             raise ConfigError("these pairs belong to another limit solution.")
-        coeffs = self.flow.coefficients(sol.g - sol.h0, times)
+        coeffs = self.coefficients(sol.g - sol.h0, times)
         out = h0 + np.einsum("ij,ij->i", coeffs, self.rows[idx])
         if not np.all(np.isfinite(out)):
             raise DivergenceError("the limit at the sampled steps is NaN or infinite.")
@@ -531,6 +545,10 @@ class ConvergenceResult:
         run's :math:`h^N_0` (:math:`\beta = 1/2` without doubling).
     history_weights : ndarray (M,), optional
         Weights :math:`\omega_m` of the evaluation histories.
+    limit : LimitSolution, optional
+        The limit the runs were compared with (set by :func:`run_convergence`,
+        not saved; later steps such as the fluctuation prediction reuse it
+        instead of solving it again).
     """
 
     study: ConvergenceStudy
@@ -550,6 +568,7 @@ class ConvergenceResult:
     finite_h: np.ndarray | None = field(default=None, repr=False)
     limit_h: np.ndarray | None = field(default=None, repr=False)
     history_weights: np.ndarray | None = field(default=None, repr=False)
+    limit: Any = field(default=None, repr=False, compare=False)
 
     @property
     def n_units(self) -> np.ndarray:
@@ -841,29 +860,19 @@ def _solve(study: ConvergenceStudy, show, problem: Problem | None = None,
                        error_estimate=error_estimate)
 
 
-def _lookup(rows: np.ndarray, table: np.ndarray) -> np.ndarray | None:
-    """Index in ``table`` of each row of ``rows`` (integer arrays), or None if one is missing."""
-    def keys(a):
-        a = np.ascontiguousarray(a, dtype=np.int64)
-        return a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
-
-    tk, rk = keys(table), keys(rows)
-    order = np.argsort(tk, kind="stable")
-    pos = np.searchsorted(tk[order], rk)
-    pos = np.minimum(pos, tk.size - 1)
-    idx = order[pos]
-    return idx if np.array_equal(tk[idx], rk) else None
-
-
 def depth_error(study: ConvergenceStudy, sol: LimitSolution, show: bool | None = None) -> float:
     r"""Memory-truncation error of ``sol`` estimated by one more level of depth.
 
     Solves again with the memory tolerance multiplied by :math:`\gamma` (window
     ``L + 1``) and returns :math:`\sup_t \|h^{(L+1)}_t - h^{(L)}_t\|_{L^2(\pi)}`,
     the shallow solution read on the deep histories truncated to ``L`` states.
-    For exact histories every deep window truncated to its ``L`` most recent
-    states is one of the shallow training histories, so :math:`h^{(L)}_t` is
-    read there by index; otherwise it is Nyström-evaluated.
+    For exact histories (and :math:`h_0 = 0`) every deep window truncated to its
+    ``L`` most recent states is one of the shallow training histories, so
+    :math:`h^{(L)}_t` is read there by index, and :math:`h^{(L+1)}_t` is needed
+    only on the deep training histories: it is computed there by the action of
+    the exponential on the kernel's factors, without the :math:`M\times M`
+    eigendecomposition of a full solve (the same to rounding). Otherwise the
+    deep limit is solved and the shallow one Nyström-evaluated.
 
     Parameters
     ----------
@@ -885,18 +894,16 @@ def depth_error(study: ConvergenceStudy, sol: LimitSolution, show: bool | None =
     deeper = study.problem.replace(network=net.replace(memory_tol=net.memory_tol * gamma))
     if deeper.depth <= study.problem.depth:
         return 0.0
-    deep = _solve(study, show, deeper, error_estimate=False)
-    L = sol.histories.depth
-    shallow_on_deep = None
-    same_times = sol.times.shape == deep.times.shape and np.array_equal(sol.times, deep.times)
-    if (same_times and sol.histories.indices is not None
-            and deep.histories.indices is not None and sol.h0_kind == "zero"):
-        idx = _lookup(deep.histories.indices[:, :L], sol.histories.indices)
-        if idx is not None:
-            shallow_on_deep = sol.h[:, idx]
-    if shallow_on_deep is None:
-        shallow_on_deep = sol.evaluate(deep.histories.values[:, :L], times=deep.times)
-    diff = (deep.h - shallow_on_deep) ** 2 @ deep.histories.weights
+    times = study.times
+    fast = None
+    if study.histories == "exact" and sol.h0_kind == "zero":
+        fast = _exact_outputs(deeper, sol.grid, times)
+    if fast is not None:
+        h, hist = fast
+    else:
+        deep = _solve(study, show, deeper, error_estimate=False)
+        h, hist, times = deep.h, deep.histories, deep.times
+    diff = (h - _on_deeper(sol, hist, times)) ** 2 @ hist.weights
     return float(np.sqrt(diff.max()))
 
 
@@ -1059,4 +1066,5 @@ def _run_study(study: ConvergenceStudy, store, meta: dict, jobs, progress, execu
                              limit_loss=sol.loss, finite_loss=finite_loss,
                              limit_discretisation=disc, compile_times=compiles,
                              provenance=meta, timings=timings, error_curves=curves,
-                             finite_h=finite_h, limit_h=limit_h, history_weights=omega)
+                             finite_h=finite_h, limit_h=limit_h, history_weights=omega,
+                             limit=sol)

@@ -164,14 +164,16 @@ def prediction_columns(prediction: FluctuationPrediction) -> tuple[Column, ...]:
 
 def predict_study(study: ConvergenceStudy, result: ConvergenceResult | None = None, *,
                   n_samples: int = 512, seed: SeedLike = 0,
-                  progress: bool | None = None):
+                  progress: bool | None = None, blas_threads: int | None = 1):
     r"""The fluctuation prediction for a convergence study, or None where it does not apply.
 
     It applies at :math:`\beta = 1/2` on the exact histories of a finite chain (rtrl or
     truncated training).
     With doubled initialisation the limit starts from :math:`h_0 = 0`; without, each seed's
     limit starts from its network's :math:`h^N_0`, and the prediction is averaged over the
-    initial outputs of the seeds at the largest width (from ``result``).
+    initial outputs of the seeds at the largest width (from ``result``). The limit is
+    the one ``result`` holds when it belongs to this study (:attr:`ConvergenceResult.limit
+    <limitsolver.studies.convergence.ConvergenceResult.limit>`), solved otherwise.
 
     Parameters
     ----------
@@ -185,6 +187,11 @@ def predict_study(study: ConvergenceStudy, result: ConvergenceResult | None = No
         Source of the sample paths.
     progress : bool, optional
         Progress bar (None: only on a terminal).
+    blas_threads : int or None, default 1
+        BLAS threads while predicting (as in
+        :func:`~limitsolver.studies.convergence.run_convergence`; None: leave the
+        library's setting). Its eigendecompositions of :math:`M\times M` matrices wait
+        for a busy core with more than one.
 
     Returns
     -------
@@ -192,6 +199,7 @@ def predict_study(study: ConvergenceStudy, result: ConvergenceResult | None = No
         None where it does not apply (:func:`prediction_applies` says why).
     """
     from ..limit.fluctuations import predict_fluctuations
+    from .executors import blas_threads as _blas
 
     reason = prediction_applies(study)
     if reason:
@@ -202,9 +210,13 @@ def predict_study(study: ConvergenceStudy, result: ConvergenceResult | None = No
         if result is None or result.finite_h is None:
             return None
         h0 = result.finite_h[-1, :, 0, :]                     # seeds' h^N_0 at the largest N
-    return predict_fluctuations(study.problem, times=study.times, histories=study.histories,
-                                grid=dict(study.grid), h0=h0, n_samples=n_samples, seed=seed,
-                                progress=progress)
+    source = getattr(result, "limit", None)
+    if source is None or result.study.fingerprint() != study.fingerprint():
+        source = study.problem            # solved by predict_fluctuations
+    with _blas(blas_threads):
+        return predict_fluctuations(source, times=study.times, histories=study.histories,
+                                    grid=dict(study.grid), h0=h0, n_samples=n_samples,
+                                    seed=seed, progress=progress)
 
 
 def prediction_applies(study: ConvergenceStudy) -> str:

@@ -86,6 +86,127 @@ def _times(problem: Problem, n_times: int) -> np.ndarray:
     return np.linspace(0.0, problem.horizon, n_times)
 
 
+def _lookup(rows: np.ndarray, table: np.ndarray) -> np.ndarray | None:
+    """Index in ``table`` of each row of ``rows`` (integer arrays), or None if one is missing."""
+    def keys(a):
+        a = np.ascontiguousarray(a, dtype=np.int64)
+        return a.view(np.dtype((np.void, a.dtype.itemsize * a.shape[1]))).ravel()
+
+    tk, rk = keys(table), keys(rows)
+    order = np.argsort(tk, kind="stable")
+    pos = np.searchsorted(tk[order], rk)
+    pos = np.minimum(pos, tk.size - 1)
+    idx = order[pos]
+    return idx if np.array_equal(tk[idx], rk) else None
+
+
+#: Largest :math:`\alpha\,\Delta t\,\|U\|_F\|V\|_F` for which :func:`_exact_outputs`
+#: applies the exponential (beyond it the number of products makes a solve cheaper).
+_EXPONENTIAL_SPAN = 10.0
+
+
+def _exact_outputs(problem: Problem, rule, times: np.ndarray):
+    r""":math:`h_t` of the limit from :math:`h_0 = 0` on the exact histories of ``problem``.
+
+    On the :math:`M` exact histories, with the thin factors :math:`AW = UV^\top`
+    of the kernel and the stationary weights, the residual :math:`r = g - h`
+    obeys :math:`\dot r = -\alpha AW r`, so
+
+    .. math::
+
+        h_t = g - e^{-\alpha t\,AW} g,
+
+    computed by the action of the exponential (:func:`scipy.sparse.linalg.expm_multiply`,
+    truncated Taylor series to double precision) on the operator
+    :math:`v\mapsto U(V^\top v)`: :math:`O(Mr)` per product, without forming the
+    :math:`M\times M` kernel or diagonalising it (:math:`O(M^3)`). The same
+    :math:`h_t` as :func:`~limitsolver.limit.solve_limit` to rounding. The number of
+    products grows with :math:`\alpha t\|AW\|`, so the route is taken only where it
+    is the cheaper one: :math:`M \le r` (where a solve diagonalises the
+    :math:`M\times M` kernel) and :math:`\alpha (t_{\max} - t_{\min})
+    \|U\|_F\|V\|_F \le 10` (:math:`\|AW\|_2 \le \|U\|_F\|V\|_F`; about 70
+    products at the headline study, a few hundred at the bound).
+
+    Parameters
+    ----------
+    problem : Problem
+        The problem (its chain finite).
+    rule : QuadratureRule
+        The parameter rule.
+    times : ndarray
+        Equispaced times.
+
+    Returns
+    -------
+    tuple (ndarray, Histories) or None
+        :math:`h_t` with shape (len(times), M) and the exact histories; None when
+        the times are not equispaced or a solve is the cheaper route.
+
+    Raises
+    ------
+    DivergenceError
+        If :math:`h_t` is not finite.
+    """
+    from scipy.sparse.linalg import LinearOperator, expm_multiply
+
+    from ..errors import DivergenceError
+    from ..histories import exact_histories
+    from ..limit.feature_map import FeatureMap
+
+    times = np.asarray(times, dtype=float)
+    if times.size < 2 or not np.array_equal(np.linspace(times[0], times[-1], times.size), times):
+        return None
+    fmap = FeatureMap.from_problem(problem, rule)
+    hist = exact_histories(problem.chain, fmap.depth)
+    if hist.M > fmap.r:
+        return None
+    feat = fmap.features(hist)
+    U, V = fmap.factors(feat, feat, weights=hist.weights)
+    alpha = float(problem.network.alpha)
+    if alpha * (times[-1] - times[0]) * np.linalg.norm(U) * np.linalg.norm(V) > _EXPONENTIAL_SPAN:
+        return None
+    g = np.asarray(problem.target(hist.values), dtype=float).reshape(-1)
+    op = LinearOperator((hist.M, hist.M), dtype=float, matvec=lambda v: U @ (V.T @ v),
+                        rmatvec=lambda v: V @ (U.T @ v))
+    r = expm_multiply(-alpha * op, g, start=times[0], stop=times[-1], num=times.size,
+                      endpoint=True, traceA=-alpha * float(np.einsum("ij,ij->", U, V)))
+    h = g[None, :] - r
+    if not np.all(np.isfinite(h)):
+        raise DivergenceError("the limit on the exact histories is NaN or infinite.")
+    return h, hist
+
+
+def _on_deeper(sol, deep, times: np.ndarray) -> np.ndarray:
+    r""":math:`h^{(L)}_t` of a solution of depth :math:`L` on deeper histories cut to :math:`L` states.
+
+    For exact histories (and :math:`h_0 = 0`) every deep window cut to its ``L``
+    most recent states is one of the solution's training histories, where the
+    Nyström extension is the training value: it is read there by index.
+    Otherwise the solution is Nyström-evaluated on the cut windows.
+
+    Parameters
+    ----------
+    sol : LimitSolution
+        The shallow solution.
+    deep : Histories
+        The deeper histories.
+    times : ndarray
+        The times of the values.
+
+    Returns
+    -------
+    ndarray, shape (len(times), deep.M)
+    """
+    L = sol.histories.depth
+    same_times = sol.times.shape == times.shape and np.array_equal(sol.times, times)
+    if (same_times and sol.histories.indices is not None and deep.indices is not None
+            and sol.h0_kind == "zero"):
+        idx = _lookup(deep.indices[:, :L], sol.histories.indices)
+        if idx is not None:
+            return sol.h[:, idx]
+    return sol.evaluate(deep.values[:, :L], times=times)
+
+
 def refine_nodes(problem: Problem, n_w: Sequence[int] = (8, 16, 32, 64), *, n_b_ratio: float = 0.25,
                  kind: str = "legendre", histories: str | int = "exact",
                  n_times: int = 11,
@@ -147,7 +268,9 @@ def refine_depth(problem: Problem, extra_levels: int = 4, *, n_times: int = 11,
     r"""Memory-depth refinement: windows ``L, L+1, ...`` against the deepest.
 
     Each shallow solution is read on the deepest histories truncated to its own
-    window (Nyström), so all errors are measured in the same :math:`L^2(\pi)`.
+    window, so all errors are measured in the same :math:`L^2(\pi)`: by index
+    among its training histories, where the Nyström extension is the training
+    value (the histories are exact; Nyström-evaluated when :math:`h_0 \ne 0`).
     The ratios of successive errors estimate the geometric factor (at most
     :math:`\gamma`), since truncating the memory at depth :math:`L` errs by at
     most :math:`\gamma^L \sup|\sigma|`. Levels are obtained by multiplying the
@@ -187,9 +310,7 @@ def refine_depth(problem: Problem, extra_levels: int = 4, *, n_times: int = 11,
     ref = sols[-1]
     errors = []
     for s in sols[:-1]:
-        L = s.histories.depth
-        errors.append(_sup_l2(s.evaluate(ref.histories.values[:, :L], times=t), ref.h,
-                              ref.histories.weights))
+        errors.append(_sup_l2(_on_deeper(s, ref.histories, t), ref.h, ref.histories.weights))
     errors = np.asarray(errors)
     depths = np.array([s.histories.depth for s in sols[:-1]])
     return RefinementResult("depth", depths, errors, errors[1:] / errors[:-1])
