@@ -6,8 +6,8 @@ Usage, from the repository root::
     python -m benchmarks --quick    # smaller sizes, about two minutes on 2 cores
     python benchmarks/run.py --quick --skip simulator limit
 
-Options: ``--quick``; ``--skip NAME ...`` (``simulator``, ``jax``, ``limit``, ``scaling``,
-``headline``, ``study``, ``fluctuations``, ``output``); ``--summary PATH`` (a ``limitsolver
+Options: ``--quick``; ``--skip NAME ...`` (``simulator``, ``jax``, ``limit``, ``streaming``,
+``scaling``, ``headline``, ``study``, ``fluctuations``, ``output``); ``--summary PATH`` (a ``limitsolver
 converge`` summary for the headline's accuracy context, default
 ``results/converge/summary.json``);
 ``--out DIR`` (default ``benchmarks/results``); ``--blas-threads K`` (default 1:
@@ -31,6 +31,11 @@ The suite runs, in order:
     against a plain matrix product of the same shapes, and fitted exponents of the
     solve cost in :math:`M` and :math:`G`. Skipped with a note when the module is
     missing or fails.
+``streaming``
+    :mod:`benchmarks.bench_streaming` (subprocess, JSON read back): the limit solved in
+    chunks of Monte Carlo histories, :math:`M = 10^4 \dots 10^6` at :math:`G = 256`
+    (``--quick``: up to :math:`3\cdot 10^4`), its fitted exponent in :math:`M` (target at
+    most 1.1), peak memory, and the in-memory solve at the same :math:`M` as reference.
 ``scaling``
     :mod:`benchmarks.bench_scaling`: the finite network's cost against :math:`N`
     with its fitted exponent (expected 2); and, only when ``limit`` gave no
@@ -91,10 +96,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 #: Benchmarks of the suite, in running order.
-BENCHMARKS = ("simulator", "jax", "limit", "scaling", "headline", "study", "fluctuations",
-              "output")
+BENCHMARKS = ("simulator", "jax", "limit", "streaming", "scaling", "headline", "study",
+              "fluctuations", "output")
 _EXTERNAL = {"simulator": "bench_simulator", "jax": "bench_jax", "limit": "bench_limit",
-             "output": "bench_output"}
+             "streaming": "bench_streaming", "output": "bench_output"}
 _BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _THREAD_VARS = (*_BLAS_VARS, "NUMBA_NUM_THREADS")
 
@@ -260,6 +265,22 @@ def _rows_headline(res: dict) -> list[dict]:
     return rows
 
 
+def _rows_streaming(res: dict) -> list[dict]:
+    d = res["data"]
+    big = d["streamed"][-1]
+    rows = [{"benchmark": "streaming",
+             "quantity": f"limit in chunks: time exponent in M over {d['streamed'][0]['M']}.."
+                         f"{big['M']} (target <= 1.1)",
+             "value": d["exponent_M"], "unit": "",
+             "note": f"G={d['G']}, {d['n_times']} times; M={big['M']}: {big['wall_s']:.1f} s, "
+                     f"peak {big['peak_rss_MiB'] / 1024:.2f} GiB"}]
+    for r_mem, ratio in zip(d["in_memory"], d["ratio_in_memory_over_streamed"], strict=False):
+        rows.append({"benchmark": "streaming",
+                     "quantity": f"limit in memory / in chunks, M={r_mem['M']}",
+                     "value": ratio, "unit": "x", "note": r_mem["route"]})
+    return rows
+
+
 def _rows_output(res: dict) -> list[dict]:
     d = res["data"]
     r, s = d["ratio"], d["seconds"]
@@ -386,7 +407,7 @@ def run_suite(*, quick: bool = True, skip: Sequence[str] = (),
                 print(f"{name}: skipped: {res['skipped']}")
                 continue
             new = {"simulator": _rows_simulator, "jax": _rows_jax, "limit": _rows_limit,
-                   "output": _rows_output}[name](res)
+                   "streaming": _rows_streaming, "output": _rows_output}[name](res)
             if name == "limit":
                 limit_has_exponents = any("exponent" in r["quantity"] for r in new)
         elif name == "scaling":

@@ -119,7 +119,7 @@ def test_suite_smallest_configuration_writes_its_json(tmp_path):
         "mean": [0.2, 0.1], "stderr": [0.02, 0.01]}}, "limit_error": 1e-4,
         "wall_time_s": [[1.0], [2.0]], "config": {"problem": {}}})
     record, path = run.run_suite(
-        quick=True, skip=("simulator", "jax", "limit", "output"), out_dir=tmp_path,
+        quick=True, skip=("simulator", "jax", "limit", "streaming", "output"), out_dir=tmp_path,
         summary_path=summary,
         # the numpy backend keeps numba's compilation out of this smoke test
         scaling_options={"sizes": TINY_SCALING, "backend": "numpy"},
@@ -136,7 +136,7 @@ def test_suite_smallest_configuration_writes_its_json(tmp_path):
     for key in ("platform", "cpu_count", "versions", "git_commit"):
         assert key in saved["machine"]
     assert {"numpy", "scipy", "numba"} <= set(saved["machine"]["versions"])
-    assert set(saved["skipped"]) == {"simulator", "jax", "limit", "output"}
+    assert set(saved["skipped"]) == {"simulator", "jax", "limit", "streaming", "output"}
     assert set(saved["benchmarks"]) == {"scaling", "headline", "study", "fluctuations"}
     st = saved["benchmarks"]["study"]
     assert 0 < st["overhead"] < 1 and sum(st["fractions"].values()) <= 1 + 1e-9
@@ -283,3 +283,14 @@ def test_the_study_overhead_partitions_the_command_wall_time():
     assert res["study_overhead"] < res["overhead"] < 1
     text = bench_study.format_overhead(res)
     assert f"{100 * res['overhead']:.1f} %" in text and "prediction" in text
+
+
+def test_streaming_rows_report_the_fitted_exponent_and_same_run_ratios():
+    data = {"G": 256, "n_times": 201, "exponent_M": 0.93,
+            "streamed": [{"M": 10_000, "wall_s": 1.0, "peak_rss_MiB": 400.0},
+                         {"M": 30_000, "wall_s": 2.5, "peak_rss_MiB": 600.0}],
+            "in_memory": [{"M": 10_000, "wall_s": 4.0, "route": "thin SVD of W^1/2 F"}],
+            "ratio_in_memory_over_streamed": [4.0]}
+    rows = run._rows_streaming({"data": data})
+    assert [r["value"] for r in rows] == [0.93, 4.0]
+    assert "10000..30000" in rows[0]["quantity"] and "2.5 s" in rows[0]["note"]
