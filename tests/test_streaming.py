@@ -202,3 +202,18 @@ def test_sampled_histories_beyond_the_in_memory_budget_are_streamed_not_refused(
                       error_estimate=False, progress=False)
     assert sol.M == M and "Gram" in sol.diagnostics["route"]
     assert hist.values.shape == sol.histories.values.shape
+
+
+def test_auto_chunks_many_sampled_histories_and_none_keeps_them_in_memory():
+    from limitsolver.limit.solver import STREAM_FROM
+
+    pb = _ar1()
+    kw = {"histories": STREAM_FROM, "grid": GRID, "times": TIMES, "seed": 0,
+          "error_estimate": False, "progress": False}
+    auto = solve_limit(pb, **kw)
+    assert "Gram" in auto.diagnostics["route"] and auto.training_features is None
+    mem = solve_limit(pb, chunk_size=None, **kw)
+    assert "Gram" not in mem.diagnostics["route"] and mem.training_features is not None
+    np.testing.assert_allclose(auto.h, mem.h, rtol=0, atol=ATOL)
+    with pytest.raises(DiscretisationError, match="features on"):   # in memory: refused
+        solve_limit(pb, chunk_size=None, memory_budget="1MB", **kw)

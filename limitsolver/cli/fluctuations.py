@@ -127,7 +127,8 @@ def run(config: dict, args: argparse.Namespace) -> int:
     problem, s = check(config, args)
     times = np.linspace(0.0, problem.horizon, s.n_times)
     sol = solve_limit(problem, histories="exact", times=times, grid=s.grid.as_dict(),
-                      h0="zero", error_estimate=False, progress=args.progress, seed=args.seed)
+                      h0="zero", error_estimate=False, progress=args.progress, seed=args.seed,
+                      chunk_size=None)
     h0 = None
     if not problem.network.prior.doubled:
         # without doubling the limit starts from the network's initial output: average over

@@ -531,8 +531,8 @@ def predict_fluctuations(
             raise ConfigError(
                 "`source` was solved in chunks of histories and holds no training features, "
                 "which the prediction needs: solve it in memory (solve_limit(..., "
-                "chunk_size=None) with fewer histories or a larger `memory_budget`), or pass "
-                "the Problem."
+                "chunk_size=None), with a larger `memory_budget` if needed), or pass the "
+                "Problem."
             )
     else:
         problem = source
@@ -545,7 +545,7 @@ def predict_fluctuations(
         t_solve = (np.linspace(0.0, float(problem.horizon), 6) if times is None
                    else np.asarray(times, dtype=float))
         sol = solve_limit(problem, histories=histories, grid=grid, times=t_solve, h0="zero",
-                          error_estimate=False, progress=False, seed=0)
+                          error_estimate=False, progress=False, seed=0, chunk_size=None)
     net = problem.network
     if net.beta != 0.5:
         raise ConfigError(

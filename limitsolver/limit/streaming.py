@@ -397,7 +397,8 @@ class StreamedFlow(LimitFlow):
         """Not held by a streamed flow: raises (use :meth:`increments`)."""
         raise DiscretisationError(
             "this limit was solved in chunks of histories and does not hold its training rows; "
-            "solve it in memory (`chunk_size=None` with a larger `memory_budget`) for this query."
+            "solve it in memory (`chunk_size=None`, with a larger `memory_budget` if needed) for "
+            "this query."
         )
 
     def _projection(self, r0: np.ndarray) -> np.ndarray:

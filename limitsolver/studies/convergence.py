@@ -857,7 +857,7 @@ def _solve(study: ConvergenceStudy, show, problem: Problem | None = None,
     return solve_limit(study.problem if problem is None else problem,
                        histories=study.histories, times=study.times, grid=dict(study.grid),
                        h0="zero", seed=study.limit_seed, progress=show,
-                       error_estimate=error_estimate)
+                       error_estimate=error_estimate, chunk_size=None)
 
 
 def depth_error(study: ConvergenceStudy, sol: LimitSolution, show: bool | None = None) -> float:

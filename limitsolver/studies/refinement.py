@@ -395,7 +395,8 @@ def refine_time_stepping(problem: Problem, rtol: Sequence[float] = (1e-3, 1e-4, 
     from ..limit import IVPFlow, solve_limit
 
     t = _times(problem, n_times)
-    exact = solve_limit(problem, histories="exact", times=t, grid=grid, error_estimate=False)
+    exact = solve_limit(problem, histories="exact", times=t, grid=grid, error_estimate=False,
+                        chunk_size=None)
     net = problem.network
     A = exact.feature_map.kernel(exact.training_features, exact.training_features)
     rtol = np.asarray(sorted(rtol, reverse=True), dtype=float)
