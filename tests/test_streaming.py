@@ -217,3 +217,16 @@ def test_auto_chunks_many_sampled_histories_and_none_keeps_them_in_memory():
     np.testing.assert_allclose(auto.h, mem.h, rtol=0, atol=ATOL)
     with pytest.raises(DiscretisationError, match="features on"):   # in memory: refused
         solve_limit(pb, chunk_size=None, memory_budget="1MB", **kw)
+
+
+def test_the_performance_page_example_runs_at_a_smaller_size():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "performance.rst").read_text()
+    block = text.split(".. code-block:: python\n", 1)[1].split("\n\n``chunk_size")[0]
+    code = "\n".join(line[3:] for line in block.splitlines())
+    assert "histories=10**6" in code
+    scope: dict = {"STREAM_FROM": 8192}
+    exec(compile(code.replace("10**6", "STREAM_FROM"), "performance.rst", "exec"), scope)
+    sol = scope["sol"]
+    assert "Gram matrix" in sol.diagnostics["route"] and sol.diagnostics["chunk_size"] == 8192
