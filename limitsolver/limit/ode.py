@@ -72,6 +72,7 @@ from numpy.typing import ArrayLike
 from scipy.integrate import solve_ivp
 from scipy.sparse.linalg import expm_multiply
 
+from .._docstrings import with_sections
 from ..errors import DimensionError, DiscretisationError, DivergenceError
 
 if TYPE_CHECKING:
@@ -93,6 +94,29 @@ __all__ = [
 
 _DENSE_EXPM_MAX = 1500  # augmented systems up to this size use one expm per time step
 _EIG_COND_MAX = 1e10  # largest eigenvector condition number accepted for t = inf
+
+
+#: The numpydoc sections of every flow's ``solve`` (one initial output, all times).
+SOLVE_SECTIONS = """
+Parameters
+----------
+h0 : array_like, shape (M,)
+    Initial output :math:`h_0(\\xi_i)`.
+g : array_like, shape (M,)
+    Target :math:`g(\\xi_i)`.
+times : array_like, shape (n_times,)
+    Non-decreasing times :math:`t \\ge 0` (``np.inf`` allowed).
+
+Returns
+-------
+FlowPath
+    ``(h, loss)`` of shapes (n_times, M) and (n_times,).
+
+Raises
+------
+DivergenceError
+    If the solution is not finite.
+"""
 
 
 def check_times(times: ArrayLike) -> np.ndarray:
@@ -460,27 +484,10 @@ class LimitFlow:
         res = np.asarray(r0)[None, :] - increments
         return 0.5 * (res**2) @ self.weights
 
+    @with_sections(SOLVE_SECTIONS, " " * 8)
     def solve(self, h0: ArrayLike, g: ArrayLike, times: ArrayLike) -> FlowPath:
         r"""Output :math:`h_t` and loss :math:`L_t` on the training histories for one initial output.
 
-        Parameters
-        ----------
-        h0 : array_like, shape (M,)
-            Initial output :math:`h_0(\xi_i)`.
-        g : array_like, shape (M,)
-            Target :math:`g(\xi_i)`.
-        times : array_like, shape (n_times,)
-            Non-decreasing times :math:`t \ge 0` (``np.inf`` allowed).
-
-        Returns
-        -------
-        FlowPath
-            ``(h, loss)`` of shapes (n_times, M) and (n_times,).
-
-        Raises
-        ------
-        DivergenceError
-            If the solution is not finite (``step`` names the first bad time index).
         """
         h0 = np.asarray(h0, dtype=float)
         r0 = np.asarray(g, dtype=float) - h0

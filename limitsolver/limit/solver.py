@@ -16,6 +16,7 @@ with ``grid.refined()``) and, for sampled histories, Monte Carlo standard errors
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Literal, NamedTuple
@@ -340,18 +341,15 @@ def solve_limit(
     bar = progress_bar(total=n_phases, desc="limit solve", show=progress, unit="phases",
                        bar_format=PHASES)
     try:
-        t0 = time.perf_counter()
-        bar.set_postfix_str("histories")
-        rule = _grid(problem, grid, rng_grid)
-        if error_estimate:
-            _check_estimable(rule)
-        fmap = FeatureMap.from_problem(problem, rule)
-        hist, hist_kind = _histories(problem, histories, rng_hist, fmap)
-        g = np.asarray(problem.target(hist.values), dtype=float).reshape(-1)
-        if g.shape != (hist.M,) or not np.all(np.isfinite(g)):
-            raise DivergenceError("the target must give one finite value per history.")
-        timing["histories"] = time.perf_counter() - t0
-        bar.update()
+        with _phase(bar, timing, "histories", "histories"):
+            rule = _grid(problem, grid, rng_grid)
+            if error_estimate:
+                _check_estimable(rule)
+            fmap = FeatureMap.from_problem(problem, rule)
+            hist, hist_kind = _histories(problem, histories, rng_hist, fmap)
+            g = np.asarray(problem.target(hist.values), dtype=float).reshape(-1)
+            if g.shape != (hist.M,) or not np.all(np.isfinite(g)):
+                raise DivergenceError("the target must give one finite value per history.")
         if _in_chunks(chunk_size, fmap, hist, hist_kind, memory_budget):
             rows = (chunk_size if chunk_size != "auto"
                     else chunk_rows(fmap, hist.M, budget=memory_budget))
@@ -375,6 +373,16 @@ def _monte_carlo_se(g, h, loss, om) -> tuple[float, float]:
     half = 0.5 * res**2
     var_l = ((half - loss[:, None]) ** 2) @ om
     return float(np.max(np.sqrt(var / M))), float(np.max(np.sqrt(var_l / M)))
+
+
+@contextlib.contextmanager
+def _phase(bar, timing: dict, key: str, label: str, steps: int = 1):
+    """One phase of the solve: named on the bar, timed into ``timing[key]``, ``steps`` done."""
+    t0 = time.perf_counter()
+    bar.set_postfix_str(label)
+    yield
+    timing[key] = time.perf_counter() - t0
+    bar.update(steps)
 
 
 class _Solved(NamedTuple):
@@ -401,36 +409,24 @@ def _in_chunks(chunk_size, fmap: FeatureMap, hist: Histories, hist_kind: str,
 def _solve_in_memory(problem, fmap, hist, g, t, h0, rng_h0, method, error_estimate, bar, timing):
     """Features held at once; the route of :func:`build_flow`."""
     net = problem.network
-    t0 = time.perf_counter()
-    bar.set_postfix_str(f"features of {hist.M} histories x {fmap.rule.G} nodes")
-    feat = fmap.features(hist)
-    h0v, h0_kind, h0_fn = _initial(problem, h0, hist,
-                                   lambda: fmap.sample_initial_output(feat, rng_h0), rng_h0)
-    timing["features"] = time.perf_counter() - t0
-    bar.update()
+    with _phase(bar, timing, "features", f"features of {hist.M} histories x {fmap.rule.G} nodes"):
+        feat = fmap.features(hist)
+        h0v, h0_kind, h0_fn = _initial(problem, h0, hist,
+                                       lambda: fmap.sample_initial_output(feat, rng_h0), rng_h0)
 
-    t0 = time.perf_counter()
-    bar.set_postfix_str("kernel and its decomposition")
-    flow = build_flow(method, fmap, feat, hist.weights, net.alpha)
-    timing["kernel_and_decomposition"] = time.perf_counter() - t0
-    bar.update(2)
+    with _phase(bar, timing, "kernel_and_decomposition", "kernel and its decomposition", steps=2):
+        flow = build_flow(method, fmap, feat, hist.weights, net.alpha)
 
-    t0 = time.perf_counter()
-    bar.set_postfix_str(f"h_t at {t.size} times")
-    h, loss = flow.solve(h0v, g, t)
-    timing["times"] = time.perf_counter() - t0
-    bar.update()
+    with _phase(bar, timing, "times", f"h_t at {t.size} times"):
+        h, loss = flow.solve(h0v, g, t)
 
     quad_err = None
     if error_estimate:
-        t0 = time.perf_counter()
-        bar.set_postfix_str("refined grid (error estimate)")
-        fine = fmap.refined()
-        h_f, _ = build_flow(method, fine, fine.features(hist), hist.weights,
-                            net.alpha).solve(h0v, g, t)
-        quad_err = float(np.max(np.sqrt((h - h_f) ** 2 @ hist.weights)))
-        timing["refinement"] = time.perf_counter() - t0
-        bar.update()
+        with _phase(bar, timing, "refinement", "refined grid (error estimate)"):
+            fine = fmap.refined()
+            h_f, _ = build_flow(method, fine, fine.features(hist), hist.weights,
+                                net.alpha).solve(h0v, g, t)
+            quad_err = float(np.max(np.sqrt((h - h_f) ** 2 @ hist.weights)))
     return _Solved(h, loss, h0v, h0_kind, h0_fn, flow, feat, quad_err)
 
 
@@ -454,35 +450,26 @@ def _solve_streamed(problem, fmap, hist, g, t, h0, rng_h0, method, rows, memory_
             h0v[sl] = sc * (F[:, :fmap.rule.G] @ z)
         return g[sl] - h0v[sl]
 
-    t0 = time.perf_counter()
-    bar.set_postfix_str(f"factor rows and Gram matrix of {hist.M} histories in {n_chunks} chunks")
-    flow = StreamedFlow.build(chunks, hist.weights, net.alpha, residual)
-    timing["features_and_gram"] = time.perf_counter() - t0
-    bar.update(3)
+    with _phase(bar, timing, "features_and_gram", f"factor rows and Gram matrix of {hist.M} histories in {n_chunks} chunks", steps=3):
+        flow = StreamedFlow.build(chunks, hist.weights, net.alpha, residual)
 
-    t0 = time.perf_counter()
-    bar.set_postfix_str(f"h_t at {t.size} times, second pass over {n_chunks} chunks")
-    h, loss = flow.solve(h0v, g, t)
-    timing["times"] = time.perf_counter() - t0
-    bar.update()
+    with _phase(bar, timing, "times", f"h_t at {t.size} times, second pass over {n_chunks} chunks"):
+        h, loss = flow.solve(h0v, g, t)
 
     quad_err = None
     if error_estimate:
-        t0 = time.perf_counter()
-        bar.set_postfix_str("refined grid (error estimate), in chunks")
-        fine = fmap.refined()
-        rows_f = max(1, rows * fmap.r // fine.r)
-        check_streamable(method, hist.M, t.size, fine, rows_f, memory_budget)
-        r0 = g - h0v
-        fine_flow = StreamedFlow.build(FactorChunks(fine, hist, rows_f), hist.weights, net.alpha,
-                                       lambda sl, F: r0[sl])
-        h_f, _ = fine_flow.solve(h0v, g, t)
-        step = max(1, int(2**24 // hist.M))  # a few times at a time: no (n_t, M) temporaries
-        quad_err = max(float(np.max(np.sqrt((h[k:k + step] - h_f[k:k + step]) ** 2
-                                            @ hist.weights))) for k in range(0, t.size, step))
-        del h_f
-        timing["refinement"] = time.perf_counter() - t0
-        bar.update()
+        with _phase(bar, timing, "refinement", "refined grid (error estimate), in chunks"):
+            fine = fmap.refined()
+            rows_f = max(1, rows * fmap.r // fine.r)
+            check_streamable(method, hist.M, t.size, fine, rows_f, memory_budget)
+            r0 = g - h0v
+            fine_flow = StreamedFlow.build(FactorChunks(fine, hist, rows_f), hist.weights, net.alpha,
+                                           lambda sl, F: r0[sl])
+            h_f, _ = fine_flow.solve(h0v, g, t)
+            step = max(1, int(2**24 // hist.M))  # a few times at a time: no (n_t, M) temporaries
+            quad_err = max(float(np.max(np.sqrt((h[k:k + step] - h_f[k:k + step]) ** 2
+                                                @ hist.weights))) for k in range(0, t.size, step))
+            del h_f
     return _Solved(h, loss, h0v, h0_kind, h0_fn, flow, None, quad_err)
 
 

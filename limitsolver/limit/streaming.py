@@ -53,10 +53,12 @@ import numpy as np
 import scipy.linalg
 from numpy.typing import ArrayLike
 
+from .._docstrings import with_sections
 from ..budget import check_memory, format_bytes, memory_budget
 from ..errors import ConfigError, DimensionError, DiscretisationError, DivergenceError
 from ..histories import Histories
 from .ode import (
+    SOLVE_SECTIONS,
     FactorRows,
     FlowPath,
     LimitFlow,
@@ -464,31 +466,13 @@ class StreamedFlow(LimitFlow):
                                  f"shape {coeffs.shape}.")
         return right
 
+    @with_sections(SOLVE_SECTIONS, " " * 8)
     def solve(self, h0: ArrayLike, g: ArrayLike, times: ArrayLike) -> FlowPath:
         r"""Output and loss on the training histories in one pass, without (n_times, M) temporaries.
 
         As :meth:`LimitFlow.solve`: :math:`h_t = h_0 + F\,E\,a(t)` chunk by chunk and
         :math:`L_t = \tfrac12\sum_i\omega_i(g_i - h_t(\xi_i))^2` accumulated over the
         chunks.
-
-        Parameters
-        ----------
-        h0 : array_like, shape (M,)
-            Initial output :math:`h_0(\xi_i)`.
-        g : array_like, shape (M,)
-            Target :math:`g(\xi_i)`.
-        times : array_like, shape (n_times,)
-            Non-decreasing times :math:`t \ge 0` (``np.inf`` allowed).
-
-        Returns
-        -------
-        FlowPath
-            ``(h, loss)`` of shapes (n_times, M) and (n_times,).
-
-        Raises
-        ------
-        DivergenceError
-            If the solution is not finite.
         """
         h0 = np.asarray(h0, dtype=float)
         g = np.asarray(g, dtype=float)
