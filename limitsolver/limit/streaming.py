@@ -527,4 +527,4 @@ def check_streamable(method: str, M: int, n_times: int, feature_map: FeatureMap,
                     + 2 * feature_map.r**2)
     check_memory(nbytes, f"h_t at {n_times} times on {M} histories and chunks of {rows} rows "
                  f"({format_bytes(8.0 * rows * feature_map.r * n_buf)})", budget=budget,
-                 fix="pass fewer `times`, a smaller `chunk_size`, or raise `memory_budget`")
+                 fix="pass fewer `times`, a smaller `chunk_size` or a coarser `grid`")
