@@ -21,6 +21,7 @@ import numpy as np
 
 from limitsolver.memory import sensitivity as _sensitivity
 from limitsolver.simulation._simd import tanh_sd as sigma_dsigma
+from limitsolver.simulation._sync import NAP_MICROSECONDS, load_acquire, nap, store_release
 
 CARRY = True
 # --- end of header ---
@@ -140,53 +141,108 @@ def one_seed(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out):
     return bad
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def units_blocks(c, w, b, s, jw, jb, w1, jw1, g, x, ubuf, tbuf, dbuf, partial):
-    """:func:`units_d1` / :func:`units_dn` on ``partial.size`` blocks of units in parallel.
-
-    Returns the sum over units as the sum of the blocks' sums in block order
-    (the same numbers as the serial loop up to the order of that sum).
-    """
-    N, d = w.shape
-    n_blocks = partial.size
-    size = -(-N // n_blocks)
-    for p in numba.prange(n_blocks):
-        lo = min(N, p * size)
-        hi = min(N, lo + size)
-        if d == 1:
-            partial[p] = units_d1(c[lo:hi], w1[lo:hi], b[lo:hi], s[lo:hi], jw1[lo:hi],
-                                  jb[lo:hi], g, x[0])
-        else:
-            partial[p] = units_dn(c[lo:hi], w[lo:hi], b[lo:hi], s[lo:hi], jw[lo:hi], jb[lo:hi],
-                                  g, x, ubuf[lo:hi], tbuf[lo:hi], dbuf[lo:hi])
-    acc = 0.0
-    for p in range(n_blocks):
-        acc += partial[p]
-    return acc
+#: Spacing, in elements, of the threads' step counters and of the blocks' partial sums: one
+#: 64-byte cache line each, so that no two threads write into the same line.
+PAD = 8
 
 
 @numba.njit(nogil=True, cache=True)
-def seed_blocks(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out, bad, n_blocks):
-    """One seed (``X.shape[0] == 1``) with the units of every step in ``n_blocks`` parallel blocks."""
-    K, d = X.shape[1:]
-    N = c.shape[1]
-    c, w, b, s, jw, jb, Xq, Yq = c[0], w[0], b[0], s[0], jw[0], jb[0], X[0], Y[0]
+def _wait(flags, u, target, spins):
+    """Wait until thread ``u``'s step counter reaches ``target`` (True) or a thread aborted (False).
+
+    Spins ``spins`` times (about as long as one step of a block), then naps
+    between looks: the other thread has been descheduled on a busy machine.
+    """
+    abort = flags.size - PAD
+    n = 0
+    while load_acquire(flags, u * PAD) < target:
+        if load_acquire(flags, abort) != 0:
+            return False
+        n += 1
+        if n > spins:
+            nap(NAP_MICROSECONDS)
+    return True
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def seed_blocks(t, n_threads, X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out, bounds,
+                partial, flags):
+    """Thread ``t`` of ``n_threads`` running the steps of a chunk for one seed in unit blocks.
+
+    Block ``p`` holds units ``bounds[p]:bounds[p + 1]``; thread ``t`` owns blocks
+    ``t B // n_threads`` to ``(t + 1) B // n_threads - 1``. Per step each thread
+    updates its blocks (:func:`units_d1` / :func:`units_dn`), stores each block's
+    sum in ``partial[k % 2, p * PAD]``, publishes ``k + 1`` in its counter
+    ``flags[t * PAD]`` and waits for the other threads' counters; then every
+    thread adds the ``B`` partial sums in block order (the same number in every
+    thread, whatever ``n_threads``) and computes the next factor ``g``; thread
+    0 stores ``f_k, e_k``. Two rows of ``partial`` suffice: a thread writes
+    step ``k + 2``'s sums only after every thread published step ``k + 1``,
+    hence finished reading step ``k``'s. ``n_threads = 1`` is the same
+    arithmetic in one thread. Returns the first non-finite step, -1, or -2 if
+    another thread aborted (``flags[-PAD] != 0``).
+    """
+    K, d = X.shape
+    N = c.size
+    n_blocks = bounds.size - 1
+    p0 = t * n_blocks // n_threads
+    p1 = (t + 1) * n_blocks // n_threads
+    lo_t = bounds[p0]
+    hi_t = bounds[p1]
     w1 = w.reshape(N * d)
     jw1 = jw.reshape(N * d)
-    ubuf = np.empty(N if d > 1 else 0)
-    tbuf = np.empty_like(ubuf)
-    dbuf = np.empty_like(ubuf)
-    partial = np.zeros(n_blocks)
+    m = hi_t - lo_t if d > 1 else 0
+    ubuf = np.empty(m)
+    tbuf = np.empty(m)
+    dbuf = np.empty(m)
+    # the other threads compute the same f, e and g; thread 0 stores them
+    fo = f_out if t == 0 else np.empty(K)
+    eo = e_out if t == 0 else np.empty(K)
+    spins = max(1 << 14, hi_t - lo_t)
     g = 0.0
+    bad = -1
     for k in range(K):
-        acc = units_blocks(c, w, b, s, jw, jb, w1, jw1, g, Xq[k], ubuf, tbuf, dbuf, partial)
-        g = record(k, acc, Yq, lr, scale, train, f_out[0], e_out[0])
+        row = partial[k & 1]
+        for p in range(p0, p1):
+            lo = bounds[p]
+            hi = bounds[p + 1]
+            if d == 1:
+                row[p * PAD] = units_d1(c[lo:hi], w1[lo:hi], b[lo:hi], s[lo:hi], jw1[lo:hi],
+                                        jb[lo:hi], g, X[k, 0])
+            else:
+                row[p * PAD] = units_dn(c[lo:hi], w[lo:hi], b[lo:hi], s[lo:hi], jw[lo:hi],
+                                        jb[lo:hi], g, X[k], ubuf[lo - lo_t:hi - lo_t],
+                                        tbuf[lo - lo_t:hi - lo_t], dbuf[lo - lo_t:hi - lo_t])
+        if n_threads > 1:
+            store_release(flags, t * PAD, k + 1)
+            for u in range(n_threads):
+                if u != t and not _wait(flags, u, k + 1, spins):
+                    return -2
+        acc = 0.0
+        for p in range(n_blocks):
+            acc += row[p * PAD]
+        g = record(k, acc, Y, lr, scale, train, fo, eo)
         if g != g:
-            bad[0] = k
+            bad = k
             g = 0.0
             break
     if g != 0.0:
-        final_update(c, w, b, s, jw, jb, g)
+        final_update(c[lo_t:hi_t], w[lo_t:hi_t], b[lo_t:hi_t], s[lo_t:hi_t], jw[lo_t:hi_t],
+                     jb[lo_t:hi_t], g)
+    return bad
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def seeds_parallel_blocks(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out, bad,
+                          bounds):
+    """:func:`seed_blocks` on one thread for every seed, in parallel over seeds (same numbers)."""
+    for q in numba.prange(X.shape[0]):
+        partial = np.zeros((2, (bounds.size - 1) * PAD))
+        flags = np.zeros(2 * PAD, dtype=np.int64)
+        k = seed_blocks(0, 1, X[q], Y[q], c[q], w[q], b[q], s[q], jw[q], jb[q], lr, scale, train,
+                        f_out[q], e_out[q], bounds, partial, flags)
+        if k >= 0:
+            bad[q] = k
     return 0
 
 

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import signal
 import threading
 import time
@@ -188,9 +189,50 @@ def _snapshot_steps(times, n_units: int, horizon: float) -> tuple[np.ndarray, np
 AUTO_NUMBA_MAX_WORK = 1024
 AUTO_NUMBA_ALWAYS = tuple(name for name, spec in ACTIVATIONS.items() if spec.auto_numba)
 
+# Rule of unit_blocks="auto" (measured with benchmarks/bench_parallel.py): from
+# AUTO_BLOCKS_MIN_UNITS units on, the units of every step are split into blocks of
+# AUTO_BLOCK_UNITS units (the last one shorter), whatever the machine, so that a seed's
+# numbers depend on N only; below it, the serial loop (the numbers of the headline
+# study, N <= 32768, stay those of the serial loop).
+AUTO_BLOCKS_MIN_UNITS = 65536
+AUTO_BLOCK_UNITS = 4096
+
+
+def _unit_blocks(unit_blocks, n_units: int) -> int:
+    """The number of unit blocks of ``unit_blocks`` (an int >= 1 or ``"auto"``) at ``n_units``."""
+    if isinstance(unit_blocks, str) and unit_blocks == "auto":
+        if n_units < AUTO_BLOCKS_MIN_UNITS:
+            return 1
+        return -(-n_units // AUTO_BLOCK_UNITS)
+    if not (isinstance(unit_blocks, numbers.Integral) and not isinstance(unit_blocks, bool)
+            and unit_blocks >= 1):
+        raise ConfigError(f"`unit_blocks` must be a positive integer or 'auto', got "
+                          f"{unit_blocks!r}.")
+    return int(unit_blocks)
+
+
+def _block_threads(n_blocks: int) -> int:
+    """Threads for one seed's ``n_blocks`` unit blocks: the cores this process may use.
+
+    At most ``NUMBA_NUM_THREADS`` and the CPUs of the process's affinity mask;
+    one in a worker process of a pool (``multiprocessing.parent_process()``),
+    whose siblings already use the cores.
+    """
+    import multiprocessing
+
+    import numba
+
+    if n_blocks <= 1 or multiprocessing.parent_process() is not None:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(n_blocks, cores, int(numba.config.NUMBA_NUM_THREADS)))
+
 
 def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0,
-                     n_seeds: int = 1):
+                     n_seeds: int = 1, blocks: bool = False):
     """Return (name, kernel or None, compile seconds); ``work`` is seeds x units per step."""
     if backend not in BACKENDS:
         raise ConfigError(f"`backend` must be one of {BACKENDS}, got {backend!r}.")
@@ -205,7 +247,8 @@ def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0,
             raise ConfigError("`backend` 'numba' requested but numba cannot be imported.")
         return "numpy", None, 0.0
     try:
-        kernel, seconds = warm_kernel(act.name, act.expression, d, n_seeds > 1, network.gradient)
+        kernel, seconds = warm_kernel(act.name, act.expression, d, n_seeds > 1, network.gradient,
+                                      blocks)
     except Exception as exc:  # numba raises many kinds of typing/lowering errors
         warnings.warn(
             f"activation {act.expression!r} could not be compiled with numba ({type(exc).__name__}); "
@@ -276,7 +319,8 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
              backend: Literal["auto", "numba", "numpy"] = "auto",
              progress: bool | None = None,
              callback: Callable[[SimulationProgress], bool | None] | None = None,
-             chunk_steps: int | None = None, unit_blocks: int = 1) -> SimulationResult:
+             chunk_steps: int | None = None,
+             unit_blocks: int | Literal["auto"] = "auto") -> SimulationResult:
     r"""Train finite networks online on the problem's chain, one network per seed.
 
     Runs the system of :ref:`theory §2 <theory-network>` (see the module docstring): warm-up of
@@ -367,10 +411,7 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
         chunk_steps = max(1, min(max(K, 1), 2**23 // (N * len(seeds))))
     elif not (isinstance(chunk_steps, numbers.Integral) and chunk_steps >= 1):
         raise ConfigError(f"`chunk_steps` must be a positive integer, got {chunk_steps!r}.")
-    if not (isinstance(unit_blocks, numbers.Integral) and not isinstance(unit_blocks, bool)
-            and unit_blocks >= 1):
-        raise ConfigError(f"`unit_blocks` must be a positive integer, got {unit_blocks!r}.")
-    blocks = int(unit_blocks) if len(seeds) == 1 else 1
+    blocks = _unit_blocks(unit_blocks, N)
 
     # -- draws: parameters and paths, one pair of streams per seed -----------------------------
     cs, ws, bs, paths, ys = [], [], [], [], []
@@ -399,7 +440,14 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
     lr = network.learning_rate(N)
     scale = network.output_scale(N)
 
-    name, kernel, compile_time = _resolve_backend(backend, network, d, S * N, S)
+    name, kernel, compile_time = _resolve_backend(backend, network, d, S * N, S, blocks > 1)
+    if kernel is None:
+        if blocks > 1 and unit_blocks != "auto":
+            raise ConfigError(f"`unit_blocks` = {unit_blocks!r} needs the numba backend; this run "
+                              f"uses numpy (backend={backend!r}): pass backend='numba' or "
+                              f"unit_blocks=1.")
+        blocks = 1
+    threads = _block_threads(blocks) if S == 1 else 1
     state = MemoryState(np.zeros((S, N)), np.zeros((S, N, d)), np.zeros((S, N)))
     f_all = np.empty((S, K))
     e_all = np.empty((S, K))
@@ -420,7 +468,7 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
             e = np.empty((S, k1 - k0))
             bad = np.full(S, -1, dtype=np.int64)
             kernel(xs, yv, params.c, params.w, params.b, state.s, state.jw, state.jb, lr, scale,
-                   network.gradient == "rtrl", train, f, e, bad, blocks)
+                   network.gradient == "rtrl", train, f, e, bad, blocks, threads)
         return f, e, bad
 
     # the kernel works in place: own the arrays
