@@ -166,8 +166,8 @@ def kernel_module_source(act: Activation, mode: str) -> str:
         f"{mode!r}.\n# Do not edit: the file name hashes this text and the sources it uses.\n"
         "import math\n\nimport numba\nimport numpy as np\n\n"
         "from limitsolver.memory import sensitivity as _sensitivity\n"
-        "from limitsolver.simulation._sync import NAP_MICROSECONDS, load_acquire, nap, "
-        "store_release\n"
+        "from limitsolver.simulation._sync import (NAP_MICROSECONDS, compare_exchange, fetch_add, "
+        "load_acquire, nap,\n    store_release)\n"
         f"{_sd_block(act)}\nCARRY = {carry}\n"
     )
     return header + body
@@ -292,12 +292,12 @@ def _block_threads(n: int) -> cf.ThreadPoolExecutor:
     return _POOL[0]
 
 
-def _guarded(fn, flags, pad, *args):
-    """``fn(*args)``; on an exception first set the abort counter, so no thread waits for this one."""
+def _guarded(fn, flags, abort, *args):
+    """``fn(*args)``; on an exception first set ``flags[abort]``, so no thread waits for this one."""
     try:
         return fn(*args)
     except BaseException:
-        flags[-pad] = 1
+        flags[abort] = 1
         raise
 
 
@@ -314,18 +314,19 @@ def run_blocks(module, n_threads: int, args: tuple, bounds: np.ndarray) -> int:
         The first non-finite step or -1 (as :func:`seed_blocks`).
     """
     n_threads = max(1, min(int(n_threads), bounds.size - 1))
-    pad = module.PAD
-    partial = np.zeros((2, (bounds.size - 1) * pad))
-    flags = np.zeros((n_threads + 1) * pad, dtype=np.int64)  # the last line: abort
+    n_blocks = bounds.size - 1
+    shared = np.zeros((n_blocks + 1) * module.PAD)  # the blocks' sums, then g
+    flags = np.zeros(module.CLAIMS + n_blocks * module.PAD, dtype=np.int64)
+    flags[module.BAD] = -1
     fn = module.seed_blocks
     if n_threads == 1:
-        return fn(0, 1, *args, bounds, partial, flags)
+        return fn(0, 1, *args, bounds, shared, flags)
     with _POOL_LOCK:
         pool = _block_threads(n_threads - 1)
-        futures = [pool.submit(_guarded, fn, flags, pad, t, n_threads, *args, bounds, partial,
-                               flags) for t in range(1, n_threads)]
+        futures = [pool.submit(_guarded, fn, flags, module.ABORT, t, n_threads, *args, bounds,
+                               shared, flags) for t in range(1, n_threads)]
         try:
-            bad = _guarded(fn, flags, pad, 0, n_threads, *args, bounds, partial, flags)
+            bad = _guarded(fn, flags, module.ABORT, 0, n_threads, *args, bounds, shared, flags)
         finally:
             cf.wait(futures)
         for future in futures:

@@ -21,7 +21,14 @@ import numpy as np
 
 from limitsolver.memory import sensitivity as _sensitivity
 from limitsolver.simulation._simd import tanh_sd as sigma_dsigma
-from limitsolver.simulation._sync import NAP_MICROSECONDS, load_acquire, nap, store_release
+from limitsolver.simulation._sync import (
+    NAP_MICROSECONDS,
+    compare_exchange,
+    fetch_add,
+    load_acquire,
+    nap,
+    store_release,
+)
 
 CARRY = True
 # --- end of header ---
@@ -141,106 +148,121 @@ def one_seed(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out):
     return bad
 
 
-#: Spacing, in elements, of the threads' step counters and of the blocks' partial sums: one
+#: Spacing, in elements, of the shared counters and partial sums of the unit blocks: one
 #: 64-byte cache line each, so that no two threads write into the same line.
 PAD = 8
+# the lines of ``ctrl`` (int64): steps closed, blocks done, abort, first non-finite step, then
+# one claim counter per block
+STEP, DONE, ABORT, BAD, CLAIMS = 0, PAD, 2 * PAD, 3 * PAD, 4 * PAD
 
 
-@numba.njit(nogil=True, cache=True)
-def _wait(flags, u, target, spins):
-    """Wait until thread ``u``'s step counter reaches ``target`` (True) or a thread aborted (False).
-
-    Spins ``spins`` times (about as long as one step of a block), then naps
-    between looks: the other thread has been descheduled on a busy machine.
-    """
-    abort = flags.size - PAD
-    n = 0
-    while load_acquire(flags, u * PAD) < target:
-        if load_acquire(flags, abort) != 0:
-            return False
-        n += 1
-        if n > spins:
-            nap(NAP_MICROSECONDS)
-    return True
+@_jit
+def _block(p, k, K, g, X, c, w, b, s, jw, jb, w1, jw1, bounds, ubuf, tbuf, dbuf):
+    """Block ``p`` at step ``k``: :func:`units_d1` / :func:`units_dn` (its sum), or at ``k = K``
+    the final update."""
+    lo = bounds[p]
+    hi = bounds[p + 1]
+    if k == K:
+        if g != 0.0:
+            final_update(c[lo:hi], w[lo:hi], b[lo:hi], s[lo:hi], jw[lo:hi], jb[lo:hi], g)
+        return 0.0
+    if w.shape[1] == 1:
+        return units_d1(c[lo:hi], w1[lo:hi], b[lo:hi], s[lo:hi], jw1[lo:hi], jb[lo:hi], g,
+                        X[k, 0])
+    m = hi - lo
+    return units_dn(c[lo:hi], w[lo:hi], b[lo:hi], s[lo:hi], jw[lo:hi], jb[lo:hi], g, X[k],
+                    ubuf[:m], tbuf[:m], dbuf[:m])
 
 
 @numba.njit(nogil=True, cache=True, error_model="numpy")
 def seed_blocks(t, n_threads, X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out, bounds,
-                partial, flags):
+                shared, ctrl):
     """Thread ``t`` of ``n_threads`` running the steps of a chunk for one seed in unit blocks.
 
-    Block ``p`` holds units ``bounds[p]:bounds[p + 1]``; thread ``t`` owns blocks
-    ``t B // n_threads`` to ``(t + 1) B // n_threads - 1``. Per step each thread
-    updates its blocks (:func:`units_d1` / :func:`units_dn`), stores each block's
-    sum in ``partial[k % 2, p * PAD]``, publishes ``k + 1`` in its counter
-    ``flags[t * PAD]`` and waits for the other threads' counters; then every
-    thread adds the ``B`` partial sums in block order (the same number in every
-    thread, whatever ``n_threads``) and computes the next factor ``g``; thread
-    0 stores ``f_k, e_k``. Two rows of ``partial`` suffice: a thread writes
-    step ``k + 2``'s sums only after every thread published step ``k + 1``,
-    hence finished reading step ``k``'s. ``n_threads = 1`` is the same
-    arithmetic in one thread. Returns the first non-finite step, -1, or -2 if
-    another thread aborted (``flags[-PAD] != 0``).
+    Block ``p`` holds units ``bounds[p]:bounds[p + 1]``. Step ``k`` (and a
+    last round ``k = K`` for the final update) is open once ``ctrl[STEP] ==
+    k``, with the factor ``g`` of step ``k - 1`` in ``shared[B * PAD]``. A
+    thread claims a block for step ``k`` by moving its counter ``ctrl[CLAIMS +
+    p * PAD]`` from ``k`` to ``k + 1`` (compare-and-exchange): first its own
+    blocks ``t B // n_threads`` to ``(t + 1) B // n_threads - 1`` (every thread
+    keeps its units in its core's cache), then, from the end, the blocks the
+    other threads have not claimed yet (a thread descheduled on a busy machine
+    does not hold the step up). Each block's sum goes to ``shared[p * PAD]``;
+    the thread that completes the step's last block (``ctrl[DONE]``) adds the
+    ``B`` sums in block order (the same number whichever threads ran which
+    blocks, for any ``n_threads``), stores ``f_k, e_k`` and ``g_k`` and opens
+    step ``k + 1``; the others wait for it (spinning about a step's time, then
+    napping). Returns the first non-finite step or -1 (all threads), or -2 if
+    a thread set ``ctrl[ABORT]``. ``n_threads = 1`` is the same arithmetic in
+    one thread.
     """
-    K, d = X.shape
-    N = c.size
+    K = X.shape[0]
+    N, d = w.shape
     n_blocks = bounds.size - 1
-    p0 = t * n_blocks // n_threads
-    p1 = (t + 1) * n_blocks // n_threads
-    lo_t = bounds[p0]
-    hi_t = bounds[p1]
     w1 = w.reshape(N * d)
     jw1 = jw.reshape(N * d)
-    m = hi_t - lo_t if d > 1 else 0
+    m = bounds[1] if d > 1 else 0  # the longest block
     ubuf = np.empty(m)
     tbuf = np.empty(m)
     dbuf = np.empty(m)
-    # the other threads compute the same f, e and g; thread 0 stores them
-    fo = f_out if t == 0 else np.empty(K)
-    eo = e_out if t == 0 else np.empty(K)
-    spins = max(1 << 14, hi_t - lo_t)
-    g = 0.0
-    bad = -1
-    for k in range(K):
-        row = partial[k & 1]
+    p0 = t * n_blocks // n_threads
+    p1 = (t + 1) * n_blocks // n_threads
+    mine = np.zeros(p1 - p0, dtype=np.bool_)
+    spins = max(1 << 14, bounds[p1] - bounds[p0])
+    k = 0
+    while k <= K:
+        g = shared[n_blocks * PAD]
         for p in range(p0, p1):
-            lo = bounds[p]
-            hi = bounds[p + 1]
-            if d == 1:
-                row[p * PAD] = units_d1(c[lo:hi], w1[lo:hi], b[lo:hi], s[lo:hi], jw1[lo:hi],
-                                        jb[lo:hi], g, X[k, 0])
-            else:
-                row[p * PAD] = units_dn(c[lo:hi], w[lo:hi], b[lo:hi], s[lo:hi], jw[lo:hi],
-                                        jb[lo:hi], g, X[k], ubuf[lo - lo_t:hi - lo_t],
-                                        tbuf[lo - lo_t:hi - lo_t], dbuf[lo - lo_t:hi - lo_t])
-        if n_threads > 1:
-            store_release(flags, t * PAD, k + 1)
-            for u in range(n_threads):
-                if u != t and not _wait(flags, u, k + 1, spins):
-                    return -2
-        acc = 0.0
-        for p in range(n_blocks):
-            acc += row[p * PAD]
-        g = record(k, acc, Y, lr, scale, train, fo, eo)
-        if g != g:
-            bad = k
-            g = 0.0
-            break
-    if g != 0.0:
-        final_update(c[lo_t:hi_t], w[lo_t:hi_t], b[lo_t:hi_t], s[lo_t:hi_t], jw[lo_t:hi_t],
-                     jb[lo_t:hi_t], g)
-    return bad
+            mine[p - p0] = compare_exchange(ctrl, CLAIMS + p * PAD, k, k + 1)
+        for j in range(n_threads):
+            u = (t + j) % n_threads
+            for i in range((u + 1) * n_blocks // n_threads - u * n_blocks // n_threads):
+                if j == 0:
+                    p = p0 + i
+                    if not mine[i]:
+                        continue
+                else:  # another thread's blocks, from the end
+                    p = (u + 1) * n_blocks // n_threads - 1 - i
+                    if not (load_acquire(ctrl, CLAIMS + p * PAD) == k
+                            and compare_exchange(ctrl, CLAIMS + p * PAD, k, k + 1)):
+                        continue
+                shared[p * PAD] = _block(p, k, K, g, X, c, w, b, s, jw, jb, w1, jw1, bounds,
+                                         ubuf, tbuf, dbuf)
+                if fetch_add(ctrl, DONE, 1) == (k + 1) * n_blocks - 1:  # the step's last block
+                    nxt = k + 1
+                    if k < K:
+                        acc = 0.0
+                        for q in range(n_blocks):
+                            acc += shared[q * PAD]
+                        gk = record(k, acc, Y, lr, scale, train, f_out, e_out)
+                        if gk != gk:
+                            ctrl[BAD] = k
+                            gk = 0.0
+                            nxt = K + 1
+                        shared[n_blocks * PAD] = gk
+                    store_release(ctrl, STEP, nxt)
+        n = 0
+        while load_acquire(ctrl, STEP) <= k:
+            if load_acquire(ctrl, ABORT) != 0:
+                return -2
+            n += 1
+            if n > spins:
+                nap(NAP_MICROSECONDS)
+        k = load_acquire(ctrl, STEP)
+    return ctrl[BAD]
 
 
 @numba.njit(parallel=True, nogil=True, cache=True)
 def seeds_parallel_blocks(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out, bad,
                           bounds):
     """:func:`seed_blocks` on one thread for every seed, in parallel over seeds (same numbers)."""
+    n_blocks = bounds.size - 1
     for q in numba.prange(X.shape[0]):
-        partial = np.zeros((2, (bounds.size - 1) * PAD))
-        flags = np.zeros(2 * PAD, dtype=np.int64)
+        shared = np.zeros((n_blocks + 1) * PAD)
+        ctrl = np.zeros(CLAIMS + n_blocks * PAD, dtype=np.int64)
+        ctrl[BAD] = -1
         k = seed_blocks(0, 1, X[q], Y[q], c[q], w[q], b[q], s[q], jw[q], jb[q], lr, scale, train,
-                        f_out[q], e_out[q], bounds, partial, flags)
+                        f_out[q], e_out[q], bounds, shared, ctrl)
         if k >= 0:
             bad[q] = k
     return 0

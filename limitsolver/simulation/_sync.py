@@ -26,7 +26,8 @@ import numba
 from numba import types
 from numba.extending import intrinsic
 
-__all__ = ["load_acquire", "store_release", "nap", "NAP_MICROSECONDS"]
+__all__ = ["load_acquire", "store_release", "compare_exchange", "fetch_add", "nap",
+           "NAP_MICROSECONDS"]
 
 #: Length of one pause of a waiting thread (the kernel's timer slack adds ~50 us).
 NAP_MICROSECONDS = 20
@@ -70,6 +71,41 @@ def store_release(typingctx, a, i, v):
         return context.get_dummy_value()
 
     return types.void(a, i, v), codegen
+
+
+@intrinsic
+def compare_exchange(typingctx, a, i, expected, v):
+    """Atomically ``a[i] = v`` if ``a[i] == expected`` (acquire-release); whether it did."""
+    if not (_is_int64_array(a) and isinstance(i, types.Integer)
+            and isinstance(expected, types.Integer)
+            and isinstance(v, types.Integer)):  # pragma: no cover
+        return None
+
+    def codegen(context, builder, sig, args):
+        index = context.cast(builder, args[1], sig.args[1], types.intp)
+        old = context.cast(builder, args[2], sig.args[2], types.int64)
+        new = context.cast(builder, args[3], sig.args[3], types.int64)
+        ptr = _element_pointer(context, builder, sig.args[0], args[0], index)
+        pair = builder.cmpxchg(ptr, old, new, "acq_rel", "acquire")
+        return builder.extract_value(pair, 1)
+
+    return types.boolean(a, i, expected, v), codegen
+
+
+@intrinsic
+def fetch_add(typingctx, a, i, v):
+    """Atomically ``a[i] += v`` (acquire-release); returns the value before the addition."""
+    if not (_is_int64_array(a) and isinstance(i, types.Integer)
+            and isinstance(v, types.Integer)):  # pragma: no cover
+        return None
+
+    def codegen(context, builder, sig, args):
+        index = context.cast(builder, args[1], sig.args[1], types.intp)
+        value = context.cast(builder, args[2], sig.args[2], types.int64)
+        ptr = _element_pointer(context, builder, sig.args[0], args[0], index)
+        return builder.atomic_rmw("add", ptr, value, "acq_rel")
+
+    return types.int64(a, i, v), codegen
 
 
 if sys.platform == "win32":  # pragma: no cover - no usleep: keep spinning

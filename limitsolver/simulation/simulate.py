@@ -274,8 +274,13 @@ def _first_over(e: np.ndarray, bad: np.ndarray, bound: np.ndarray) -> np.ndarray
 
 
 def _max_abs(a: np.ndarray) -> np.ndarray:
-    """max |a| per seed (leading axis); NaN when any entry is NaN."""
-    return np.abs(a.reshape(a.shape[0], -1)).max(axis=1, initial=0.0)
+    """max |a| per seed (leading axis); NaN when any entry is NaN.
+
+    As ``max(max a, -min a)``: two reductions, no temporary of the size of ``a``
+    (whose allocation cost more than the reductions at large N).
+    """
+    a = a.reshape(a.shape[0], -1)
+    return np.maximum(a.max(axis=1, initial=0.0), -a.min(axis=1, initial=0.0))
 
 
 def _parameters_over(params: UnitParameters, theta_bound: dict) -> tuple[int, str, float]:
@@ -407,9 +412,8 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
     d = problem.dim
     times, snap_steps = _snapshot_steps([0.0, T] if snapshot_times is None else snapshot_times,
                                         N, T)
-    if chunk_steps is None:
-        chunk_steps = max(1, min(max(K, 1), 2**23 // (N * len(seeds))))
-    elif not (isinstance(chunk_steps, numbers.Integral) and chunk_steps >= 1):
+    if chunk_steps is not None and not (isinstance(chunk_steps, numbers.Integral)
+                                        and chunk_steps >= 1):
         raise ConfigError(f"`chunk_steps` must be a positive integer, got {chunk_steps!r}.")
     blocks = _unit_blocks(unit_blocks, N)
 
@@ -448,6 +452,8 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
                               f"unit_blocks=1.")
         blocks = 1
     threads = _block_threads(blocks) if S == 1 else 1
+    if chunk_steps is None:  # about 2^23 unit-steps per chunk and thread
+        chunk_steps = max(1, min(max(K, 1), 2**23 * threads // (N * S)))
     state = MemoryState(np.zeros((S, N)), np.zeros((S, N, d)), np.zeros((S, N)))
     f_all = np.empty((S, K))
     e_all = np.empty((S, K))
