@@ -6,8 +6,8 @@ Usage, from the repository root::
     python -m benchmarks --quick    # smaller sizes, about two minutes on 2 cores
     python benchmarks/run.py --quick --skip simulator limit
 
-Options: ``--quick``; ``--skip NAME ...`` (``simulator``, ``limit``, ``scaling``,
-``headline``, ``study``, ``fluctuations``); ``--summary PATH`` (a ``limitsolver
+Options: ``--quick``; ``--skip NAME ...`` (``simulator``, ``parallel``, ``limit``,
+``scaling``, ``headline``, ``study``, ``fluctuations``); ``--summary PATH`` (a ``limitsolver
 converge`` summary for the headline's accuracy context, default
 ``results/converge/summary.json``);
 ``--out DIR`` (default ``benchmarks/results``); ``--blas-threads K`` (default 1:
@@ -21,6 +21,9 @@ The suite runs, in order:
     :mod:`benchmarks.bench_simulator` (as a subprocess, its JSON read back): the
     package's numpy and numba step loops, and PyTorch when importable, against a
     plain numpy reference loop of ``THEORY.md`` §2, in unit-steps per second.
+``parallel``
+    :mod:`benchmarks.bench_parallel` (subprocess, JSON read back): one seed's step loop
+    in unit blocks on every core against the serial loop, seconds per step.
 ``limit``
     :mod:`benchmarks.bench_limit` (subprocess, JSON read back): kernel assembly
     against a plain matrix product of the same shapes, and fitted exponents of the
@@ -81,8 +84,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 #: Benchmarks of the suite, in running order.
-BENCHMARKS = ("simulator", "limit", "scaling", "headline", "study", "fluctuations")
-_EXTERNAL = {"simulator": "bench_simulator", "limit": "bench_limit"}
+BENCHMARKS = ("simulator", "parallel", "limit", "scaling", "headline", "study", "fluctuations")
+_EXTERNAL = {"simulator": "bench_simulator", "parallel": "bench_parallel", "limit": "bench_limit"}
 _BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _THREAD_VARS = (*_BLAS_VARS, "NUMBA_NUM_THREADS")
 
@@ -163,6 +166,17 @@ def _rows_simulator(res: dict) -> list[dict]:
                              "value": r[backend] / ref, "unit": "x",
                              "note": "unit-steps/s ratio"})
     return rows
+
+
+def _rows_parallel(res: dict) -> list[dict]:
+    s = res["data"]["summary"]
+    target = f"target {s['target_speed_up']}x at N={', '.join(map(str, s['target_sizes']))}"
+    return [{"benchmark": "parallel",
+             "quantity": f"one seed: serial / unit blocks on {r['threads']} threads, N={r['N']}",
+             "value": r["speed_up"], "unit": "x",
+             "note": f"{r['blocks']} blocks; {target}"
+                     + (f"; load {r['load_before']:.1f}" if _finite(r["load_before"]) else "")}
+            for r in res["data"]["rows"]]
 
 
 def _rows_limit(res: dict) -> list[dict]:
@@ -340,7 +354,8 @@ def run_suite(*, quick: bool = True, skip: Sequence[str] = (),
                 record["skipped"][name] = res["skipped"]
                 print(f"{name}: skipped: {res['skipped']}")
                 continue
-            new = _rows_simulator(res) if name == "simulator" else _rows_limit(res)
+            new = {"simulator": _rows_simulator, "parallel": _rows_parallel,
+                   "limit": _rows_limit}[name](res)
             if name == "limit":
                 limit_has_exponents = any("exponent" in r["quantity"] for r in new)
         elif name == "scaling":

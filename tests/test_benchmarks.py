@@ -119,7 +119,8 @@ def test_suite_smallest_configuration_writes_its_json(tmp_path):
         "mean": [0.2, 0.1], "stderr": [0.02, 0.01]}}, "limit_error": 1e-4,
         "wall_time_s": [[1.0], [2.0]], "config": {"problem": {}}})
     record, path = run.run_suite(
-        quick=True, skip=("simulator", "limit"), out_dir=tmp_path, summary_path=summary,
+        quick=True, skip=("simulator", "parallel", "limit"), out_dir=tmp_path,
+        summary_path=summary,
         # the numpy backend keeps numba's compilation out of this smoke test
         scaling_options={"sizes": TINY_SCALING, "backend": "numpy"},
         headline_options={"n_units": 64, "grid": TINY_GRID, "repeat": 1, "backend": "numpy"},
@@ -135,7 +136,7 @@ def test_suite_smallest_configuration_writes_its_json(tmp_path):
     for key in ("platform", "cpu_count", "versions", "git_commit"):
         assert key in saved["machine"]
     assert {"numpy", "scipy", "numba"} <= set(saved["machine"]["versions"])
-    assert set(saved["skipped"]) == {"simulator", "limit"}
+    assert set(saved["skipped"]) == {"simulator", "parallel", "limit"}
     assert set(saved["benchmarks"]) == {"scaling", "headline", "study", "fluctuations"}
     st = saved["benchmarks"]["study"]
     assert 0 < st["overhead"] < 1 and sum(st["fractions"].values()) <= 1 + 1e-9

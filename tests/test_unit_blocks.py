@@ -286,3 +286,48 @@ def test_unit_blocks_need_the_compiled_loop():
     # "auto" on the numpy backend is its only loop
     res = simulate(ar1_problem(), 4, 0, backend="numpy", unit_blocks="auto")
     assert res.backend == "numpy"
+
+
+# -- the benchmark's bookkeeping (no timing asserted) ---------------------------------------
+
+
+def _bench():
+    import importlib
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    return importlib.import_module("benchmarks.bench_parallel"), importlib.import_module(
+        "benchmarks.run")
+
+
+def test_the_benchmark_says_from_which_width_blocks_pay():
+    bench, _ = _bench()
+    rows = [{"N": 1024, "speed_up": 0.5}, {"N": 4096, "speed_up": 1.3},
+            {"N": 16384, "speed_up": 1.1}, {"N": 65536, "speed_up": 1.9},
+            {"N": 262144, "speed_up": 2.0}]
+    assert bench.pays_from(rows) == 65536  # 16384 does not pay, so 4096 does not count
+    assert bench.pays_from(rows, threshold=1.0) == 4096
+    assert bench.pays_from(rows[:1]) is None
+    # the partition measured is that of "auto", or one block per thread below its threshold
+    assert bench.partition(AUTO_BLOCKS_MIN_UNITS, 2) == AUTO_BLOCKS_MIN_UNITS // AUTO_BLOCK_UNITS
+    assert bench.partition(1024, 2) == 2
+
+
+def test_the_benchmark_writes_its_rows_and_the_suite_reads_them(tmp_path, monkeypatch):
+    import json
+
+    bench, run = _bench()
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "parallel.json")
+    rows, summary = bench.main(["--sizes", "512", "1024", "--repeat", "1", "--work", "1e5"])
+    saved = json.loads((tmp_path / "parallel.json").read_text())
+    assert [r["N"] for r in saved["rows"]] == [512, 1024]
+    for r in saved["rows"]:
+        assert r["serial_s_per_step"] > 0 and r["blocks_s_per_step"] > 0
+        assert r["speed_up"] == pytest.approx(r["serial_s_per_step"] / r["blocks_s_per_step"])
+        assert r["max_rel_difference"] < 1e-12  # the same numbers to rounding
+    assert saved["summary"]["targets_met"] is False  # the target sizes were not measured
+    table = run._rows_parallel({"data": saved})
+    assert [t["value"] for t in table] == [r["speed_up"] for r in saved["rows"]]
