@@ -173,8 +173,8 @@ def test_one_thread_alone_runs_every_block_of_a_two_thread_run():
     X, Y, c, w, b, s, jw, jb = [a[0].copy() for a in kernel_arrays(1, 200, 30, 1)]
     ref = run_kernel([a[None] for a in (X, Y, c, w, b, s, jw, jb)], 6, 1)
     bounds = block_bounds(200, 6)
-    shared = np.zeros((6 + 1) * module.PAD)
-    ctrl = np.zeros(module.CLAIMS + 6 * module.PAD, dtype=np.int64)
+    shared = np.zeros(module.SUMS + 6)
+    ctrl = np.zeros(module.CLAIMS + 6, dtype=np.int64)
     ctrl[module.BAD] = -1
     f, e = np.empty(30), np.empty(30)
     bad = module.seed_blocks(0, 2, X, Y, c, w, b, s, jw, jb, 0.5 / 200, 200 ** -0.5, True, f, e,
@@ -194,10 +194,10 @@ def test_a_thread_waiting_for_a_block_stops_when_another_aborts():
     module = kernel_module(activation("tanh"), "rtrl")
     X, Y, c, w, b, s, jw, jb = [a[0].copy() for a in kernel_arrays(1, 64, 5, 1)]
     bounds = block_bounds(64, 4)
-    shared = np.zeros(5 * module.PAD)
-    ctrl = np.zeros(module.CLAIMS + 4 * module.PAD, dtype=np.int64)
+    shared = np.zeros(module.SUMS + 4)
+    ctrl = np.zeros(module.CLAIMS + 4, dtype=np.int64)
     ctrl[module.BAD] = -1
-    ctrl[module.CLAIMS + 3 * module.PAD] = 1  # block 3 of step 0: claimed by a thread that died
+    ctrl[module.CLAIMS + 3] = 1  # block 3 of step 0: claimed by a thread that died
     ctrl[module.ABORT] = 1
     assert module.seed_blocks(0, 2, X, Y, c, w, b, s, jw, jb, 0.1, 0.125, True, np.empty(5),
                               np.empty(5), bounds, shared, ctrl) == -2
@@ -205,7 +205,7 @@ def test_a_thread_waiting_for_a_block_stops_when_another_aborts():
 
 def test_an_exception_in_a_thread_is_raised_and_releases_the_others():
     class Module:
-        PAD, CLAIMS, BAD, ABORT = 8, 32, 24, 16
+        SUMS, CLAIMS, BAD, ABORT = 8, 32, 24, 16
 
         @staticmethod
         def seed_blocks(t, n_threads, *args):

@@ -315,8 +315,8 @@ def run_blocks(module, n_threads: int, args: tuple, bounds: np.ndarray) -> int:
     """
     n_threads = max(1, min(int(n_threads), bounds.size - 1))
     n_blocks = bounds.size - 1
-    shared = np.zeros((n_blocks + 1) * module.PAD)  # the blocks' sums, then g
-    flags = np.zeros(module.CLAIMS + n_blocks * module.PAD, dtype=np.int64)
+    shared = np.zeros(module.SUMS + n_blocks)  # g, then the blocks' sums
+    flags = np.zeros(module.CLAIMS + n_blocks, dtype=np.int64)
     flags[module.BAD] = -1
     fn = module.seed_blocks
     if n_threads == 1:

@@ -148,12 +148,14 @@ def one_seed(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out):
     return bad
 
 
-#: Spacing, in elements, of the shared counters and partial sums of the unit blocks: one
-#: 64-byte cache line each, so that no two threads write into the same line.
+#: Spacing, in elements, of the counters the threads of the unit blocks share: one 64-byte
+#: cache line each, so that no two counters written by different threads share a line.
 PAD = 8
-# the lines of ``ctrl`` (int64): steps closed, blocks done, abort, first non-finite step, then
-# one claim counter per block
+# the lines of ``ctrl`` (int64): steps opened, blocks done, abort, first non-finite step; then
+# the blocks' claim counters, one element each (a thread's blocks are contiguous)
 STEP, DONE, ABORT, BAD, CLAIMS = 0, PAD, 2 * PAD, 3 * PAD, 4 * PAD
+# ``shared`` (float64): g on the first line, then the blocks' sums, one element each
+SUMS = PAD
 
 
 @_jit
@@ -181,20 +183,20 @@ def seed_blocks(t, n_threads, X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out,
 
     Block ``p`` holds units ``bounds[p]:bounds[p + 1]``. Step ``k`` (and a
     last round ``k = K`` for the final update) is open once ``ctrl[STEP] ==
-    k``, with the factor ``g`` of step ``k - 1`` in ``shared[B * PAD]``. A
-    thread claims a block for step ``k`` by moving its counter ``ctrl[CLAIMS +
-    p * PAD]`` from ``k`` to ``k + 1`` (compare-and-exchange): first its own
-    blocks ``t B // n_threads`` to ``(t + 1) B // n_threads - 1`` (every thread
-    keeps its units in its core's cache), then, from the end, the blocks the
-    other threads have not claimed yet (a thread descheduled on a busy machine
-    does not hold the step up). Each block's sum goes to ``shared[p * PAD]``;
-    the thread that completes the step's last block (``ctrl[DONE]``) adds the
-    ``B`` sums in block order (the same number whichever threads ran which
-    blocks, for any ``n_threads``), stores ``f_k, e_k`` and ``g_k`` and opens
-    step ``k + 1``; the others wait for it (spinning about a step's time, then
-    napping). Returns the first non-finite step or -1 (all threads), or -2 if
-    a thread set ``ctrl[ABORT]``. ``n_threads = 1`` is the same arithmetic in
-    one thread.
+    k``, with the factor ``g`` of step ``k - 1`` in ``shared[0]``. A thread
+    claims a block for step ``k`` by moving its counter ``ctrl[CLAIMS + p]``
+    from ``k`` to ``k + 1`` (compare-and-exchange): first its own blocks ``t B
+    // n_threads`` to ``(t + 1) B // n_threads - 1`` (each thread keeps its
+    units in its core's cache), then, from the end, the blocks the other
+    threads have not claimed yet (a thread descheduled on a busy machine does
+    not hold the step up). Each block's sum goes to ``shared[SUMS + p]``, and
+    the thread adds the number of blocks it ran to ``ctrl[DONE]``; the thread
+    whose addition completes the step adds the ``B`` sums in block order (the
+    same number whichever threads ran which blocks, for any ``n_threads``),
+    stores ``f_k, e_k`` and ``g_k`` and opens step ``k + 1``; the others wait
+    for it (spinning about a step's time, then napping). Returns the first
+    non-finite step or -1 (in every thread), or -2 if a thread set
+    ``ctrl[ABORT]``. ``n_threads = 1`` is the same arithmetic in one thread.
     """
     K = X.shape[0]
     N, d = w.shape
@@ -211,9 +213,10 @@ def seed_blocks(t, n_threads, X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out,
     spins = max(1 << 14, bounds[p1] - bounds[p0])
     k = 0
     while k <= K:
-        g = shared[n_blocks * PAD]
+        g = shared[0]
         for p in range(p0, p1):
-            mine[p - p0] = compare_exchange(ctrl, CLAIMS + p * PAD, k, k + 1)
+            mine[p - p0] = compare_exchange(ctrl, CLAIMS + p, k, k + 1)
+        ran = 0
         for j in range(n_threads):
             u = (t + j) % n_threads
             for i in range((u + 1) * n_blocks // n_threads - u * n_blocks // n_threads):
@@ -223,24 +226,25 @@ def seed_blocks(t, n_threads, X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out,
                         continue
                 else:  # another thread's blocks, from the end
                     p = (u + 1) * n_blocks // n_threads - 1 - i
-                    if not (load_acquire(ctrl, CLAIMS + p * PAD) == k
-                            and compare_exchange(ctrl, CLAIMS + p * PAD, k, k + 1)):
+                    if not (load_acquire(ctrl, CLAIMS + p) == k
+                            and compare_exchange(ctrl, CLAIMS + p, k, k + 1)):
                         continue
-                shared[p * PAD] = _block(p, k, K, g, X, c, w, b, s, jw, jb, w1, jw1, bounds,
-                                         ubuf, tbuf, dbuf)
-                if fetch_add(ctrl, DONE, 1) == (k + 1) * n_blocks - 1:  # the step's last block
-                    nxt = k + 1
-                    if k < K:
-                        acc = 0.0
-                        for q in range(n_blocks):
-                            acc += shared[q * PAD]
-                        gk = record(k, acc, Y, lr, scale, train, f_out, e_out)
-                        if gk != gk:
-                            ctrl[BAD] = k
-                            gk = 0.0
-                            nxt = K + 1
-                        shared[n_blocks * PAD] = gk
-                    store_release(ctrl, STEP, nxt)
+                shared[SUMS + p] = _block(p, k, K, g, X, c, w, b, s, jw, jb, w1, jw1, bounds,
+                                          ubuf, tbuf, dbuf)
+                ran += 1
+        if ran > 0 and fetch_add(ctrl, DONE, ran) + ran == (k + 1) * n_blocks:
+            nxt = k + 1  # this thread completed step k: close it
+            if k < K:
+                acc = 0.0
+                for q in range(n_blocks):
+                    acc += shared[SUMS + q]
+                gk = record(k, acc, Y, lr, scale, train, f_out, e_out)
+                if gk != gk:
+                    ctrl[BAD] = k
+                    gk = 0.0
+                    nxt = K + 1
+                shared[0] = gk
+            store_release(ctrl, STEP, nxt)
         n = 0
         while load_acquire(ctrl, STEP) <= k:
             if load_acquire(ctrl, ABORT) != 0:
@@ -258,8 +262,8 @@ def seeds_parallel_blocks(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_o
     """:func:`seed_blocks` on one thread for every seed, in parallel over seeds (same numbers)."""
     n_blocks = bounds.size - 1
     for q in numba.prange(X.shape[0]):
-        shared = np.zeros((n_blocks + 1) * PAD)
-        ctrl = np.zeros(CLAIMS + n_blocks * PAD, dtype=np.int64)
+        shared = np.zeros(SUMS + n_blocks)
+        ctrl = np.zeros(CLAIMS + n_blocks, dtype=np.int64)
         ctrl[BAD] = -1
         k = seed_blocks(0, 1, X[q], Y[q], c[q], w[q], b[q], s[q], jw[q], jb[q], lr, scale, train,
                         f_out[q], e_out[q], bounds, shared, ctrl)

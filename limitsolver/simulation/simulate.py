@@ -30,6 +30,11 @@ order of the target and the initial output. So does a run in which one of
 :math:`c, w, b` leaves :math:`\max_i|\theta^i| \le 10^6 (1 + \max_i |\theta^i_0|)`
 (checked after each chunk of steps).
 
+**Unit blocks.** For large :math:`N` the units of one seed's steps are split
+into fixed blocks run by several cores, with one reduction per step (the sum
+over units of :math:`f^N_k`, added block by block in order); see
+``unit_blocks`` of :func:`simulate`.
+
 **Seeds.** Seed ``s`` gives ``SeedSequence(s).spawn(2)``: the first child draws
 the parameters (:meth:`Prior.sample`), the second the path
 (``chain.sample(warmup + K, rng, n_paths=1)``, stationary start). A seed's
@@ -359,14 +364,29 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
         Called after every chunk with a :class:`SimulationProgress`; returning
         ``False`` stops the run cleanly (status ``"stopped by callback"``).
     chunk_steps : int, optional
-        Steps per chunk (default: about :math:`2^{23}` unit-steps per chunk).
-    unit_blocks : int, default 1
-        With one seed and the numba backend, split the units of every step
-        into this many blocks run in parallel (a reduction per step); the
-        numbers equal the serial loop's to rounding (the sum over units is
-        added block by block). It pays only when one step's work outweighs
-        waking the threads every step: on a loaded machine it does not (see
-        ``benchmarks/bench_simulator.py --blocks``).
+        Steps per chunk (default: about :math:`2^{23}` unit-steps per chunk and
+        thread). Chunks do not change the numbers.
+    unit_blocks : int or "auto", default "auto"
+        Split the units of every step into :math:`B` fixed blocks
+        (:func:`~limitsolver.simulation._kernels.block_bounds`: equal
+        multiples of 8 units, the last one shorter) run by several cores
+        (numba backend): each block's sum :math:`\sum_{i\in\text{block}}
+        c^i s^i_{k+1}` is formed where its units are, :math:`f^N_k` adds the
+        :math:`B` sums in block order, then every block applies the update.
+        The numbers depend on :math:`B` only -- not on the number of threads,
+        the machine, its load or the other seeds -- and agree with the serial
+        loop (``1``) to rounding (only the order of the sum over units
+        differs). ``"auto"``: the serial loop below ``AUTO_BLOCKS_MIN_UNITS``
+        = 65536 units, blocks of ``AUTO_BLOCK_UNITS`` = 4096 units from there
+        on (so the headline study, :math:`N \le 32768`, keeps the serial
+        loop's numbers). One seed's blocks run on as many threads as the
+        process may use cores (at most ``NUMBA_NUM_THREADS`` and :math:`B`;
+        one in a worker process of a pool, whose siblings use the cores);
+        several seeds run in parallel over seeds, each seed's blocks in turn.
+        Speed-up measured on 2 idle cores (``python -m
+        benchmarks.bench_parallel``): __SPEEDUP__; on a machine with more
+        busy processes than cores the threads, which wait for each other
+        every step, lose it (0.7-1x of the serial loop measured).
 
     Returns
     -------
@@ -379,7 +399,8 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
     DimensionError
         If the chain, the target's path values, or the network disagree in shape.
     ConfigError
-        For bad ``seeds``, ``backend``, ``chunk_steps`` or ``snapshot_times``
+        For bad ``seeds``, ``backend``, ``chunk_steps``, ``unit_blocks`` (or
+        ``unit_blocks > 1`` with the numpy backend) or ``snapshot_times``
         outside :math:`[0, T]`.
     ValueError
         For ``n_units < 1`` or odd ``n_units`` with doubled initialisation.
