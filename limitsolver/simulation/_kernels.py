@@ -282,6 +282,17 @@ _POOL_LOCK = threading.Lock()
 _POOL: list = [None, 0]  # the executor running threads 1, 2, ... of the unit blocks; its size
 
 
+def _forget_pool() -> None:
+    """In a forked child: the parent's pool threads do not exist there (nor a held lock)."""
+    global _POOL_LOCK
+    _POOL_LOCK = threading.Lock()
+    _POOL[:] = [None, 0]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _block_threads(n: int) -> cf.ThreadPoolExecutor:
     """A pool of at least ``n`` threads (call with ``_POOL_LOCK`` held)."""
     if _POOL[1] < n:
