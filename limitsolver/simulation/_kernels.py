@@ -29,6 +29,16 @@ when the kernel returns. This is the same arithmetic as
 backend), up to the order of the sum over units and the last few bits of
 :math:`\tanh`; the tests check both backends agree to ~1e-12.
 
+**Unit blocks.** With ``n_blocks > 1`` the units are split into the fixed
+blocks of :func:`block_bounds`, and the passes above run block by block: one
+seed's blocks on several threads (``seed_blocks``: threads of a pool kept for
+the process, each claiming its own blocks of a step first and then those no
+other thread has claimed; the thread completing a step adds the block sums in
+block order into :math:`f^N_k` and opens the next step, with the atomic
+counters of :mod:`limitsolver.simulation._sync`), several seeds in parallel
+over seeds with each seed's blocks in turn. The numbers depend on the blocks
+only, never on which thread ran which block.
+
 **Compiled once per machine.** The loop is written once, as the source file
 ``_step_loop.py``. For each activation and gradient mode a kernel module is
 generated: a header defining the activation's ``sigma_dsigma`` (its registered
