@@ -176,8 +176,8 @@ def kernel_module_source(act: Activation, mode: str) -> str:
         f"{mode!r}.\n# Do not edit: the file name hashes this text and the sources it uses.\n"
         "import math\n\nimport numba\nimport numpy as np\n\n"
         "from limitsolver.memory import sensitivity as _sensitivity\n"
-        "from limitsolver.simulation._sync import (NAP_MICROSECONDS, compare_exchange, fetch_add, "
-        "load_acquire, nap,\n    store_release)\n"
+        "from limitsolver.simulation._sync import (NAP_MICROSECONDS, compare_exchange, cycles,\n"
+        "    fetch_add, load_acquire, nap, store_release)\n"
         f"{_sd_block(act)}\nCARRY = {carry}\n"
     )
     return header + body

@@ -24,6 +24,7 @@ from limitsolver.simulation._simd import tanh_sd as sigma_dsigma
 from limitsolver.simulation._sync import (
     NAP_MICROSECONDS,
     compare_exchange,
+    cycles,
     fetch_add,
     load_acquire,
     nap,
@@ -156,6 +157,8 @@ PAD = 8
 STEP, DONE, ABORT, BAD, CLAIMS = 0, PAD, 2 * PAD, 3 * PAD, 4 * PAD
 # ``shared`` (float64): g on the first line, then the blocks' sums, one element each
 SUMS = PAD
+#: Cycles a thread spins at least before napping (about 50 us at 2-3 GHz).
+SPIN_CYCLES = 1 << 17
 
 
 @_jit
@@ -194,7 +197,7 @@ def seed_blocks(t, n_threads, X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out,
     whose addition completes the step adds the ``B`` sums in block order (the
     same number whichever threads ran which blocks, for any ``n_threads``),
     stores ``f_k, e_k`` and ``g_k`` and opens step ``k + 1``; the others wait
-    for it (spinning about a step's time, then napping). Returns the first
+    for it (spinning as long as they worked in the step, then napping). Returns the first
     non-finite step or -1 (in every thread), or -2 if a thread set
     ``ctrl[ABORT]``. ``n_threads = 1`` is the same arithmetic in one thread.
     """
@@ -210,9 +213,9 @@ def seed_blocks(t, n_threads, X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out,
     p0 = t * n_blocks // n_threads
     p1 = (t + 1) * n_blocks // n_threads
     mine = np.zeros(p1 - p0, dtype=np.bool_)
-    spins = max(1 << 14, bounds[p1] - bounds[p0])
     k = 0
     while k <= K:
+        start = cycles()
         g = shared[0]
         for p in range(p0, p1):
             mine[p - p0] = compare_exchange(ctrl, CLAIMS + p, k, k + 1)
@@ -245,12 +248,13 @@ def seed_blocks(t, n_threads, X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out,
                     nxt = K + 1
                 shared[0] = gk
             store_release(ctrl, STEP, nxt)
-        n = 0
+        # wait as long again as this thread worked (and at least SPIN_CYCLES), then nap
+        now = cycles()
+        patience = max(now - start, SPIN_CYCLES)
         while load_acquire(ctrl, STEP) <= k:
             if load_acquire(ctrl, ABORT) != 0:
                 return -2
-            n += 1
-            if n > spins:
+            if cycles() - now > patience:
                 nap(NAP_MICROSECONDS)
         k = load_acquire(ctrl, STEP)
     return ctrl[BAD]

@@ -23,10 +23,12 @@ from __future__ import annotations
 import sys
 
 import numba
+from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["load_acquire", "store_release", "compare_exchange", "fetch_add", "nap",
+__all__ = ["load_acquire", "store_release", "compare_exchange", "fetch_add", "cycles", "nap",
            "NAP_MICROSECONDS"]
 
 #: Length of one pause of a waiting thread (the kernel's timer slack adds ~50 us).
@@ -106,6 +108,17 @@ def fetch_add(typingctx, a, i, v):
         return builder.atomic_rmw("add", ptr, value, "acq_rel")
 
     return types.int64(a, i, v), codegen
+
+
+@intrinsic
+def cycles(typingctx):
+    """The processor's cycle (time-stamp) counter, ``llvm.readcyclecounter``; 0 where there is none."""
+    def codegen(context, builder, sig, args):
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.IntType(64), []),
+                                            "llvm.readcyclecounter")
+        return builder.call(fn, [])
+
+    return types.int64(), codegen
 
 
 if sys.platform == "win32":  # pragma: no cover - no usleep: keep spinning
