@@ -9,10 +9,13 @@ are written" by storing :math:`k + 1` into its own counter with *release*
 order, and reads the other counters with *acquire* order, so that a
 counter seen at :math:`k + 1` guarantees that the partial sums written before
 it are visible. This module gives numba those two operations, which it has
-no syntax for, as LLVM atomic instructions on an ``int64`` array element, and
-:func:`nap`, the pause of a thread that has waited long enough for another
-to have been descheduled (so that a busy machine does not spin a core the
-other thread needs).
+no syntax for, as LLVM atomic instructions on an ``int64`` array element
+(with :func:`compare_exchange`, by which a thread claims a block, and
+:func:`fetch_add`, by which it counts the blocks done); :func:`cycles`, the
+processor's cycle counter, by which a waiting thread measures how long it
+has spun; and :func:`nap`, the pause of a thread that has waited long enough
+for another to have been descheduled (so that a busy machine does not spin a
+core the other thread needs).
 
 The functions are compiled into the step loop (on-disk cache included);
 importing this module imports numba.
