@@ -205,7 +205,7 @@ def test_a_thread_waiting_for_a_block_stops_when_another_aborts():
 
 def test_an_exception_in_a_thread_is_raised_and_releases_the_others():
     class Module:
-        SUMS, CLAIMS, BAD, ABORT = 8, 32, 24, 16
+        SUMS, CLAIMS, BAD, ABORT, NAPS = 8, 40, 24, 16, 32
 
         @staticmethod
         def seed_blocks(t, n_threads, *args):
@@ -218,6 +218,43 @@ def test_an_exception_in_a_thread_is_raised_and_releases_the_others():
 
     with pytest.raises(FloatingPointError, match="thread 1 failed"):
         run_blocks(Module, 2, (), block_bounds(16, 2))
+
+
+def test_a_busy_chunk_moves_the_next_chunks_to_one_thread():
+    from limitsolver.simulation.simulate import _Threads
+
+    policy = _Threads(4)
+    policy.after(naps=10, steps=100)  # fewer naps than one per 8 steps: stay
+    assert policy.now == 4
+    policy.after(naps=13, steps=100)
+    assert policy.now == 1
+    for _ in range(_Threads.PROBE_CHUNKS - 1):
+        policy.after(naps=0, steps=100)
+        assert policy.now == 1
+    policy.after(naps=0, steps=100)  # then all threads again
+    assert policy.now == 4
+    single = _Threads(1)
+    single.after(naps=0, steps=1)
+    assert single.now == 1
+
+
+def test_changing_threads_between_chunks_does_not_change_a_bit(monkeypatch):
+    import importlib
+
+    simulate_module = importlib.import_module("limitsolver.simulation.simulate")
+    problem = circle_problem(NET.replace(alpha=1.5), horizon=3.0)
+    steady = simulate(problem, 400, 2, backend="numba", unit_blocks=6, chunk_steps=50)
+    seen = []
+
+    def alternate(self, naps, steps):
+        seen.append(self.now)
+        self.now = 1 if self.now > 1 else 3
+
+    monkeypatch.setattr(simulate_module._Threads, "after", alternate)
+    monkeypatch.setattr(simulate_module, "_block_threads", lambda n_blocks: 3)
+    switched = simulate(problem, 400, 2, backend="numba", unit_blocks=6, chunk_steps=50)
+    assert {1, 3} <= set(seen)
+    assert same_bits(switched, steady)
 
 
 def test_two_callers_at_once_get_their_own_numbers():

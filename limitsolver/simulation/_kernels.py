@@ -331,8 +331,9 @@ def run_blocks(module, n_threads: int, args: tuple, bounds: np.ndarray) -> int:
 
     Returns
     -------
-    int
-        The first non-finite step or -1 (as :func:`seed_blocks`).
+    (int, int)
+        The first non-finite step or -1 (as :func:`seed_blocks`), and how
+        many times a waiting thread napped (another thread was descheduled).
     """
     n_threads = max(1, min(int(n_threads), bounds.size - 1))
     n_blocks = bounds.size - 1
@@ -341,7 +342,7 @@ def run_blocks(module, n_threads: int, args: tuple, bounds: np.ndarray) -> int:
     flags[module.BAD] = -1
     fn = module.seed_blocks
     if n_threads == 1:
-        return fn(0, 1, *args, bounds, shared, flags)
+        return fn(0, 1, *args, bounds, shared, flags), 0
     with _POOL_LOCK:
         pool = _block_threads(n_threads - 1)
         futures = [pool.submit(_guarded, fn, flags, module.ABORT, t, n_threads, *args, bounds,
@@ -354,7 +355,7 @@ def run_blocks(module, n_threads: int, args: tuple, bounds: np.ndarray) -> int:
             future.result()  # a thread's exception
     if bad == -2:  # pragma: no cover - only after an exception, raised above
         raise RuntimeError("a thread of the unit blocks stopped")
-    return bad
+    return bad, int(flags[module.NAPS])
 
 
 @functools.lru_cache(maxsize=32)
@@ -372,7 +373,8 @@ def compiled_kernel(name: str, expression: str):
     the blocks of :func:`block_bounds` (the sum over units adds the blocks'
     sums in block order: the same numbers as the serial loop to rounding, and
     the same bits for any ``n_threads``); one seed's blocks then run on
-    ``n_threads`` threads.
+    ``n_threads`` threads, and the kernel returns how many times a waiting
+    thread napped (0 otherwise).
 
     Parameters
     ----------
@@ -396,11 +398,12 @@ def compiled_kernel(name: str, expression: str):
             if X.shape[0] > 1:
                 return module.seeds_parallel_blocks(X, Y, c, w, b, s, jw, jb, lr, scale, train,
                                                     f_out, e_out, bad, bounds)
-            k = run_blocks(module, n_threads, (X[0], Y[0], c[0], w[0], b[0], s[0], jw[0], jb[0],
-                                               lr, scale, train, f_out[0], e_out[0]), bounds)
+            k, naps = run_blocks(module, n_threads, (X[0], Y[0], c[0], w[0], b[0], s[0], jw[0],
+                                                     jb[0], lr, scale, train, f_out[0], e_out[0]),
+                                 bounds)
             if k >= 0:
                 bad[0] = k
-            return 0
+            return naps
         if X.shape[0] > 1:
             return module.seeds_parallel(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out,
                                          e_out, bad)

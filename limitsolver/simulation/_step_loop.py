@@ -152,9 +152,9 @@ def one_seed(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out):
 #: Spacing, in elements, of the counters the threads of the unit blocks share: one 64-byte
 #: cache line each, so that no two counters written by different threads share a line.
 PAD = 8
-# the lines of ``ctrl`` (int64): steps opened, blocks done, abort, first non-finite step; then
-# the blocks' claim counters, one element each (a thread's blocks are contiguous)
-STEP, DONE, ABORT, BAD, CLAIMS = 0, PAD, 2 * PAD, 3 * PAD, 4 * PAD
+# the lines of ``ctrl`` (int64): steps opened, blocks done, abort, first non-finite step, naps;
+# then the blocks' claim counters, one element each (a thread's blocks are contiguous)
+STEP, DONE, ABORT, BAD, NAPS, CLAIMS = 0, PAD, 2 * PAD, 3 * PAD, 4 * PAD, 5 * PAD
 # ``shared`` (float64): g on the first line, then the blocks' sums, one element each
 SUMS = PAD
 #: Cycles a thread spins at least before napping (about 50 us at 2-3 GHz).
@@ -197,7 +197,8 @@ def seed_blocks(t, n_threads, X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out,
     whose addition completes the step adds the ``B`` sums in block order (the
     same number whichever threads ran which blocks, for any ``n_threads``),
     stores ``f_k, e_k`` and ``g_k`` and opens step ``k + 1``; the others wait
-    for it (spinning as long as they worked in the step, then napping). Returns the first
+    for it (spinning as long as they worked in the step, then napping, counted
+    in ``ctrl[NAPS]``: a busy machine). Returns the first
     non-finite step or -1 (in every thread), or -2 if a thread set
     ``ctrl[ABORT]``. ``n_threads = 1`` is the same arithmetic in one thread.
     """
@@ -255,6 +256,7 @@ def seed_blocks(t, n_threads, X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out,
             if load_acquire(ctrl, ABORT) != 0:
                 return -2
             if cycles() - now > patience:
+                fetch_add(ctrl, NAPS, 1)
                 nap(NAP_MICROSECONDS)
         k = load_acquire(ctrl, STEP)
     return ctrl[BAD]

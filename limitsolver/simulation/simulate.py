@@ -263,6 +263,33 @@ def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0,
     return "numba", kernel, seconds
 
 
+class _Threads:
+    """Threads of the next chunk of one seed's unit blocks: all, but one after a busy chunk.
+
+    A chunk whose waiting threads napped more than once per ``BUSY_STEPS``
+    steps ran on a machine with more busy threads than cores, where one thread
+    is faster; the next ``PROBE_CHUNKS`` chunks run on one thread, then all
+    again. The numbers do not depend on the threads (only the blocks).
+    """
+
+    BUSY_STEPS = 8
+    PROBE_CHUNKS = 8
+
+    def __init__(self, n: int):
+        self.n = self.now = int(n)
+        self.left = 0
+
+    def after(self, naps: int, steps: int) -> None:
+        """Record a chunk of ``steps`` steps during which waiting threads napped ``naps`` times."""
+        if self.now > 1:
+            if naps * self.BUSY_STEPS > steps:
+                self.now, self.left = 1, self.PROBE_CHUNKS
+        elif self.n > 1:
+            self.left -= 1
+            if self.left <= 0:
+                self.now = self.n
+
+
 #: A training run stops with a DivergenceError when an error leaves
 #: |e_k| <= DIVERGENCE_FACTOR (1 + max_k |Y_k| + |f^N_0|), per seed (max over its
 #: training path, f^N_0 its first prediction). Healthy runs stay within a few
@@ -384,12 +411,15 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
         process may use cores (at most ``NUMBA_NUM_THREADS`` and :math:`B`;
         one in a worker process of a pool, whose siblings use the cores);
         several seeds run in parallel over seeds, each seed's blocks in turn.
+        After a chunk in which the threads often waited for one another (a
+        busy machine) the next 8 chunks run on one thread.
         Speed-up over the serial loop measured on 2 cores with no other busy
         process (``python -m benchmarks.bench_parallel``): 0.9x at
         :math:`N = 1024`, 1.25x at 2048 (blocks pay from there), 1.5x at
         4096, 1.7x at 16384, 1.8-2.1x from 32768 to 262144. On a machine
         with more busy processes than cores the threads, which meet once per
-        step, lose it (0.5-0.9x measured); ``unit_blocks=1`` is then faster.
+        step, lose it (0.5-0.9x measured with two threads; hence the
+        fallback to one thread, about the serial loop's speed).
 
     Returns
     -------
@@ -476,6 +506,7 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
                               f"unit_blocks=1.")
         blocks = 1
     threads = _block_threads(blocks) if S == 1 else 1
+    unit_threads = _Threads(threads)
     if chunk_steps is None:  # about 2^23 unit-steps per chunk and thread
         chunk_steps = max(1, min(max(K, 1), 2**23 * threads // (N * S)))
     state = MemoryState(np.zeros((S, N)), np.zeros((S, N, d)), np.zeros((S, N)))
@@ -497,8 +528,10 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
             f = np.empty((S, k1 - k0))
             e = np.empty((S, k1 - k0))
             bad = np.full(S, -1, dtype=np.int64)
-            kernel(xs, yv, params.c, params.w, params.b, state.s, state.jw, state.jb, lr, scale,
-                   network.gradient == "rtrl", train, f, e, bad, blocks, threads)
+            naps = kernel(xs, yv, params.c, params.w, params.b, state.s, state.jw, state.jb, lr,
+                          scale, network.gradient == "rtrl", train, f, e, bad, blocks,
+                          unit_threads.now)
+            unit_threads.after(naps if blocks > 1 else 0, k1 - k0)
         return f, e, bad
 
     # the kernel works in place: own the arrays
