@@ -224,9 +224,11 @@ def test_a_busy_chunk_moves_the_next_chunks_to_one_thread():
     from limitsolver.simulation.simulate import _Threads
 
     policy = _Threads(4)
-    policy.after(naps=10, steps=100)  # fewer naps than one per 8 steps: stay
+    policy.after(naps=20, steps=100)  # fewer naps than one per 4 steps: stay
     assert policy.now == 4
-    policy.after(naps=13, steps=100)
+    policy.after(naps=12, steps=20)  # a short chunk: a few naps are the pool's start
+    assert policy.now == 4
+    policy.after(naps=26, steps=100)
     assert policy.now == 1
     for _ in range(_Threads.PROBE_CHUNKS - 1):
         policy.after(naps=0, steps=100)

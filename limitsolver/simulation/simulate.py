@@ -266,13 +266,16 @@ def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0,
 class _Threads:
     """Threads of the next chunk of one seed's unit blocks: all, but one after a busy chunk.
 
-    A chunk whose waiting threads napped more than once per ``BUSY_STEPS``
-    steps ran on a machine with more busy threads than cores, where one thread
-    is faster; the next ``PROBE_CHUNKS`` chunks run on one thread, then all
-    again. The numbers do not depend on the threads (only the blocks).
+    A chunk whose waiting threads napped more than ``BUSY_NAPS`` times and more
+    than once per ``BUSY_STEPS`` steps ran on a machine with more busy threads
+    than cores (there a thread naps about once per step; on idle cores a few
+    times per thousand steps, and while the pool's threads start), where one
+    thread is faster; the next ``PROBE_CHUNKS`` chunks run on one thread, then
+    all again. The numbers do not depend on the threads (only the blocks).
     """
 
-    BUSY_STEPS = 8
+    BUSY_STEPS = 4
+    BUSY_NAPS = 16
     PROBE_CHUNKS = 8
 
     def __init__(self, n: int):
@@ -282,7 +285,7 @@ class _Threads:
     def after(self, naps: int, steps: int) -> None:
         """Record a chunk of ``steps`` steps during which waiting threads napped ``naps`` times."""
         if self.now > 1:
-            if naps * self.BUSY_STEPS > steps:
+            if naps > self.BUSY_NAPS and naps * self.BUSY_STEPS > steps:
                 self.now, self.left = 1, self.PROBE_CHUNKS
         elif self.n > 1:
             self.left -= 1
@@ -411,8 +414,8 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
         process may use cores (at most ``NUMBA_NUM_THREADS`` and :math:`B`;
         one in a worker process of a pool, whose siblings use the cores);
         several seeds run in parallel over seeds, each seed's blocks in turn.
-        After a chunk in which the threads often waited for one another (a
-        busy machine) the next 8 chunks run on one thread.
+        After a chunk in which the threads often waited long for one another
+        (a busy machine) the next 8 chunks run on one thread.
         Speed-up over the serial loop measured on 2 cores with no other busy
         process (``python -m benchmarks.bench_parallel``): 0.9x at
         :math:`N = 1024`, 1.25x at 2048 (blocks pay from there), 1.5x at
