@@ -370,3 +370,15 @@ def test_the_benchmark_writes_its_rows_and_the_suite_reads_them(tmp_path, monkey
     assert saved["summary"]["targets_met"] is False  # the target sizes were not measured
     table = run._rows_parallel({"data": saved})
     assert [t["value"] for t in table] == [r["speed_up"] for r in saved["rows"]]
+
+
+def test_the_parameter_bound_check_reads_max_abs_without_a_temporary():
+    from limitsolver.simulation.simulate import _max_abs
+
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((3, 50, 2))
+    a[1, 7, 1] = -np.inf
+    a[2, 3, 0] = np.nan
+    got = _max_abs(a)
+    assert got[0] == np.abs(a[0]).max() and got[1] == np.inf and np.isnan(got[2])
+    assert np.array_equal(_max_abs(np.zeros((2, 0))), [0.0, 0.0])
