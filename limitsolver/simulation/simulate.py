@@ -198,7 +198,7 @@ AUTO_NUMBA_ALWAYS = tuple(name for name, spec in ACTIVATIONS.items() if spec.aut
 # AUTO_BLOCKS_MIN_UNITS units on, the units of every step are split into blocks of
 # AUTO_BLOCK_UNITS units (the last one shorter), whatever the machine, so that a seed's
 # numbers depend on N only; below it, the serial loop. On 2 idle cores blocks pay from
-# N ~ 2048 (1.25x; 1.8-2.1x from 32768 on), but the threshold stays above the headline
+# N ~ 2048 (1.25-1.3x; 1.7-2.1x from 16384 on), but the threshold stays above the headline
 # study's widths (N <= 32768), whose numbers stay those of the serial loop.
 AUTO_BLOCKS_MIN_UNITS = 65536
 AUTO_BLOCK_UNITS = 4096
@@ -417,9 +417,9 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
         After a chunk in which the threads often waited long for one another
         (a busy machine) the next 8 chunks run on one thread.
         Speed-up over the serial loop measured on 2 cores with no other busy
-        process (``python -m benchmarks.bench_parallel``): 0.9x at
-        :math:`N = 1024`, 1.25x at 2048 (blocks pay from there), 1.5x at
-        4096, 1.7x at 16384, 1.8-2.1x from 32768 to 262144. On a machine
+        process (``python -m benchmarks.bench_parallel``, best of 5-7): 0.9x
+        at :math:`N = 1024`, 1.25-1.3x at 2048 (blocks pay from there), 1.5x
+        at 4096, 1.7-2.1x from 16384 to 262144. On a machine
         with more busy processes than cores the threads, which meet once per
         step, lose it (0.5-0.9x measured with two threads; hence the
         fallback to one thread, about the serial loop's speed).
