@@ -6,9 +6,9 @@ Usage, from the repository root::
     python -m benchmarks --quick    # smaller sizes, about two minutes on 2 cores
     python benchmarks/run.py --quick --skip simulator limit
 
-Options: ``--quick``; ``--skip NAME ...`` (``simulator``, ``jax``, ``limit``, ``streaming``,
-``scaling``, ``headline``, ``study``, ``fluctuations``, ``output``); ``--summary PATH`` (a ``limitsolver
-converge`` summary for the headline's accuracy context, default
+Options: ``--quick``; ``--skip NAME ...`` (``simulator``, ``parallel``, ``jax``, ``limit``,
+``streaming``, ``scaling``, ``headline``, ``study``, ``fluctuations``, ``output``);
+``--summary PATH`` (a ``limitsolver converge`` summary for the headline's accuracy context, default
 ``results/converge/summary.json``);
 ``--out DIR`` (default ``benchmarks/results``); ``--blas-threads K`` (default 1:
 the simulator runs one seed on one core, and the limit's linear algebra gets one
@@ -22,6 +22,9 @@ The suite runs, in order:
     package's numpy and numba step loops, and PyTorch when importable, against a
     plain numpy reference loop of ``THEORY.md`` §2 (on one BLAS thread, as the
     package's loops run one seed on one core), in unit-steps per second.
+``parallel``
+    :mod:`benchmarks.bench_parallel` (subprocess, JSON read back): one seed's step loop
+    in unit blocks on every core against the serial loop, seconds per step.
 ``jax``
     :mod:`benchmarks.bench_jax` (subprocess, JSON read back): the optional jax
     backend against numba and numpy at a few widths and seed counts, and its fitted
@@ -96,10 +99,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results"
 #: Benchmarks of the suite, in running order.
-BENCHMARKS = ("simulator", "jax", "limit", "streaming", "scaling", "headline", "study",
-              "fluctuations", "output")
-_EXTERNAL = {"simulator": "bench_simulator", "jax": "bench_jax", "limit": "bench_limit",
-             "streaming": "bench_streaming", "output": "bench_output"}
+BENCHMARKS = ("simulator", "parallel", "jax", "limit", "streaming", "scaling", "headline",
+              "study", "fluctuations", "output")
+_EXTERNAL = {"simulator": "bench_simulator", "parallel": "bench_parallel", "jax": "bench_jax",
+             "limit": "bench_limit", "streaming": "bench_streaming", "output": "bench_output"}
 _BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 _THREAD_VARS = (*_BLAS_VARS, "NUMBA_NUM_THREADS")
 
@@ -197,6 +200,17 @@ def _rows_jax(res: dict) -> list[dict]:
                              "value": r["jax"] / r[other], "unit": "x",
                              "note": f"unit-steps/s ratio, jax on {device}"})
     return rows
+
+
+def _rows_parallel(res: dict) -> list[dict]:
+    s = res["data"]["summary"]
+    target = f"target {s['target_speed_up']}x at N={', '.join(map(str, s['target_sizes']))}"
+    return [{"benchmark": "parallel",
+             "quantity": f"one seed: serial / unit blocks on {r['threads']} threads, N={r['N']}",
+             "value": r["speed_up"], "unit": "x",
+             "note": f"{r['blocks']} blocks; {target}"
+                     + (f"; load {r['load_before']:.1f}" if _finite(r["load_before"]) else "")}
+            for r in res["data"]["rows"]]
 
 
 def _rows_limit(res: dict) -> list[dict]:
@@ -406,8 +420,9 @@ def run_suite(*, quick: bool = True, skip: Sequence[str] = (),
                 record["skipped"][name] = res["skipped"]
                 print(f"{name}: skipped: {res['skipped']}")
                 continue
-            new = {"simulator": _rows_simulator, "jax": _rows_jax, "limit": _rows_limit,
-                   "streaming": _rows_streaming, "output": _rows_output}[name](res)
+            new = {"simulator": _rows_simulator, "parallel": _rows_parallel, "jax": _rows_jax,
+                   "limit": _rows_limit, "streaming": _rows_streaming,
+                   "output": _rows_output}[name](res)
             if name == "limit":
                 limit_has_exponents = any("exponent" in r["quantity"] for r in new)
         elif name == "scaling":

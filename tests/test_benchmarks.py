@@ -119,7 +119,8 @@ def test_suite_smallest_configuration_writes_its_json(tmp_path):
         "mean": [0.2, 0.1], "stderr": [0.02, 0.01]}}, "limit_error": 1e-4,
         "wall_time_s": [[1.0], [2.0]], "config": {"problem": {}}})
     record, path = run.run_suite(
-        quick=True, skip=("simulator", "jax", "limit", "streaming", "output"), out_dir=tmp_path,
+        quick=True, skip=("simulator", "parallel", "jax", "limit", "streaming", "output"),
+        out_dir=tmp_path,
         summary_path=summary,
         # the numpy backend keeps numba's compilation out of this smoke test
         scaling_options={"sizes": TINY_SCALING, "backend": "numpy"},
@@ -136,7 +137,8 @@ def test_suite_smallest_configuration_writes_its_json(tmp_path):
     for key in ("platform", "cpu_count", "versions", "git_commit"):
         assert key in saved["machine"]
     assert {"numpy", "scipy", "numba"} <= set(saved["machine"]["versions"])
-    assert set(saved["skipped"]) == {"simulator", "jax", "limit", "streaming", "output"}
+    assert set(saved["skipped"]) == {"simulator", "parallel", "jax", "limit", "streaming",
+                                     "output"}
     assert set(saved["benchmarks"]) == {"scaling", "headline", "study", "fluctuations"}
     st = saved["benchmarks"]["study"]
     assert 0 < st["overhead"] < 1 and sum(st["fractions"].values()) <= 1 + 1e-9

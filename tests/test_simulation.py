@@ -823,18 +823,3 @@ def test_outputs_at_several_times_equal_output_at_each():
     for j, t in enumerate(res.times):
         np.testing.assert_array_equal(both[:, j], res.output(hist, t))
     assert np.array_equal(both[:, 0], np.zeros((2, 9)))  # doubled start: exactly zero
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("problem_of", [ar1_problem, circle_problem])
-def test_units_in_parallel_blocks_give_the_serial_numbers_to_rounding(problem_of):
-    problem = problem_of(NET.replace(alpha=1.5), horizon=3.0)
-    serial = simulate(problem, 40, 2, backend="numba")
-    for blocks in (2, 3, 64):  # 64 > N/2: some blocks are empty
-        par = simulate(problem, 40, 2, backend="numba", unit_blocks=blocks)
-        # only the order of the sum over units differs: a few ulp per step over 120 steps
-        np.testing.assert_allclose(par.predictions, serial.predictions, rtol=1e-12, atol=1e-14)
-        for x, y in zip(par.final, serial.final, strict=True):
-            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-14)
-    with pytest.raises(ConfigError, match="unit_blocks"):
-        simulate(problem, 4, 0, unit_blocks=0)

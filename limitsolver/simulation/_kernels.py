@@ -29,6 +29,16 @@ when the kernel returns. This is the same arithmetic as
 backend), up to the order of the sum over units and the last few bits of
 :math:`\tanh`; the tests check both backends agree to ~1e-12.
 
+**Unit blocks.** With ``n_blocks > 1`` the units are split into the fixed
+blocks of :func:`block_bounds`, and the passes above run block by block: one
+seed's blocks on several threads (``seed_blocks``: threads of a pool kept for
+the process, each claiming its own blocks of a step first and then those no
+other thread has claimed; the thread completing a step adds the block sums in
+block order into :math:`f^N_k` and opens the next step, with the atomic
+counters of :mod:`limitsolver.simulation._sync`), several seeds in parallel
+over seeds with each seed's blocks in turn. The numbers depend on the blocks
+only, never on which thread ran which block.
+
 **Compiled once per machine.** The loop is written once, as the source file
 ``_step_loop.py``. For each activation and gradient mode a kernel module is
 generated: a header defining the activation's ``sigma_dsigma`` (its registered
@@ -46,12 +56,14 @@ loads the machine code from disk.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import functools
 import hashlib
 import importlib.util
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -172,6 +184,8 @@ def kernel_module_source(act: Activation, mode: str, template: str = "step_loop"
         f"{mode!r}.\n# Do not edit: the file name hashes this text and the sources it uses.\n"
         "import math\n\nimport numba\nimport numpy as np\n\n"
         "from limitsolver.memory import sensitivity as _sensitivity\n"
+        "from limitsolver.simulation._sync import (NAP_MICROSECONDS, compare_exchange, cycles,\n"
+        "    fetch_add, load_acquire, nap, store_release)\n"
         f"{_sd_block(act)}\nCARRY = {carry}\n"
     )
     return header + body
@@ -224,7 +238,8 @@ def kernel_module(act: Activation, mode: str, template: str = "step_loop"):
     import numba
 
     text = kernel_module_source(act, mode, template)
-    deps = "".join((_HERE.parent / p).read_text() for p in ("memory.py", "simulation/_simd.py"))
+    deps = "".join((_HERE.parent / p).read_text() for p in ("memory.py", "simulation/_simd.py",
+                                                           "simulation/_sync.py"))
     key = hashlib.sha256("\0".join((text, deps, numba.__version__)).encode()).hexdigest()[:20]
     prefix = "limitsolver_kernel" if template == "step_loop" else f"limitsolver_{template}"
     name = f"{prefix}_{act.name}_{mode}_{key}"
@@ -262,19 +277,116 @@ def vector_tanh(u) -> np.ndarray:
     return out
 
 
+def block_bounds(n_units: int, n_blocks: int) -> np.ndarray:
+    r"""The unit blocks of the step loop: block ``p`` is units ``bounds[p]:bounds[p + 1]``.
+
+    Every block but the last holds the same multiple of 8 units (whole 64-byte
+    lines of each array, so that threads never write into one line); with more
+    blocks than that allows the trailing blocks are empty.
+
+    Parameters
+    ----------
+    n_units : int
+        :math:`N`.
+    n_blocks : int
+        :math:`B \ge 1`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``B + 1`` int64 bounds from 0 to ``n_units``.
+    """
+    size = 8 * -(-int(n_units) // (8 * int(n_blocks)))
+    return np.minimum(np.arange(int(n_blocks) + 1, dtype=np.int64) * size, int(n_units))
+
+
+_POOL_LOCK = threading.Lock()
+_POOL: list = [None, 0]  # the executor running threads 1, 2, ... of the unit blocks; its size
+
+
+def _forget_pool() -> None:
+    """In a forked child: the parent's pool threads do not exist there (nor a held lock)."""
+    global _POOL_LOCK
+    _POOL_LOCK = threading.Lock()
+    _POOL[:] = [None, 0]
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _block_threads(n: int) -> cf.ThreadPoolExecutor:
+    """A pool of at least ``n`` threads (call with ``_POOL_LOCK`` held)."""
+    if _POOL[1] < n:
+        if _POOL[0] is not None:
+            _POOL[0].shutdown(wait=False)
+        _POOL[0] = cf.ThreadPoolExecutor(max_workers=n, thread_name_prefix="limitsolver-blocks")
+        _POOL[1] = n
+    return _POOL[0]
+
+
+def _guarded(fn, flags, abort, *args):
+    """``fn(*args)``; on an exception first set ``flags[abort]``, so no thread waits for this one."""
+    try:
+        return fn(*args)
+    except BaseException:
+        flags[abort] = 1
+        raise
+
+
+def run_blocks(module, n_threads: int, args: tuple, bounds: np.ndarray) -> int:
+    """One seed's chunk (``args`` as for ``seed_blocks`` after ``t, n_threads``) on ``n_threads`` threads.
+
+    The calling thread runs thread 0; threads 1, ... run in a pool kept for the
+    process. One run of blocks at a time uses the pool (a lock), so that two
+    callers never wait for each other's threads.
+
+    Returns
+    -------
+    (int, int)
+        The first non-finite step or -1 (as :func:`seed_blocks`), and how
+        many times a waiting thread napped (another thread was descheduled).
+    """
+    n_threads = max(1, min(int(n_threads), bounds.size - 1))
+    n_blocks = bounds.size - 1
+    shared = np.zeros(module.SUMS + n_blocks)  # g, then the blocks' sums
+    flags = np.zeros(module.CLAIMS + n_blocks, dtype=np.int64)
+    flags[module.BAD] = -1
+    fn = module.seed_blocks
+    if n_threads == 1:
+        return fn(0, 1, *args, bounds, shared, flags), 0
+    with _POOL_LOCK:
+        pool = _block_threads(n_threads - 1)
+        futures = [pool.submit(_guarded, fn, flags, module.ABORT, t, n_threads, *args, bounds,
+                               shared, flags) for t in range(1, n_threads)]
+        try:
+            bad = _guarded(fn, flags, module.ABORT, 0, n_threads, *args, bounds, shared, flags)
+        finally:
+            cf.wait(futures)
+        for future in futures:
+            future.result()  # a thread's exception
+    if bad == -2:  # pragma: no cover - only after an exception, raised above
+        raise RuntimeError("a thread of the unit blocks stopped")
+    return bad, int(flags[module.NAPS])
+
+
 @functools.lru_cache(maxsize=32)
 def compiled_kernel(name: str, expression: str):
     """The chunk kernel of one activation (both gradient modes, each compiled on first use).
 
-    Signature ``kernel(X, Y, c, w, b, s, jw, jb, lr, scale, rtrl, train, f_out, e_out, bad)``
+    Signature ``kernel(X, Y, c, w, b, s, jw, jb, lr, scale, rtrl, train, f_out, e_out, bad,
+    n_blocks=1, n_threads=1)``
     with ``X`` (S, K, d), ``Y`` (S, K), ``c, b, s, jb`` (S, N), ``w, jw`` (S, N, d),
     ``f_out, e_out`` (S, K) and ``bad`` (S,) int64 (set to the first step whose
     prediction or error is not finite, else left at -1). Arrays must be
     C-contiguous and are updated in place; ``train=False`` advances memory and
-    sensitivities only; ``rtrl`` chooses the gradient mode. With one seed, an
-    optional last argument ``n_blocks > 1`` splits the units of every step into
-    that many blocks run in parallel (the sum over units then adds the blocks'
-    sums: the same numbers as the serial loop to rounding).
+    sensitivities only; ``rtrl`` chooses the gradient mode. Several seeds run
+    in parallel over seeds. ``n_blocks > 1`` splits the units of every step into
+    the blocks of :func:`block_bounds` (the sum over units adds the blocks'
+    sums in block order: the same numbers as the serial loop to rounding, and
+    the same bits for any ``n_threads``); one seed's blocks then run on
+    ``n_threads`` threads, and the kernel returns how many times a waiting
+    thread napped (0 otherwise).
 
     Parameters
     ----------
@@ -291,14 +403,22 @@ def compiled_kernel(name: str, expression: str):
     act = activation(name if name != "custom" else expression)
 
     def kernel(X, Y, c, w, b, s, jw, jb, lr, scale, rtrl, train, f_out, e_out, bad,
-               n_blocks=1):
+               n_blocks=1, n_threads=1):
         module = kernel_module(act, "rtrl" if rtrl else "truncated")
+        if n_blocks > 1:
+            bounds = block_bounds(c.shape[1], n_blocks)
+            if X.shape[0] > 1:
+                return module.seeds_parallel_blocks(X, Y, c, w, b, s, jw, jb, lr, scale, train,
+                                                    f_out, e_out, bad, bounds)
+            k, naps = run_blocks(module, n_threads, (X[0], Y[0], c[0], w[0], b[0], s[0], jw[0],
+                                                     jb[0], lr, scale, train, f_out[0], e_out[0]),
+                                 bounds)
+            if k >= 0:
+                bad[0] = k
+            return naps
         if X.shape[0] > 1:
             return module.seeds_parallel(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out,
                                          e_out, bad)
-        if n_blocks > 1:
-            return module.seed_blocks(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out,
-                                      bad, int(n_blocks))
         # one seed: no thread hand-off (waking a pool thread can cost milliseconds on a busy
         # machine)
         return module.seeds_serial(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out,
@@ -308,11 +428,12 @@ def compiled_kernel(name: str, expression: str):
 
 
 def warm_kernel(name: str, expression: str, d: int = 1, parallel: bool = False,
-                mode: str = "rtrl"):
+                mode: str = "rtrl", blocks: bool = False):
     """Compile (or load from the machine's cache) the kernel for one activation, ``d`` and ``mode``.
 
     Runs it on a tiny problem with one seed (serial loop) and, if ``parallel``,
-    with two seeds (parallel loop over seeds), once per process.
+    with two seeds (parallel loop over seeds), once per process; with
+    ``blocks``, the loops in unit blocks instead.
 
     Parameters
     ----------
@@ -324,6 +445,8 @@ def warm_kernel(name: str, expression: str, d: int = 1, parallel: bool = False,
         Also prepare the loop parallel over seeds.
     mode : {"rtrl", "truncated"}
         Gradient mode.
+    blocks : bool
+        Prepare the loops in unit blocks (``n_blocks > 1``) rather than the serial ones.
 
     Returns
     -------
@@ -337,12 +460,12 @@ def warm_kernel(name: str, expression: str, d: int = 1, parallel: bool = False,
         Whatever numba raises when the activation cannot be compiled.
     """
     start = time.perf_counter()
-    kernel = _warm(name, expression, int(d) > 1, bool(parallel), mode)
+    kernel = _warm(name, expression, int(d) > 1, bool(parallel), mode, bool(blocks))
     return kernel, time.perf_counter() - start
 
 
 @functools.lru_cache(maxsize=64)
-def _warm(name: str, expression: str, multi: bool, parallel: bool, mode: str):
+def _warm(name: str, expression: str, multi: bool, parallel: bool, mode: str, blocks: bool):
     kernel = compiled_kernel(name, expression)
     K, N, d = 2, 2, 2 if multi else 1
     for S in (1, 2) if parallel else (1,):
@@ -351,7 +474,7 @@ def _warm(name: str, expression: str, multi: bool, parallel: bool, mode: str):
         arrays = [np.zeros((S, N)), np.zeros((S, N, d)), np.zeros((S, N)), np.zeros((S, N)),
                   np.zeros((S, N, d)), np.zeros((S, N))]
         kernel(X, Y, *arrays, 0.0, 1.0, carries(mode), True, np.zeros((S, K)),
-               np.zeros((S, K)), np.full(S, -1, dtype=np.int64))
+               np.zeros((S, K)), np.full(S, -1, dtype=np.int64), 2 if blocks else 1)
     # the evaluation of h^N_t on histories (SimulationResult.output) uses the same module
     act = activation(name if name != "custom" else expression)
     tree_outputs = kernel_module(act, "rtrl").tree_outputs

@@ -21,6 +21,15 @@ import numpy as np
 
 from limitsolver.memory import sensitivity as _sensitivity
 from limitsolver.simulation._simd import tanh_sd as sigma_dsigma
+from limitsolver.simulation._sync import (
+    NAP_MICROSECONDS,
+    compare_exchange,
+    cycles,
+    fetch_add,
+    load_acquire,
+    nap,
+    store_release,
+)
 
 CARRY = True
 # --- end of header ---
@@ -140,53 +149,132 @@ def one_seed(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out):
     return bad
 
 
-@numba.njit(parallel=True, nogil=True, cache=True)
-def units_blocks(c, w, b, s, jw, jb, w1, jw1, g, x, ubuf, tbuf, dbuf, partial):
-    """:func:`units_d1` / :func:`units_dn` on ``partial.size`` blocks of units in parallel.
+#: Spacing, in elements, of the counters the threads of the unit blocks share: one 64-byte
+#: cache line each, so that no two counters written by different threads share a line.
+PAD = 8
+# the lines of ``ctrl`` (int64): steps opened, blocks done, abort, first non-finite step, naps;
+# then the blocks' claim counters, one element each (a thread's blocks are contiguous)
+STEP, DONE, ABORT, BAD, NAPS, CLAIMS = 0, PAD, 2 * PAD, 3 * PAD, 4 * PAD, 5 * PAD
+# ``shared`` (float64): g on the first line, then the blocks' sums, one element each
+SUMS = PAD
+#: Cycles a thread spins at least before napping (about 50 us at 2-3 GHz).
+SPIN_CYCLES = 1 << 17
 
-    Returns the sum over units as the sum of the blocks' sums in block order
-    (the same numbers as the serial loop up to the order of that sum).
+
+@_jit
+def _block(p, k, K, g, X, c, w, b, s, jw, jb, w1, jw1, bounds, ubuf, tbuf, dbuf):
+    """Block ``p`` at step ``k``: :func:`units_d1` / :func:`units_dn` (its sum), or at ``k = K``
+    the final update."""
+    lo = bounds[p]
+    hi = bounds[p + 1]
+    if k == K:
+        if g != 0.0:
+            final_update(c[lo:hi], w[lo:hi], b[lo:hi], s[lo:hi], jw[lo:hi], jb[lo:hi], g)
+        return 0.0
+    if w.shape[1] == 1:
+        return units_d1(c[lo:hi], w1[lo:hi], b[lo:hi], s[lo:hi], jw1[lo:hi], jb[lo:hi], g,
+                        X[k, 0])
+    m = hi - lo
+    return units_dn(c[lo:hi], w[lo:hi], b[lo:hi], s[lo:hi], jw[lo:hi], jb[lo:hi], g, X[k],
+                    ubuf[:m], tbuf[:m], dbuf[:m])
+
+
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def seed_blocks(t, n_threads, X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out, bounds,
+                shared, ctrl):
+    """Thread ``t`` of ``n_threads`` running the steps of a chunk for one seed in unit blocks.
+
+    Block ``p`` holds units ``bounds[p]:bounds[p + 1]``. Step ``k`` (and a
+    last round ``k = K`` for the final update) is open once ``ctrl[STEP] ==
+    k``, with the factor ``g`` of step ``k - 1`` in ``shared[0]``. A thread
+    claims a block for step ``k`` by moving its counter ``ctrl[CLAIMS + p]``
+    from ``k`` to ``k + 1`` (compare-and-exchange): first its own blocks ``t B
+    // n_threads`` to ``(t + 1) B // n_threads - 1`` (each thread keeps its
+    units in its core's cache), then, from the end, the blocks the other
+    threads have not claimed yet (a thread descheduled on a busy machine does
+    not hold the step up). Each block's sum goes to ``shared[SUMS + p]``, and
+    the thread adds the number of blocks it ran to ``ctrl[DONE]``; the thread
+    whose addition completes the step adds the ``B`` sums in block order (the
+    same number whichever threads ran which blocks, for any ``n_threads``),
+    stores ``f_k, e_k`` and ``g_k`` and opens step ``k + 1``; the others wait
+    for it (spinning as long as they worked in the step, then napping, counted
+    in ``ctrl[NAPS]``: a busy machine). Returns the first
+    non-finite step or -1 (in every thread), or -2 if a thread set
+    ``ctrl[ABORT]``. ``n_threads = 1`` is the same arithmetic in one thread.
     """
+    K = X.shape[0]
     N, d = w.shape
-    n_blocks = partial.size
-    size = -(-N // n_blocks)
-    for p in numba.prange(n_blocks):
-        lo = min(N, p * size)
-        hi = min(N, lo + size)
-        if d == 1:
-            partial[p] = units_d1(c[lo:hi], w1[lo:hi], b[lo:hi], s[lo:hi], jw1[lo:hi],
-                                  jb[lo:hi], g, x[0])
-        else:
-            partial[p] = units_dn(c[lo:hi], w[lo:hi], b[lo:hi], s[lo:hi], jw[lo:hi], jb[lo:hi],
-                                  g, x, ubuf[lo:hi], tbuf[lo:hi], dbuf[lo:hi])
-    acc = 0.0
-    for p in range(n_blocks):
-        acc += partial[p]
-    return acc
-
-
-@numba.njit(nogil=True, cache=True)
-def seed_blocks(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out, bad, n_blocks):
-    """One seed (``X.shape[0] == 1``) with the units of every step in ``n_blocks`` parallel blocks."""
-    K, d = X.shape[1:]
-    N = c.shape[1]
-    c, w, b, s, jw, jb, Xq, Yq = c[0], w[0], b[0], s[0], jw[0], jb[0], X[0], Y[0]
+    n_blocks = bounds.size - 1
     w1 = w.reshape(N * d)
     jw1 = jw.reshape(N * d)
-    ubuf = np.empty(N if d > 1 else 0)
-    tbuf = np.empty_like(ubuf)
-    dbuf = np.empty_like(ubuf)
-    partial = np.zeros(n_blocks)
-    g = 0.0
-    for k in range(K):
-        acc = units_blocks(c, w, b, s, jw, jb, w1, jw1, g, Xq[k], ubuf, tbuf, dbuf, partial)
-        g = record(k, acc, Yq, lr, scale, train, f_out[0], e_out[0])
-        if g != g:
-            bad[0] = k
-            g = 0.0
-            break
-    if g != 0.0:
-        final_update(c, w, b, s, jw, jb, g)
+    m = bounds[1] if d > 1 else 0  # the longest block
+    ubuf = np.empty(m)
+    tbuf = np.empty(m)
+    dbuf = np.empty(m)
+    p0 = t * n_blocks // n_threads
+    p1 = (t + 1) * n_blocks // n_threads
+    mine = np.zeros(p1 - p0, dtype=np.bool_)
+    k = 0
+    while k <= K:
+        start = cycles()
+        g = shared[0]
+        for p in range(p0, p1):
+            mine[p - p0] = compare_exchange(ctrl, CLAIMS + p, k, k + 1)
+        ran = 0
+        for j in range(n_threads):
+            u = (t + j) % n_threads
+            for i in range((u + 1) * n_blocks // n_threads - u * n_blocks // n_threads):
+                if j == 0:
+                    p = p0 + i
+                    if not mine[i]:
+                        continue
+                else:  # another thread's blocks, from the end
+                    p = (u + 1) * n_blocks // n_threads - 1 - i
+                    if not (load_acquire(ctrl, CLAIMS + p) == k
+                            and compare_exchange(ctrl, CLAIMS + p, k, k + 1)):
+                        continue
+                shared[SUMS + p] = _block(p, k, K, g, X, c, w, b, s, jw, jb, w1, jw1, bounds,
+                                          ubuf, tbuf, dbuf)
+                ran += 1
+        if ran > 0 and fetch_add(ctrl, DONE, ran) + ran == (k + 1) * n_blocks:
+            nxt = k + 1  # this thread completed step k: close it
+            if k < K:
+                acc = 0.0
+                for q in range(n_blocks):
+                    acc += shared[SUMS + q]
+                gk = record(k, acc, Y, lr, scale, train, f_out, e_out)
+                if gk != gk:
+                    ctrl[BAD] = k
+                    gk = 0.0
+                    nxt = K + 1
+                shared[0] = gk
+            store_release(ctrl, STEP, nxt)
+        # wait as long again as this thread worked (and at least SPIN_CYCLES), then nap
+        now = cycles()
+        patience = max(now - start, SPIN_CYCLES)
+        while load_acquire(ctrl, STEP) <= k:
+            if load_acquire(ctrl, ABORT) != 0:
+                return -2
+            if cycles() - now > patience:
+                fetch_add(ctrl, NAPS, 1)
+                nap(NAP_MICROSECONDS)
+        k = load_acquire(ctrl, STEP)
+    return ctrl[BAD]
+
+
+@numba.njit(parallel=True, nogil=True, cache=True)
+def seeds_parallel_blocks(X, Y, c, w, b, s, jw, jb, lr, scale, train, f_out, e_out, bad,
+                          bounds):
+    """:func:`seed_blocks` on one thread for every seed, in parallel over seeds (same numbers)."""
+    n_blocks = bounds.size - 1
+    for q in numba.prange(X.shape[0]):
+        shared = np.zeros(SUMS + n_blocks)
+        ctrl = np.zeros(CLAIMS + n_blocks, dtype=np.int64)
+        ctrl[BAD] = -1
+        k = seed_blocks(0, 1, X[q], Y[q], c[q], w[q], b[q], s[q], jw[q], jb[q], lr, scale, train,
+                        f_out[q], e_out[q], bounds, shared, ctrl)
+        if k >= 0:
+            bad[q] = k
     return 0
 
 

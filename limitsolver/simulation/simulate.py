@@ -30,6 +30,11 @@ order of the target and the initial output. So does a run in which one of
 :math:`c, w, b` leaves :math:`\max_i|\theta^i| \le 10^6 (1 + \max_i |\theta^i_0|)`
 (checked after each chunk of steps).
 
+**Unit blocks.** For large :math:`N` the units of one seed's steps are split
+into fixed blocks run by several cores, with one reduction per step (the sum
+over units of :math:`f^N_k`, added block by block in order); see
+``unit_blocks`` of :func:`simulate`.
+
 **Seeds.** Seed ``s`` gives ``SeedSequence(s).spawn(2)``: the first child draws
 the parameters (:meth:`Prior.sample`), the second the path
 (``chain.sample(warmup + K, rng, n_paths=1)``, stationary start). A seed's
@@ -41,6 +46,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import signal
 import threading
 import time
@@ -188,9 +194,51 @@ def _snapshot_steps(times, n_units: int, horizon: float) -> tuple[np.ndarray, np
 AUTO_NUMBA_MAX_WORK = 1024
 AUTO_NUMBA_ALWAYS = tuple(name for name, spec in ACTIVATIONS.items() if spec.auto_numba)
 
+# Rule of unit_blocks="auto" (measured with benchmarks/bench_parallel.py): from
+# AUTO_BLOCKS_MIN_UNITS units on, the units of every step are split into blocks of
+# AUTO_BLOCK_UNITS units (the last one shorter), whatever the machine, so that a seed's
+# numbers depend on N only; below it, the serial loop. On 2 idle cores blocks pay from
+# N ~ 2048 (1.25-1.3x; 1.7-2.1x from 16384 on), but the threshold stays above the headline
+# study's widths (N <= 32768), whose numbers stay those of the serial loop.
+AUTO_BLOCKS_MIN_UNITS = 65536
+AUTO_BLOCK_UNITS = 4096
+
+
+def _unit_blocks(unit_blocks, n_units: int) -> int:
+    """The number of unit blocks of ``unit_blocks`` (an int >= 1 or ``"auto"``) at ``n_units``."""
+    if isinstance(unit_blocks, str) and unit_blocks == "auto":
+        if n_units < AUTO_BLOCKS_MIN_UNITS:
+            return 1
+        return -(-n_units // AUTO_BLOCK_UNITS)
+    if not (isinstance(unit_blocks, numbers.Integral) and not isinstance(unit_blocks, bool)
+            and unit_blocks >= 1):
+        raise ConfigError(f"`unit_blocks` must be a positive integer or 'auto', got "
+                          f"{unit_blocks!r}.")
+    return int(unit_blocks)
+
+
+def _block_threads(n_blocks: int) -> int:
+    """Threads for one seed's ``n_blocks`` unit blocks: the cores this process may use.
+
+    At most ``NUMBA_NUM_THREADS`` and the CPUs of the process's affinity mask;
+    one in a worker process of a pool (``multiprocessing.parent_process()``),
+    whose siblings already use the cores.
+    """
+    import multiprocessing
+
+    import numba
+
+    if n_blocks <= 1 or multiprocessing.parent_process() is not None:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(n_blocks, cores, int(numba.config.NUMBA_NUM_THREADS)))
+
 
 def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0,
-                     n_seeds: int = 1):
+                     n_seeds: int = 1, blocks: bool = False):
     """Return (name, kernel or None, compile seconds); ``work`` is seeds x units per step."""
     if backend not in BACKENDS:
         raise ConfigError(f"`backend` must be one of {BACKENDS}, got {backend!r}.")
@@ -209,13 +257,44 @@ def _resolve_backend(backend: str, network: NetworkSpec, d: int, work: int = 0,
             raise ConfigError("`backend` 'numba' requested but numba cannot be imported.")
         return "numpy", None, 0.0
     try:
-        kernel, seconds = warm_kernel(act.name, act.expression, d, n_seeds > 1, network.gradient)
+        kernel, seconds = warm_kernel(act.name, act.expression, d, n_seeds > 1, network.gradient,
+                                      blocks)
     except Exception as exc:  # numba raises many kinds of typing/lowering errors
         warnings.warn(
             f"activation {act.expression!r} could not be compiled with numba ({type(exc).__name__}); "
             "using the numpy backend.", SimulationWarning, stacklevel=3)
         return "numpy", None, 0.0
     return "numba", kernel, seconds
+
+
+class _Threads:
+    """Threads of the next chunk of one seed's unit blocks: all, but one after a busy chunk.
+
+    A chunk whose waiting threads napped more than ``BUSY_NAPS`` times and more
+    than once per ``BUSY_STEPS`` steps ran on a machine with more busy threads
+    than cores (there a thread naps about once per step; on idle cores a few
+    times per thousand steps, and while the pool's threads start), where one
+    thread is faster; the next ``PROBE_CHUNKS`` chunks run on one thread, then
+    all again. The numbers do not depend on the threads (only the blocks).
+    """
+
+    BUSY_STEPS = 4
+    BUSY_NAPS = 16
+    PROBE_CHUNKS = 8
+
+    def __init__(self, n: int):
+        self.n = self.now = int(n)
+        self.left = 0
+
+    def after(self, naps: int, steps: int) -> None:
+        """Record a chunk of ``steps`` steps during which waiting threads napped ``naps`` times."""
+        if self.now > 1:
+            if naps > self.BUSY_NAPS and naps * self.BUSY_STEPS > steps:
+                self.now, self.left = 1, self.PROBE_CHUNKS
+        elif self.n > 1:
+            self.left -= 1
+            if self.left <= 0:
+                self.now = self.n
 
 
 #: A training run stops with a DivergenceError when an error leaves
@@ -235,8 +314,13 @@ def _first_over(e: np.ndarray, bad: np.ndarray, bound: np.ndarray) -> np.ndarray
 
 
 def _max_abs(a: np.ndarray) -> np.ndarray:
-    """max |a| per seed (leading axis); NaN when any entry is NaN."""
-    return np.abs(a.reshape(a.shape[0], -1)).max(axis=1, initial=0.0)
+    """max |a| per seed (leading axis); NaN when any entry is NaN.
+
+    As ``max(max a, -min a)``: two reductions, no temporary of the size of ``a``
+    (whose allocation cost more than the reductions at large N).
+    """
+    a = a.reshape(a.shape[0], -1)
+    return np.maximum(a.max(axis=1, initial=0.0), -a.min(axis=1, initial=0.0))
 
 
 def _parameters_over(params: UnitParameters, theta_bound: dict) -> tuple[int, str, float]:
@@ -280,7 +364,8 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
              backend: Literal["auto", "numba", "numpy", "jax"] = "auto",
              progress: bool | None = None,
              callback: Callable[[SimulationProgress], bool | None] | None = None,
-             chunk_steps: int | None = None, unit_blocks: int = 1) -> SimulationResult:
+             chunk_steps: int | None = None,
+             unit_blocks: int | Literal["auto"] = "auto") -> SimulationResult:
     r"""Train finite networks online on the problem's chain, one network per seed.
 
     Runs the system of :ref:`theory §2 <theory-network>` (see the module docstring): warm-up of
@@ -319,14 +404,34 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
         Called after every chunk with a :class:`SimulationProgress`; returning
         ``False`` stops the run cleanly (status ``"stopped by callback"``).
     chunk_steps : int, optional
-        Steps per chunk (default: about :math:`2^{23}` unit-steps per chunk).
-    unit_blocks : int, default 1
-        With one seed and the numba backend, split the units of every step
-        into this many blocks run in parallel (a reduction per step); the
-        numbers equal the serial loop's to rounding (the sum over units is
-        added block by block). It pays only when one step's work outweighs
-        waking the threads every step: on a loaded machine it does not (see
-        ``benchmarks/bench_simulator.py --blocks``).
+        Steps per chunk (default: about :math:`2^{23}` unit-steps per chunk and
+        thread). Chunks do not change the numbers.
+    unit_blocks : int or "auto", default "auto"
+        Split the units of every step into :math:`B` fixed blocks
+        (:func:`~limitsolver.simulation._kernels.block_bounds`: equal
+        multiples of 8 units, the last one shorter) run by several cores
+        (numba backend): each block's sum :math:`\sum_{i\in\text{block}}
+        c^i s^i_{k+1}` is formed where its units are, :math:`f^N_k` adds the
+        :math:`B` sums in block order, then every block applies the update.
+        The numbers depend on :math:`B` only -- not on the number of threads,
+        the machine, its load or the other seeds -- and agree with the serial
+        loop (``1``) to rounding (only the order of the sum over units
+        differs). ``"auto"``: the serial loop below ``AUTO_BLOCKS_MIN_UNITS``
+        = 65536 units, blocks of ``AUTO_BLOCK_UNITS`` = 4096 units from there
+        on (so the headline study, :math:`N \le 32768`, keeps the serial
+        loop's numbers). One seed's blocks run on as many threads as the
+        process may use cores (at most ``NUMBA_NUM_THREADS`` and :math:`B`;
+        one in a worker process of a pool, whose siblings use the cores);
+        several seeds run in parallel over seeds, each seed's blocks in turn.
+        After a chunk in which the threads often waited long for one another
+        (a busy machine) the next 8 chunks run on one thread.
+        Speed-up over the serial loop measured on 2 cores with no other busy
+        process (``python -m benchmarks.bench_parallel``, best of 5-7): 0.9x
+        at :math:`N = 1024`, 1.25-1.3x at 2048 (blocks pay from there), 1.5x
+        at 4096, 1.7-2.1x from 16384 to 262144. On a machine
+        with more busy processes than cores the threads, which meet once per
+        step, lose it (0.5-0.9x measured with two threads; hence the
+        fallback to one thread, about the serial loop's speed).
 
     Returns
     -------
@@ -339,7 +444,8 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
     DimensionError
         If the chain, the target's path values, or the network disagree in shape.
     ConfigError
-        For bad ``seeds``, ``backend``, ``chunk_steps`` or ``snapshot_times``
+        For bad ``seeds``, ``backend``, ``chunk_steps``, ``unit_blocks`` (or
+        ``unit_blocks > 1`` with the numpy backend) or ``snapshot_times``
         outside :math:`[0, T]`; for ``backend="jax"`` without JAX installed
         (``pip install ".[jax]"`` from a checkout, or ``pip install jax``) or
         with an activation it has no form of.
@@ -374,14 +480,10 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
     d = problem.dim
     times, snap_steps = _snapshot_steps([0.0, T] if snapshot_times is None else snapshot_times,
                                         N, T)
-    if chunk_steps is None:
-        chunk_steps = max(1, min(max(K, 1), 2**23 // (N * len(seeds))))
-    elif not (isinstance(chunk_steps, numbers.Integral) and chunk_steps >= 1):
+    if chunk_steps is not None and not (isinstance(chunk_steps, numbers.Integral)
+                                        and chunk_steps >= 1):
         raise ConfigError(f"`chunk_steps` must be a positive integer, got {chunk_steps!r}.")
-    if not (isinstance(unit_blocks, numbers.Integral) and not isinstance(unit_blocks, bool)
-            and unit_blocks >= 1):
-        raise ConfigError(f"`unit_blocks` must be a positive integer, got {unit_blocks!r}.")
-    blocks = int(unit_blocks) if len(seeds) == 1 else 1
+    blocks = _unit_blocks(unit_blocks, N)
 
     # -- draws: parameters and paths, one pair of streams per seed -----------------------------
     cs, ws, bs, paths, ys = [], [], [], [], []
@@ -410,7 +512,17 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
     lr = network.learning_rate(N)
     scale = network.output_scale(N)
 
-    name, kernel, compile_time = _resolve_backend(backend, network, d, S * N, S)
+    name, kernel, compile_time = _resolve_backend(backend, network, d, S * N, S, blocks > 1)
+    if kernel is None:
+        if blocks > 1 and unit_blocks != "auto":
+            raise ConfigError(f"`unit_blocks` = {unit_blocks!r} needs the numba backend; this run "
+                              f"uses numpy (backend={backend!r}): pass backend='numba' or "
+                              f"unit_blocks=1.")
+        blocks = 1
+    threads = _block_threads(blocks) if S == 1 else 1
+    unit_threads = _Threads(threads)
+    if chunk_steps is None:  # about 2^23 unit-steps per chunk and thread
+        chunk_steps = max(1, min(max(K, 1), 2**23 * threads // (N * S)))
     state = MemoryState(np.zeros((S, N)), np.zeros((S, N, d)), np.zeros((S, N)))
     f_all = np.empty((S, K))
     e_all = np.empty((S, K))
@@ -430,8 +542,10 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
             f = np.empty((S, k1 - k0))
             e = np.empty((S, k1 - k0))
             bad = np.full(S, -1, dtype=np.int64)
-            kernel(xs, yv, params.c, params.w, params.b, state.s, state.jw, state.jb, lr, scale,
-                   network.gradient == "rtrl", train, f, e, bad, blocks)
+            naps = kernel(xs, yv, params.c, params.w, params.b, state.s, state.jw, state.jb, lr,
+                          scale, network.gradient == "rtrl", train, f, e, bad, blocks,
+                          unit_threads.now)
+            unit_threads.after(naps if blocks > 1 else 0, k1 - k0)
         return f, e, bad
 
     # the kernel works in place: own the arrays
