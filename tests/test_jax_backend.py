@@ -217,3 +217,14 @@ def test_bench_rows_and_the_skip_without_jax(monkeypatch, tmp_path):
     assert "not installed" in saved["skipped"] and saved["rows"] == []
     (row,) = run._rows_jax({"data": saved})
     assert row["value"] is None and row["note"].startswith("skipped: jax is not installed")
+
+
+@pytest.mark.jax
+@needs_jax
+def test_unit_blocks_belong_to_the_numba_backend():
+    with pytest.raises(ConfigError, match="unit_blocks.*numba backend"):
+        simulate(_problem(1, NET), 64, 0, backend="jax", unit_blocks=2)
+    # "auto" never splits a jax run: the same numbers as one block
+    a = simulate(_problem(1, NET), 64, 0, backend="jax", progress=False)
+    b = simulate(_problem(1, NET), 64, 0, backend="jax", unit_blocks=1, progress=False)
+    assert np.array_equal(a.predictions, b.predictions)

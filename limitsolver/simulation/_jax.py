@@ -224,7 +224,7 @@ class JaxKernel:
         self.name = act.name
 
     def __call__(self, X, Y, c, w, b, s, jw, jb, lr, scale, rtrl, train, f_out, e_out, bad,
-                 n_blocks=1):
+                 n_blocks=1, n_threads=1):
         jax = _import_jax()
         n = X.shape[1]
         with _x64(jax):

@@ -513,10 +513,10 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
     scale = network.output_scale(N)
 
     name, kernel, compile_time = _resolve_backend(backend, network, d, S * N, S, blocks > 1)
-    if kernel is None:
+    if name != "numba":
         if blocks > 1 and unit_blocks != "auto":
             raise ConfigError(f"`unit_blocks` = {unit_blocks!r} needs the numba backend; this run "
-                              f"uses numpy (backend={backend!r}): pass backend='numba' or "
+                              f"uses {name} (backend={backend!r}): pass backend='numba' or "
                               f"unit_blocks=1.")
         blocks = 1
     threads = _block_threads(blocks) if S == 1 else 1
