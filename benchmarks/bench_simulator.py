@@ -19,17 +19,8 @@ on one core (one seed runs on one core in both backends).
 Run ``python -m benchmarks.bench_simulator [--quick] [--repeat R]``; prints a
 table and writes ``benchmarks/results/simulator.json``.
 
-``--blocks`` instead measures one seed on several cores: the units of every
-step split into blocks run in parallel (``simulate(..., unit_blocks=B)``), at
-:math:`N = 65536` and :math:`262144`, against the serial loop in the same run
-(target: at least 1.7x with 2 blocks on 2 cores), and writes
-``benchmarks/results/simulator_blocks.json``.
-
-``--outputs`` measures the evaluation of :math:`h^N_t` on the headline study's
-1024 exact histories at its 6 times (:meth:`SimulationResult.outputs`, the
-compiled suffix-tree route) against the training run itself at
-:math:`N = 32768` (target: at most 20 %), and the numpy route in the same run;
-writes ``benchmarks/results/simulator_outputs.json``.
+One seed on several cores is :mod:`benchmarks.bench_parallel`; :math:`h^N_t` on
+histories is :mod:`benchmarks.bench_output`.
 """
 
 from __future__ import annotations
@@ -128,83 +119,12 @@ def package_rate(N, K, backend):
     return N * (res.n_steps + res.warmup) / res.wall_time
 
 
-def blocks_rate(N, K, blocks):
-    """Unit-steps per second of one seed with the units of a step in ``blocks`` parallel blocks."""
-    problem = Problem(GaussianAR1(0.5), StateFunction("sin(2*x)"), NetworkSpec(),
-                      horizon=K / N)
-    res = simulate(problem, N, 0, backend="numba", progress=False, unit_blocks=blocks)
-    return N * (res.n_steps + res.warmup) / res.wall_time
-
-
-def main_blocks(repeat: int):
-    """Speed-up of parallel unit blocks over the serial loop, one seed, same run."""
-    blocks = max(2, min(os.cpu_count() or 2, 8))
-    blocks_rate(64, 4, blocks)  # compile both loops outside the timings
-    blocks_rate(64, 4, 1)
-    rows = []
-    print(f"{'N':>7} {'steps':>6} {'serial':>11} {f'{blocks} blocks':>11} {'speed-up':>9}"
-          "   (unit-steps/s)")
-    for N in (65536, 262144):
-        K = int(max(20, 4e7 // N))
-        serial = max(blocks_rate(N, K, 1) for _ in range(repeat))
-        par = max(blocks_rate(N, K, blocks) for _ in range(repeat))
-        rows.append({"N": N, "steps": K, "serial": serial, "blocks": blocks, "parallel": par,
-                     "speed_up": par / serial})
-        print(f"{N:>7} {K:>6} {serial:>11.3g} {par:>11.3g} {par / serial:>8.2f}x")
-    summary = {"target_speed_up": 1.7, "targets_met": all(r["speed_up"] >= 1.7 for r in rows),
-               "cpu_count": os.cpu_count(),
-               "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
-    write_json(RESULTS.with_name("simulator_blocks.json"), {"rows": rows, "summary": summary})
-    return rows, summary
-
-
-def main_outputs(N: int = 32768):
-    """Time of h^N_t on the headline histories x times against the training run at width N."""
-    from limitsolver.headline import headline_problem, headline_study
-    from limitsolver.histories import exact_histories
-    from limitsolver.simulation import network_output
-
-    problem = headline_problem()
-    times = np.asarray(headline_study().times)
-    H = exact_histories(problem.chain, problem.depth).values
-    small = simulate(problem, 64, [0], snapshot_times=times, backend="numba", progress=False)
-    small.outputs(H[:4], times)  # compile outside the timings
-    t0 = time.perf_counter()
-    res = simulate(problem, N, [0], snapshot_times=times, backend="numba", progress=False)
-    t_run = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    new = res.outputs(H, times)[0]
-    t_new = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    old = np.stack([network_output(res.parameters(t), H, problem.network.activation,
-                                   problem.network.beta, backend="numpy")[0] for t in times])
-    t_old = time.perf_counter() - t0
-    row = {"N": N, "histories": H.shape[0], "times": len(times), "training_s": t_run,
-           "outputs_s": t_new, "numpy_outputs_s": t_old, "fraction": t_new / t_run,
-           "max_abs_difference": float(np.abs(new - old).max()), "target_fraction": 0.2,
-           "target_met": bool(t_new <= 0.2 * t_run), "cpu_count": os.cpu_count(),
-           "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None}
-    print(f"N={N}: training {t_run:.2f} s; h^N_t on {H.shape[0]} histories x {len(times)} "
-          f"times {t_new:.2f} s ({100 * row['fraction']:.0f}% of the run, target 20%); numpy "
-          f"route {t_old:.2f} s; max |difference| {row['max_abs_difference']:.1e}")
-    write_json(RESULTS.with_name("simulator_outputs.json"), row)
-    return row
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes and steps")
     parser.add_argument("--repeat", type=int, default=3, help="runs per rate (>= 1); best kept")
-    parser.add_argument("--blocks", action="store_true",
-                        help="one seed on several cores: parallel unit blocks against serial")
-    parser.add_argument("--outputs", action="store_true",
-                        help="h^N_t on the headline histories against a training run")
     args = parser.parse_args(argv)
     args.repeat = max(1, args.repeat)
-    if args.outputs:
-        return main_outputs()
-    if args.blocks:
-        return main_blocks(args.repeat)
 
     def best(f, *fargs):
         return max(f(*fargs) for _ in range(args.repeat))
