@@ -292,7 +292,7 @@ def solve_limit(
         when the in-memory features and factors would exceed it
         (:func:`~limitsolver.limit.streaming.in_memory_bytes`), or for sampled or given
         histories with :math:`M \ge` :data:`STREAM_FROM` and :math:`r < M` (there the
-        Gram route is 3-7 times faster than the thin SVD); in memory otherwise. Solutions
+        Gram route is 1.1-7 times faster than the thin SVD); in memory otherwise. Solutions
         in chunks agree with in-memory ones to rounding and answer the same queries
         except those that need the training features (``training_features`` is None,
         e.g. :func:`~limitsolver.limit.fluctuations.predict_fluctuations`).
