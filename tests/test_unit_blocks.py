@@ -382,3 +382,14 @@ def test_the_parameter_bound_check_reads_max_abs_without_a_temporary():
     got = _max_abs(a)
     assert got[0] == np.abs(a[0]).max() and got[1] == np.inf and np.isnan(got[2])
     assert np.array_equal(_max_abs(np.zeros((2, 0))), [0.0, 0.0])
+
+
+def test_the_block_count_is_recorded_and_saved(tmp_path):
+    from limitsolver.simulation import SimulationResult
+
+    problem = ar1_problem(NET, horizon=1.0)
+    res = simulate(problem, 40, 1, backend="numba", unit_blocks=3)
+    assert res.unit_blocks == 3
+    assert simulate(problem, 40, 1, backend="numba").unit_blocks == 1   # auto, small N
+    res.save(tmp_path / "run")
+    assert SimulationResult.load(tmp_path / "run").unit_blocks == 3

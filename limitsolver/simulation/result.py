@@ -108,7 +108,7 @@ class SimulationResult:
     wall_time : float
         Seconds spent in the step loop (warm-up included, compilation excluded).
     backend : str
-        ``"numba"`` or ``"numpy"``.
+        ``"numba"``, ``"numpy"`` or ``"jax"``.
     paths : ndarray, shape (S, warmup + K, d)
         The data path of each seed, warm-up included: training step ``k`` read
         ``paths[:, warmup + k]``.
@@ -116,6 +116,9 @@ class SimulationResult:
         Seconds this call spent compiling the numba kernel or loading it from
         the machine's cache (0 when it was already loaded in this process, and
         for the numpy backend); not part of ``wall_time``.
+    unit_blocks : int
+        Blocks the units of each step were split into (1: the serial loop); the
+        numbers depend on it at rounding (the block sums are added in block order).
     """
 
     problem: Any
@@ -137,6 +140,7 @@ class SimulationResult:
     backend: str
     paths: np.ndarray | None = None
     compile_time: float = 0.0
+    unit_blocks: int = 1
 
     # -- derived quantities ------------------------------------------------------------------
     @property
@@ -306,7 +310,7 @@ class SimulationResult:
             "n_units": self.n_units, "seeds": list(self.seeds), "n_steps": self.n_steps,
             "warmup": self.warmup, "status": self.status, "message": self.message,
             "wall_time": self.wall_time, "backend": self.backend,
-            "compile_time": self.compile_time,
+            "compile_time": self.compile_time, "unit_blocks": self.unit_blocks,
             "network": {
                 "activation": net.activation.expression, "activation_name": net.activation.name,
                 "prior": to_jsonable(net.prior), "beta": net.beta, "alpha": net.alpha,
@@ -363,6 +367,7 @@ class SimulationResult:
             status=meta["status"], message=meta["message"], wall_time=float(meta["wall_time"]),
             backend=meta["backend"], paths=a.get("paths"),
             compile_time=float(meta.get("compile_time", 0.0)),
+            unit_blocks=int(meta.get("unit_blocks", 1)),
         )
 
     def to_dataframe(self):
@@ -419,6 +424,7 @@ class SimulationResult:
         return xr.Dataset(data, coords={"seed": list(self.seeds), "step": np.arange(K),
                                         "time": self.times},
                           attrs={"n_units": self.n_units, "backend": self.backend,
+                                 "unit_blocks": self.unit_blocks,
                                  "status": self.status, "wall_time": self.wall_time,
                                  "compile_time": self.compile_time})
 

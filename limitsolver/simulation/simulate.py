@@ -621,5 +621,5 @@ def simulate(problem: Problem, n_units: int, seeds: int | Sequence[int], *,
         final=UnitParameters(params.c.copy(), params.w.copy(), params.b.copy()),
         predictions=f_all[:, :k_done], targets=Y[:, W:W + k_done].copy(),
         errors=e_all[:, :k_done], status=status, message=message, wall_time=wall, backend=name,
-        paths=X, compile_time=compile_time,
+        paths=X, compile_time=compile_time, unit_blocks=blocks,
     )
