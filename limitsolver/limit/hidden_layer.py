@@ -37,7 +37,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from findiff import Diff
 from numpy.typing import ArrayLike
 
 from ..activations import Activation, activation
@@ -287,6 +286,8 @@ class HiddenLayer:
                 f"accuracy {acc} needs at least {n_needed}."
             )
         grid = values.reshape(values.shape[:1] + shape)
+        from findiff import Diff  # imports sympy: only when a derivative is asked for
+
         op = Diff(axis + 1, coords, acc=acc) ** order if order > 1 else Diff(
             axis + 1, coords, acc=acc)
         return np.asarray(op(grid)).reshape(values.shape)
