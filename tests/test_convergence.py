@@ -293,6 +293,12 @@ def test_two_worker_processes_give_the_numbers_of_one(result, tmp_path):
     for m in result.errors:
         np.testing.assert_array_equal(two.errors[m], result.errors[m])
     np.testing.assert_array_equal(two.finite_loss, result.finite_loss)
+    # with workers the limit is solved while the first run trains: the same limit
+    assert study.histories == "exact"
+    assert "limit_during_runs_s" in two.timings and "limit_s" not in two.timings
+    assert "limit_s" in result.timings
+    np.testing.assert_array_equal(two.limit_h, result.limit_h)
+    assert two.limit_discretisation == result.limit_discretisation
     # and a resumed study (every run read back from disk) gives them again
     again = run_convergence(study, jobs=1, out=tmp_path, progress=False)
     for m in result.errors:

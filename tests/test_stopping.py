@@ -257,3 +257,27 @@ def test_idle_workers_of_the_default_pool_ignore_ctrl_c():
     with cf.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
                                 initializer=_worker_init, initargs=(os.getpid(), 1)) as pool:
         assert pool.submit(_sigint_disposition).result(timeout=120)
+
+
+def test_an_error_of_the_overlapped_work_stops_the_runs_at_once():
+    """execute(meanwhile=...) raising must not wait for the run already started (30 s here)."""
+    from limitsolver.studies.executors import execute
+
+    def fail():
+        raise ValueError("the limit failed")
+
+    t0 = time.monotonic()
+    with pytest.raises(ValueError, match="the limit failed"):
+        execute(time.sleep, [0, 1, 2], (), lambda key: (30,), lambda key, value: None, jobs=2,
+                meanwhile=fail)
+    assert time.monotonic() - t0 < 20
+
+
+def test_the_overlapped_work_runs_once_with_workers_without_them_and_with_nothing_to_run():
+    from limitsolver.studies.executors import execute
+
+    for jobs, keys in ((2, [1, 2, 3]), (1, [1, 2, 3]), (2, [])):
+        calls, got = [], {}
+        execute(abs, keys, (), lambda key: (-key,), got.__setitem__, jobs=jobs,
+                meanwhile=lambda: calls.append(len(got)))
+        assert calls == [0] and got == {k: k for k in keys}

@@ -59,6 +59,7 @@ from numpy.typing import ArrayLike
 
 from .._docstrings import with_sections
 from ..errors import ConfigError, DivergenceError, StudyError
+from ..histories import exact_histories
 from ..io import optional_import
 from ..problem import Problem
 from ..progress import progress as progress_bar
@@ -936,7 +937,10 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
     retries : int
         Dask only: retries of a run whose task raised.
     blas_threads : int or None, default 1
-        BLAS threads of this process while it solves the limit, runs (with
+        BLAS threads of this process while it solves the limit (with workers and
+        exact histories, while the first run trains: the other runs are submitted
+        when the limit and its depth check are done, so the runs' timings are not
+        disturbed), runs (with
         ``jobs = 1``) and computes the metrics (:func:`~limitsolver.studies.executors.blas_threads`;
         None: leave the library's setting). One thread is the fastest on a
         shared machine: the study's matrices are small and a second thread
@@ -973,17 +977,32 @@ def run_convergence(study: ConvergenceStudy, *, jobs: int = 1, out: str | Path |
 def _run_study(study: ConvergenceStudy, store, meta: dict, jobs, progress, executor, retries
                ) -> ConvergenceResult:
     problem = study.problem
-    t_start = t0 = time.perf_counter()
+    t_start = time.perf_counter()
     timings: dict[str, float] = {}
-    sol = _solve(study, progress)
-    timings["limit_s"] = time.perf_counter() - t0
-    disc = dict(sol.discretisation)
-    if study.depth_check:
-        t0 = time.perf_counter()
-        disc["depth_error"] = depth_error(study, sol, progress)
-        timings["depth_check_s"] = time.perf_counter() - t0
-    limit_time = time.perf_counter() - t_start
-    H = sol.histories
+    # The runs need only the evaluation histories. Exact ones are known before the limit is
+    # solved, so with workers the limit (and its depth check) is solved while the first run
+    # trains (execute's `meanwhile`); sampled ones come from the limit's seed: solved first.
+    overlap = (isinstance(study.histories, str) and study.histories == "exact"
+               and (executor is not None or jobs > 1))
+    limit: dict = {}
+
+    def solve_limit_and_depth() -> None:
+        t_limit = t0 = time.perf_counter()
+        sol = _solve(study, progress)
+        suffix = "_during_runs_s" if overlap else "_s"
+        timings["limit" + suffix] = time.perf_counter() - t0
+        disc = dict(sol.discretisation)
+        if study.depth_check:
+            t0 = time.perf_counter()
+            disc["depth_error"] = depth_error(study, sol, progress)
+            timings["depth_check" + suffix] = time.perf_counter() - t0
+        limit.update(sol=sol, disc=disc, time=time.perf_counter() - t_limit)
+
+    if overlap:
+        H = exact_histories(problem.chain, problem.depth)
+    else:
+        solve_limit_and_depth()
+        H = limit["sol"].histories
     times = study.times
 
     t0 = time.perf_counter()
@@ -1006,16 +1025,36 @@ def _run_study(study: ConvergenceStudy, store, meta: dict, jobs, progress, execu
         if store is not None:
             store.save(key, value)
 
-    bar = progress_bar(total=len(tasks), desc="finite networks", show=progress, unit="run")
-    bar.update(len(tasks) - len(todo))
+    bars: list = []
+
+    def open_bar() -> None:  # after the limit's own bar, so that the two never interleave
+        bars.append(progress_bar(total=len(tasks), desc="finite networks", show=progress,
+                                 unit="run"))
+        bars[0].update(len(tasks) - len(todo))
+
+    def meanwhile() -> None:
+        solve_limit_and_depth()
+        open_bar()
+
+    if not overlap:
+        open_bar()
     # everything but (N, seed) is shared by the runs: scattered once to Dask workers
     shared = (problem, times, H.values, study.tracking_samples, study.backend)
     t0 = time.perf_counter()
-    failures = execute(
-        _finite_run, todo, shared, lambda key: key, record,
-        jobs=jobs, executor=executor, retries=retries, advance=bar.update)
-    bar.close()
+    try:
+        failures = execute(
+            _finite_run, todo, shared, lambda key: key, record, jobs=jobs, executor=executor,
+            retries=retries, advance=lambda: bars[0].update(),
+            meanwhile=meanwhile if overlap else None)
+    finally:
+        for bar in bars:
+            bar.close()
     timings["runs_s"] = time.perf_counter() - t0
+    sol, disc, limit_time = limit["sol"], limit["disc"], limit["time"]
+    if overlap and not np.array_equal(sol.histories.values, H.values):  # pragma: no cover
+        raise StudyError("the limit was solved on other histories than the runs were evaluated "
+                         "on; run with jobs=1.")
+    H = sol.histories
     if failures:
         names = "; ".join(f"N={n}, seed={s}: {type(e).__name__}: {e}"
                           for (n, s), e in sorted(failures.items()))

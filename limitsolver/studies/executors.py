@@ -189,7 +189,8 @@ def _terminate_workers(pool: cf.ProcessPoolExecutor) -> None:
 
 def execute(fn: Callable, keys: Sequence[Hashable], shared: tuple, task_args: Callable,
             record: Callable[[Hashable, Any], None], *, jobs: int = 1, executor: cf.Executor | Client | None = None,
-            retries: int = 2, advance: Callable[[], None] | None = None
+            retries: int = 2, advance: Callable[[], None] | None = None,
+            meanwhile: Callable[[], Any] | None = None
             ) -> dict[Hashable, BaseException]:
     """Run ``fn(*shared, *task_args(key))`` for every key; hand each result to ``record``.
 
@@ -213,6 +214,12 @@ def execute(fn: Callable, keys: Sequence[Hashable], shared: tuple, task_args: Ca
         Dask only: times a task is retried after an exception in it.
     advance : callable, optional
         Called once per finished or failed run (e.g. a progress bar's ``update``).
+    meanwhile : callable, optional
+        Work of this process to overlap with the runs: with workers, called once
+        the first run is submitted and before the others are (one worker starts,
+        the other cores are left to this work, so that the runs' own timings are
+        not disturbed), then the rest is submitted; without workers (``jobs = 1``),
+        called before the first run.
 
     Returns
     -------
@@ -222,8 +229,12 @@ def execute(fn: Callable, keys: Sequence[Hashable], shared: tuple, task_args: Ca
     failures: dict[Hashable, BaseException] = {}
     step = advance or (lambda: None)
     if not keys:
+        if meanwhile is not None:
+            meanwhile()
         return failures
     if executor is None and jobs <= 1:
+        if meanwhile is not None:
+            meanwhile()
         for key in keys:
             try:
                 record(key, fn(*shared, *task_args(key)))
@@ -249,7 +260,12 @@ def execute(fn: Callable, keys: Sequence[Hashable], shared: tuple, task_args: Ca
         pool, own, env = executor, False, None
     interrupted = False
     try:
-        futures = {pool.submit(fn, *shared, *task_args(key)): key for key in keys}
+        head = 1 if meanwhile is not None else len(keys)
+        futures = {pool.submit(fn, *shared, *task_args(key)): key for key in keys[:head]}
+        if meanwhile is not None:
+            meanwhile()
+            futures.update({pool.submit(fn, *shared, *task_args(key)): key
+                            for key in keys[head:]})
         for fut in cf.as_completed(futures):
             key = futures[fut]
             try:
@@ -257,7 +273,7 @@ def execute(fn: Callable, keys: Sequence[Hashable], shared: tuple, task_args: Ca
             except Exception as exc:  # includes a worker lost for good (BrokenProcessPool)
                 failures[key] = exc
             step()
-    except KeyboardInterrupt:
+    except BaseException:  # Ctrl-C, or an error of `meanwhile`: do not wait for running runs
         interrupted = True
         raise
     finally:
