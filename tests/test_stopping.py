@@ -279,5 +279,5 @@ def test_the_overlapped_work_runs_once_with_workers_without_them_and_with_nothin
     for jobs, keys in ((2, [1, 2, 3]), (1, [1, 2, 3]), (2, [])):
         calls, got = [], {}
         execute(abs, keys, (), lambda key: (-key,), got.__setitem__, jobs=jobs,
-                meanwhile=lambda: calls.append(len(got)))
+                meanwhile=lambda calls=calls, got=got: calls.append(len(got)))
         assert calls == [0] and got == {k: k for k in keys}
