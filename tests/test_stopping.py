@@ -281,3 +281,29 @@ def test_the_overlapped_work_runs_once_with_workers_without_them_and_with_nothin
         execute(abs, keys, (), lambda key: (-key,), got.__setitem__, jobs=jobs,
                 meanwhile=lambda calls=calls, got=got: calls.append(len(got)))
         assert calls == [0] and got == {k: k for k in keys}
+
+
+def test_a_closed_stdout_ends_the_command_quietly(monkeypatch, capsys):
+    """``limitsolver ... | head -1``: the reader went away; exit 141 without a traceback."""
+    from limitsolver.cli import main
+
+    read, write = os.pipe()
+    os.close(read)                                   # nobody reads: every write fails (EPIPE)
+    saved = os.dup(1)
+    stdout = open(write, "w", buffering=1)            # line-buffered: the first line fails
+    monkeypatch.setattr(sys, "stdout", stdout)
+    try:
+        assert main(["simulate", "--print-config"]) == 141
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_simulate_table_passes_unit_blocks(tmp_path, capsys):
+    from limitsolver.cli import main
+
+    out = tmp_path / "s"
+    assert main(["simulate", "--out", str(out), "--quiet", "--set", "simulate.n_units=64",
+                 "--set", "simulate.n_seeds=1", "--set", "simulate.unit_blocks=2"]) == 0
+    assert '"unit_blocks": 2' in (out / "summary.json").read_text()

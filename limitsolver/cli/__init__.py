@@ -236,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"limitsolver {args.command}: interrupted; finished results are in {args.out}",
               file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader of stdout went away (`| head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -94,14 +94,18 @@ class SimulateOptions:
         Independent networks (seeds ``--seed, --seed + 1, ...``).
     n_snapshots : int
         Parameter snapshots on :math:`[0, T]`.
-    backend : {"auto", "numba", "numpy"}
-        Step loop.
+    backend : {"auto", "numba", "numpy", "jax"}
+        Step loop (``"jax"`` needs the ``jax`` extra).
+    unit_blocks : "auto" or int
+        Blocks the units of one seed's steps are split into over the cores
+        (:func:`~limitsolver.simulation.simulate`; ``"auto"``: from 65536 units).
     """
 
     n_units: Positive = 1024
     n_seeds: Positive = 4
     n_snapshots: Annotated[int, AtLeast(2)] = 11
-    backend: Literal["auto", "numba", "numpy"] = "auto"
+    backend: Literal["auto", "numba", "numpy", "jax"] = "auto"
+    unit_blocks: Literal["auto"] | Positive = "auto"
 
 
 @table_class

@@ -55,7 +55,7 @@ def run(config: dict, args: argparse.Namespace) -> int:
     seeds = list(range(args.seed, args.seed + s.n_seeds))
     result = simulate(problem, n_units, seeds,
                       snapshot_times=np.linspace(0.0, problem.horizon, s.n_snapshots),
-                      backend=s.backend, progress=args.progress)
+                      backend=s.backend, progress=args.progress, unit_blocks=s.unit_blocks)
     print(result)
     final = result.running_loss[:, -1] if result.steps_done else np.full(len(seeds), np.nan)
     print(f"{'seed':>6}  {'final running loss':>18}")
@@ -67,7 +67,8 @@ def run(config: dict, args: argparse.Namespace) -> int:
     write_json(args.out / "summary.json", meta=provenance(problem=problem, seeds=seeds), obj={
         "config": config, "problem_state": problem.to_state(), "n_units": n_units,
         "seeds": seeds, "n_steps": result.n_steps,
-        "status": result.status, "backend": result.backend, "wall_time_s": result.wall_time,
+        "status": result.status, "backend": result.backend, "unit_blocks": result.unit_blocks,
+        "wall_time_s": result.wall_time,
         "final_running_loss": final,
     })
     from ..plotting import plot_running_loss
