@@ -216,7 +216,7 @@ def test_auto_chunks_many_sampled_histories_and_none_keeps_them_in_memory():
     assert "Gram" not in mem.diagnostics["route"] and mem.training_features is not None
     np.testing.assert_allclose(auto.h, mem.h, rtol=0, atol=ATOL)
     with pytest.raises(DiscretisationError, match="features on"):   # in memory: refused
-        solve_limit(pb, chunk_size=None, memory_budget="1MB", **kw)
+        solve_limit(pb, chunk_size=None, memory_budget="4MB", **kw)  # windows fit, features not
 
 
 def test_the_performance_page_example_runs_at_a_smaller_size():
@@ -230,3 +230,16 @@ def test_the_performance_page_example_runs_at_a_smaller_size():
     exec(compile(code.replace("10**6", "STREAM_FROM"), "performance.rst", "exec"), scope)
     sol = scope["sol"]
     assert "Gram matrix" in sol.diagnostics["route"] and sol.diagnostics["chunk_size"] == 8192
+
+
+def test_the_memory_budget_argument_reaches_every_size_check(monkeypatch):
+    """A budget passed to solve_limit rules the in-memory features too, not the default."""
+    from limitsolver.budget import MEMORY_BUDGET_ENV
+
+    monkeypatch.setenv(MEMORY_BUDGET_ENV, "2MB")      # the default: windows fit, features not
+    kw = {"histories": 2000, "grid": GRID, "times": TIMES, "seed": 0, "error_estimate": True,
+          "progress": False, "chunk_size": None}
+    with pytest.raises(DiscretisationError, match="features on"):
+        solve_limit(_ar1(), **kw)
+    sol = solve_limit(_ar1(), memory_budget="1GiB", **kw)    # features and refined features
+    assert sol.training_features is not None and sol.discretisation["quadrature_error"] > 0

@@ -244,7 +244,8 @@ class FeatureMap:
                    budget=work_budget,
                    fix="raise the network's `memory_tol` or lower `b_max` (shallower windows)")
 
-    def features(self, histories: Histories | ArrayLike, *, training: bool = True) -> Features:
+    def features(self, histories: Histories | ArrayLike, *, training: bool = True,
+                 memory_budget: float | str | None = None) -> Features:
         r"""Features at histories: :math:`\varphi, \psi`, and :math:`\chi` when needed.
 
         The memory :math:`S(\theta;\xi_{k-1})` runs once over the past of each window
@@ -258,6 +259,8 @@ class FeatureMap:
             Histories of window length at least :attr:`depth`.
         training : bool
             Whether the features will fill the training slot of :math:`A`.
+        memory_budget : float or str, optional
+            Budget of :meth:`check_size` (default :func:`limitsolver.budget.memory_budget`).
 
         Returns
         -------
@@ -272,7 +275,7 @@ class FeatureMap:
         """
         hist = self.check(histories)
         _check(hist, self.rule, self.activation)
-        self.check_size(hist.M, hist.depth, training=training)
+        self.check_size(hist.M, hist.depth, training=training, memory_budget=memory_budget)
         mem = memory_on_histories(hist.values, self.rule.w, self.rule.b, self.activation)
         return _features_from_memory(mem, hist.values[:, 0, :], self.rule, self.activation,
                                      chi=training and self.gradient == "truncated")

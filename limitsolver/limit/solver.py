@@ -35,7 +35,14 @@ from .hidden_layer import truncation_bound
 from .ode import ExponentialFlow, IVPFlow, LimitFlow, SymmetricFlow, check_times
 from .quadrature import QuadratureRule, parameter_grid
 from .solution import LimitSolution
-from .streaming import FactorChunks, StreamedFlow, check_streamable, chunk_rows, in_memory_bytes
+from .streaming import (
+    FactorChunks,
+    StreamedFlow,
+    check_chunk_size,
+    check_streamable,
+    chunk_rows,
+    in_memory_bytes,
+)
 
 if TYPE_CHECKING:
     from .._random import SeedLike
@@ -48,7 +55,8 @@ __all__ = ["solve_limit", "build_flow", "LIMIT_METHODS", "MIN_ESTIMABLE_GRID", "
 LIMIT_METHODS = ("spectral", "dense", "lowrank", "ivp")
 
 
-def _histories(problem, spec, rng, fmap: FeatureMap) -> tuple[Histories, str]:
+def _histories(problem, spec, rng, fmap: FeatureMap, memory_budget=None
+               ) -> tuple[Histories, str]:
     depth = fmap.depth
     if isinstance(spec, str):
         if spec != "exact":
@@ -64,7 +72,7 @@ def _histories(problem, spec, rng, fmap: FeatureMap) -> tuple[Histories, str]:
             raise ConfigError(
                 "`seed` is required to sample histories; pass e.g. `seed=0` or `histories='exact'`."
             )
-        fmap.check_size(int(spec), depth, features=False)
+        fmap.check_size(int(spec), depth, features=False, memory_budget=memory_budget)
         return sample_histories(problem.chain, depth, int(spec), rng), "sampled"
     if isinstance(spec, np.ndarray):
         return fmap.check(Histories.from_array(spec)), "given"
@@ -325,11 +333,7 @@ def solve_limit(
     """
     if method not in LIMIT_METHODS:
         raise ConfigError(f"`method` must be one of {LIMIT_METHODS}, got {method!r}.")
-    if not (chunk_size is None or (isinstance(chunk_size, str) and chunk_size == "auto") or (
-            isinstance(chunk_size, (int, np.integer)) and not isinstance(chunk_size, bool)
-            and chunk_size >= 1)):
-        raise ConfigError(f"`chunk_size` must be 'auto', None (in memory) or a positive "
-                          f"integer number of histories, got {chunk_size!r}.")
+    check_chunk_size(chunk_size)
     budget_bytes(memory_budget)  # a bad budget is named before any work
     t = np.linspace(0.0, float(problem.horizon), 201) if times is None else check_times(times)
     if seed is None:
@@ -346,7 +350,7 @@ def solve_limit(
             if error_estimate:
                 _check_estimable(rule)
             fmap = FeatureMap.from_problem(problem, rule)
-            hist, hist_kind = _histories(problem, histories, rng_hist, fmap)
+            hist, hist_kind = _histories(problem, histories, rng_hist, fmap, memory_budget)
             g = np.asarray(problem.target(hist.values), dtype=float).reshape(-1)
             if g.shape != (hist.M,) or not np.all(np.isfinite(g)):
                 raise DivergenceError("the target must give one finite value per history.")
@@ -356,9 +360,8 @@ def solve_limit(
             solved = _solve_streamed(problem, fmap, hist, g, t, h0, rng_h0, method, rows,
                                      memory_budget, error_estimate, bar, timing)
         else:
-            fmap.check_size(hist.M, hist.depth, memory_budget=memory_budget)
             solved = _solve_in_memory(problem, fmap, hist, g, t, h0, rng_h0, method,
-                                      error_estimate, bar, timing)
+                                      memory_budget, error_estimate, bar, timing)
     finally:
         bar.close()
     return _solution(problem, rule, fmap, hist, hist_kind, g, t, solved, method, timing)
@@ -406,11 +409,12 @@ def _in_chunks(chunk_size, fmap: FeatureMap, hist: Histories, hist_kind: str,
     return hist_kind != "exact" and hist.M >= STREAM_FROM and fmap.r < hist.M
 
 
-def _solve_in_memory(problem, fmap, hist, g, t, h0, rng_h0, method, error_estimate, bar, timing):
+def _solve_in_memory(problem, fmap, hist, g, t, h0, rng_h0, method, memory_budget,
+                     error_estimate, bar, timing):
     """Features held at once; the route of :func:`build_flow`."""
     net = problem.network
     with _phase(bar, timing, "features", f"features of {hist.M} histories x {fmap.rule.G} nodes"):
-        feat = fmap.features(hist)
+        feat = fmap.features(hist, memory_budget=memory_budget)
         h0v, h0_kind, h0_fn = _initial(problem, h0, hist,
                                        lambda: fmap.sample_initial_output(feat, rng_h0), rng_h0)
 
@@ -424,7 +428,8 @@ def _solve_in_memory(problem, fmap, hist, g, t, h0, rng_h0, method, error_estima
     if error_estimate:
         with _phase(bar, timing, "refinement", "refined grid (error estimate)"):
             fine = fmap.refined()
-            h_f, _ = build_flow(method, fine, fine.features(hist), hist.weights,
+            h_f, _ = build_flow(method, fine, fine.features(hist, memory_budget=memory_budget),
+                                hist.weights,
                                 net.alpha).solve(h0v, g, t)
             quad_err = float(np.max(np.sqrt((h - h_f) ** 2 @ hist.weights)))
     return _Solved(h, loss, h0v, h0_kind, h0_fn, flow, feat, quad_err)

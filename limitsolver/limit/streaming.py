@@ -75,7 +75,7 @@ if TYPE_CHECKING:
     from .feature_map import FeatureMap
 
 __all__ = ["FactorChunks", "StreamedFlow", "chunk_rows", "in_memory_bytes",
-           "check_streamable", "FACTOR_BACKENDS"]
+           "check_streamable", "check_chunk_size", "FACTOR_BACKENDS"]
 
 #: Ways of computing the rows of a chunk.
 FACTOR_BACKENDS = ("auto", "numba", "numpy")
@@ -83,6 +83,42 @@ FACTOR_BACKENDS = ("auto", "numba", "numpy")
 #: Fraction of the memory budget given to the chunk buffers (the rest holds h_t, the
 #: histories and the r x r matrices).
 _CHUNK_SHARE = 0.25
+
+
+def check_chunk_size(chunk_size: object, *, choices: tuple = ("auto", None)) -> object:
+    """Validate ``chunk_size``: a positive integer number of histories, or one of ``choices``.
+
+    Parameters
+    ----------
+    chunk_size : object
+        The value given.
+    choices : tuple
+        The other accepted values (``solve_limit``: ``"auto"`` and None).
+
+    Returns
+    -------
+    object
+        ``chunk_size``.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``chunk_size`` and what it accepts.
+    """
+    if isinstance(chunk_size, (int, np.integer)) and not isinstance(chunk_size, bool):
+        if chunk_size >= 1:
+            return chunk_size
+    elif any(chunk_size is c or (isinstance(c, str) and chunk_size == c) for c in choices):
+        return chunk_size
+    accepted = "".join(f"{c!r} ({'in memory' if c is None else 'from the budget'}), "
+                       for c in choices) + ("or " if choices else "")
+    raise ConfigError(f"`chunk_size` must be {accepted}a positive integer number of "
+                      f"histories, got {chunk_size!r}.")
+
+
+def _row_arrays(feature_map: FeatureMap) -> int:
+    """Arrays of :math:`r` columns per chunk row: F and its weighted copy, and F_train (truncated)."""
+    return 2 + (1 if feature_map.gradient == "truncated" else 0)
 
 
 def in_memory_bytes(feature_map: FeatureMap, M: int) -> float:
@@ -130,8 +166,7 @@ def chunk_rows(feature_map: FeatureMap, M: int, *, budget: float | str | None = 
     int
         Rows per chunk, at least 64 (or ``M`` when fewer).
     """
-    n_buf = 2 + (1 if feature_map.gradient == "truncated" else 0)
-    per_row = 8.0 * feature_map.r * n_buf
+    per_row = 8.0 * feature_map.r * _row_arrays(feature_map)
     rows = int(_CHUNK_SHARE * memory_budget(budget) // per_row)
     return max(1, min(M, max(64, rows)))
 
@@ -161,9 +196,7 @@ class FactorChunks:
 
     def __init__(self, feature_map: FeatureMap, histories: Histories, rows: int, *,
                  backend: Literal["auto", "numba", "numpy"] = "auto"):
-        if isinstance(rows, bool) or not isinstance(rows, (int, np.integer)) or rows < 1:
-            raise ConfigError(f"`chunk_size` must be a positive integer number of histories, "
-                              f"got {rows!r}.")
+        check_chunk_size(rows, choices=())
         if backend not in FACTOR_BACKENDS:
             raise ConfigError(f"`backend` must be one of {FACTOR_BACKENDS}, got {backend!r}.")
         self.feature_map = feature_map
@@ -521,7 +554,7 @@ def check_streamable(method: str, M: int, n_times: int, feature_map: FeatureMap,
             f"`method={method!r}` builds the M x M kernel and cannot be solved in chunks; use "
             "method='spectral' (or 'lowrank'), or solve in memory with fewer histories."
         )
-    n_buf = 3 if feature_map.gradient == "truncated" else 2
+    n_buf = _row_arrays(feature_map)
     # h_t; g, h_0, r_0, weights; the chunk buffers and one chunk of increments; Z and its basis
     nbytes = 8.0 * (n_times * M + 4 * M + rows * (feature_map.r * n_buf + n_times)
                     + 2 * feature_map.r**2)
